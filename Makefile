@@ -1,0 +1,33 @@
+# The two commands a newcomer needs:  make local   and   make test
+.PHONY: setup local test lint typecheck unit e2e bench layer synth clean
+
+VENV := .venv/bin
+
+setup:
+	@scripts/setup.sh
+
+local: ## set up and run the whole flow on this machine
+	@scripts/setup.sh --no-browser
+	$(VENV)/emrex-emc local $(ARGS)
+
+test: setup lint typecheck ## set up and run every test (lint, types, unit, moto, CDK, browser)
+	$(VENV)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint:
+	$(VENV)/ruff check functions infra tests benchmarks layers
+	$(VENV)/ruff format --check functions infra tests benchmarks layers
+
+typecheck:
+	$(VENV)/mypy
+
+bench: setup ## benchmarks against references measured in the same run
+	$(VENV)/python -m benchmarks $(ARGS)
+
+layer: setup
+	$(VENV)/python layers/build.py
+
+synth: setup layer
+	npx cdk synth --quiet
+
+clean:
+	rm -rf cdk.out layers/build test-artifacts .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,71 @@
+"""Stable error codes of the EMC.
+
+Every refusal carries one of these codes (shown to support staff, stored with the outcome and
+published in rejection events) plus a human message that says *why*.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # decoding the `elmo` form value
+    PAYLOAD_EMPTY = "PAYLOAD_EMPTY"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    BASE64_INVALID = "BASE64_INVALID"
+    GZIP_INVALID = "GZIP_INVALID"
+    DECOMPRESSED_TOO_LARGE = "DECOMPRESSED_TOO_LARGE"
+    COMPRESSION_RATIO_EXCEEDED = "COMPRESSION_RATIO_EXCEEDED"
+    # parsing
+    XML_MALFORMED = "XML_MALFORMED"
+    XML_FORBIDDEN_CONSTRUCT = "XML_FORBIDDEN_CONSTRUCT"  # DTD, entities, processing tricks
+    XML_TOO_COMPLEX = "XML_TOO_COMPLEX"  # depth / node count limits
+    ENCODING_INVALID = "ENCODING_INVALID"
+    # format
+    NOT_ELMO = "NOT_ELMO"
+    UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+    # signature
+    SIGNATURE_MISSING = "SIGNATURE_MISSING"
+    SIGNATURE_MULTIPLE = "SIGNATURE_MULTIPLE"
+    SIGNATURE_MISPLACED = "SIGNATURE_MISPLACED"
+    SIGNATURE_REFERENCE_INVALID = "SIGNATURE_REFERENCE_INVALID"
+    SIGNATURE_TRANSFORM_FORBIDDEN = "SIGNATURE_TRANSFORM_FORBIDDEN"
+    SIGNATURE_ALGORITHM_FORBIDDEN = "SIGNATURE_ALGORITHM_FORBIDDEN"
+    SIGNATURE_DIGEST_MISMATCH = "SIGNATURE_DIGEST_MISMATCH"
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    SIGNATURE_UNTRUSTED_KEY = "SIGNATURE_UNTRUSTED_KEY"
+    CERTIFICATE_EXPIRED = "CERTIFICATE_EXPIRED"
+    CERTIFICATE_INVALID = "CERTIFICATE_INVALID"
+    NO_TRUSTED_CERTIFICATE = "NO_TRUSTED_CERTIFICATE"
+    # callback / session level
+    BODY_TOO_LARGE = "BODY_TOO_LARGE"
+    FORM_INVALID = "FORM_INVALID"
+    STATE_INVALID = "STATE_INVALID"
+    STATE_EXPIRED = "STATE_EXPIRED"
+    SESSION_NOT_FOUND = "SESSION_NOT_FOUND"
+    SESSION_MISMATCH = "SESSION_MISMATCH"
+    SESSION_ALREADY_COMPLETED = "SESSION_ALREADY_COMPLETED"
+    SESSION_EXPIRED = "SESSION_EXPIRED"
+    # registry
+    REGISTRY_INVALID = "REGISTRY_INVALID"
+    REGISTRY_UNAVAILABLE = "REGISTRY_UNAVAILABLE"
+    REGISTRY_STALE = "REGISTRY_STALE"
+    EMP_UNKNOWN = "EMP_UNKNOWN"
+    # enrolment API
+    UNAUTHORIZED = "UNAUTHORIZED"
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    RETURN_URL_NOT_ALLOWED = "RETURN_URL_NOT_ALLOWED"
+    NOT_FOUND = "NOT_FOUND"
+
+
+class EmrexError(Exception):
+    """A refusal with a stable code and a message for people (never containing personal data)."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
+        self.message = message
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code.value, "message": self.message}

@@ -1,0 +1,125 @@
+"""HTTP request/response for API Gateway HTTP API (payload format 2.0), with no Lambda SDK.
+
+Handlers turn the event into an :class:`HttpRequest`, services return an :class:`HttpResponse`,
+and :meth:`HttpResponse.to_apigw` turns it back. Every HTML response carries strict security headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+HTML_SECURITY_HEADERS: dict[str, str] = {
+    "content-security-policy": (
+        "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "script-src 'unsafe-inline'; form-action *; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "cache-control": "no-store",
+    "pragma": "no-cache",
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "strict-transport-security": "max-age=31536000; includeSubDomains",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+    "cross-origin-opener-policy": "same-origin",
+}
+"""Applied to every student-facing page. ``form-action *`` is needed: the auto-submit page posts
+to the EMP, whose origin differs per country. Inline script is limited to one fixed submit call."""
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Lower-cased header names."""
+    query: Mapping[str, str] = field(default_factory=dict)
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    cookies: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    source_ip: str = ""
+    request_id: str = ""
+
+    @classmethod
+    def from_apigw(cls, event: Mapping[str, Any]) -> HttpRequest:
+        """Build a request from an API Gateway HTTP API v2 event."""
+        ctx = event.get("requestContext") or {}
+        http = ctx.get("http") or {}
+        raw_body = event.get("body") or ""
+        body = base64.b64decode(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8")
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        cookies: dict[str, str] = {}
+        for item in event.get("cookies") or []:
+            name, _, value = str(item).partition("=")
+            cookies.setdefault(name.strip(), value.strip())
+        return cls(
+            method=str(http.get("method") or "GET").upper(),
+            path=str(event.get("rawPath") or http.get("path") or "/"),
+            headers=headers,
+            query=dict(event.get("queryStringParameters") or {}),
+            path_params=dict(event.get("pathParameters") or {}),
+            cookies=cookies,
+            body=body,
+            source_ip=str(http.get("sourceIp") or ""),
+            request_id=str(ctx.get("requestId") or ""),
+        )
+
+    def form(self, max_fields: int = 50) -> dict[str, str]:
+        """Parse an ``application/x-www-form-urlencoded`` body; the first value of a field wins."""
+        text = self.body.decode("utf-8", errors="strict")
+        fields: dict[str, str] = {}
+        for name, value in parse_qsl(text, keep_blank_values=True, max_num_fields=max_fields):
+            fields.setdefault(name, value)
+        return fields
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+    def base_url(self) -> str:
+        """The API's base URL as the client addressed it (scheme from X-Forwarded-Proto)."""
+        host = self.headers.get("host", "localhost")
+        proto = self.headers.get("x-forwarded-proto", "https")
+        return f"{proto}://{host}"
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    body: str | bytes = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: list[str] = field(default_factory=list)
+
+    def to_apigw(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"statusCode": self.status, "headers": dict(self.headers)}
+        if isinstance(self.body, bytes):
+            result["body"] = base64.b64encode(self.body).decode("ascii")
+            result["isBase64Encoded"] = True
+        else:
+            result["body"] = self.body
+            result["isBase64Encoded"] = False
+        if self.cookies:
+            result["cookies"] = list(self.cookies)
+        return result
+
+
+def html_response(status: int, html: str, extra_headers: Mapping[str, str] | None = None) -> HttpResponse:
+    headers = {"content-type": "text/html; charset=utf-8", **HTML_SECURITY_HEADERS}
+    if extra_headers:
+        headers.update(extra_headers)
+    return HttpResponse(status=status, body=html, headers=headers)
+
+
+def json_response(status: int, payload: Any) -> HttpResponse:
+    return HttpResponse(
+        status=status,
+        body=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+        headers={"content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff"},
+    )
+
+
+def json_error(status: int, code: str, message: str) -> HttpResponse:
+    return json_response(status, {"error": {"code": code, "message": message}})

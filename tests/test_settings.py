@@ -1,0 +1,34 @@
+import pytest
+
+from emrex_emc.settings import Settings, SettingsError
+
+BASE = {
+    "EMREX_TABLE_NAME": "t",
+    "EMREX_BUCKET_NAME": "b",
+    "EMREX_EVENT_BUS_NAME": "bus",
+    "EMREX_SECRET_NAME": "s",
+}
+
+
+def test_defaults_and_parsing():
+    settings = Settings.from_env(
+        {**BASE, "EMREX_ALLOWED_RETURN_URLS": "https://a.example/x, https://b.example/", "EMREX_FORBID_SHA1": "yes"}
+    )
+    assert settings.allowed_return_urls == ("https://a.example/x", "https://b.example/")
+    assert settings.verification.forbid_sha1 is True
+    assert settings.session_ttl_seconds == 1800
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({}, "EMREX_TABLE_NAME"),
+        ({**BASE, "EMREX_SESSION_TTL_SECONDS": "abc"}, "EMREX_SESSION_TTL_SECONDS"),
+        ({**BASE, "EMREX_SESSION_TTL_SECONDS": "5"}, ">= 60"),
+        ({**BASE, "EMREX_FORBID_SHA1": "maybe"}, "EMREX_FORBID_SHA1"),
+        ({**BASE, "EMREX_ALLOWED_RETURN_URLS": "ftp://x"}, "EMREX_ALLOWED_RETURN_URLS"),
+    ],
+)
+def test_invalid_settings_name_the_variable(env, fragment):
+    with pytest.raises(SettingsError, match=fragment):
+        Settings.from_env(env)
