@@ -6,6 +6,7 @@ published in rejection events) plus a human message that says *why*.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -69,3 +70,18 @@ class EmrexError(Exception):
 
     def to_json(self) -> dict[str, str]:
         return {"code": self.code.value, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning attached to an accepted result (e.g. SHA-1 used, certificate expired, XSD violation).
+
+    ``code`` is stable and machine-readable (e.g. ``SIGNATURE_SHA1``, ``CERT_OUTSIDE_VALIDITY``,
+    ``ENCODING_LATIN1_FALLBACK``, ``XSD_VIOLATION``, ``HTML_SANITIZED``); ``message`` is for people.
+    """
+
+    code: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
