@@ -1,0 +1,172 @@
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from emrex_emc.adapters.sessions import (
+    SessionRepository,
+    Transfer,
+    item_to_transfer,
+    session_pk,
+    transfer_to_item,
+)
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.protocol import Status, new_session_id, new_transfer_id
+from emrex_emc.core.registry import Emp, emp_id
+
+NOW = 1_800_000_000
+TABLE = "sessions-test"
+EMP = Emp(
+    id=emp_id("SE", "https://emp.example.se/"),
+    name="Ladok EMP",
+    url="https://emp.example.se/",
+    country="SE",
+    certificates=(b"cert-a", b"cert-b"),
+)
+
+
+def _transfer(**changes: Any) -> Transfer:
+    base = Transfer(
+        id=new_transfer_id(),
+        applicant_id="A-7",
+        given_names="Anna Maria",
+        family_name="Svensson",
+        birth_date="1999-12-31",
+        return_url="https://uni.example/back",
+        locale="nl",
+        status=Status.PENDING,
+        created_at="2027-01-15T08:00:00+00:00",
+        deadline=NOW + 1800,
+        expires_at=NOW + 1800 + 86400,
+    )
+    return replace(base, **changes)
+
+
+@pytest.fixture
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+@pytest.fixture
+def repo(dynamodb: Any) -> SessionRepository:
+    return SessionRepository(dynamodb, TABLE)
+
+
+def test_item_round_trip_including_outcome_numbers() -> None:
+    transfer = _transfer(
+        start_used=True,
+        emrex_session_id=new_session_id(),
+        emp={"id": EMP.id, "name": EMP.name, "country": "SE", "url": EMP.url},
+        pinned_certs=[b"\x00\x01", b"\xff"],
+        cert_fingerprints=["ab", "cd"],
+        outcome={"status": "received", "summary": {"ects": 37.5, "courses": 12}, "warnings": []},
+    )
+    item = transfer_to_item(transfer)
+    assert item["pk"] == {"S": session_pk(transfer.id)}
+    assert item["deadline"] == {"N": str(NOW + 1800)}
+    assert item["pinned_certs"] == {"L": [{"S": "AAE="}, {"S": "/w=="}]}
+    back = item_to_transfer(item)
+    assert back == transfer
+    assert isinstance(back.outcome, dict)
+    assert type(back.outcome["summary"]["courses"]) is int
+    assert back.outcome["summary"]["ects"] == 37.5
+
+
+def test_none_attributes_are_left_out() -> None:
+    item = transfer_to_item(_transfer())
+    assert "emp" not in item and "outcome" not in item and "emrex_session_id" not in item
+
+
+def test_repr_has_no_personal_data() -> None:
+    text = repr(_transfer())
+    assert "Svensson" not in text and "1999" not in text and "A-7" not in text
+
+
+def test_effective_status() -> None:
+    pending = _transfer()
+    assert pending.effective_status(NOW) is Status.PENDING
+    assert pending.effective_status(NOW + 1800) is Status.EXPIRED
+    received = _transfer(status=Status.RECEIVED)
+    assert received.effective_status(NOW + 99999) is Status.RECEIVED
+
+
+def test_create_and_get(repo: SessionRepository) -> None:
+    transfer = _transfer()
+    repo.create(transfer)
+    assert repo.get(transfer.id) == transfer
+    assert repo.get(new_transfer_id()) is None
+
+
+def test_create_never_overwrites(repo: SessionRepository, dynamodb: Any) -> None:
+    transfer = _transfer()
+    repo.create(transfer)
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        repo.create(replace(transfer, applicant_id="other"))
+    stored = repo.get(transfer.id)
+    assert stored is not None and stored.applicant_id == "A-7"
+
+
+def test_choose_emp_pins_certificates(repo: SessionRepository) -> None:
+    transfer = _transfer()
+    repo.create(transfer)
+    session_id = new_session_id()
+    chosen = repo.choose_emp(transfer.id, emp=EMP, session_id=session_id, now=NOW)
+    assert chosen.start_used is True
+    assert chosen.emrex_session_id == session_id
+    assert chosen.emp == {"id": EMP.id, "name": "Ladok EMP", "country": "SE", "url": EMP.url}
+    assert chosen.pinned_certs == [b"cert-a", b"cert-b"]
+    assert chosen.cert_fingerprints == list(EMP.certificate_fingerprints())
+    assert repo.get(transfer.id) == chosen
+    assert chosen.status is Status.PENDING
+
+
+def test_choose_emp_only_once(repo: SessionRepository) -> None:
+    transfer = _transfer()
+    repo.create(transfer)
+    first = new_session_id()
+    repo.choose_emp(transfer.id, emp=EMP, session_id=first, now=NOW)
+    with pytest.raises(EmrexError) as info:
+        repo.choose_emp(transfer.id, emp=EMP, session_id=new_session_id(), now=NOW + 1)
+    assert info.value.code is ErrorCode.SESSION_ALREADY_COMPLETED
+    stored = repo.get(transfer.id)
+    assert stored is not None and stored.emrex_session_id == first
+
+
+def test_choose_emp_after_deadline(repo: SessionRepository) -> None:
+    transfer = _transfer()
+    repo.create(transfer)
+    with pytest.raises(EmrexError) as info:
+        repo.choose_emp(transfer.id, emp=EMP, session_id=new_session_id(), now=transfer.deadline)
+    assert info.value.code is ErrorCode.SESSION_EXPIRED
+    stored = repo.get(transfer.id)
+    assert stored is not None and stored.start_used is False and stored.emp is None
+
+
+def test_choose_emp_on_completed_transfer(repo: SessionRepository) -> None:
+    transfer = _transfer(status=Status.CANCELLED)
+    repo.create(transfer)
+    with pytest.raises(EmrexError) as info:
+        repo.choose_emp(transfer.id, emp=EMP, session_id=new_session_id(), now=NOW)
+    assert info.value.code is ErrorCode.SESSION_ALREADY_COMPLETED
+
+
+def test_choose_emp_unknown_transfer_creates_nothing(repo: SessionRepository) -> None:
+    missing = new_transfer_id()
+    with pytest.raises(EmrexError) as info:
+        repo.choose_emp(missing, emp=EMP, session_id=new_session_id(), now=NOW)
+    assert info.value.code is ErrorCode.SESSION_NOT_FOUND
+    assert repo.get(missing) is None

@@ -1,0 +1,167 @@
+"""Shared AWS fixtures (moto, in-process) for the Lambda handler tests.
+
+``aws_env`` sets the environment the handlers read, starts ``mock_aws`` and creates the table (``pk``,
+TTL on ``expires_at``, stream NEW_IMAGE), the bucket, the event bus and the secret. ``make_transfer``
+stores a pending (optionally already-chosen) transfer and returns it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from emrex_emc.adapters.aws import reset_clients
+from emrex_emc.adapters.sessions import SessionRepository, Transfer, emp_summary
+from emrex_emc.core.protocol import Status, new_session_id, new_transfer_id
+from emrex_emc.core.registry import Emp, emp_id
+from emrex_emc.core.state import StateSigner
+
+REGION = "eu-west-1"
+TABLE = "emrex-test"
+BUCKET = "emrex-test-bucket"
+BUS = "emrex-test-bus"
+SECRET = "emrex-test-secret"
+API_TOKEN = "test-api-token-0123456789abcdef"
+STATE_KEY_ID = "k2"
+STATE_KEYS = {"k1": b"\x01" * 32, "k2": b"\x02" * 32}
+ALLOWED_RETURN_URLS = "https://uni.example/enrol/,https://apply.uni.example/"
+
+
+@dataclass
+class AwsEnv:
+    env: dict[str, str]
+    dynamodb: Any
+    s3: Any
+    events: Any
+    secretsmanager: Any
+    table: str = TABLE
+    bucket: str = BUCKET
+    bus: str = BUS
+    secret: str = SECRET
+    api_token: str = API_TOKEN
+
+    @property
+    def signer(self) -> StateSigner:
+        return StateSigner(STATE_KEYS, STATE_KEY_ID)
+
+    @property
+    def sessions(self) -> SessionRepository:
+        return SessionRepository(self.dynamodb, self.table)
+
+
+def secret_json() -> str:
+    return json.dumps(
+        {
+            "state_keys": {kid: base64.b64encode(key).decode() for kid, key in STATE_KEYS.items()},
+            "state_key_id": STATE_KEY_ID,
+            "api_token": API_TOKEN,
+        }
+    )
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "EMREX_TABLE_NAME": TABLE,
+        "EMREX_BUCKET_NAME": BUCKET,
+        "EMREX_EVENT_BUS_NAME": BUS,
+        "EMREX_SECRET_NAME": SECRET,
+        "EMREX_ALLOWED_RETURN_URLS": ALLOWED_RETURN_URLS,
+        "EMREX_PUBLIC_BASE_URL": "https://emc.example",
+        "EMREX_LOCAL_MODE": "false",
+        "POWERTOOLS_SERVICE_NAME": "emrex-test",
+        "POWERTOOLS_METRICS_NAMESPACE": "EMREX",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reset_clients()
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )
+        dynamodb.update_time_to_live(
+            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        )
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        events = boto3.client("events", region_name=REGION)
+        events.create_event_bus(Name=BUS)
+        secretsmanager = boto3.client("secretsmanager", region_name=REGION)
+        secretsmanager.create_secret(Name=SECRET, SecretString=secret_json())
+        yield AwsEnv(env=env, dynamodb=dynamodb, s3=s3, events=events, secretsmanager=secretsmanager)
+    reset_clients()
+
+
+def sample_emp(country: str = "NO", name: str = "Norwegian EMP", url: str = "https://emp.example.no/emrex") -> Emp:
+    return Emp(
+        id=emp_id(country, url),
+        name=name,
+        url=url,
+        country=country,
+        certificates=(b"\x30\x82der-one", b"\x30\x82der-two"),
+    )
+
+
+def new_transfer(*, now: int | None = None, ttl: int = 1800, locale: str = "en", **changes: Any) -> Transfer:
+    """A pending transfer (not stored); ``changes`` override any field."""
+    now = int(time.time()) if now is None else now
+    transfer = Transfer(
+        id=new_transfer_id(),
+        applicant_id="A-1001",
+        given_names="Kari",
+        family_name="Nordmann",
+        birth_date="1998-04-03",
+        return_url="https://uni.example/enrol/done",
+        locale=locale,
+        status=Status.PENDING,
+        created_at=datetime.fromtimestamp(now, UTC).isoformat(),
+        deadline=now + ttl,
+        expires_at=now + ttl + 86400,
+    )
+    return replace(transfer, **changes)
+
+
+@pytest.fixture
+def make_transfer(aws_env: AwsEnv) -> Callable[..., Transfer]:
+    """Store a transfer. ``chosen=True`` (or an ``emp=``) also records an EMP choice like POST /start does."""
+
+    def _make(*, chosen: bool = False, emp: Emp | None = None, **kwargs: Any) -> Transfer:
+        transfer = new_transfer(**kwargs)
+        if chosen or emp is not None:
+            emp = emp or sample_emp()
+            transfer = replace(
+                transfer,
+                start_used=True,
+                emrex_session_id=new_session_id(),
+                emp=emp_summary(emp),
+                pinned_certs=list(emp.certificates),
+                cert_fingerprints=list(emp.certificate_fingerprints()),
+            )
+        aws_env.sessions.create(transfer)
+        return transfer
+
+    return _make
