@@ -1,0 +1,40 @@
+"""Test certificates for the registry tests (made with ``cryptography``; no files, no private keys kept)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+
+def make_certificate(common_name: str, *, not_after: datetime | None = None) -> bytes:
+    """A self-signed EC certificate (DER) for ``common_name``, valid for a year unless ``not_after`` is given."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.now(UTC)
+    end = not_after or now + timedelta(days=365)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(min(now, end) - timedelta(days=30))
+        .not_valid_after(end)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(Encoding.DER)
+
+
+def to_pem(der: bytes) -> str:
+    return x509.load_der_x509_certificate(der).public_bytes(Encoding.PEM).decode("ascii")
+
+
+@pytest.fixture(scope="session")
+def cert_der() -> bytes:
+    return make_certificate("emp.example signing")
