@@ -1,0 +1,73 @@
+"""X.509 certificates of EMPs: loading (PEM, several PEMs, DER, bare base64 DER), fingerprints, validity."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from emrex_emc.core.errors import EmrexError, ErrorCode
+
+_PEM_MARKER = b"-----BEGIN"
+
+
+def load_certificates(data: bytes) -> list[x509.Certificate]:
+    """All certificates in ``data``: one or more PEM blocks, DER, or base64 DER without PEM armour."""
+    stripped = data.strip()
+    if not stripped:
+        raise EmrexError(ErrorCode.CERTIFICATE_INVALID, "the certificate is empty")
+    try:
+        if _PEM_MARKER in stripped:
+            return x509.load_pem_x509_certificates(stripped)
+        if stripped[:1] == b"\x30":  # DER starts with an ASN.1 SEQUENCE
+            return [x509.load_der_x509_certificate(stripped)]
+        return [x509.load_der_x509_certificate(base64.b64decode(b"".join(stripped.split()), validate=True))]
+    except (ValueError, binascii.Error) as exc:
+        raise EmrexError(ErrorCode.CERTIFICATE_INVALID, "the data is not a PEM or DER X.509 certificate") from exc
+
+
+def load_all(blobs: list[bytes] | tuple[bytes, ...]) -> list[x509.Certificate]:
+    """Every certificate of every blob, in order, without duplicates."""
+    seen: set[str] = set()
+    result: list[x509.Certificate] = []
+    for blob in blobs:
+        for cert in load_certificates(blob):
+            fingerprint = sha256_fingerprint(cert)
+            if fingerprint not in seen:
+                seen.add(fingerprint)
+                result.append(cert)
+    return result
+
+
+def sha256_fingerprint(cert: x509.Certificate) -> str:
+    """Lower-case hex SHA-256 of the DER encoding (what the registry snapshot stores)."""
+    return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
+
+
+def to_pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(Encoding.PEM).decode("ascii")
+
+
+def subject_text(cert: x509.Certificate) -> str:
+    try:
+        return cert.subject.rfc4514_string()
+    except ValueError:
+        return "<unreadable subject>"
+
+
+def validity_problem(cert: x509.Certificate, now: datetime) -> str | None:
+    """``None`` when ``now`` (timezone-aware) lies in the validity period, else why not."""
+    if now < cert.not_valid_before_utc:
+        return f"not valid before {cert.not_valid_before_utc.isoformat()}"
+    if now > cert.not_valid_after_utc:
+        return f"expired on {cert.not_valid_after_utc.isoformat()}"
+    return None
+
+
+def clamp_into_validity(cert: x509.Certificate, now: datetime) -> datetime:
+    """``now`` moved into the certificate's validity period (unchanged when already inside)."""
+    return min(max(now, cert.not_valid_before_utc), cert.not_valid_after_utc)
