@@ -1,0 +1,249 @@
+"""Build the Lambda dependency layer without Docker: ``python layers/build.py [--arch arm64|x86_64] [--force]``.
+
+pip downloads manylinux wheels for the Lambda runtime (``--platform``, ``--only-binary=:all:``) into
+``layers/build/deps/python``; nothing is compiled (``--no-compile``), so two builds of the same
+requirements are byte-identical where it matters. The ELMO XSDs (``../shared/elmo``) go to
+``layers/build/deps/emrex-xsd`` (``/opt/emrex-xsd`` in Lambda) when present.
+
+A stamp (``layers/build/stamp.json``) records the fingerprint of the inputs: the normalized pins, the
+target platform and the XSD files. The build is skipped while the stamp matches, and the CDK stack uses
+the same fingerprint as the layer's asset hash, so a new layer version is deployed only when an input
+changes (a comment in requirements.txt is not an input).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+LAYERS_DIR = Path(__file__).resolve().parent
+REQUIREMENTS = LAYERS_DIR / "requirements.txt"
+BUILD_DIR = LAYERS_DIR / "build"
+XSD_SOURCE = LAYERS_DIR.parent.parent / "shared" / "elmo"
+XSD_ENTRIES = ("offline-import-map.json", "elmo-schemas", "w3c", "ewp")
+XSD_LAYER_DIR = "emrex-xsd"
+"""Folder name inside the layer; Lambda mounts layers at /opt, so EMREX_XSD_DIR=/opt/emrex-xsd."""
+
+PYTHON_VERSION = "3.13"
+PLATFORMS: dict[str, tuple[str, ...]] = {
+    "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
+    "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
+}
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
+"""Shipped by the Lambda Python runtime: never vendored into the layer."""
+RECIPE_VERSION = "1"
+"""Bump when the build steps change in a way that changes the layer content."""
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9][A-Za-z0-9.+!_-]*)$")
+_TRIM_DIRS = frozenset({"__pycache__", "tests", "test"})
+_TRIM_SUFFIXES = (".pyc", ".pyi")
+
+Installer = Callable[[Path, Path, str], None]
+"""(requirements file, target site-packages dir, architecture) -> None."""
+
+
+class LayerBuildError(RuntimeError):
+    """The requirements or the build environment cannot produce a valid layer."""
+
+
+@dataclass(frozen=True)
+class LayerBuild:
+    deps_dir: Path
+    """The layer root: ``python/`` (site-packages) and, if available, ``emrex-xsd/``."""
+    fingerprint: str
+    unzipped_bytes: int
+    has_xsd: bool
+    rebuilt: bool
+
+
+def canonical_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def read_pins(requirements: Path = REQUIREMENTS) -> dict[str, str]:
+    """``{canonical name: version}``; every requirement must be an exact ``==`` pin."""
+    pins: dict[str, str] = {}
+    for number, raw in enumerate(requirements.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = _PIN.match(line)
+        if match is None:
+            raise LayerBuildError(f"{requirements.name}:{number}: {line!r} is not an exact 'name==version' pin")
+        name = canonical_name(match.group(1))
+        if name in RUNTIME_PROVIDED:
+            raise LayerBuildError(f"{requirements.name}:{number}: {name} is provided by the Lambda runtime")
+        if name in pins:
+            raise LayerBuildError(f"{requirements.name}:{number}: {name} is pinned twice")
+        pins[name] = match.group(2)
+    if not pins:
+        raise LayerBuildError(f"{requirements.name} pins nothing")
+    return pins
+
+
+def _xsd_files(xsd_source: Path) -> Iterator[Path]:
+    for entry in XSD_ENTRIES:
+        path = xsd_source / entry
+        if path.is_file():
+            yield path
+        elif path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file())
+
+
+def has_xsd_source(xsd_source: Path) -> bool:
+    return (xsd_source / XSD_ENTRIES[0]).is_file()
+
+
+def fingerprint(arch: str, requirements: Path = REQUIREMENTS, xsd_source: Path = XSD_SOURCE) -> str:
+    """SHA-256 over every input of the layer content (and nothing else)."""
+    if arch not in PLATFORMS:
+        raise LayerBuildError(f"unknown architecture {arch!r}; expected one of {sorted(PLATFORMS)}")
+    digest = hashlib.sha256()
+    header = {"recipe": RECIPE_VERSION, "python": PYTHON_VERSION, "platforms": PLATFORMS[arch]}
+    digest.update(json.dumps(header, sort_keys=True).encode())
+    for name, version in sorted(read_pins(requirements).items()):
+        digest.update(f"\npin {name}=={version}".encode())
+    if has_xsd_source(xsd_source):
+        for path in _xsd_files(xsd_source):
+            digest.update(f"\nxsd {path.relative_to(xsd_source).as_posix()} ".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def pip_install(requirements: Path, target: Path, arch: str) -> None:
+    """Download and unpack the pinned wheels for the Lambda platform (no sdists, no dependency resolution)."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    command += ["--no-deps", "--no-compile", "--only-binary=:all:", "--implementation", "cp"]
+    command += ["--python-version", PYTHON_VERSION]
+    for platform in PLATFORMS[arch]:
+        command += ["--platform", platform]
+    command += ["--target", str(target), "-r", str(requirements)]
+    result = subprocess.run(command, check=False)
+    if result.returncode != 0:
+        raise LayerBuildError(f"pip install failed with exit code {result.returncode}: {' '.join(command)}")
+
+
+def trim(site_dir: Path) -> None:
+    """Drop what Lambda never uses: bytecode, stubs, test folders, console scripts, install metadata paths."""
+    shutil.rmtree(site_dir / "bin", ignore_errors=True)
+    for path in sorted(site_dir.rglob("*"), reverse=True):
+        if path.is_dir() and path.name in _TRIM_DIRS:
+            shutil.rmtree(path)
+        elif path.is_file() and (path.suffix in _TRIM_SUFFIXES or path.name == "direct_url.json"):
+            path.unlink()
+
+
+def installed_names(site_dir: Path) -> set[str]:
+    names = set()
+    for info in site_dir.glob("*.dist-info"):
+        name = info.name.removesuffix(".dist-info").rsplit("-", 1)[0]
+        names.add(canonical_name(name))
+    return names
+
+
+def tree_size(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+
+
+@contextmanager
+def _locked(build_dir: Path) -> Iterator[None]:
+    """Serialize concurrent builds (parallel test workers, a synth beside `make layer`)."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with (build_dir / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _read_stamp(stamp: Path) -> dict[str, object]:
+    try:
+        data = json.loads(stamp.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def ensure_layer(
+    arch: str = "arm64",
+    *,
+    build_dir: Path = BUILD_DIR,
+    requirements: Path = REQUIREMENTS,
+    xsd_source: Path = XSD_SOURCE,
+    install: Installer = pip_install,
+    force: bool = False,
+) -> LayerBuild:
+    """Build ``build_dir/deps`` unless the stamp says it is already built from the same inputs."""
+    wanted = fingerprint(arch, requirements, xsd_source)
+    deps_dir = build_dir / "deps"
+    stamp_path = build_dir / "stamp.json"
+    with _locked(build_dir):
+        stamp = _read_stamp(stamp_path)
+        if not force and stamp.get("fingerprint") == wanted and (deps_dir / "python").is_dir():
+            return LayerBuild(
+                deps_dir=deps_dir,
+                fingerprint=wanted,
+                unzipped_bytes=int(str(stamp.get("unzipped_bytes", 0))),
+                has_xsd=bool(stamp.get("has_xsd")),
+                rebuilt=False,
+            )
+        stamp_path.unlink(missing_ok=True)
+        shutil.rmtree(deps_dir, ignore_errors=True)
+        site_dir = deps_dir / "python"
+        site_dir.mkdir(parents=True)
+        install(requirements, site_dir, arch)
+        trim(site_dir)
+        unexpected = installed_names(site_dir) & RUNTIME_PROVIDED
+        if unexpected:
+            raise LayerBuildError(f"runtime-provided packages ended up in the layer: {sorted(unexpected)}")
+        has_xsd = has_xsd_source(xsd_source)
+        if has_xsd:
+            for entry in XSD_ENTRIES:
+                source = xsd_source / entry
+                if source.is_dir():
+                    shutil.copytree(source, deps_dir / XSD_LAYER_DIR / entry)
+                elif source.is_file():
+                    (deps_dir / XSD_LAYER_DIR).mkdir(exist_ok=True)
+                    shutil.copy2(source, deps_dir / XSD_LAYER_DIR / entry)
+        size = tree_size(deps_dir)
+        record = {"fingerprint": wanted, "arch": arch, "unzipped_bytes": size, "has_xsd": has_xsd}
+        partial = stamp_path.with_suffix(".tmp")
+        partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, stamp_path)
+    return LayerBuild(deps_dir=deps_dir, fingerprint=wanted, unzipped_bytes=size, has_xsd=has_xsd, rebuilt=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--arch", choices=sorted(PLATFORMS), default="arm64")
+    parser.add_argument("--force", action="store_true", help="rebuild even if the stamp matches")
+    args = parser.parse_args(argv)
+    try:
+        build = ensure_layer(args.arch, force=args.force)
+    except LayerBuildError as exc:
+        print(f"layer build failed: {exc}", file=sys.stderr)
+        return 1
+    state = "built" if build.rebuilt else "up to date"
+    xsd = "with ELMO XSDs" if build.has_xsd else "WITHOUT ELMO XSDs (../shared/elmo not found)"
+    print(
+        f"layer {state} ({args.arch}, python{PYTHON_VERSION}, {xsd}): {build.deps_dir} "
+        f"{build.unzipped_bytes / 1_000_000:.1f} MB unzipped (Lambda limit: 250 MB with the function code); "
+        f"fingerprint {build.fingerprint[:12]}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
