@@ -42,6 +42,11 @@ TEXT: dict[str, dict[str, str]] = {
         "back": "Back to your application",
         "restart": "Please go back to your application form and start the transfer again.",
         "error.title": "This transfer cannot be completed",
+        "unavailable.title": "Temporarily unavailable",
+        "unavailable.lead": (
+            "We could not process the reply right now; nothing was saved. Please go back and try again in a few "
+            "minutes."
+        ),
         f"error.{ErrorCode.BODY_TOO_LARGE}": "The reply from the provider is larger than we can accept.",
         f"error.{ErrorCode.FORM_INVALID}": "The reply from the provider could not be read.",
         f"error.{ErrorCode.STATE_INVALID}": "This link is not valid.",
@@ -74,6 +79,11 @@ TEXT: dict[str, dict[str, str]] = {
         "back": "Terug naar je aanmelding",
         "restart": "Ga terug naar je aanmeldformulier en start de overdracht opnieuw.",
         "error.title": "Deze overdracht kan niet worden afgerond",
+        "unavailable.title": "Tijdelijk niet beschikbaar",
+        "unavailable.lead": (
+            "We konden het antwoord nu niet verwerken; er is niets opgeslagen. Ga terug en probeer het over een "
+            "paar minuten opnieuw."
+        ),
         f"error.{ErrorCode.BODY_TOO_LARGE}": "Het antwoord van de aanbieder is groter dan we kunnen accepteren.",
         f"error.{ErrorCode.FORM_INVALID}": "Het antwoord van de aanbieder kon niet worden gelezen.",
         f"error.{ErrorCode.STATE_INVALID}": "Deze link is niet geldig.",
@@ -195,3 +205,9 @@ def _page(lang: str, title: str, body: str, kind: str, link: ReturnLink | None) 
     if link is not None:
         html += f'<p><a class="button" href="{escape(link.href, quote=True)}">{escape(_t(lang, "back"))}</a></p>'
     return render_page(lang=lang, title=title, body_html=html)
+
+
+def unavailable_page(lang: str) -> HttpResponse:
+    """Something on our side failed before the outcome was stored: nothing was recorded, retrying is safe."""
+    body = _para(_t(lang, "unavailable.lead"))
+    return html_response(503, _page(lang, _t(lang, "unavailable.title"), body, "error", None))
