@@ -1,0 +1,235 @@
+"""Realistic ELMO test documents: signing identities, ELMO 1.7-shaped XML, signatures, encodings, PDFs.
+
+Used by the tests, the benchmarks and the mock EMP. Nothing here is used to verify anything: the
+signing side only has to produce what real EMPs produce (Java-style unprefixed ``<Signature>`` with
+rsa-sha1 and inclusive C14N like the Finnish and Danish EMPs, or ``ds:``-prefixed SHA-256).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import gzip as gzip_module
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from lxml import etree
+
+ELMO_NAMESPACES = {
+    "v1": "https://github.com/emrex-eu/elmo-schemas/tree/v1",
+    "v1.3.0": "https://github.com/emrex-eu/elmo-schemas/tree/v1.3.0",
+    "v2": "https://github.com/emrex-eu/elmo-schemas/tree/v2",
+}
+DS_NS = "http://www.w3.org/2000/09/xmldsig#"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+SignatureStyle = Literal["java-sha1-inclusive", "ds-sha256-exclusive", "ds-sha256-inclusive"]
+_STYLES: dict[str, tuple[str, str, str, bool]] = {
+    # style: (signature method, digest, c14n, Java-style default-namespace Signature)
+    "java-sha1-inclusive": ("rsa-sha1", "sha1", "http://www.w3.org/TR/2001/REC-xml-c14n-20010315", True),
+    "ds-sha256-exclusive": ("rsa-sha256", "sha256", "http://www.w3.org/2001/10/xml-exc-c14n#", False),
+    "ds-sha256-inclusive": ("rsa-sha256", "sha256", "http://www.w3.org/TR/2001/REC-xml-c14n-20010315", False),
+}
+
+_COURSE_NAMES = (
+    "Linear Algebra",
+    "Databases",
+    "Operating Systems",
+    "Statistics",
+    "Software Engineering",
+    "Computer Networks",
+    "Compilers",
+    "Machine Learning",
+    "Distributed Systems",
+    "Ethics in Computing",
+)
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """An RSA key and its self-signed certificate (what a test EMP signs with)."""
+
+    key_pem: bytes
+    cert_pem: bytes
+
+    @property
+    def cert_der(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        return x509.load_pem_x509_certificate(self.cert_pem)
+
+
+def generate_signing_identity(
+    common_name: str,
+    *,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+) -> SigningIdentity:
+    """A fresh RSA-2048 key with a self-signed certificate (valid from yesterday for ten years by default)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = dt.datetime.now(dt.UTC)
+    start = not_before or now - dt.timedelta(days=1)
+    end = not_after or start + dt.timedelta(days=3650)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return SigningIdentity(key_pem=key_pem, cert_pem=cert.public_bytes(serialization.Encoding.PEM))
+
+
+def build_elmo(
+    *,
+    given_names: str,
+    family_name: str,
+    birth_date: dt.date,
+    courses: int = 3,
+    pdf_bytes: bytes | None = None,
+    namespace_version: str = "v1",
+    issuer_name: str = "Universiteit van Voorbeeld",
+    country: str = "NL",
+    grade: str = "8",
+) -> bytes:
+    """An unsigned ELMO document: learner, one report with a degree whose ``hasPart`` are the courses."""
+    ns = ELMO_NAMESPACES[namespace_version]
+    builder = _Builder(ns)
+    root = etree.Element(builder.tag("elmo"), nsmap={None: ns})
+    builder.add(root, "generatedDate", "2024-06-30T12:00:00+02:00")
+    learner = builder.add(root, "learner")
+    builder.add(learner, "citizenship", country)
+    builder.add(learner, "identifier", "urn:schac:personalUniqueCode:int:esi:example.org:123456", type="esi")
+    builder.add(learner, "givenNames", given_names)
+    builder.add(learner, "familyName", family_name)
+    builder.add(learner, "dateOfBirth" if namespace_version == "v2" else "bday", birth_date.isoformat())
+
+    report = builder.add(root, "report")
+    issuer = builder.add(report, "issuer")
+    builder.add(issuer, "country", country)
+    builder.add(issuer, "identifier", "voorbeeld.example.nl", type="schac")
+    builder.add(issuer, "title", issuer_name, lang="en")
+    builder.add(issuer, "url", "https://www.voorbeeld.example.nl")
+
+    degree = builder.los(report, "DEG-1", "Bachelor of Science in Computer Science", "Degree Programme")
+    builder.instance(degree, credits=str(courses * 6), result=grade)
+    for index in range(courses):
+        part = builder.add(degree, "hasPart")
+        title = f"{_COURSE_NAMES[index % len(_COURSE_NAMES)]} {index // len(_COURSE_NAMES) + 1}"
+        course = builder.los(part, f"C-{index:05d}", title, "Course")
+        builder.instance(course, credits="6" if index % 4 else "7,5", result=grade)
+    builder.add(report, "issueDate", "2024-06-30T12:00:00+02:00")
+
+    if pdf_bytes is not None:
+        attachment = builder.add(root, "attachment")
+        builder.add(attachment, "title", "EMREX transcript", lang="en")
+        builder.add(attachment, "type", "EMREX transcript")
+        content = "data:application/pdf;base64," + base64.b64encode(pdf_bytes).decode("ascii")
+        builder.add(attachment, "content", content, lang="en")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+class _Builder:
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+
+    def tag(self, local: str) -> str:
+        return f"{{{self.namespace}}}{local}"
+
+    def add(
+        self, parent: etree._Element, local: str, text: str | None = None, *, lang: str | None = None, **attrs: str
+    ) -> etree._Element:
+        element = etree.SubElement(parent, self.tag(local), attrs)
+        if lang is not None:
+            element.set(XML_LANG, lang)
+        element.text = text
+        return element
+
+    def los(self, parent: etree._Element, code: str, title: str, kind: str) -> etree._Element:
+        los = self.add(parent, "learningOpportunitySpecification")
+        self.add(los, "identifier", code, type="local")
+        self.add(los, "title", title, lang="en")
+        self.add(los, "type", kind)
+        return los
+
+    def instance(self, los: etree._Element, *, credits: str, result: str) -> None:
+        loi = self.add(self.add(los, "specifies"), "learningOpportunityInstance")
+        self.add(loi, "start", "2023-09-01")
+        self.add(loi, "date", "2024-01-31")
+        self.add(loi, "status", "passed")
+        self.add(loi, "resultLabel", result)
+        credit = self.add(loi, "credit")
+        self.add(credit, "scheme", "ects")
+        self.add(credit, "value", credits)
+        self.add(loi, "languageOfInstruction", "en")
+
+
+def sign_elmo(xml: bytes, identity: SigningIdentity, *, style: SignatureStyle = "java-sha1-inclusive") -> bytes:
+    """``xml`` with an enveloped signature appended to its root, as a real EMP of that style signs."""
+    from signxml.algorithms import SignatureConstructionMethod
+    from signxml.signer import XMLSigner
+
+    method, digest, c14n, java_style = _STYLES[style]
+
+    class _EmpSigner(XMLSigner):
+        def check_deprecated_methods(self) -> None:
+            """Real EMPs still sign with SHA-1; this factory must be able to as well."""
+
+    signer = _EmpSigner(
+        method=SignatureConstructionMethod.enveloped,
+        signature_algorithm=method,
+        digest_algorithm=digest,
+        c14n_algorithm=c14n,
+    )
+    signer.excise_empty_xmlns_declarations = True
+    if java_style:
+        signer.namespaces = {None: DS_NS}  # type: ignore[dict-item]
+    root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+    signed = signer.sign(root, key=identity.key_pem, cert=identity.cert_pem.decode("ascii"))
+    return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")
+
+
+def encode_elmo(xml: bytes, *, gzip: bool = True) -> str:
+    """The ``elmo`` form value: base64 of gzip (the standard) or of the plain XML."""
+    payload = gzip_module.compress(xml, mtime=0) if gzip else xml
+    return base64.b64encode(payload).decode("ascii")
+
+
+def make_pdf(size_bytes: int = 2048) -> bytes:
+    """A small valid one-page PDF padded to about ``size_bytes`` with an unreferenced binary stream.
+
+    The padding is pseudo-random (like the compressed streams of a real PDF), so gzip does not shrink it.
+    """
+    text = b"BT /F1 12 Tf 72 770 Td (EMREX transcript) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text),
+    ]
+    padding = hashlib.shake_256(b"emrex-test-pdf").digest(max(0, size_bytes - 700))
+    objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(padding), padding))
+    body = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(body)
