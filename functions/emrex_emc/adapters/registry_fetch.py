@@ -1,0 +1,206 @@
+"""Fetch a registry document: a conditional HTTPS GET honouring the cache headers, or a local file.
+
+The EWP Registry README asks clients to cache the catalogue, honour Cache-Control / Expires (or use a
+constant between 1 minute and 3 hours, 15 minutes recommended) and supports conditional requests.
+Every failure is ``EmrexError(REGISTRY_UNAVAILABLE)`` with a message saying what went wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from emrex_emc.core.errors import EmrexError, ErrorCode
+
+MIN_CACHE = timedelta(minutes=1)
+MAX_CACHE = timedelta(hours=3)
+DEFAULT_CACHE = timedelta(minutes=15)
+MAX_BODY_BYTES = 20 * 1024 * 1024
+DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+MAX_REDIRECTS = 5
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+USER_AGENT = "emrex-emc registry-refresh"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    not_modified: bool
+    """True when the server answered 304 (or a file is unchanged): keep the EMPs already known."""
+    body: bytes | None
+    etag: str | None
+    cache_until: datetime
+
+
+def _unavailable(message: str) -> EmrexError:
+    return EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, message)
+
+
+def cache_lifetime(headers: Mapping[str, str], now: datetime) -> timedelta:
+    """How long a response may be reused: Cache-Control max-age, else Expires - Date, clamped to [1 min, 3 h].
+
+    ``headers`` must be case-insensitive (httpx.Headers) or use lower-case names. The server's ``Date`` is
+    used with ``Expires`` so a skewed local clock does not change the lifetime.
+    """
+    lifetime = _from_cache_control(headers.get("cache-control", ""))
+    if lifetime is None:
+        lifetime = _from_expires(headers, now)
+    if lifetime is None:
+        return DEFAULT_CACHE
+    return max(MIN_CACHE, min(MAX_CACHE, lifetime))
+
+
+def _from_cache_control(value: str) -> timedelta | None:
+    directives = {}
+    for part in value.split(","):
+        name, _, argument = part.strip().partition("=")
+        directives[name.strip().lower()] = argument.strip().strip('"')
+    if "no-store" in directives or "no-cache" in directives:
+        return timedelta(0)
+    raw = directives.get("max-age")
+    if raw is None:
+        return None
+    try:
+        return timedelta(seconds=max(0, int(raw)))
+    except ValueError:
+        return None
+
+
+def _from_expires(headers: Mapping[str, str], now: datetime) -> timedelta | None:
+    raw = headers.get("expires")
+    if raw is None:
+        return None
+    expires = _http_date(raw)
+    if expires is None:
+        return timedelta(0)  # RFC 9111 §5.3: an invalid Expires (e.g. "0") means already expired
+    server_now = _http_date(headers.get("date", "")) or now
+    return expires - server_now
+
+
+def _http_date(value: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_source_url(url: str) -> None:
+    """Only https, or plain http to a loopback host (the local runner and tests)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
+        return
+    raise _unavailable(f"refusing to fetch {url!r}: the registry must be served over https")
+
+
+class RegistryFetcher:
+    """Fetches ``https://`` URLs (``http://`` only for loopback hosts), ``file://`` URLs and plain paths."""
+
+    def __init__(
+        self,
+        client: httpx.Client | None = None,
+        *,
+        max_bytes: int = MAX_BODY_BYTES,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._client = client
+        self._max_bytes = max_bytes
+        self._timeout = timeout
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(timeout=self._timeout, headers={"user-agent": USER_AGENT})
+        return self._client
+
+    def fetch(self, source: str, *, etag: str | None = None, now: datetime) -> FetchResult:
+        scheme = urlsplit(source).scheme.lower()
+        if scheme in {"http", "https"}:
+            return self._fetch_http(source, etag=etag, now=now)
+        if scheme == "file":
+            return self._fetch_file(Path(unquote(urlsplit(source).path)), etag=etag, now=now)
+        if scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive letter
+            raise _unavailable(f"unsupported registry source {source!r} (use https://, file:// or a path)")
+        return self._fetch_file(Path(source), etag=etag, now=now)
+
+    def _fetch_http(self, url: str, *, etag: str | None, now: datetime) -> FetchResult:
+        headers = {"accept": "application/xml, application/json;q=0.9, */*;q=0.1"}
+        if etag:
+            headers["if-none-match"] = etag
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                check_source_url(url)  # every hop: a redirect must not leave https
+                with self.client.stream(
+                    "GET", url, headers=headers, timeout=self._timeout, follow_redirects=False
+                ) as response:
+                    if response.status_code in _REDIRECTS and "location" in response.headers:
+                        url = str(response.url.join(response.headers["location"]))
+                        continue
+                    return self._result(response, etag=etag, now=now)
+        except httpx.TimeoutException:
+            raise _unavailable(f"timed out fetching the registry from {urlsplit(url).hostname}") from None
+        except httpx.HTTPError as exc:
+            host = urlsplit(url).hostname
+            raise _unavailable(f"could not fetch the registry from {host}: {type(exc).__name__}: {exc}") from None
+        raise _unavailable(f"more than {MAX_REDIRECTS} redirects fetching the registry")
+
+    def _result(self, response: httpx.Response, *, etag: str | None, now: datetime) -> FetchResult:
+        cache_until = now + cache_lifetime(response.headers, now)
+        if response.status_code == httpx.codes.NOT_MODIFIED:
+            return FetchResult(
+                not_modified=True, body=None, etag=response.headers.get("etag") or etag, cache_until=cache_until
+            )
+        if response.status_code != httpx.codes.OK:
+            raise _unavailable(f"{response.url.host} answered HTTP {response.status_code}")
+        body = self._read_capped(response)
+        return FetchResult(not_modified=False, body=body, etag=response.headers.get("etag"), cache_until=cache_until)
+
+    def _read_capped(self, response: httpx.Response) -> bytes:
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise _unavailable(f"the registry is {declared} bytes, more than the {self._max_bytes} allowed")
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > self._max_bytes:
+                raise _unavailable(f"the registry is larger than the {self._max_bytes} bytes allowed")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _fetch_file(self, path: Path, *, etag: str | None, now: datetime) -> FetchResult:
+        try:
+            with path.open("rb") as handle:
+                body = handle.read(self._max_bytes + 1)
+        except OSError as exc:
+            raise _unavailable(f"cannot read registry file {str(path)!r}: {exc.strerror or exc}") from None
+        if len(body) > self._max_bytes:
+            raise _unavailable(f"registry file {str(path)!r} is larger than the {self._max_bytes} bytes allowed")
+        file_etag = f'"sha256-{hashlib.sha256(body).hexdigest()}"'
+        unchanged = etag == file_etag
+        return FetchResult(
+            not_modified=unchanged,
+            body=None if unchanged else body,
+            etag=file_etag,
+            cache_until=now + DEFAULT_CACHE,
+        )
