@@ -1,0 +1,92 @@
+"""S3 evidence store against moto: key layout, SSE-KMS, hashes, idempotent retries, no overwrite."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from emrex_emc.adapters.blobs import BlobStore, EvidenceConflictError
+
+BUCKET = "evidence-test"
+TRANSFER = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="eu-west-1")
+        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        yield client
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_stores_evidence_results_and_attachments_encrypted_with_hashes(s3: Any) -> None:
+    store = BlobStore(s3, BUCKET)
+    pdf = b"%PDF-1.4 fake"
+    stored = store.put_transfer_objects(
+        TRANSFER,
+        b"H4sIpayload",
+        {"verified": True, "elmo": {"learner": {"family_name": "Nordmann"}}},
+        [({"mime_type": "application/pdf", "title": "Diploma of Kari Nordmann"}, pdf)],
+    )
+
+    assert stored.payload_key == f"transfers/{TRANSFER}/payload.txt"
+    assert stored.results_key == f"transfers/{TRANSFER}/results.json"
+    assert [a.key for a in stored.attachments] == [f"transfers/{TRANSFER}/attachments/0-{_sha(pdf)}"]
+    assert stored.attachments[0].to_json() == {
+        "key": f"transfers/{TRANSFER}/attachments/0-{_sha(pdf)}",
+        "sha256": _sha(pdf),
+        "mime_type": "application/pdf",
+        "size": len(pdf),
+    }
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert not any("Nordmann" in key or "Kari" in key for key in keys)
+    for key in keys:
+        head = s3.head_object(Bucket=BUCKET, Key=key)
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["Metadata"]["sha256"] == _sha(body)
+    assert store.get_bytes(stored.payload_key) == b"H4sIpayload"
+    assert json.loads(store.get_bytes(f"transfers/{TRANSFER}/results.json"))["verified"] is True
+    assert stored.payload_sha256 == _sha(b"H4sIpayload")
+
+
+def test_refused_payload_keeps_only_the_evidence(s3: Any) -> None:
+    stored = BlobStore(s3, BUCKET).put_transfer_objects(TRANSFER, b"not-elmo")
+
+    assert stored.results_key is None
+    assert "results_key" not in stored.to_json()
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == [stored.payload_key]
+
+
+def test_retry_with_the_same_payload_is_accepted(s3: Any) -> None:
+    store = BlobStore(s3, BUCKET)
+    first = store.put_transfer_objects(TRANSFER, b"same", {"a": 1}, [({}, b"att")])
+    second = store.put_transfer_objects(TRANSFER, b"same", {"a": 1}, [({}, b"att")])
+
+    assert first == second
+    assert first.attachments[0].mime_type == "application/octet-stream"
+
+
+def test_different_payload_never_overwrites_the_evidence(s3: Any) -> None:
+    store = BlobStore(s3, BUCKET)
+    store.put_transfer_objects(TRANSFER, b"first")
+
+    with pytest.raises(EvidenceConflictError):
+        store.put_transfer_objects(TRANSFER, b"second", {"a": 1})
+
+    assert store.get_bytes(f"transfers/{TRANSFER}/payload.txt") == b"first"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert keys == [f"transfers/{TRANSFER}/payload.txt"]

@@ -1,0 +1,107 @@
+"""EventPublisher: chunks of 10, failures raised with their indexes, real delivery through moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from emrex_emc.adapters.events import SOURCE, DetailType, EventPublisher, PublishError, build_event
+
+
+class FakeEvents:
+    """Records PutEvents calls; ``fail`` maps a global entry index to an error code."""
+
+    def __init__(self, fail: dict[int, str] | None = None, omit_entries: bool = False) -> None:
+        self.calls: list[list[dict[str, str]]] = []
+        self.fail = fail or {}
+        self.omit_entries = omit_entries
+
+    def put_events(self, Entries: list[dict[str, str]]) -> dict[str, Any]:  # noqa: N803 - boto3 signature
+        offset = sum(len(call) for call in self.calls)
+        self.calls.append(Entries)
+        results = []
+        for index in range(len(Entries)):
+            code = self.fail.get(offset + index)
+            results.append({"ErrorCode": code, "ErrorMessage": "boom"} if code else {"EventId": f"id-{offset + index}"})
+        failed = sum(1 for r in results if "ErrorCode" in r)
+        return {"FailedEntryCount": failed, "Entries": [] if self.omit_entries else results}
+
+
+def _entries(count: int) -> list[dict[str, str]]:
+    return [build_event(DetailType.NO_RESULTS, {"event_id": str(i)}, "bus") for i in range(count)]
+
+
+def test_build_event_is_a_compact_put_events_entry() -> None:
+    entry = build_event(DetailType.RESULTS_RECEIVED, {"b": 1, "a": "é"}, "my-bus")
+
+    assert entry == {
+        "Source": SOURCE,
+        "DetailType": "EMREX Results Received",
+        "Detail": '{"a":"é","b":1}',
+        "EventBusName": "my-bus",
+    }
+
+
+def test_publishes_in_chunks_of_ten() -> None:
+    fake = FakeEvents()
+    EventPublisher(fake).publish(_entries(23))
+
+    assert [len(call) for call in fake.calls] == [10, 10, 3]
+    sent = [json.loads(e["Detail"])["event_id"] for call in fake.calls for e in call]
+    assert sent == [str(i) for i in range(23)]
+
+
+def test_nothing_to_publish_makes_no_call() -> None:
+    fake = FakeEvents()
+    EventPublisher(fake).publish([])
+    assert fake.calls == []
+
+
+def test_failed_entries_raise_with_their_indexes_after_every_chunk_was_tried() -> None:
+    fake = FakeEvents(fail={2: "ThrottlingException", 12: "InternalFailure"})
+
+    with pytest.raises(PublishError) as info:
+        EventPublisher(fake).publish(_entries(15))
+
+    assert info.value.failed == (2, 12)
+    assert len(fake.calls) == 2
+    assert "ThrottlingException" in str(info.value)
+
+
+def test_failure_count_without_entry_details_fails_the_whole_chunk() -> None:
+    fake = FakeEvents(fail={1: "InternalFailure"}, omit_entries=True)
+
+    with pytest.raises(PublishError) as info:
+        EventPublisher(fake).publish(_entries(3))
+
+    assert info.value.failed == (0, 1, 2)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield boto3.client("events", region_name="eu-west-1"), boto3.client("sqs", region_name="eu-west-1")
+
+
+def test_events_reach_a_rule_target_on_the_custom_bus(aws: tuple[Any, Any]) -> None:
+    events, sqs = aws
+    events.create_event_bus(Name="emrex")
+    queue_url = sqs.create_queue(QueueName="sis")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="all", EventBusName="emrex", EventPattern=json.dumps({"source": [SOURCE]}))
+    events.put_targets(Rule="all", EventBusName="emrex", Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    EventPublisher(events).publish([build_event(DetailType.TRANSFER_CANCELLED, {"event_id": "e1"}, "emrex")])
+
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    body = json.loads(messages[0]["Body"])
+    assert body["detail-type"] == "EMREX Transfer Cancelled"
+    assert body["detail"] == {"event_id": "e1"}
