@@ -21,7 +21,7 @@ class FakeEvents:
         self.fail = fail or {}
         self.omit_entries = omit_entries
 
-    def put_events(self, Entries: list[dict[str, str]]) -> dict[str, Any]:  # noqa: N803 - boto3 signature
+    def put_events(self, Entries: list[dict[str, str]]) -> dict[str, Any]:
         offset = sum(len(call) for call in self.calls)
         self.calls.append(Entries)
         results = []
