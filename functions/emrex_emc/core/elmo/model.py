@@ -1,0 +1,446 @@
+"""The typed ELMO model (frozen dataclasses) and its canonical JSON form.
+
+``ElmoDocument.to_json()`` is what an SIS receives; it is described by
+``emrex_emc/schemas/elmo-results.schema.json``. Keys are emitted in a fixed order, dates are ISO-8601
+strings, decimals are strings, and attachment bytes are never part of the JSON (see
+:meth:`ElmoDocument.attachments_with_content`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from emrex_emc.core.errors import Notice
+
+PASSED = "passed"
+COURSE_TYPE = "course"
+
+
+def decimal_str(value: Decimal) -> str:
+    """Canonical decimal text: no exponent, no trailing zeros (``10.000`` -> ``10``, ``7.50`` -> ``7.5``)."""
+    text = format(value.normalize(), "f")
+    return "0" if text in {"-0", ""} else text
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dec(value: Decimal | None) -> str | None:
+    return decimal_str(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class Identifier:
+    value: str
+    type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "value": self.value}
+
+
+@dataclass(frozen=True)
+class LocalizedText:
+    """A title or description in one language (``lang`` is ``xml:lang``, absent -> None)."""
+
+    value: str
+    lang: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lang": self.lang, "value": self.value}
+
+
+def _texts(items: tuple[LocalizedText, ...]) -> list[dict[str, Any]]:
+    return [item.to_json() for item in items]
+
+
+def _ids(items: tuple[Identifier, ...]) -> list[dict[str, Any]]:
+    return [item.to_json() for item in items]
+
+
+def preferred_text(items: tuple[LocalizedText, ...], lang: str = "en") -> str | None:
+    """The text in ``lang`` if present, else the first one."""
+    for item in items:
+        if item.lang and item.lang.lower().startswith(lang):
+            return item.value
+    return items[0].value if items else None
+
+
+@dataclass(frozen=True)
+class Learner:
+    given_names: str
+    family_name: str
+    birth_date: date | None = None
+    citizenship: str | None = None
+    identifiers: tuple[Identifier, ...] = ()
+    gender: str | None = None
+    place_of_birth: str | None = None
+    birth_name: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "given_names": self.given_names,
+            "family_name": self.family_name,
+            "birth_date": _iso(self.birth_date),
+            "citizenship": self.citizenship,
+            "gender": self.gender,
+            "place_of_birth": self.place_of_birth,
+            "birth_name": self.birth_name,
+            "identifiers": _ids(self.identifiers),
+        }
+
+
+@dataclass(frozen=True)
+class Credit:
+    scheme: str
+    value: Decimal | None = None
+    level: str | None = None
+
+    @property
+    def is_ects(self) -> bool:
+        return self.scheme.strip().casefold() == "ects"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scheme": self.scheme, "is_ects": self.is_ects, "value": _dec(self.value), "level": self.level}
+
+
+@dataclass(frozen=True)
+class Level:
+    type: str
+    value: str | None = None
+    description: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "value": self.value, "description": self.description}
+
+
+@dataclass(frozen=True)
+class AcademicTerm:
+    titles: tuple[LocalizedText, ...] = ()
+    start: date | None = None
+    end: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"titles": _texts(self.titles), "start": _iso(self.start), "end": _iso(self.end)}
+
+
+@dataclass(frozen=True)
+class Grouping:
+    typeref: str
+    idref: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"typeref": self.typeref, "idref": self.idref}
+
+
+@dataclass(frozen=True)
+class GradingScheme:
+    local_id: str
+    descriptions: tuple[LocalizedText, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"local_id": self.local_id, "descriptions": _texts(self.descriptions)}
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A learningOpportunityInstance: the result of one learning opportunity."""
+
+    identifiers: tuple[Identifier, ...] = ()
+    start: date | None = None
+    completion_date: date | None = None
+    """ELMO ``date``: when the result was achieved."""
+    status: str = PASSED
+    """``passed`` when the document does not say (ELMO's rule); else the value as sent."""
+    status_declared: bool = False
+    result_label: str | None = None
+    grading_scheme_local_id: str | None = None
+    grading_scheme: tuple[LocalizedText, ...] = ()
+    """Descriptions of the report's gradingScheme with ``grading_scheme_local_id``."""
+    credits: tuple[Credit, ...] = ()
+    levels: tuple[Level, ...] = ()
+    language_of_instruction: str | None = None
+    engagement_hours: Decimal | None = None
+    academic_term: AcademicTerm | None = None
+    groupings: tuple[Grouping, ...] = ()
+    attachment_refs: tuple[str, ...] = ()
+    has_diploma_supplement: bool = False
+
+    @property
+    def ects(self) -> Decimal | None:
+        """The value of the first ECTS credit (scheme compared case-insensitively) that has one."""
+        return next((c.value for c in self.credits if c.is_ects and c.value is not None), None)
+
+    @property
+    def passed(self) -> bool:
+        return self.status.strip().casefold() == PASSED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "identifiers": _ids(self.identifiers),
+            "start": _iso(self.start),
+            "date": _iso(self.completion_date),
+            "status": self.status,
+            "status_declared": self.status_declared,
+            "result_label": self.result_label,
+            "grading_scheme_local_id": self.grading_scheme_local_id,
+            "grading_scheme": _texts(self.grading_scheme),
+            "credits": [c.to_json() for c in self.credits],
+            "ects": _dec(self.ects),
+            "levels": [level.to_json() for level in self.levels],
+            "language_of_instruction": self.language_of_instruction,
+            "engagement_hours": _dec(self.engagement_hours),
+            "academic_term": self.academic_term.to_json() if self.academic_term else None,
+            "groupings": [g.to_json() for g in self.groupings],
+            "attachment_refs": list(self.attachment_refs),
+            "has_diploma_supplement": self.has_diploma_supplement,
+        }
+
+
+@dataclass(frozen=True)
+class LearningOpportunity:
+    """A learningOpportunitySpecification with its instance and its parts (``hasPart``)."""
+
+    identifiers: tuple[Identifier, ...] = ()
+    titles: tuple[LocalizedText, ...] = ()
+    type: str | None = None
+    subject_area: str | None = None
+    isced_code: str | None = None
+    url: str | None = None
+    descriptions: tuple[LocalizedText, ...] = ()
+    descriptions_html: tuple[LocalizedText, ...] = ()
+    """Sanitized HTML (only harmless formatting tags survive)."""
+    instance: Instance | None = None
+    parts: tuple[LearningOpportunity, ...] = ()
+
+    @property
+    def is_course(self) -> bool:
+        """Type ``Course`` (any case); a node without a type counts when it is a leaf."""
+        if self.type is None or not self.type.strip():
+            return not self.parts
+        return self.type.strip().casefold() == COURSE_TYPE
+
+    def walk(self) -> Iterator[LearningOpportunity]:
+        yield self
+        for part in self.parts:
+            yield from part.walk()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "identifiers": _ids(self.identifiers),
+            "titles": _texts(self.titles),
+            "type": self.type,
+            "is_course": self.is_course,
+            "subject_area": self.subject_area,
+            "isced_code": self.isced_code,
+            "url": self.url,
+            "descriptions": _texts(self.descriptions),
+            "descriptions_html": _texts(self.descriptions_html),
+            "instance": self.instance.to_json() if self.instance else None,
+            "parts": [part.to_json() for part in self.parts],
+        }
+
+
+def counted_ects(nodes: tuple[LearningOpportunity, ...]) -> Decimal:
+    """ECTS of a LOS forest, never counting a node together with its ancestors or descendants.
+
+    Rule: walking top-down, the first node on each branch whose instance is *passed* (status absent
+    or ``passed``) and carries an ECTS value is counted and its subtree is skipped; nodes without ECTS
+    or not passed are not counted and their parts are examined instead. So a passed degree programme
+    with 180 ECTS counts 180 (not its courses again), and an in-progress programme counts its passed
+    courses.
+    """
+    total = Decimal(0)
+    for node in nodes:
+        instance = node.instance
+        if instance is not None and instance.passed and instance.ects is not None:
+            total += instance.ects
+        else:
+            total += counted_ects(node.parts)
+    return total
+
+
+@dataclass(frozen=True)
+class Issuer:
+    identifiers: tuple[Identifier, ...] = ()
+    titles: tuple[LocalizedText, ...] = ()
+    country: str | None = None
+    url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "identifiers": _ids(self.identifiers),
+            "titles": _texts(self.titles),
+            "country": self.country,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True)
+class AttachmentContent:
+    """One decoded ``content`` of an attachment. ``data`` is kept for storage, never put into JSON."""
+
+    index: int
+    """Position among all decoded contents of the document (reports first, then top level)."""
+    mime_type: str
+    """Sniffed from the bytes."""
+    declared_mime_type: str | None
+    encoding: str
+    """``data_uri`` or ``base64`` (bare base64, tolerated)."""
+    size: int
+    sha256: str
+    lang: str | None = None
+    data: bytes = field(default=b"", repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "lang": self.lang,
+            "mime_type": self.mime_type,
+            "declared_mime_type": self.declared_mime_type,
+            "encoding": self.encoding,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True)
+class Attachment:
+    identifiers: tuple[Identifier, ...] = ()
+    titles: tuple[LocalizedText, ...] = ()
+    type: str | None = None
+    descriptions: tuple[LocalizedText, ...] = ()
+    contents: tuple[AttachmentContent, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "identifiers": _ids(self.identifiers),
+            "titles": _texts(self.titles),
+            "type": self.type,
+            "descriptions": _texts(self.descriptions),
+            "contents": [c.to_json() for c in self.contents],
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    issuer: Issuer
+    issue_date: datetime | date | None = None
+    learning_opportunities: tuple[LearningOpportunity, ...] = ()
+    grading_schemes: tuple[GradingScheme, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+    def all_learning_opportunities(self) -> Iterator[LearningOpportunity]:
+        for los in self.learning_opportunities:
+            yield from los.walk()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "issuer": self.issuer.to_json(),
+            "issue_date": _iso(self.issue_date),
+            "learning_opportunities": [los.to_json() for los in self.learning_opportunities],
+            "grading_schemes": [g.to_json() for g in self.grading_schemes],
+            "attachments": [a.to_json() for a in self.attachments],
+        }
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    sorting_key: str | None = None
+    titles: tuple[LocalizedText, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "sorting_key": self.sorting_key, "titles": _texts(self.titles)}
+
+
+@dataclass(frozen=True)
+class GroupType:
+    id: str
+    titles: tuple[LocalizedText, ...] = ()
+    groups: tuple[Group, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "titles": _texts(self.titles), "groups": [g.to_json() for g in self.groups]}
+
+
+@dataclass(frozen=True)
+class ElmoDocument:
+    version: str
+    """``v1``, ``v1.3.0`` or ``v2`` (see :func:`emrex_emc.core.elmo.detect_version`)."""
+    namespace: str
+    learner: Learner
+    generated_date: datetime | date | None = None
+    reports: tuple[Report, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    """Top-level (cross-institution) attachments."""
+    group_types: tuple[GroupType, ...] = ()
+    notices: tuple[Notice, ...] = ()
+
+    @property
+    def has_diploma_supplement(self) -> bool:
+        return any(
+            los.instance is not None and los.instance.has_diploma_supplement
+            for report in self.reports
+            for los in report.all_learning_opportunities()
+        )
+
+    def all_attachments(self) -> Iterator[Attachment]:
+        for report in self.reports:
+            yield from report.attachments
+        yield from self.attachments
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for people and dashboards; see :func:`counted_ects` for the ECTS rule."""
+        issuers = [
+            {
+                "name": preferred_text(report.issuer.titles),
+                "country": report.issuer.country,
+                "identifiers": _ids(report.issuer.identifiers),
+            }
+            for report in self.reports
+        ]
+        courses = sum(1 for r in self.reports for los in r.all_learning_opportunities() if los.is_course)
+        ects = sum((counted_ects(r.learning_opportunities) for r in self.reports), Decimal(0))
+        return {
+            "issuers": issuers,
+            "course_count": courses,
+            "total_ects": decimal_str(ects),
+            "report_count": len(self.reports),
+            "attachment_count": sum(1 for _ in self.all_attachments()),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "elmo_version": self.version,
+            "namespace": self.namespace,
+            "generated_date": _iso(self.generated_date),
+            "learner": self.learner.to_json(),
+            "reports": [r.to_json() for r in self.reports],
+            "attachments": [a.to_json() for a in self.attachments],
+            "groups": [g.to_json() for g in self.group_types],
+            "has_diploma_supplement": self.has_diploma_supplement,
+            "summary": self.summary(),
+            "notices": [n.to_json() for n in self.notices],
+        }
+
+    def attachments_with_content(self) -> list[tuple[dict[str, Any], bytes]]:
+        """Every decoded content with its metadata, in ``index`` order (for storage, e.g. S3)."""
+        items: list[tuple[dict[str, Any], bytes]] = []
+        for attachment in self.all_attachments():
+            for content in attachment.contents:
+                meta = content.to_json()
+                meta["attachment_type"] = attachment.type
+                meta["title"] = preferred_text(attachment.titles)
+                items.append((meta, content.data))
+        return sorted(items, key=lambda item: int(item[0]["index"]))
+
+
+def dumps_canonical(data: Any) -> bytes:
+    """Canonical JSON bytes (sorted keys, no insignificant whitespace, UTF-8): stable hashes and diffs."""
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
