@@ -211,10 +211,17 @@ class LocalApiGateway:
         max_body_bytes: int = API_GATEWAY_MAX_BODY_BYTES,
         max_event_bytes: int = LAMBDA_MAX_REQUEST_BYTES,
     ) -> None:
-        self.routes = tuple(routes)
+        self.routes: tuple[Route, ...] = ()
         self.max_body_bytes = max_body_bytes
         self.max_event_bytes = max_event_bytes
-        self._locks = {route.function_name: threading.Lock() for route in self.routes}
+        self._locks: dict[str, threading.Lock] = {}
+        self.add_routes(routes)
+
+    def add_routes(self, routes: Sequence[Route]) -> None:
+        """Add routes (the server can be bound, and its URL known, before the handlers are imported)."""
+        for route in routes:
+            self._locks.setdefault(route.function_name, threading.Lock())
+        self.routes = (*self.routes, *routes)
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         for route in self.routes:

@@ -1,0 +1,278 @@
+"""The two systems around the EMC in the local demo: a university's enrolment form and its SIS.
+
+* :class:`EnrolmentForm`: the applicant fills in name, birth date and language; the form's backend calls
+  ``POST {api}/sessions`` with the bearer token and redirects (303) to the returned ``start_url``. Its
+  ``/return`` page shows what the EMC appended to the return URL and the transfer's status, fetched
+  server-side with ``GET {api}/sessions/{id}``.
+* :class:`DemoSis`: consumes the EMC's events from the SQS queue behind the EventBridge rule (deduplicating by
+  ``detail.event_id``: delivery is at least once), keeps them in memory, appends each whole EventBridge
+  event as one JSON line to the events file, deletes handled messages, and lists them newest first.
+
+Both are served through :mod:`emrex_emc.local.apigw` like the real handlers. Everything shown is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from emrex_emc.local.apigw import Route
+from emrex_emc.web.http import HttpRequest, HttpResponse, html_response, json_response
+from emrex_emc.web.layout import render_page
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Applicant:
+    given_names: str
+    family_name: str
+    birth_date: str
+
+
+DEMO_APPLICANT = Applicant(given_names="Astrid Maria", family_name="Lindqvist", birth_date="1999-04-17")
+"""Prefilled in the enrolment form and the mock EMP, so the demo gives a MATCH without typing."""
+
+
+def _field(label: str, name: str, value: str, kind: str = "text") -> str:
+    return (
+        f'<label for="{name}">{escape(label)}</label>'
+        f'<input id="{name}" name="{name}" type="{kind}" value="{escape(value)}" required>'
+    )
+
+
+def _page(title: str, body: str) -> HttpResponse:
+    return html_response(200, render_page(lang="en", title=title, body_html=f"<h1>{escape(title)}</h1>{body}"))
+
+
+def _error_page(status: int, title: str, message: str) -> HttpResponse:
+    body = (
+        f'<h1>{escape(title)}</h1><p class="notice error" role="alert">{escape(message)}</p><p><a href="/">Back</a></p>'
+    )
+    return html_response(status, render_page(lang="en", title=title, body_html=body))
+
+
+def _as_app(function_name: str, routes: Mapping[tuple[str, str], Callable[[HttpRequest], HttpResponse]]) -> list[Route]:
+    def wrap(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+        return lambda event, _context: view(HttpRequest.from_apigw(event)).to_apigw()
+
+    return [Route(method, path, function_name, wrap(view)) for (method, path), view in routes.items()]
+
+
+class EnrolmentForm:
+    """A university enrolment form's front and back end, talking to the EMC's enrolment API."""
+
+    def __init__(self, *, api_base_url: str, api_token: str, base_url: str, http: httpx.Client | None = None) -> None:
+        self.api_base_url = api_base_url.rstrip("/")
+        self.base_url = base_url.rstrip("/")
+        self._token = api_token
+        self._http = http or httpx.Client(timeout=30)
+        self._transfers: dict[str, str] = {}
+        """Return reference -> transfer id (what a real backend would keep in the applicant's record)."""
+
+    @property
+    def return_url_prefix(self) -> str:
+        return f"{self.base_url}/return"
+
+    def routes(self) -> list[Route]:
+        return _as_app(
+            "demo_enrolment_form",
+            {
+                ("GET", "/"): self.form,
+                ("POST", "/apply"): self.apply,
+                ("GET", "/return"): self.returned,
+                ("GET", "/status/{id}"): self.status,
+            },
+        )
+
+    def form(self, request: HttpRequest) -> HttpResponse:
+        applicant = DEMO_APPLICANT
+        body = (
+            "<p>Demo university: apply for a master's programme and import your study results with EMREX.</p>"
+            '<form method="post" action="/apply">'
+            + _field("Given names", "given_names", applicant.given_names)
+            + _field("Family name", "family_name", applicant.family_name)
+            + _field("Birth date", "birth_date", applicant.birth_date, "date")
+            + '<label for="locale">Language</label><select id="locale" name="locale">'
+            '<option value="en" selected>English</option><option value="nl">Nederlands</option></select>'
+            '<p><button type="submit" id="start-transfer">Import my results with EMREX</button></p></form>'
+        )
+        return _page("Enrolment form", body)
+
+    def apply(self, request: HttpRequest) -> HttpResponse:
+        try:
+            form = request.form()
+        except ValueError:
+            return _error_page(400, "Invalid form", "The form could not be read.")
+        reference = secrets.token_urlsafe(12)
+        payload = {
+            "applicant_id": f"demo-{secrets.token_hex(4)}",
+            "given_names": form.get("given_names", ""),
+            "family_name": form.get("family_name", ""),
+            "birth_date": form.get("birth_date", ""),
+            "locale": form.get("locale", ""),
+            "return_url": f"{self.return_url_prefix}?{urlencode({'ref': reference})}",
+        }
+        try:
+            response = self._http.post(
+                f"{self.api_base_url}/sessions", json=payload, headers={"authorization": f"Bearer {self._token}"}
+            )
+        except httpx.HTTPError as exc:
+            return _error_page(502, "EMC unreachable", f"The EMREX client did not answer: {exc}")
+        if response.status_code != 201:
+            return _error_page(400, "Not accepted", f"The EMREX client refused the request: {response.text}")
+        created = response.json()
+        self._transfers[reference] = str(created["id"])
+        return HttpResponse(status=303, headers={"location": str(created["start_url"]), "cache-control": "no-store"})
+
+    def returned(self, request: HttpRequest) -> HttpResponse:
+        transfer_id = self._transfers.get(request.query.get("ref", ""))
+        rows = "".join(
+            f"<tr><th scope='row'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in request.query.items()
+        )
+        body = f'<p>Back from EMREX. The EMC added:</p><table id="return-query">{rows}</table>'
+        if transfer_id is None:
+            body += '<p class="notice error">Unknown return reference.</p>'
+        else:
+            body += self._status_html(transfer_id)
+            body += f'<p><a id="status-link" href="/status/{quote(transfer_id)}">Transfer status (JSON)</a></p>'
+        return _page("Welcome back", body)
+
+    def status(self, request: HttpRequest) -> HttpResponse:
+        transfer_id = request.path_params.get("id", "")
+        if transfer_id not in self._transfers.values():
+            return _error_page(404, "Not found", "This form did not start that transfer.")
+        return _page("Transfer status", self._status_html(transfer_id))
+
+    def _status_html(self, transfer_id: str) -> str:
+        try:
+            response = self._http.get(
+                f"{self.api_base_url}/sessions/{quote(transfer_id)}", headers={"authorization": f"Bearer {self._token}"}
+            )
+            data: Any = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            return f'<p class="notice error">Status unavailable: {escape(str(exc))}</p>'
+        status = data.get("status", "") if isinstance(data, dict) else ""
+        outcome = data.get("outcome") if isinstance(data, dict) else None
+        verdict = outcome.get("identity", "") if isinstance(outcome, dict) else ""
+        return (
+            f'<p>Status: <strong id="transfer-status">{escape(str(status))}</strong>'
+            f"{' · identity: ' + escape(str(verdict)) if verdict else ''}</p>"
+            f'<pre id="transfer-json">{escape(json.dumps(data, indent=2, ensure_ascii=False))}</pre>'
+        )
+
+
+@dataclass
+class DemoSis:
+    """A student information system consuming the EMC's events from its SQS queue."""
+
+    sqs_client: Any
+    queue_url: str
+    events_file: Path | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    duplicates: int = 0
+    _seen: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.events_file is not None:
+            self.events_file.parent.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="demo-sis", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def poll_once(self, wait_seconds: int = 1) -> int:
+        """Receive, record and delete one batch of messages; returns how many were new events."""
+        response = self.sqs_client.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+        )
+        new = 0
+        for message in response.get("Messages", []):
+            try:
+                event = json.loads(message["Body"])
+            except ValueError:
+                logger.error("demo SIS: dropping a message that is not JSON")
+            else:
+                new += self._record(event)
+            self.sqs_client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return new
+
+    def _record(self, event: dict[str, Any]) -> int:
+        detail = _detail(event)
+        key = str(detail.get("event_id") or event.get("id") or "")
+        with self._lock:
+            if key and key in self._seen:
+                self.duplicates += 1
+                return 0
+            self._seen.add(key)
+            self.events.append(event)
+            if self.events_file is not None:
+                with self.events_file.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+        logger.info("demo SIS received %s", event.get("detail-type"))
+        return 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                logger.exception("demo SIS: receiving from the queue failed")
+                self._stop.wait(1)
+
+    def routes(self) -> list[Route]:
+        return _as_app("demo_sis", {("GET", "/"): self.page, ("GET", "/events.json"): self.events_json})
+
+    def events_json(self, request: HttpRequest) -> HttpResponse:
+        with self._lock:
+            return json_response(200, list(reversed(self.events)))
+
+    def page(self, request: HttpRequest) -> HttpResponse:
+        with self._lock:
+            newest_first = list(reversed(self.events))
+        rows = "".join(_event_row(event) for event in newest_first)
+        body = (
+            f"<p>{len(newest_first)} event(s) received from the EMC (newest first). Reload to update.</p>"
+            '<table id="events"><thead><tr><th>Time</th><th>Detail type</th><th>Transfer</th><th>Outcome</th>'
+            f"<th>Summary</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+        return _page("Demo SIS: EMREX events", body)
+
+
+def _event_row(event: Mapping[str, Any]) -> str:
+    detail = _detail(event)
+    transfer = detail.get("transfer_id") or detail.get("id") or detail.get("session_id") or ""
+    outcome = " ".join(str(part) for part in _outcome_parts(detail) if part)
+    summary = detail.get("summary")
+    summary_text = json.dumps(summary, ensure_ascii=False) if summary not in (None, "") else ""
+    cells = (event.get("time", ""), event.get("detail-type", ""), transfer, outcome, summary_text)
+    return "<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in cells) + "</tr>"
+
+
+def _detail(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    detail = event.get("detail")
+    return detail if isinstance(detail, Mapping) else {}
+
+
+def _outcome_parts(detail: Mapping[str, Any]) -> list[Any]:
+    identity = detail.get("identity")
+    verdict = identity.get("verdict") if isinstance(identity, Mapping) else identity
+    error = detail.get("error")
+    code = error.get("code") if isinstance(error, Mapping) else error
+    return [detail.get("status"), verdict, code]

@@ -1,0 +1,204 @@
+"""moto in server mode as the embedded AWS, with the resources created the way the CDK stack declares them.
+
+:func:`start_moto` starts the server, points this process's boto3 at it (fake credentials, region,
+``AWS_ENDPOINT_URL``) and creates the table (``pk`` S, TTL ``expires_at``, stream NEW_IMAGE), the KMS key
+and bucket, the event bus with the SIS rule (``source = emrex.emc``) delivering to an SQS queue, and the
+secret. :meth:`MotoEnv.handler_env` gives the ``EMREX_*`` variables the handlers read at cold start.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REGION = "eu-west-1"
+NAME_PREFIX = "emrex-local"
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    table: str = f"{NAME_PREFIX}-transfers"
+    bucket: str = f"{NAME_PREFIX}-evidence"
+    event_bus: str = f"{NAME_PREFIX}-events"
+    secret: str = f"{NAME_PREFIX}/emc"
+    sis_queue: str = f"{NAME_PREFIX}-sis"
+    sis_rule: str = f"{NAME_PREFIX}-to-sis"
+
+
+@dataclass(frozen=True)
+class Resources:
+    names: ResourceNames
+    stream_arn: str
+    queue_url: str
+    kms_key_id: str
+    api_token: str
+
+
+def aws_client_env(endpoint_url: str) -> dict[str, str]:
+    """What sends every boto3 client of this process to moto (and never to a real account)."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def default_xsd_dir() -> str:
+    """``../shared/elmo`` next to the repository, when present (the official XSDs for conformance)."""
+    candidate = Path(__file__).resolve().parents[3].parent / "shared" / "elmo"
+    return str(candidate) if candidate.is_dir() else ""
+
+
+def create_resources(client: Callable[[str], Any], names: ResourceNames, api_token: str | None = None) -> Resources:
+    """Create everything the handlers use; ``client(service)`` returns a boto3 client pointed at moto."""
+    dynamodb = client("dynamodb")
+    table = dynamodb.create_table(
+        TableName=names.table,
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    dynamodb.update_time_to_live(
+        TableName=names.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+
+    kms_key_id = client("kms").create_key(Description="EMREX local evidence bucket")["KeyMetadata"]["KeyId"]
+    s3 = client("s3")
+    s3.create_bucket(Bucket=names.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_encryption(
+        Bucket=names.bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": kms_key_id}}]
+        },
+    )
+    s3.put_public_access_block(
+        Bucket=names.bucket,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+
+    sqs = client("sqs")
+    queue_url = sqs.create_queue(QueueName=names.sis_queue)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = client("events")
+    events.create_event_bus(Name=names.event_bus)
+    events.put_rule(
+        Name=names.sis_rule,
+        EventBusName=names.event_bus,
+        EventPattern=json.dumps({"source": ["emrex.emc"]}),
+        State="ENABLED",
+    )
+    events.put_targets(Rule=names.sis_rule, EventBusName=names.event_bus, Targets=[{"Id": "sis", "Arn": queue_arn}])
+
+    token = api_token or secrets.token_urlsafe(32)
+    client("secretsmanager").create_secret(
+        Name=names.secret,
+        SecretString=json.dumps(
+            {
+                "state_keys": {"k1": base64.b64encode(secrets.token_bytes(32)).decode("ascii")},
+                "state_key_id": "k1",
+                "api_token": token,
+            }
+        ),
+    )
+    return Resources(
+        names=names,
+        stream_arn=table["TableDescription"]["LatestStreamArn"],
+        queue_url=queue_url,
+        kms_key_id=kms_key_id,
+        api_token=token,
+    )
+
+
+def handler_env(
+    resources: Resources,
+    *,
+    public_base_url: str,
+    allowed_return_urls: list[str],
+    registry_url: str,
+    xsd_dir: str,
+) -> dict[str, str]:
+    """The ``EMREX_*`` variables of every handler (see :class:`emrex_emc.settings.Settings`)."""
+    return {
+        "EMREX_TABLE_NAME": resources.names.table,
+        "EMREX_BUCKET_NAME": resources.names.bucket,
+        "EMREX_EVENT_BUS_NAME": resources.names.event_bus,
+        "EMREX_SECRET_NAME": resources.names.secret,
+        "EMREX_REGISTRY_URL": registry_url,
+        "EMREX_ALLOWED_RETURN_URLS": ",".join(allowed_return_urls),
+        "EMREX_LOCAL_MODE": "true",
+        "EMREX_PUBLIC_BASE_URL": public_base_url,
+        "EMREX_XSD_DIR": xsd_dir,
+        "POWERTOOLS_SERVICE_NAME": "emrex-emc-local",
+        "POWERTOOLS_METRICS_NAMESPACE": "EmrexLocal",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+    }
+
+
+class MotoEnv:
+    """A running moto server; ``endpoint_url`` is where boto3 goes."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+        self._server.start()
+        bound_host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{bound_host}:{port}"
+
+    def apply_client_env(self, environ: MutableMapping[str, str]) -> None:
+        environ.update(aws_client_env(self.endpoint_url))
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for moto that does not depend on this process's environment."""
+        import boto3
+
+        session = boto3.session.Session(
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+            region_name=REGION,
+        )
+        return session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def start_moto(
+    environ: MutableMapping[str, str] | None = None,
+    *,
+    host: str = "127.0.0.1",
+    names: ResourceNames | None = None,
+    api_token: str | None = None,
+) -> tuple[MotoEnv, Resources]:
+    """Start moto, point ``environ`` (default ``os.environ``) at it and create the stack's resources."""
+    target = os.environ if environ is None else environ
+    moto = MotoEnv(host)
+    moto.apply_client_env(target)
+    resources = create_resources(moto.client, names or ResourceNames(), api_token)
+    return moto, resources
+
+
+def api_token_from_env(environ: Mapping[str, str]) -> str | None:
+    """``EMREX_API_TOKEN`` fixes the enrolment API's bearer token; otherwise one is generated."""
+    return environ.get("EMREX_API_TOKEN") or None

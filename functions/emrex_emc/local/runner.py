@@ -1,0 +1,265 @@
+"""The whole EMREX flow on one machine: moto, the real handlers behind an API Gateway stand-in, the outbox
+relay and registry refresh in the background, the mock EMP, the demo enrolment form and the demo SIS.
+
+:func:`start_local_stack` starts everything and returns a :class:`LocalStack` (a context manager);
+``emrex-emc local`` (:mod:`emrex_emc.commands.local`) wraps it for people. Environment variables are set
+before the handlers are imported, because they read :class:`~emrex_emc.settings.Settings` at cold start.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import Any
+
+from emrex_emc.local.apigw import LocalApiGateway, Route, serve
+from emrex_emc.local.background import PeriodicRunner, StreamRelay
+from emrex_emc.local.catalogue import registry_source, write_local_catalogue
+from emrex_emc.local.demo_apps import DEMO_APPLICANT, DemoSis, EnrolmentForm
+from emrex_emc.local.elmo_factory import generate_signing_identity
+from emrex_emc.local.mock_emp import CATALOGUE_PATH, EMP_PATH, Learner, MockEmp, load_or_create_identity
+from emrex_emc.local.moto_env import (
+    MotoEnv,
+    ResourceNames,
+    api_token_from_env,
+    create_resources,
+    default_xsd_dir,
+    handler_env,
+)
+from emrex_emc.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2]
+"""``functions/``: the Lambda asset root holding the handler packages next to ``emrex_emc``."""
+REGISTRY_REFRESH_MINUTES = 15
+
+
+@dataclass(frozen=True)
+class LocalUrls:
+    api: str
+    enrolment_form: str
+    mock_emp: str
+    demo_sis: str
+    moto: str
+    registry: str
+
+    def lines(self) -> list[tuple[str, str]]:
+        return [
+            ("Enrolment form (start here)", self.enrolment_form),
+            ("Mock EMP", self.mock_emp),
+            ("Demo SIS (events)", self.demo_sis),
+            ("EMC API", self.api),
+            ("moto (AWS) endpoint", self.moto),
+            ("Registry", self.registry),
+        ]
+
+
+@dataclass
+class LocalStack:
+    urls: LocalUrls
+    api_token: str
+    events_file: Path | None
+    sis: DemoSis
+    _stoppers: list[Callable[[], None]] = field(default_factory=list)
+    _stopped: bool = False
+
+    def stop(self) -> None:
+        """Stop everything, newest first; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for stopper in reversed(self._stoppers):
+            try:
+                stopper()
+            except Exception:
+                logger.exception("stopping a local component failed")
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def default_state_dir() -> Path:
+    """``.local/`` in the repository (git-ignored), else in the current directory."""
+    repo = FUNCTIONS_DIR.parent
+    return (repo if (repo / "pyproject.toml").is_file() else Path.cwd()) / ".local"
+
+
+def _public_host(host: str) -> str:
+    return "127.0.0.1" if host in {"", "0.0.0.0"} else host  # noqa: S104 - only mapping a wildcard bind to a URL
+
+
+def _url(host: str, server: ThreadingHTTPServer) -> str:
+    return f"http://{_public_host(host)}:{server.server_address[1]}"
+
+
+def _start_server(gateway: LocalApiGateway, host: str, port: int, name: str) -> ThreadingHTTPServer:
+    server = serve(gateway, host, port)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name=name, daemon=True)
+    thread.start()
+    return server
+
+
+def _import_handler(module_name: str) -> Callable[[dict[str, Any], Any], Any]:
+    if str(FUNCTIONS_DIR) not in sys.path:
+        sys.path.insert(0, str(FUNCTIONS_DIR))
+    module: ModuleType
+    if module_name in sys.modules:  # a second stack in this process: redo the cold start with the new env
+        module = importlib.reload(sys.modules[module_name])
+    else:
+        module = importlib.import_module(module_name)
+    handler: Callable[[dict[str, Any], Any], Any] = module.handler
+    return handler
+
+
+def start_local_stack(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    registry: str | None = None,
+    events_file: Path | None = None,
+    state_dir: Path | None = None,
+    environ: MutableMapping[str, str] | None = None,
+) -> LocalStack:
+    """Start the whole flow; ``port`` is the API's (0 = any free port), the other servers take free ports."""
+    env = os.environ if environ is None else environ
+    state = state_dir or default_state_dir()
+    stoppers: list[Callable[[], None]] = []
+    try:
+        return _start(
+            host=host, port=port, registry=registry, events_file=events_file, state=state, env=env, stoppers=stoppers
+        )
+    except BaseException:
+        for stopper in reversed(stoppers):
+            stopper()
+        raise
+
+
+def _start(
+    *,
+    host: str,
+    port: int,
+    registry: str | None,
+    events_file: Path | None,
+    state: Path,
+    env: MutableMapping[str, str],
+    stoppers: list[Callable[[], None]],
+) -> LocalStack:
+    moto = MotoEnv(_public_host(host))
+    stoppers.append(moto.stop)
+    moto.apply_client_env(env)
+
+    ready = threading.Event()
+    api_gateway, emp_gateway, form_gateway, sis_gateway = (LocalApiGateway([]) for _ in range(4))
+    servers = {
+        "api": _start_server(api_gateway, host, port, "api"),
+        "emp": _start_server(emp_gateway, host, 0, "mock-emp"),
+        "form": _start_server(form_gateway, host, 0, "enrolment-form"),
+        "sis": _start_server(sis_gateway, host, 0, "demo-sis"),
+    }
+    for server in servers.values():
+        stoppers.append(server.server_close)
+        stoppers.append(server.shutdown)
+    api_url, emp_url = _url(host, servers["api"]), _url(host, servers["emp"])
+    form_url, sis_url = _url(host, servers["form"]), _url(host, servers["sis"])
+
+    identity = load_or_create_identity(state)
+    catalogue = write_local_catalogue(state / "catalogue-v1.xml", f"{emp_url}{EMP_PATH}", identity.cert_der)
+    registry_url = registry_source(registry) if registry else f"{emp_url}{CATALOGUE_PATH}"
+    mock = MockEmp(
+        identity=identity,
+        unregistered_identity=generate_signing_identity("Unregistered signer (local)"),
+        catalogue=lambda: catalogue,
+        default_learner=Learner(DEMO_APPLICANT.given_names, DEMO_APPLICANT.family_name, DEMO_APPLICANT.birth_date),
+    )
+    emp_gateway.add_routes(mock.routes())
+
+    names = ResourceNames()
+    resources = create_resources(moto.client, names, api_token_from_env(env))
+    form = EnrolmentForm(api_base_url=api_url, api_token=resources.api_token, base_url=form_url)
+    env.update(
+        handler_env(
+            resources,
+            public_base_url=api_url,
+            allowed_return_urls=[form.return_url_prefix],
+            registry_url=registry_url,
+            xsd_dir=default_xsd_dir(),
+        )
+    )
+    from emrex_emc.adapters.aws import reset_clients
+
+    reset_clients()
+
+    enrolment = _import_handler("enrolment_api.handler")
+    start = _import_handler("start_session.handler")
+    callback = _import_handler("callback.handler")
+    relay_handler = _import_handler("outbox_relay.handler")
+    refresh_handler = _import_handler("registry_refresh.handler")
+
+    s3 = moto.client("s3")
+    settings = Settings.from_env(env)
+
+    def health(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        ok = ready.is_set() and _snapshot_present(s3, settings.bucket_name, settings.registry_snapshot_key)
+        body = {"status": "ok" if ok else "starting", "registry": registry_url, "moto": moto.endpoint_url}
+        return {
+            "statusCode": 200 if ok else 503,
+            "headers": {"content-type": "application/json"},
+            "body": json.dumps(body),
+        }
+
+    api_gateway.add_routes(
+        [
+            Route("POST", "/sessions", "enrolment_api", enrolment),
+            Route("GET", "/sessions/{id}", "enrolment_api", enrolment),
+            Route("GET", "/start/{id}", "start_session", start),
+            Route("POST", "/start/{id}", "start_session", start),
+            Route("POST", "/callback", "callback", callback),
+            Route("GET", "/health", "health", health),
+        ]
+    )
+    form_gateway.add_routes(form.routes())
+
+    refresher = PeriodicRunner(refresh_handler, interval_seconds=REGISTRY_REFRESH_MINUTES * 60)
+    refresher.start()
+    stoppers.append(refresher.stop)
+    relay = StreamRelay(moto.client("dynamodbstreams"), resources.stream_arn, relay_handler)
+    relay.start()
+    stoppers.append(relay.stop)
+    sis = DemoSis(moto.client("sqs"), resources.queue_url, events_file)
+    sis_gateway.add_routes(sis.routes())
+    sis.start()
+    stoppers.append(sis.stop)
+    ready.set()
+
+    urls = LocalUrls(
+        api=api_url,
+        enrolment_form=f"{form_url}/",
+        mock_emp=f"{emp_url}{EMP_PATH}",
+        demo_sis=f"{sis_url}/",
+        moto=moto.endpoint_url,
+        registry=registry_url,
+    )
+    return LocalStack(urls=urls, api_token=resources.api_token, events_file=events_file, sis=sis, _stoppers=stoppers)
+
+
+def _snapshot_present(s3: Any, bucket: str, key: str) -> bool:
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except Exception:
+        return False
+    return True
