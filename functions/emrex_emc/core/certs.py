@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 
 from cryptography import x509
@@ -30,7 +31,7 @@ def load_certificates(data: bytes) -> list[x509.Certificate]:
         raise EmrexError(ErrorCode.CERTIFICATE_INVALID, "the data is not a PEM or DER X.509 certificate") from exc
 
 
-def load_all(blobs: list[bytes] | tuple[bytes, ...]) -> list[x509.Certificate]:
+def load_all(blobs: Sequence[bytes]) -> list[x509.Certificate]:
     """Every certificate of every blob, in order, without duplicates."""
     seen: set[str] = set()
     result: list[x509.Certificate] = []

@@ -91,6 +91,17 @@ class SignatureFacts:
         }
 
 
+class _OwnTreeVerifier(XMLVerifier):
+    """signxml copies an input element before working on it and copies it again to apply the transforms.
+
+    The pipeline hands over a tree it owns and never reads again (signxml does not modify it), so the
+    first, redundant copy of a possibly large document is skipped.
+    """
+
+    def get_root(self, data: Any) -> Any:
+        return data if isinstance(data, etree._Element) else super().get_root(data)  # type: ignore[no-untyped-call]
+
+
 @dataclass(frozen=True)
 class _Shape:
     signature: etree._Element
@@ -257,7 +268,7 @@ def _try_certificate(
         verification_time=certs.clamp_into_validity(cert, now),
         default_reference_c14n_method=CanonicalizationMethod.CANONICAL_XML_1_0,
     )
-    verifier = XMLVerifier()
+    verifier = _OwnTreeVerifier()
     verifier.excise_empty_xmlns_declarations = True
     try:
         result = verifier.verify(root, x509_cert=cert, parser=thread_parser(), expect_config=config)

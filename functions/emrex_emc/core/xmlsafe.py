@@ -16,7 +16,8 @@ from lxml import etree
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.policy import XmlLimits
 
-_PROLOG_DOCTYPE = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*<!DOCTYPE", re.DOTALL)
+# Atomic groups: each prolog item is matched once, so a failed match never rescans the document.
+_PROLOG_DOCTYPE = re.compile(rb"\A(?:\xef\xbb\xbf)?(?>\s+|<\?.*?\?>|<!--.*?-->)*<!DOCTYPE", re.DOTALL)
 _ENCODING_ERRORS = frozenset(
     {
         etree.ErrorTypes.ERR_INVALID_ENCODING,

@@ -12,7 +12,7 @@ import datetime as dt
 import gzip as gzip_module
 import hashlib
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -197,7 +197,7 @@ def sign_elmo(xml: bytes, identity: SigningIdentity, *, style: SignatureStyle = 
     )
     signer.excise_empty_xmlns_declarations = True
     if java_style:
-        signer.namespaces = {None: DS_NS}  # type: ignore[dict-item]
+        signer.namespaces = cast(Any, {None: DS_NS})
     root = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
     signed = signer.sign(root, key=identity.key_pem, cert=identity.cert_pem.decode("ascii"))
     return etree.tostring(signed, xml_declaration=True, encoding="UTF-8")

@@ -1,0 +1,67 @@
+"""Benchmarks run with ``python -m benchmarks`` (``make bench``): each row compares a figure of ours with a
+reference measured in the same run, on the same machine.
+
+Add rows by dropping a module in this package with functions decorated by :func:`benchmark`; each gets
+the number of runs and returns :class:`Row` objects. ``python -m benchmarks NAME ...`` runs only the
+modules whose names are given.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+BenchmarkFunction = Callable[[int], list["Row"]]
+REGISTRY: list[tuple[str, BenchmarkFunction]] = []
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    """What we measured, e.g. ``verify_elmo, 2000 courses + 2 MB PDF``."""
+    seconds: float
+    reference: str
+    """What we compare with, e.g. ``python-xmlsec decode+parse+verify``."""
+    reference_seconds: float
+    runs: int
+
+    @property
+    def ratio(self) -> float:
+        return self.seconds / self.reference_seconds if self.reference_seconds else float("inf")
+
+
+def benchmark(func: BenchmarkFunction) -> BenchmarkFunction:
+    """Register ``func`` (called with the number of runs) under its module name."""
+    REGISTRY.append((func.__module__.rpartition(".")[2], func))
+    return func
+
+
+def median_seconds(func: Callable[[], object], runs: int) -> float:
+    """Median wall time of ``runs`` calls after one warm-up call."""
+    func()
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        func()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def format_table(rows: list[Row]) -> str:
+    header = ("figure", "reference", "ratio", "median of N runs")
+    lines = [
+        (
+            f"{row.figure}: {row.seconds * 1000:.1f} ms",
+            f"{row.reference}: {row.reference_seconds * 1000:.1f} ms",
+            f"{row.ratio:.2f}x",
+            f"N={row.runs}",
+        )
+        for row in rows
+    ]
+    widths = [max(len(cells[i]) for cells in [header, *lines]) for i in range(len(header))]
+    render = [" | ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)) for cells in lines]
+    rule = "-+-".join("-" * width for width in widths)
+    title = " | ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True))
+    return "\n".join([title, rule, *render])

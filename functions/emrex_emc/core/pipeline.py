@@ -1,0 +1,147 @@
+"""The ELMO trust pipeline: decode -> parse -> signature -> version -> read -> conformance -> identity.
+
+:func:`verify_elmo` turns the posted ``elmo`` value into results we can trust, or raises
+:class:`~emrex_emc.core.errors.EmrexError` with the precise reason. Everything after the signature
+step reads only from the tree that the signature check returned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from emrex_emc.core import certs
+from emrex_emc.core.decode import decode_elmo_value
+from emrex_emc.core.elmo import ElmoDocument, check_conformance, detect_version, read_elmo
+from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
+from emrex_emc.core.policy import PipelinePolicy, XmlLimits
+from emrex_emc.core.signature import SignatureFacts, verify_enveloped
+from emrex_emc.core.xmlsafe import parse_xml
+
+if TYPE_CHECKING:
+    from lxml import etree
+
+    from emrex_emc.core.identity import ExpectedIdentity, IdentityResult
+
+LATIN1_FALLBACK = Notice(
+    "ENCODING_LATIN1_FALLBACK",
+    "the document declares UTF-8 but its bytes are ISO-8859-1; it was read as ISO-8859-1 and its signature verifies",
+)
+_DECLARED_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+@dataclass(frozen=True)
+class VerifiedElmo:
+    """An accepted ELMO document: what was signed, by whom, and how it compares to the applicant."""
+
+    document: ElmoDocument
+    signature: SignatureFacts
+    identity: IdentityResult | None
+    notices: tuple[Notice, ...]
+    """Warnings of every step (signature, encoding, reader, conformance), in pipeline order."""
+
+    def summary(self) -> dict[str, Any]:
+        """A short, personal-data-free overview (counts, algorithms, verdict, warning codes)."""
+        return {
+            "elmo_version": self.document.version,
+            "signature": {
+                "algorithm": self.signature.to_json()["algorithm"],
+                "certificate_sha256": self.signature.certificate_sha256,
+                "sha1": self.signature.sha1,
+            },
+            **self.document.summary(),
+            "identity": None if self.identity is None else self.identity.verdict,
+            "warnings": sorted({notice.code for notice in self.notices}),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verified": True,
+            "signature": self.signature.to_json(),
+            "elmo_version": self.document.version,
+            "elmo": self.document.to_json(),
+            "identity": None if self.identity is None else self.identity.to_json(),
+            "warnings": [notice.to_json() for notice in self.notices],
+        }
+
+    def attachments_with_content(self) -> list[tuple[dict[str, Any], bytes]]:
+        return self.document.attachments_with_content()
+
+
+def verify_elmo(
+    payload: str | bytes,
+    certificates: Sequence[bytes],
+    policy: PipelinePolicy,
+    *,
+    expected: ExpectedIdentity | None = None,
+    now: datetime | None = None,
+    xsd_dir: str | None = None,
+) -> VerifiedElmo:
+    """Verify ``payload`` (the ``elmo`` form value or an XML document) against the EMP's certificates.
+
+    ``certificates`` are the EMP's registry certificates, DER or PEM. ``now`` defaults to the current
+    time (naive values are taken as UTC). Raises :class:`EmrexError` when the document is refused.
+    """
+    moment = _aware(now or datetime.now(UTC))
+    trusted = certs.load_all(certificates)
+    xml = decode_elmo_value(payload, policy.decode)
+    root, latin1 = _parse(xml, policy.xml)
+    _require_elmo_root(root)
+    try:
+        signed, facts = verify_enveloped(root, trusted, policy.signature, moment)
+    except EmrexError as exc:
+        if not latin1:
+            raise
+        raise EmrexError(
+            ErrorCode.ENCODING_INVALID,
+            f"the document declares UTF-8 but is not; read as ISO-8859-1 it is still refused ({exc.message})",
+        ) from exc
+    version = detect_version(signed)
+    document = read_elmo(signed)
+    conformance = check_conformance(signed, version, xsd_dir)
+    identity = _match(document, expected)
+    notices = (
+        *facts.notices,
+        *((LATIN1_FALLBACK,) if latin1 else ()),
+        *document.notices,
+        *conformance,
+    )
+    return VerifiedElmo(document=document, signature=facts, identity=identity, notices=tuple(notices))
+
+
+def declared_encoding(xml: bytes) -> str | None:
+    """The encoding named in the XML declaration, lower-cased, if any."""
+    match = _DECLARED_ENCODING.match(xml)
+    return match.group(1).decode("ascii").lower() if match else None
+
+
+def _parse(xml: bytes, limits: XmlLimits) -> tuple[etree._Element, bool]:
+    """The parsed tree and whether it had to be read as ISO-8859-1 (the Danish WebLogic quirk)."""
+    try:
+        return parse_xml(xml, limits), False
+    except EmrexError as exc:
+        if exc.code is not ErrorCode.ENCODING_INVALID or declared_encoding(xml) not in (None, "utf-8", "utf8"):
+            raise
+        return parse_xml(xml, limits, encoding="ISO-8859-1"), True
+
+
+def _require_elmo_root(root: etree._Element) -> None:
+    tag = root.tag if isinstance(root.tag, str) else ""
+    local = tag.rpartition("}")[2]
+    if local != "elmo":
+        raise EmrexError(ErrorCode.NOT_ELMO, f"the document's root element is <{local or '?'}>, not <elmo>")
+
+
+def _match(document: ElmoDocument, expected: ExpectedIdentity | None) -> IdentityResult | None:
+    if expected is None:
+        return None
+    from emrex_emc.core.identity import match_identity
+
+    return match_identity(document.learner, expected)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
