@@ -1,17 +1,121 @@
-"""`emrex-emc verify` (not built yet)."""
+"""``emrex-emc verify``: run the trust pipeline on a saved ``elmo`` value and say why it passes or fails.
+
+Exit 0: verified and accepted (an identity mismatch is a verdict to review, not a refusal).
+Exit 1: refused, with a stable error code and a message on stderr (and JSON on stdout with ``--json``).
+Exit 2: usage errors (unreadable files, partial or malformed expectations).
+lxml and signxml are imported only when the command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from emrex_emc.core.pipeline import VerifiedElmo
+
+EXIT_ACCEPTED = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("verify", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "verify",
+        help="verify a signed ELMO document (the elmo form value or an XML file) against EMP certificates",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("payload", metavar="PAYLOAD", help="file with the elmo form value or an ELMO XML document")
+    parser.add_argument(
+        "--cert", action="append", required=True, metavar="CERT", help="EMP certificate, PEM or DER (repeatable)"
+    )
+    parser.add_argument("--expect-given-names", metavar="N", help="the applicant's given names")
+    parser.add_argument("--expect-family-name", metavar="N", help="the applicant's family name")
+    parser.add_argument("--expect-birth-date", metavar="YYYY-MM-DD", help="the applicant's birth date")
+    parser.add_argument("--forbid-sha1", action="store_true", help="refuse SHA-1 signatures and digests")
+    parser.add_argument(
+        "--strict-cert-validity", action="store_true", help="refuse certificates outside their validity period"
+    )
+    parser.add_argument("--xsd-dir", default=None, help="folder with the official ELMO XSDs (conformance warnings)")
+    parser.add_argument("--json", action="store_true", help="print the canonical JSON result on stdout")
     parser.set_defaults(func=_run)
 
 
+class _UsageError(Exception):
+    pass
+
+
 def _run(args: argparse.Namespace) -> int:
-    print("emrex-emc verify: not built yet", file=sys.stderr)
-    return 2
+    try:
+        payload = _read(args.payload, "PAYLOAD")
+        certificates = [_read(path, "--cert") for path in args.cert]
+        expected = _expectation(args)
+    except _UsageError as exc:
+        print(f"emrex-emc verify: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from emrex_emc.core.errors import EmrexError
+    from emrex_emc.core.pipeline import verify_elmo
+    from emrex_emc.core.policy import PipelinePolicy, VerificationPolicy
+
+    policy = PipelinePolicy(
+        signature=VerificationPolicy(forbid_sha1=args.forbid_sha1, strict_cert_validity=args.strict_cert_validity)
+    )
+    try:
+        result = verify_elmo(payload, certificates, policy, expected=expected, xsd_dir=args.xsd_dir)
+    except EmrexError as exc:
+        print(f"REFUSED {exc.code.value}: {exc.message}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"verified": False, "error": exc.to_json()}, indent=2))
+        return EXIT_REFUSED
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print(_human(result))
+    return EXIT_ACCEPTED
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise _UsageError(f"cannot read {what} file {path!r}: {exc.strerror or exc}") from exc
+
+
+def _expectation(args: argparse.Namespace) -> Any:
+    values = (args.expect_given_names, args.expect_family_name, args.expect_birth_date)
+    if all(value is None for value in values):
+        return None
+    if any(value is None for value in values):
+        raise _UsageError("--expect-given-names, --expect-family-name and --expect-birth-date must be given together")
+    try:
+        birth_date = dt.date.fromisoformat(args.expect_birth_date)
+    except ValueError as exc:
+        raise _UsageError(f"--expect-birth-date must be YYYY-MM-DD, got {args.expect_birth_date!r}") from exc
+    from emrex_emc.core.identity import ExpectedIdentity
+
+    return ExpectedIdentity(
+        given_names=args.expect_given_names, family_name=args.expect_family_name, birth_date=birth_date
+    )
+
+
+def _human(result: VerifiedElmo) -> str:
+    signature = result.signature.to_json()
+    summary = result.document.summary()
+    lines = [
+        f"VERIFIED: ELMO {result.document.version}, signed with {signature['algorithm']} "
+        f"({signature['digest']} digest, {signature['c14n']})",
+        f"  certificate: {result.signature.certificate_subject} (SHA-256 {result.signature.certificate_sha256})",
+        f"  reports: {summary['report_count']}, courses: {summary['course_count']}, "
+        f"ECTS: {summary['total_ects']}, attachments: {summary['attachment_count']}",
+    ]
+    if result.identity is not None:
+        lines.append(f"  identity: {result.identity.verdict}")
+        lines.extend(f"    {field.field}: {field.verdict} ({field.reason})" for field in result.identity.fields)
+    lines.extend(f"  warning {notice.code}: {notice.message}" for notice in result.notices)
+    return "\n".join(lines)
