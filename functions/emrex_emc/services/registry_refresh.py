@@ -1,0 +1,154 @@
+"""Refresh the registry snapshot: fetch (conditionally), parse, compare with the previous one, store.
+
+The report lists what changed for operators (EMP added / removed, URL changed, certificates changed);
+it names EMPs by id, name and country only (no personal data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from emrex_emc.adapters.registry_fetch import FetchResult
+from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
+from emrex_emc.core.registry import Emp, RegistrySnapshot
+from emrex_emc.core.registry_parse import parse_registry
+
+ChangeKind = Literal["added", "removed", "url_changed", "certificates_changed"]
+RefreshStatus = Literal["updated", "not_modified", "skipped"]
+
+
+class Fetcher(Protocol):
+    def fetch(self, source: str, *, etag: str | None = None, now: datetime) -> FetchResult: ...
+
+
+class SnapshotStore(Protocol):
+    def load(self, *, use_cache: bool = True) -> RegistrySnapshot | None: ...
+
+    def save(self, snapshot: RegistrySnapshot) -> None: ...
+
+
+@dataclass(frozen=True)
+class EmpChange:
+    kind: ChangeKind
+    emp_id: str
+    name: str
+    country: str
+    detail: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "kind": self.kind,
+            "emp_id": self.emp_id,
+            "name": self.name,
+            "country": self.country,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    status: RefreshStatus
+    source: str
+    snapshot: RegistrySnapshot
+    changes: tuple[EmpChange, ...] = ()
+    notices: tuple[Notice, ...] = ()
+
+    @property
+    def emp_count(self) -> int:
+        return len(self.snapshot.emps)
+
+    def to_json(self) -> dict[str, Any]:
+        cache_until = self.snapshot.cache_until
+        return {
+            "status": self.status,
+            "source": self.source,
+            "fetched_at": self.snapshot.fetched_at.isoformat(),
+            "cache_until": cache_until.isoformat() if cache_until else None,
+            "emp_count": self.emp_count,
+            "changes": [change.to_json() for change in self.changes],
+            "notices": [notice.to_json() for notice in self.notices],
+        }
+
+
+def refresh_registry(
+    *, fetcher: Fetcher, store: SnapshotStore, source: str, now: datetime, force: bool = False
+) -> RefreshReport:
+    """Bring the stored snapshot up to date with ``source``.
+
+    While the stored snapshot's ``cache_until`` lies ahead nothing is fetched (unless ``force``). A 304
+    keeps the EMPs and only moves ``fetched_at`` / ``cache_until``. A document without any EMP never
+    replaces a snapshot that has some (a broken registry must not empty the chooser): REGISTRY_INVALID.
+    """
+    previous = store.load(use_cache=False)
+    same_source = previous is not None and previous.source == source
+    if previous is not None and same_source and not force and previous.cache_until and previous.cache_until > now:
+        return RefreshReport(status="skipped", source=source, snapshot=previous)
+
+    result = fetcher.fetch(source, etag=previous.etag if previous and same_source else None, now=now)
+    if result.not_modified:
+        if previous is None or not same_source:
+            raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, "the registry answered 'not modified' to a first fetch")
+        snapshot = replace(previous, fetched_at=now, cache_until=result.cache_until, etag=result.etag or previous.etag)
+        store.save(snapshot)
+        return RefreshReport(status="not_modified", source=source, snapshot=snapshot)
+
+    if result.body is None:
+        raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, "the registry fetch returned no document")
+    parsed = parse_registry(result.body)
+    if not parsed.emps and previous is not None and previous.emps:
+        raise EmrexError(
+            ErrorCode.REGISTRY_INVALID,
+            f"the registry lists no usable EMP (previous snapshot had {len(previous.emps)}); the previous one is kept",
+        )
+    snapshot = RegistrySnapshot(
+        fetched_at=now,
+        source=source,
+        emps=parsed.emps,
+        etag=result.etag,
+        cache_until=result.cache_until,
+        warnings=tuple(notice.message for notice in parsed.notices),
+    )
+    store.save(snapshot)
+    changes = diff_emps(previous.emps if previous else (), parsed.emps)
+    return RefreshReport(status="updated", source=source, snapshot=snapshot, changes=changes, notices=parsed.notices)
+
+
+def diff_emps(before: tuple[Emp, ...], after: tuple[Emp, ...]) -> tuple[EmpChange, ...]:
+    """What changed between two EMP lists. The id follows the URL, so a new URL for an EMP with the same
+    name and country is reported as ``url_changed`` (not as removed + added)."""
+    old = {emp.id: emp for emp in before}
+    new = {emp.id: emp for emp in after}
+    removed = {emp_id: emp for emp_id, emp in old.items() if emp_id not in new}
+    changes: list[EmpChange] = []
+    for emp in after:
+        previous = old.get(emp.id)
+        if previous is None:
+            previous = _take_same_name(removed, emp)
+            if previous is None:
+                changes.append(_change("added", emp, emp.url))
+                continue
+            changes.append(_change("url_changed", emp, f"{previous.url} -> {emp.url}"))
+        if set(previous.certificate_fingerprints()) != set(emp.certificate_fingerprints()):
+            changes.append(_change("certificates_changed", emp, _fingerprint_delta(previous, emp)))
+    changes.extend(_change("removed", emp, emp.url) for emp in removed.values())
+    return tuple(changes)
+
+
+def _take_same_name(candidates: dict[str, Emp], emp: Emp) -> Emp | None:
+    for emp_id, candidate in candidates.items():
+        if candidate.name == emp.name and candidate.country == emp.country:
+            return candidates.pop(emp_id)
+    return None
+
+
+def _fingerprint_delta(before: Emp, after: Emp) -> str:
+    old, new = set(before.certificate_fingerprints()), set(after.certificate_fingerprints())
+    added = ", ".join(f[:16] for f in sorted(new - old)) or "none"
+    removed = ", ".join(f[:16] for f in sorted(old - new)) or "none"
+    return f"added sha256 {added}; removed sha256 {removed}"
+
+
+def _change(kind: ChangeKind, emp: Emp, detail: str) -> EmpChange:
+    return EmpChange(kind=kind, emp_id=emp.id, name=emp.name, country=emp.country, detail=detail)

@@ -1,0 +1,253 @@
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from emrex_emc.adapters.registry_fetch import FetchResult
+from emrex_emc.adapters.registry_store import RegistryStore
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
+from emrex_emc.core.registry_parse import render_ewp_catalogue
+from emrex_emc.services.registry_refresh import diff_emps, refresh_registry
+from registry_refresh import handler as refresh_handler
+from tests.adapters.conftest import make_certificate
+
+NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+SOURCE = "https://registry.example/catalogue-v1.xml"
+KEY = "registry/snapshot.json"
+CERT_1, CERT_2, CERT_3 = (make_certificate(f"cert {n}") for n in range(3))
+
+
+def emp(name: str, country: str, url: str, *certs: bytes) -> Emp:
+    return Emp(id=emp_id(country, url), name=name, url=url, country=country, certificates=certs or (CERT_1,))
+
+
+NORWAY = emp("Vitnemålsportalen", "NO", "https://app.vitnemalsportalen.no/vp/init", CERT_1)
+POLAND = emp("USOS", "PL", "https://usosweb.uw.edu.pl/ncp_endpoint.php", CERT_2)
+FINLAND = emp("CSC", "FI", "https://emrex.csc.fi/emp", CERT_3)
+
+
+@dataclass
+class FakeFetcher:
+    results: list[FetchResult] = field(default_factory=list)
+    calls: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def fetch(self, source: str, *, etag: str | None = None, now: datetime) -> FetchResult:
+        self.calls.append((source, etag))
+        return self.results.pop(0)
+
+
+def fetched(emps, *, etag='"v1"', cache_until=NOW + timedelta(minutes=15)) -> FetchResult:
+    return FetchResult(not_modified=False, body=render_ewp_catalogue(emps), etag=etag, cache_until=cache_until)
+
+
+@pytest.fixture
+def store(aws_env) -> RegistryStore:
+    return RegistryStore(aws_env.s3, aws_env.bucket, KEY, cache_seconds=0)
+
+
+def seed(store: RegistryStore, emps, *, fetched_at=NOW - timedelta(hours=1), cache_until=None, source=SOURCE):
+    snapshot = RegistrySnapshot(
+        fetched_at=fetched_at, source=source, emps=tuple(emps), etag='"v1"', cache_until=cache_until
+    )
+    store.save(snapshot)
+    return snapshot
+
+
+# --- the service ----------------------------------------------------------------------------------
+
+
+def test_first_refresh_stores_a_snapshot_and_reports_every_emp_as_added(store):
+    fetcher = FakeFetcher([fetched([NORWAY, POLAND])])
+    report = refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
+    assert fetcher.calls == [(SOURCE, None)]
+    assert report.status == "updated"
+    assert report.emp_count == 2
+    assert [(c.kind, c.emp_id) for c in report.changes] == [("added", NORWAY.id), ("added", POLAND.id)]
+    stored = store.load()
+    assert stored == report.snapshot
+    assert (stored.emps, stored.etag, stored.fetched_at) == ((NORWAY, POLAND), '"v1"', NOW)
+    assert stored.cache_until == NOW + timedelta(minutes=15)
+
+
+def test_no_fetch_while_the_snapshot_is_cached_unless_forced(store):
+    previous = seed(store, [NORWAY], cache_until=NOW + timedelta(minutes=5))
+    fetcher = FakeFetcher([fetched([NORWAY, POLAND])])
+    report = refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
+    assert (report.status, report.snapshot, fetcher.calls) == ("skipped", previous, [])
+    forced = refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW, force=True)
+    assert forced.status == "updated"
+    assert fetcher.calls == [(SOURCE, '"v1"')]
+
+
+def test_not_modified_keeps_the_emps_and_moves_the_dates(store):
+    seed(store, [NORWAY, POLAND], cache_until=NOW - timedelta(seconds=1))
+    fetcher = FakeFetcher([FetchResult(True, None, '"v1"', NOW + timedelta(hours=1))])
+    report = refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
+    assert fetcher.calls == [(SOURCE, '"v1"')]
+    assert report.status == "not_modified"
+    assert report.changes == ()
+    stored = store.load()
+    assert (stored.emps, stored.fetched_at, stored.cache_until) == ((NORWAY, POLAND), NOW, NOW + timedelta(hours=1))
+
+
+def test_a_new_source_is_fetched_without_the_old_etag_and_without_waiting(store):
+    seed(store, [NORWAY], cache_until=NOW + timedelta(hours=1), source="https://old.example/list.json")
+    fetcher = FakeFetcher([fetched([NORWAY])])
+    assert refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW).status == "updated"
+    assert fetcher.calls == [(SOURCE, None)]
+    assert store.load().source == SOURCE
+
+
+def test_changes_are_detected(store):
+    seed(store, [NORWAY, POLAND, FINLAND])
+    moved_poland = replace(POLAND, url="https://usos.uw.edu.pl/emrex", id=emp_id("PL", "https://usos.uw.edu.pl/emrex"))
+    rekeyed_norway = replace(NORWAY, certificates=(CERT_1, CERT_3))
+    sweden = emp("Ladok", "SE", "https://emrex.ladok.se/", CERT_2)
+    fetcher = FakeFetcher([fetched([rekeyed_norway, moved_poland, sweden])])
+
+    report = refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
+
+    assert [(c.kind, c.emp_id, c.name, c.country) for c in report.changes] == [
+        ("certificates_changed", NORWAY.id, NORWAY.name, "NO"),
+        ("url_changed", moved_poland.id, "USOS", "PL"),
+        ("added", sweden.id, "Ladok", "SE"),
+        ("removed", FINLAND.id, "CSC", "FI"),
+    ]
+    assert report.changes[1].detail == f"{POLAND.url} -> https://usos.uw.edu.pl/emrex"
+    cert_3_fp = rekeyed_norway.certificate_fingerprints()[1]
+    assert report.changes[0].detail == f"added sha256 {cert_3_fp[:16]}; removed sha256 none"
+
+
+def test_a_moved_emp_with_new_certificates_reports_both():
+    moved = replace(POLAND, url="https://new.example/", id=emp_id("PL", "https://new.example/"), certificates=(CERT_3,))
+    assert [c.kind for c in diff_emps((POLAND,), (moved,))] == ["url_changed", "certificates_changed"]
+
+
+def test_unchanged_registry_reports_no_change():
+    assert diff_emps((NORWAY, POLAND), (POLAND, NORWAY)) == ()
+
+
+def test_skipped_entries_become_snapshot_warnings(store):
+    body = render_ewp_catalogue([NORWAY, replace(POLAND, url="http://plain.example/")])
+    fetcher = FakeFetcher([FetchResult(False, body, None, NOW + timedelta(minutes=15))])
+    report = refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
+    assert report.snapshot.emps == (NORWAY,)
+    assert [n.code for n in report.notices] == ["REGISTRY_ENTRY_SKIPPED"]
+    assert "http://plain.example/" in store.load().warnings[0]
+
+
+def test_an_empty_registry_never_replaces_a_snapshot_with_emps(store):
+    previous = seed(store, [NORWAY])
+    with pytest.raises(EmrexError) as caught:
+        refresh_registry(fetcher=FakeFetcher([fetched([])]), store=store, source=SOURCE, now=NOW)
+    assert caught.value.code is ErrorCode.REGISTRY_INVALID
+    assert "previous snapshot had 1" in caught.value.message
+    assert store.load() == previous
+
+
+def test_an_invalid_document_keeps_the_previous_snapshot(store):
+    previous = seed(store, [NORWAY])
+    broken = FetchResult(False, b"<catalogue><host>", None, NOW)
+    with pytest.raises(EmrexError) as caught:
+        refresh_registry(fetcher=FakeFetcher([broken]), store=store, source=SOURCE, now=NOW)
+    assert caught.value.code is ErrorCode.REGISTRY_INVALID
+    assert store.load() == previous
+
+
+def test_not_modified_without_a_snapshot_is_unavailable(store):
+    fetcher = FakeFetcher([FetchResult(True, None, '"x"', NOW)])
+    with pytest.raises(EmrexError) as caught:
+        refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
+    assert caught.value.code is ErrorCode.REGISTRY_UNAVAILABLE
+    assert store.load() is None
+
+
+# --- the Lambda handler, end to end (moto S3, a catalogue file as the registry) -------------------
+
+
+@pytest.fixture
+def lambda_env(aws_env, monkeypatch, tmp_path):
+    catalogue = tmp_path / "catalogue-v1.xml"
+    catalogue.write_bytes(render_ewp_catalogue([NORWAY, POLAND]))
+    monkeypatch.setenv("EMREX_REGISTRY_URL", str(catalogue))
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    refresh_handler.reset()
+    yield catalogue
+    refresh_handler.reset()
+
+
+def emitted_metrics(capsys) -> dict[str, float]:
+    """Powertools Metrics prints EMF blobs (JSON lines) on stdout."""
+    values = {}
+    for line in capsys.readouterr().out.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        if "_aws" in record:
+            assert record["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "EMREX"
+            for definition in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                value = record[definition["Name"]]
+                values[definition["Name"]] = value[0] if isinstance(value, list) else value
+    return values
+
+
+def change_logs(caplog) -> list[tuple[str, str, str, str]]:
+    return [
+        (r.change, r.emp_id, r.emp_name, r.country) for r in caplog.records if r.getMessage() == "registry EMP changed"
+    ]
+
+
+def test_handler_refreshes_stores_and_emits_metrics(lambda_env, aws_env, capsys, caplog):
+    result = refresh_handler.handler({}, None)
+
+    assert result["status"] == "updated"
+    assert result["emp_count"] == 2
+    assert [c["kind"] for c in result["changes"]] == ["added", "added"]
+    stored = RegistryStore(aws_env.s3, aws_env.bucket, KEY).load()
+    assert stored.emps == (NORWAY, POLAND)
+    assert stored.source == str(lambda_env)
+    assert emitted_metrics(capsys) == {"RegistryEmpChanged": 2, "RegistryEmpCount": 2, "RegistrySnapshotAgeSeconds": 0}
+    assert change_logs(caplog) == [("added", NORWAY.id, NORWAY.name, "NO"), ("added", POLAND.id, "USOS", "PL")]
+
+
+def test_handler_skips_while_fresh_and_force_gets_not_modified(lambda_env, capsys):
+    refresh_handler.handler({}, None)
+    assert refresh_handler.handler({}, None)["status"] == "skipped"
+    assert refresh_handler.handler({"force": True}, None)["status"] == "not_modified"
+
+
+def test_handler_logs_a_certificate_change(lambda_env, capsys, caplog):
+    refresh_handler.handler({}, None)
+    lambda_env.write_bytes(render_ewp_catalogue([replace(NORWAY, certificates=(CERT_2,)), POLAND]))
+    capsys.readouterr()
+    caplog.clear()
+
+    result = refresh_handler.handler({"force": True}, None)
+
+    assert [(c["kind"], c["emp_id"]) for c in result["changes"]] == [("certificates_changed", NORWAY.id)]
+    assert emitted_metrics(capsys)["RegistryEmpChanged"] == 1
+    assert change_logs(caplog) == [("certificates_changed", NORWAY.id, NORWAY.name, "NO")]
+
+
+def test_handler_failure_with_a_snapshot_reports_its_age_instead_of_crashing(lambda_env, aws_env, capsys, caplog):
+    seed(RegistryStore(aws_env.s3, aws_env.bucket, KEY), [NORWAY], fetched_at=datetime.now(UTC) - timedelta(days=2))
+    lambda_env.unlink()
+
+    result = refresh_handler.handler({}, None)
+
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "REGISTRY_UNAVAILABLE"
+    assert result["snapshot_stale"] is True  # two days > the 24 h default ceiling
+    assert result["snapshot_age_seconds"] >= 2 * 86400
+    metric_values = emitted_metrics(capsys)
+    assert metric_values["RegistryRefreshFailed"] == 1
+    assert metric_values["RegistrySnapshotAgeSeconds"] >= 2 * 86400
+    assert [(r.levelname, r.error_code) for r in caplog.records] == [("ERROR", "REGISTRY_UNAVAILABLE")]
+
+
+def test_handler_failure_without_a_snapshot_raises(lambda_env, capsys):
+    lambda_env.write_bytes(b"not a registry")
+    with pytest.raises(EmrexError) as caught:
+        refresh_handler.handler({}, None)
+    assert caught.value.code is ErrorCode.REGISTRY_INVALID
+    assert emitted_metrics(capsys) == {"RegistryRefreshFailed": 1}
