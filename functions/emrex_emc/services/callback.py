@@ -316,7 +316,7 @@ class CallbackService:
         algorithm = _signature_algorithm(signature)
         audit = {
             "signature_algorithm": algorithm,
-            "certificate_sha256": signature.get("certificate_sha256") or signature.get("fingerprint"),
+            "certificate_sha256": (signature.get("certificate") or {}).get("sha256"),
             "elmo_version": elmo_version,
             "identity_verdict": verdict,
         }
@@ -406,7 +406,12 @@ def _capped_notice(notice: Any) -> dict[str, str]:
     return {"code": str(data.get("code", "")), "message": str(data.get("message", ""))[:MAX_WARNING_MESSAGE_CHARS]}
 
 
+_SUMMARY_DUPLICATES = frozenset({"signature", "identity", "warnings", "elmo_version"})
+"""Keys of ``VerifiedElmo.summary()`` that the outcome and the event already carry in full."""
+
+
 def _capped_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    summary = {k: v for k, v in summary.items() if k not in _SUMMARY_DUPLICATES}
     issuers = summary.get("issuers")
     if isinstance(issuers, list) and len(issuers) > MAX_ISSUERS:
         summary = {**summary, "issuers": issuers[:MAX_ISSUERS]}

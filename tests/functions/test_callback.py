@@ -1,0 +1,357 @@
+"""POST /callback through the real Lambda handler against moto: every return code, replay, forgery, refusals."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from callback import handler as callback_handler
+from emrex_emc.adapters.sessions import Transfer
+from emrex_emc.local.elmo_factory import encode_elmo, sign_elmo
+from tests.functions.callback_helpers import (
+    callback_event,
+    form_for,
+    items_with_prefix,
+    ok_payload,
+    other_identity,
+    outbox_events,
+    raw_item,
+    s3_keys,
+    signed_xml,
+    state_for,
+    trusted_emp,
+)
+from tests.functions.conftest import AwsEnv
+
+
+@pytest.fixture(autouse=True)
+def fresh_handler(aws_env: AwsEnv) -> Iterator[None]:
+    callback_handler.reset()
+    yield
+    callback_handler.reset()
+
+
+@pytest.fixture
+def transfer(make_transfer: Callable[..., Transfer]) -> Transfer:
+    return make_transfer(emp=trusted_emp())
+
+
+def post(aws_env: AwsEnv, transfer: Transfer, form: dict[str, str], **kwargs: Any) -> dict[str, Any]:
+    event = callback_event(state_for(aws_env.signer, transfer), form, **kwargs)
+    response: dict[str, Any] = callback_handler.handler(event, None)
+    return response
+
+
+def session(aws_env: AwsEnv, transfer: Transfer) -> dict[str, Any]:
+    item = aws_env.sessions.get(transfer.id)
+    assert item is not None
+    return {"status": item.status.value, "outcome": item.outcome}
+
+
+def test_ok_is_verified_stored_and_queued_once(aws_env: AwsEnv, transfer: Transfer) -> None:
+    payload = ok_payload()
+    response = post(aws_env, transfer, form_for(transfer, "NCP_OK", payload))
+
+    assert response["statusCode"] == 200
+    page = response["body"]
+    assert "Universiteit van Voorbeeld" in page and ">3<" in page and ">18<" in page
+    assert f"session_id={transfer.id}&amp;outcome=received" in page
+    assert response["headers"]["content-security-policy"].startswith("default-src 'none'")
+    stored = session(aws_env, transfer)
+    assert stored["status"] == "received"
+    outcome = stored["outcome"]
+    assert outcome["identity"]["verdict"] == "MATCH"
+    assert outcome["signature"]["algorithm"] == "rsa-sha256"
+    assert outcome["summary"]["course_count"] == 3
+    keys = s3_keys(aws_env.s3, aws_env.bucket)
+    assert f"transfers/{transfer.id}/payload.txt" in keys and f"transfers/{transfer.id}/results.json" in keys
+    assert any(k.startswith(f"transfers/{transfer.id}/attachments/0-") for k in keys)
+    evidence = aws_env.s3.get_object(Bucket=aws_env.bucket, Key=f"transfers/{transfer.id}/payload.txt")["Body"]
+    assert evidence.read() == payload.encode()
+    [(detail_type, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
+    assert detail_type == "EMREX Results Received"
+    assert detail["session_id"] == transfer.id and detail["applicant_id"] == transfer.applicant_id
+    assert detail["emp"] == {"id": trusted_emp().id, "name": "Norwegian EMP", "country": "NO"}
+    assert detail["results"]["results_key"] == f"transfers/{transfer.id}/results.json"
+    assert detail["event_id"] == outcome["event_id"]
+    raw_detail = json.dumps(detail)
+    assert "Nordmann" not in raw_detail and "1998-04-03" not in raw_detail  # never the ELMO or its learner
+    [audit] = items_with_prefix(aws_env.dynamodb, aws_env.table, "AUDIT#")
+    assert audit["signature_algorithm"] == "rsa-sha256" and audit["identity_verdict"] == "MATCH"
+    assert audit["emp_id"] == trusted_emp().id and audit["certificate_sha256"]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "detail_type"),
+    [
+        ("EMP_OK", "received", "EMREX Results Received"),
+        ("ncp_ok", "received", "EMREX Results Received"),
+        ("NCP_CANCEL", "cancelled", "EMREX Transfer Cancelled"),
+        ("emp_cancel", "cancelled", "EMREX Transfer Cancelled"),
+        ("NCP_NO_RESULTS", "no_results", "EMREX No Results"),
+        ("EMP_NO_RESULTS", "no_results", "EMREX No Results"),
+        ("NCP_ERROR", "provider_error", "EMREX Provider Error"),
+        ("Emp_Error", "provider_error", "EMREX Provider Error"),
+        ("SOMETHING_ELSE", "provider_error", "EMREX Provider Error"),
+        ("", "provider_error", "EMREX Provider Error"),
+    ],
+)
+def test_each_return_code(aws_env: AwsEnv, transfer: Transfer, code: str, status: str, detail_type: str) -> None:
+    elmo = ok_payload() if status == "received" else ""
+    response = post(aws_env, transfer, form_for(transfer, code, elmo))
+
+    assert response["statusCode"] == 200
+    assert f"outcome={status}" in response["body"]
+    assert session(aws_env, transfer)["status"] == status
+    [(published_type, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
+    assert published_type == detail_type and detail["status"] == status
+    if status != "received":
+        assert s3_keys(aws_env.s3, aws_env.bucket) == []
+
+
+def test_provider_message_is_truncated_and_escaped(aws_env: AwsEnv, transfer: Transfer) -> None:
+    message = "<script>alert(1)</script>" + "x" * 2000
+    response = post(aws_env, transfer, form_for(transfer, "NCP_ERROR", message=message))
+
+    assert "<script>alert" not in response["body"] and "&lt;script&gt;alert(1)" in response["body"]
+    [(_, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
+    assert detail["return_code"] == "NCP_ERROR"
+    assert detail["return_message"] == message[:500]
+
+
+def test_replay_shows_the_same_page_and_publishes_nothing(aws_env: AwsEnv, transfer: Transfer) -> None:
+    form = form_for(transfer, "NCP_OK", ok_payload())
+    first = post(aws_env, transfer, form)
+    before = raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}")
+
+    second = post(aws_env, transfer, form)
+
+    assert second["statusCode"] == first["statusCode"] == 200
+    assert second["body"] == first["body"]
+    assert len(outbox_events(aws_env.dynamodb, aws_env.table)) == 1
+    assert raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}") == before
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("NCP_OK", "ok"), ("NCP_OK", "other-ok")),
+        (("NCP_CANCEL", ""), ("NCP_OK", "ok")),
+        (("NCP_OK", "ok"), ("NCP_CANCEL", "")),
+    ],
+)
+def test_a_different_post_for_a_decided_session_is_refused(
+    aws_env: AwsEnv, transfer: Transfer, first: tuple[str, str], second: tuple[str, str]
+) -> None:
+    payloads = {"": "", "ok": ok_payload(), "other-ok": ok_payload(courses=5)}
+    post(aws_env, transfer, form_for(transfer, first[0], payloads[first[1]]))
+    before = raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}")
+    keys_before = s3_keys(aws_env.s3, aws_env.bucket)
+
+    response = post(aws_env, transfer, form_for(transfer, second[0], payloads[second[1]]))
+
+    assert response["statusCode"] == 409
+    assert "SESSION_ALREADY_COMPLETED" in response["body"]
+    assert raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}") == before
+    assert len(outbox_events(aws_env.dynamodb, aws_env.table)) == 1
+    assert s3_keys(aws_env.s3, aws_env.bucket) == keys_before
+
+
+def _tamper(token: str) -> str:
+    last = "A" if token[-1] != "A" else "B"
+    return token[:-1] + last
+
+
+@pytest.mark.parametrize(
+    ("make_state", "status", "code"),
+    [
+        (lambda env, t: _tamper(state_for(env.signer, t)), 400, "STATE_INVALID"),
+        (lambda env, t: None, 400, "STATE_INVALID"),
+        (lambda env, t: "garbage", 400, "STATE_INVALID"),
+        (lambda env, t: state_for(env.signer, t, expires_at=t.deadline - 10_000), 410, "STATE_EXPIRED"),
+    ],
+    ids=["tampered", "missing", "garbage", "expired"],
+)
+def test_forged_or_expired_state_leaves_the_session_byte_identical(
+    aws_env: AwsEnv, transfer: Transfer, make_state: Callable[..., str | None], status: int, code: str
+) -> None:
+    before = raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}")
+    for return_code in ("NCP_CANCEL", "NCP_OK"):
+        event = callback_event(make_state(aws_env, transfer), form_for(transfer, return_code, ok_payload()))
+        response = callback_handler.handler(event, None)
+        assert response["statusCode"] == status
+        assert code in response["body"]
+    assert raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}") == before
+    assert items_with_prefix(aws_env.dynamodb, aws_env.table, "OUTBOX#") == []
+    assert items_with_prefix(aws_env.dynamodb, aws_env.table, "AUDIT#") == []
+    assert s3_keys(aws_env.s3, aws_env.bucket) == []
+
+
+@pytest.mark.parametrize("posted", ["", "x" * 32, "wrong"])
+def test_session_id_mismatch_is_refused_and_leaves_the_session_untouched(
+    aws_env: AwsEnv, transfer: Transfer, posted: str
+) -> None:
+    before = raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}")
+    form = {**form_for(transfer, "NCP_CANCEL"), "sessionId": posted}
+
+    response = post(aws_env, transfer, form)
+
+    assert response["statusCode"] == 400 and "SESSION_MISMATCH" in response["body"]
+    assert raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}") == before
+    assert outbox_events(aws_env.dynamodb, aws_env.table) == []
+
+
+def test_state_bound_to_another_session_id_is_refused(aws_env: AwsEnv, transfer: Transfer) -> None:
+    """A genuine state of this transfer but with a stale sessionId (e.g. before the EMP was re-chosen)."""
+    from dataclasses import replace
+
+    stale = replace(transfer, emrex_session_id="Z" * 32)
+    event = callback_event(state_for(aws_env.signer, stale), form_for(stale, "NCP_CANCEL"))
+
+    response = callback_handler.handler(event, None)
+
+    assert response["statusCode"] == 400 and "SESSION_MISMATCH" in response["body"]
+    assert session(aws_env, transfer)["status"] == "pending"
+
+
+def _tampered_payload() -> str:
+    xml = signed_xml().replace(b">18<", b">81<", 1) if b">18<" in signed_xml() else signed_xml()
+    xml = xml.replace(b"Universiteit van Voorbeeld", b"Universiteit van Elders", 1)
+    return encode_elmo(xml)
+
+
+@pytest.mark.parametrize(
+    ("make_payload", "code"),
+    [
+        (_tampered_payload, "SIGNATURE_DIGEST_MISMATCH"),
+        (lambda: encode_elmo(sign_elmo(signed_xml.__wrapped__(), other_identity())), None),
+        (lambda: "%%% not base64 %%%", "BASE64_INVALID"),
+        (lambda: base64.b64encode(gzip.compress(b"<html>not elmo</html>")).decode(), None),
+        (lambda: "", "PAYLOAD_EMPTY"),
+    ],
+    ids=["tampered", "other-key", "bad-base64", "not-elmo", "empty"],
+)
+def test_each_refusal_records_rejected_and_queues_exactly_one_rejection_event(
+    aws_env: AwsEnv, transfer: Transfer, make_payload: Callable[[], str], code: str | None
+) -> None:
+    payload = make_payload()
+    response = post(aws_env, transfer, form_for(transfer, "NCP_OK", payload))
+
+    assert response["statusCode"] == 200
+    stored = session(aws_env, transfer)
+    assert stored["status"] == "rejected"
+    error_code = stored["outcome"]["error"]["code"]
+    if code is not None:
+        assert error_code == code
+    assert error_code in response["body"]
+    assert "outcome=rejected" in response["body"]
+    [(detail_type, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
+    assert detail_type == "EMREX Results Rejected" and detail["error"]["code"] == error_code
+    assert "summary" not in detail and "results" not in detail
+    keys = s3_keys(aws_env.s3, aws_env.bucket)
+    if payload:
+        assert keys == [f"transfers/{transfer.id}/payload.txt"]  # the evidence, nothing derived from it
+        assert detail["evidence"]["payload_key"] == keys[0]
+    else:
+        assert keys == [] and "evidence" not in detail
+
+
+def test_identity_mismatch_is_received_but_flagged(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer(emp=trusted_emp(), family_name="Jansen", locale="nl")
+    response = post(aws_env, transfer, form_for(transfer, "EMP_OK", ok_payload()))
+
+    assert response["statusCode"] == 200
+    assert '<html lang="nl"' in response["body"] and "controleert of deze resultaten bij jou horen" in response["body"]
+    [(_, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
+    assert detail["identity"]["verdict"] == "MISMATCH"
+
+
+def test_body_too_large_gets_413_and_nothing_is_touched(
+    aws_env: AwsEnv, transfer: Transfer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMREX_MAX_BODY_BYTES", "2048")
+    callback_handler.reset()
+    before = raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}")
+
+    response = post(aws_env, transfer, form_for(transfer, "NCP_OK", ok_payload()))
+
+    assert response["statusCode"] == 413 and "BODY_TOO_LARGE" in response["body"]
+    assert raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}") == before
+    assert s3_keys(aws_env.s3, aws_env.bucket) == []
+
+
+def test_base64_encoded_api_gateway_body(aws_env: AwsEnv, transfer: Transfer) -> None:
+    response = post(aws_env, transfer, form_for(transfer, "NCP_OK", ok_payload()), base64_body=True)
+
+    assert response["statusCode"] == 200
+    assert session(aws_env, transfer)["status"] == "received"
+
+
+@pytest.mark.parametrize(
+    "event_change",
+    [
+        {"body": "!!!not-base64", "isBase64Encoded": True},
+        {"body": base64.b64encode(b"sessionId=\xff\xfe").decode(), "isBase64Encoded": True},
+    ],
+    ids=["undecodable-base64", "not-utf8"],
+)
+def test_unreadable_form_is_refused(aws_env: AwsEnv, transfer: Transfer, event_change: dict[str, Any]) -> None:
+    event = {**callback_event(state_for(aws_env.signer, transfer), {}), **event_change}
+
+    response = callback_handler.handler(event, None)
+
+    assert response["statusCode"] == 400 and "FORM_INVALID" in response["body"]
+    assert session(aws_env, transfer)["status"] == "pending"
+
+
+def test_unknown_transfer_with_a_valid_state(aws_env: AwsEnv, transfer: Transfer) -> None:
+    from dataclasses import replace
+
+    ghost = replace(transfer, id="f" * 32)
+    response = callback_handler.handler(
+        callback_event(state_for(aws_env.signer, ghost), form_for(ghost, "NCP_CANCEL")), None
+    )
+
+    assert response["statusCode"] == 404 and "SESSION_NOT_FOUND" in response["body"]
+
+
+def test_pending_session_past_its_deadline_is_expired(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer(emp=trusted_emp(), ttl=-60)
+    before = raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}")
+    event = callback_event(
+        state_for(aws_env.signer, transfer, expires_at=transfer.deadline + 3600), form_for(transfer, "NCP_CANCEL")
+    )
+
+    response = callback_handler.handler(event, None)
+
+    assert response["statusCode"] == 410 and "SESSION_EXPIRED" in response["body"]
+    assert "outcome=expired" in response["body"]
+    assert raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}") == before
+
+
+def test_storage_failure_records_nothing_and_the_retry_succeeds(
+    aws_env: AwsEnv, transfer: Transfer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emrex_emc.adapters.blobs import BlobStore
+
+    real = BlobStore.put_transfer_objects
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("S3 unavailable")
+
+    monkeypatch.setattr(BlobStore, "put_transfer_objects", broken)
+    form = form_for(transfer, "NCP_OK", ok_payload())
+    failed = post(aws_env, transfer, form)
+
+    assert failed["statusCode"] == 503
+    assert session(aws_env, transfer)["status"] == "pending"
+    assert outbox_events(aws_env.dynamodb, aws_env.table) == []
+
+    monkeypatch.setattr(BlobStore, "put_transfer_objects", real)
+    assert post(aws_env, transfer, form)["statusCode"] == 200
+    assert len(outbox_events(aws_env.dynamodb, aws_env.table)) == 1
