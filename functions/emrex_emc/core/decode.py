@@ -48,7 +48,10 @@ def decode_elmo_value(value: str | bytes, limits: DecodeLimits) -> bytes:
 
 def decode_base64_tolerant(data: bytes) -> bytes:
     """Standard-alphabet base64; whitespace anywhere and missing ``=`` padding are tolerated."""
-    body = data.translate(None, _WHITESPACE).rstrip(b"=")
+    compact = data.translate(None, _WHITESPACE)
+    body = compact.rstrip(b"=")
+    if len(compact) - len(body) > 2:
+        raise EmrexError(ErrorCode.BASE64_INVALID, "the base64 elmo value has more than two padding characters")
     if len(body) % 4 == 1:
         raise EmrexError(ErrorCode.BASE64_INVALID, "the base64 elmo value is truncated (its length is impossible)")
     try:
