@@ -30,7 +30,7 @@ def b64(data: bytes) -> str:
         (b"PK\x03\x04\x14\x00", "application/zip"),
         (b"\xef\xbb\xbf<?xml version='1.0'?><a/>", "application/xml"),
         (b"  <elmo/>", "application/xml"),
-        ("Transcript – Høst\n".encode(), "text/plain"),
+        ("Transcript \u2013 Høst\n".encode(), "text/plain"),
         (b"\x00\x01\x02binary", "application/octet-stream"),
         (b"", "application/octet-stream"),
     ],
@@ -48,7 +48,11 @@ def test_data_uri_with_whitespace_and_missing_padding() -> None:
     wrapped = "\n  ".join(encoded[i : i + 10] for i in range(0, len(encoded), 10))
     decoded = decode_content(f"  data:application/pdf;base64,{wrapped}\n")
     assert decoded.data == PDF
-    assert (decoded.declared_mime_type, decoded.encoding, decoded.mime_type) == ("application/pdf", "data_uri", "application/pdf")
+    assert (decoded.declared_mime_type, decoded.encoding, decoded.mime_type) == (
+        "application/pdf",
+        "data_uri",
+        "application/pdf",
+    )
     assert decoded.sha256 == hashlib.sha256(PDF).hexdigest()
 
 
@@ -91,7 +95,8 @@ def _attachment(content: str, lang: str = "") -> str:
     lang_attr = f" xml:lang='{lang}'" if lang else ""
     return (
         "<attachment><identifier type='internal'>a1</identifier><title xml:lang='en'>Transcript</title>"
-        f"<type>EMREX transcript</type><description>desc</description><content{lang_attr}>{content}</content></attachment>"
+        "<type>EMREX transcript</type><description>desc</description>"
+        f"<content{lang_attr}>{content}</content></attachment>"
     )
 
 
@@ -104,7 +109,10 @@ def test_report_and_top_level_attachments_with_content(build: Build) -> None:
     assert top_attachment.type == "EMREX transcript"
     assert top_attachment.descriptions[0].value == "desc"
     items = document.attachments_with_content()
-    assert [(meta["index"], meta["mime_type"], data) for meta, data in items] == [(0, "image/png", PNG), (1, "application/pdf", PDF)]
+    assert [(meta["index"], meta["mime_type"], data) for meta, data in items] == [
+        (0, "image/png", PNG),
+        (1, "application/pdf", PDF),
+    ]
     meta = items[1][0]
     assert meta == {
         "index": 1,
@@ -144,7 +152,9 @@ def test_notices_of_one_code_are_capped(build: Build) -> None:
 
 
 def test_real_danish_transcript_pdf(load: Callable[[str], etree._Element]) -> None:
-    document = read_elmo(load("test-vectors/dk-kmd-2017/elmo-tomcat-signed-beautified.xml"))  # content ends in whitespace
+    document = read_elmo(
+        load("test-vectors/dk-kmd-2017/elmo-tomcat-signed-beautified.xml")
+    )  # content ends in whitespace
     [(meta, data)] = document.attachments_with_content()
     assert data.startswith(b"%PDF-1.4") and data.rstrip().endswith(b"%%EOF")
     assert meta["size"] == len(data) and meta["sha256"] == hashlib.sha256(data).hexdigest()

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-import pytest
 from lxml import etree
 
 from emrex_emc.core.elmo import ElmoDocument, LearningOpportunity, dumps_canonical, read_elmo
@@ -37,7 +36,10 @@ def test_danish_document(load: Load) -> None:
     learner = document.learner
     assert (learner.given_names, learner.family_name, learner.birth_date) == ("Jens", "Hansen", date(1980, 12, 9))
     assert learner.citizenship == "DK"
-    assert [(i.type, i.value) for i in learner.identifiers][1:] == [("studentIdentifier", "4"), ("stadsIdentifier", "697")]
+    assert [(i.type, i.value) for i in learner.identifiers][1:] == [
+        ("studentIdentifier", "4"),
+        ("stadsIdentifier", "697"),
+    ]
     assert document.generated_date == datetime(2017, 1, 9, 10, 4, 48, 173000, tzinfo=timezone(timedelta(hours=1)))
     report = document.reports[0]
     assert report.issuer.url is None
@@ -57,7 +59,11 @@ def test_danish_document(load: Load) -> None:
     assert _find(document, "EJK-HØE").titles[0].value == "Høst"
     assert document.summary() == {
         "issuers": [
-            {"name": "TODO : Issuer unknown", "country": "DK", "identifiers": [{"type": "local", "value": "TODO : Issuer ID unknown"}]}
+            {
+                "name": "TODO : Issuer unknown",
+                "country": "DK",
+                "identifiers": [{"type": "local", "value": "TODO : Issuer ID unknown"}],
+            }
         ],
         "course_count": 5,
         "total_ects": "45",
@@ -65,7 +71,11 @@ def test_danish_document(load: Load) -> None:
         "attachment_count": 1,
     }
     [content] = document.attachments[0].contents
-    assert (content.mime_type, content.declared_mime_type, content.encoding) == ("application/pdf", "application/pdf", "data_uri")
+    assert (content.mime_type, content.declared_mime_type, content.encoding) == (
+        "application/pdf",
+        "application/pdf",
+        "data_uri",
+    )
     assert content.data.startswith(b"%PDF-1.4")
     assert document.attachments[0].type == "EMREX transcript"
     assert document.notices == ()
@@ -98,7 +108,7 @@ def test_norwegian_sikt_document(load: Load) -> None:
     assert instance.completion_date == date(2019, 7, 15)
     assert instance.status_declared and instance.status == "passed"
     assert instance.grading_scheme_local_id == "30"
-    assert instance.grading_scheme[0].value.startswith("A – Excellent")
+    assert instance.grading_scheme[0].value.startswith("A \u2013 Excellent")
     assert instance.result_label == "A"
     assert instance.engagement_hours == Decimal("0.0")
     assert [(lv.type, lv.value, lv.description) for lv in instance.levels] == [
@@ -111,7 +121,11 @@ def test_norwegian_sikt_document(load: Load) -> None:
     assert fire.instance is not None and fire.instance.result_label == "Bestått"
     [group_type] = document.group_types
     assert group_type.id == "185" and group_type.titles[0].value == "Emnekategori"
-    assert [(g.id, g.sorting_key) for g in group_type.groups] == [("FRIEEMNER", "100"), ("EXPHIL", "0"), ("120SP", "12")]
+    assert [(g.id, g.sorting_key) for g in group_type.groups] == [
+        ("FRIEEMNER", "100"),
+        ("EXPHIL", "0"),
+        ("120SP", "12"),
+    ]
     assert document.summary()["total_ects"] == "20"
     assert document.summary()["attachment_count"] == 0
 
@@ -183,7 +197,8 @@ def test_in_progress_parent_counts_its_passed_parts(build: Build, course_xml: Ca
 
 def test_learner_extras_and_v2_fields(build: Build) -> None:
     learner = (
-        "<learner><citizenship>FI</citizenship><identifier type='esi'>urn:schac:personalUniqueCode:int:esi:x</identifier>"
+        "<learner><citizenship>FI</citizenship>"
+        "<identifier type='esi'>urn:schac:personalUniqueCode:int:esi:x</identifier>"
         "<givenNames>Kaisa</givenNames><familyName>Virtanen</familyName><dateOfBirth>1990-02-03</dateOfBirth>"
         "<placeOfBirth>Espoo</placeOfBirth><birthName>Keränen</birthName><gender>2</gender></learner>"
     )

@@ -34,7 +34,8 @@ def test_synthetic_document_with_every_feature_matches(
         "<academicTerm><title xml:lang='en'>Spring</title><start>2020-01-01</start><end>2020-06-30</end></academicTerm>"
         "<status>passed</status><gradingSchemeLocalId>g</gradingSchemeLocalId><resultLabel>5</resultLabel>"
         "<level><type>EQF</type><value>6</value></level><languageOfInstruction>en</languageOfInstruction>"
-        "<engagementHours>30,5</engagementHours><attachments><ref>a</ref></attachments><grouping typeref='1' idref='2'/>"
+        "<engagementHours>30,5</engagementHours><attachments><ref>a</ref></attachments>"
+        "<grouping typeref='1' idref='2'/>"
     )
     los = "<descriptionHtml>&lt;b&gt;x&lt;/b&gt;&lt;script&gt;&lt;/script&gt;</descriptionHtml>"
     attachment = "<attachment><type>Other</type><content>data:text/plain;base64,aGVsbG8=</content></attachment>"

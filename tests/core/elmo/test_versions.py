@@ -119,7 +119,9 @@ def test_other_credit_schemes_are_not_ects(build: Build, course_xml: Callable[..
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("7,5", "7.5"), ("7.5", "7.5"), ("10.000", "10"), (" 2,25 ", "2.25")])
-def test_credit_decimals_with_comma_or_dot(build: Build, course_xml: Callable[..., str], raw: str, expected: str) -> None:
+def test_credit_decimals_with_comma_or_dot(
+    build: Build, course_xml: Callable[..., str], raw: str, expected: str
+) -> None:
     document = read_elmo(build(course_xml(ects=raw)))
     instance = document.reports[0].learning_opportunities[0].instance
     assert instance is not None
