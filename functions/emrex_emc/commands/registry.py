@@ -1,17 +1,126 @@
-"""`emrex-emc registry` (not built yet)."""
+"""``emrex-emc registry [URL_OR_FILE] [--json]``: what students would be offered.
+
+Fetches and parses an EWP catalogue or an EMREG list (default ``$EMREX_REGISTRY_URL``, else the EWP
+production catalogue) and lists every EMP with its certificates (SHA-256 fingerprint, subject, expiry;
+expired ones flagged). Exit status 1 with a message when the registry cannot be fetched or parsed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import sys
+from datetime import UTC, datetime
 from typing import Any
+
+from emrex_emc.core.errors import EmrexError
+from emrex_emc.core.registry import Emp
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("registry", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "registry",
+        help="list the EMPs a registry offers (EWP catalogue or EMREG JSON)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "source",
+        nargs="?",
+        help="https URL, file:// URL or path (default: $EMREX_REGISTRY_URL or the EWP production catalogue)",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(func=_run)
 
 
+def default_source() -> str:
+    from emrex_emc.core.registry_parse import PRODUCTION_CATALOGUE_URL
+
+    return os.environ.get("EMREX_REGISTRY_URL") or PRODUCTION_CATALOGUE_URL
+
+
 def _run(args: argparse.Namespace) -> int:
-    print("emrex-emc registry: not built yet", file=sys.stderr)
-    return 2
+    from emrex_emc.adapters.registry_fetch import RegistryFetcher
+    from emrex_emc.core.registry_parse import parse_registry
+
+    source = args.source or default_source()
+    now = datetime.now(UTC)
+    try:
+        fetched = RegistryFetcher().fetch(source, now=now)
+        parsed = parse_registry(fetched.body or b"")
+    except EmrexError as exc:
+        print(
+            f"emrex-emc registry: cannot read the registry at {source}: {exc.code.value}: {exc.message}",
+            file=sys.stderr,
+        )
+        return 1
+    emps = sorted(parsed.emps, key=lambda emp: (emp.country, emp.label.casefold()))
+    listing = {
+        "source": source,
+        "format": parsed.source,
+        "checked_at": now.isoformat(),
+        "emps": [_emp_json(emp, now) for emp in emps],
+        "notices": [notice.to_json() for notice in parsed.notices],
+    }
+    print(json.dumps(listing, indent=2, ensure_ascii=False) if args.json else _text(listing))
+    return 0
+
+
+def _emp_json(emp: Emp, now: datetime) -> dict[str, Any]:
+    return {
+        "id": emp.id,
+        "name": emp.name,
+        "label": emp.label,
+        "country": emp.country,
+        "url": emp.url,
+        "institutions": list(emp.institutions),
+        "single_fetch": emp.single_fetch,
+        "certificates": [certificate_summary(der, now) for der in emp.certificates],
+    }
+
+
+def certificate_summary(der: bytes, now: datetime) -> dict[str, Any]:
+    """Fingerprint, subject and expiry of one DER certificate (``expired`` compared with ``now``)."""
+    from cryptography import x509
+
+    summary: dict[str, Any] = {"sha256": hashlib.sha256(der).hexdigest()}
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return {**summary, "subject": None, "not_after": None, "expired": None, "error": "unreadable certificate"}
+    not_after = certificate.not_valid_after_utc
+    return {
+        **summary,
+        "subject": certificate.subject.rfc4514_string(),
+        "not_after": not_after.isoformat(),
+        "expired": not_after < now,
+    }
+
+
+def _text(listing: dict[str, Any]) -> str:
+    emps = listing["emps"]
+    lines = [f"Registry {listing['source']} ({listing['format']}): {len(emps)} EMP(s)", ""]
+    for emp in emps:
+        title = f"{emp['country']}  {emp['label']}"
+        if emp["label"] != emp["name"]:
+            title += f"  (EMP {emp['name']}, one per institution)"
+        lines += [title, f"    url:          {emp['url']}", f"    id:           {emp['id']}"]
+        if emp["institutions"]:
+            lines.append(f"    institutions: {'; '.join(emp['institutions'])}")
+        for cert in emp["certificates"]:
+            lines.append(f"    certificate:  sha256 {cert['sha256']}")
+            if cert["subject"] is None:
+                lines.append("                  UNREADABLE")
+                continue
+            flag = "  EXPIRED" if cert["expired"] else ""
+            lines.append(f"                  subject {cert['subject']}")
+            lines.append(f"                  expires {cert['not_after']}{flag}")
+        lines.append("")
+    if not emps:
+        lines += ["No EMREX EMP found in this registry.", ""]
+    if listing["notices"]:
+        lines.append("Skipped entries and warnings:")
+        lines += [f"  {notice['code']}: {notice['message']}" for notice in listing["notices"]]
+    return "\n".join(lines).rstrip("\n")
