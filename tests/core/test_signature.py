@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from lxml import etree
+
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.policy import VerificationPolicy, XmlLimits
+from emrex_emc.core.signature import DS_NS, verify_enveloped
+from emrex_emc.core.xmlsafe import parse_xml
+from emrex_emc.local.elmo_factory import SigningIdentity, generate_signing_identity, sign_elmo
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+POLICY = VerificationPolicy()
+DS = {"ds": DS_NS}
+
+
+def verify(xml: bytes, identities: list[SigningIdentity], policy: VerificationPolicy = POLICY):  # type: ignore[no-untyped-def]
+    return verify_enveloped(parse_xml(xml, XmlLimits()), [i.certificate for i in identities], policy, NOW)
+
+
+def refused(xml: bytes, identities: list[SigningIdentity], policy: VerificationPolicy = POLICY) -> EmrexError:
+    with pytest.raises(EmrexError) as info:
+        verify(xml, identities, policy)
+    return info.value
+
+
+def edit_signature(xml: bytes, edit) -> bytes:  # type: ignore[no-untyped-def]
+    root = etree.fromstring(xml)
+    edit(root.find("ds:Signature", DS))
+    return etree.tostring(root)
+
+
+@pytest.mark.parametrize(
+    ("style", "algorithm", "digest", "c14n", "sha1"),
+    [
+        ("java-sha1-inclusive", "rsa-sha1", "sha1", "c14n", True),
+        ("ds-sha256-exclusive", "rsa-sha256", "sha256", "exc-c14n", False),
+        ("ds-sha256-inclusive", "rsa-sha256", "sha256", "c14n", False),
+    ],
+)
+def test_every_emp_style_verifies_with_facts(  # type: ignore[no-untyped-def]
+    unsigned_xml: bytes, emp_identity: SigningIdentity, style, algorithm, digest, c14n, sha1
+) -> None:
+    signed, facts = verify(sign_elmo(unsigned_xml, emp_identity, style=style), [emp_identity])
+    assert etree.QName(signed).localname == "elmo"
+    assert signed.find(".//{*}Signature") is None
+    facts_json = facts.to_json()
+    assert (facts_json["algorithm"], facts_json["digest"], facts_json["c14n"], facts.sha1) == (
+        algorithm,
+        digest,
+        c14n,
+        sha1,
+    )
+    assert facts.certificate_subject == "CN=Test EMP"
+    assert ("SIGNATURE_SHA1" in {n.code for n in facts.notices}) is sha1
+
+
+def test_sha1_is_refused_when_the_policy_forbids_it(signed_xml: bytes, emp_identity: SigningIdentity) -> None:
+    error = refused(signed_xml, [emp_identity], VerificationPolicy(forbid_sha1=True))
+    assert error.code is ErrorCode.SIGNATURE_ALGORITHM_FORBIDDEN
+
+
+def test_sha256_passes_a_forbid_sha1_policy(signed_sha256: bytes, emp_identity: SigningIdentity) -> None:
+    _, facts = verify(signed_sha256, [emp_identity], VerificationPolicy(forbid_sha1=True))
+    assert not facts.sha1
+
+
+def test_key_rollover_tries_every_registry_certificate(
+    signed_xml: bytes, emp_identity: SigningIdentity, other_identity: SigningIdentity
+) -> None:
+    _, facts = verify(signed_xml, [other_identity, emp_identity])
+    assert facts.certificate_sha256 == verify(signed_xml, [emp_identity])[1].certificate_sha256
+
+
+def test_no_registry_certificate(signed_xml: bytes) -> None:
+    assert refused(signed_xml, []).code is ErrorCode.NO_TRUSTED_CERTIFICATE
+
+
+@pytest.fixture(scope="module")
+def expired_identity() -> SigningIdentity:
+    return generate_signing_identity(
+        "Old EMP", not_before=dt.datetime(2015, 1, 1, tzinfo=dt.UTC), not_after=dt.datetime(2018, 1, 1, tzinfo=dt.UTC)
+    )
+
+
+def test_expired_registry_certificate_is_accepted_with_a_notice(
+    unsigned_xml: bytes, expired_identity: SigningIdentity
+) -> None:
+    _, facts = verify(sign_elmo(unsigned_xml, expired_identity), [expired_identity])
+    assert "CERT_OUTSIDE_VALIDITY" in {n.code for n in facts.notices}
+
+
+def test_expired_registry_certificate_is_refused_under_strict_validity(
+    unsigned_xml: bytes, expired_identity: SigningIdentity
+) -> None:
+    error = refused(
+        sign_elmo(unsigned_xml, expired_identity), [expired_identity], VerificationPolicy(strict_cert_validity=True)
+    )
+    assert error.code is ErrorCode.CERTIFICATE_EXPIRED
+
+
+def _set_algorithm(path: str, value: str):  # type: ignore[no-untyped-def]
+    return lambda sig: sig.find(path, DS).set("Algorithm", value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "code"),
+    [
+        (_set_algorithm("ds:SignedInfo/ds:CanonicalizationMethod", "http://www.w3.org/2006/12/xml-c14n11"),
+         ErrorCode.SIGNATURE_ALGORITHM_FORBIDDEN),
+        (_set_algorithm("ds:SignedInfo/ds:SignatureMethod", "http://www.w3.org/2000/09/xmldsig#hmac-sha1"),
+         ErrorCode.SIGNATURE_ALGORITHM_FORBIDDEN),
+        (_set_algorithm("ds:SignedInfo/ds:Reference/ds:DigestMethod", "http://www.w3.org/2001/04/xmldsig-more#md5"),
+         ErrorCode.SIGNATURE_ALGORITHM_FORBIDDEN),
+        (lambda sig: sig.find("ds:SignedInfo/ds:Reference", DS).set("URI", "#elmo"),
+         ErrorCode.SIGNATURE_REFERENCE_INVALID),
+        (lambda sig: sig.find("ds:SignedInfo/ds:Reference", DS).attrib.pop("URI"),
+         ErrorCode.SIGNATURE_REFERENCE_INVALID),
+        (lambda sig: sig.find("ds:SignedInfo", DS).append(etree.fromstring(
+            etree.tostring(sig.find("ds:SignedInfo/ds:Reference", DS)))),
+         ErrorCode.SIGNATURE_REFERENCE_INVALID),
+        (_set_algorithm("ds:SignedInfo/ds:Reference/ds:Transforms/ds:Transform",
+                        "http://www.w3.org/TR/1999/REC-xpath-19991116"),
+         ErrorCode.SIGNATURE_TRANSFORM_FORBIDDEN),
+        (lambda sig: sig.find("ds:SignedInfo/ds:Reference/ds:Transforms", DS).remove(
+            sig.find("ds:SignedInfo/ds:Reference/ds:Transforms/ds:Transform", DS)),
+         ErrorCode.SIGNATURE_TRANSFORM_FORBIDDEN),
+    ],
+    ids=["c14n11", "hmac", "md5", "id-reference", "no-uri", "two-references", "xpath-transform", "no-enveloped"],
+)  # fmt: skip
+def test_shape_is_checked_before_crypto(  # type: ignore[no-untyped-def]
+    signed_sha256: bytes, emp_identity: SigningIdentity, edit, code
+) -> None:
+    assert refused(edit_signature(signed_sha256, edit), [emp_identity]).code is code
+
+
+def test_comments_are_not_part_of_the_verified_tree(signed_xml: bytes, emp_identity: SigningIdentity) -> None:
+    """Comments are outside inclusive C14N: injected ones keep the signature valid but never reach the reader."""
+    injected = signed_xml.replace(b"<familyName>de Vries<", b"<familyName>de<!-- x --> Vries<", 1)
+    assert injected != signed_xml
+    original = parse_xml(injected, XmlLimits())
+    assert original.find(".//{*}familyName").text == "de"
+    signed, _ = verify(injected, [emp_identity])
+    assert signed.find(".//{*}familyName").text == "de Vries"
+    assert not list(signed.iter(etree.Comment))
