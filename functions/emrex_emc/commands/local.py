@@ -1,17 +1,73 @@
-"""`emrex-emc local` (not built yet)."""
+"""``emrex-emc local``: the whole EMREX flow on this machine, no AWS account (see :mod:`emrex_emc.local.runner`)."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
+import threading
+import warnings
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("local", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "local",
+        help="run the whole flow on this machine (moto, real handlers, mock EMP, demo form and SIS)",
+        description=(
+            "Starts moto as the embedded AWS, the real Lambda handlers behind a local API Gateway, the outbox "
+            "relay and registry refresh, a mock EMP, a demo enrolment form and a demo SIS, all on loopback. "
+            "EMREX_API_TOKEN sets the enrolment API's bearer token. Ctrl-C stops everything."
+        ),
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address every local server binds to (default: %(default)s)"
+    )
+    parser.add_argument("--port", type=int, default=8080, help="the EMC API's port (default: %(default)s)")
+    parser.add_argument(
+        "--registry",
+        metavar="URL_OR_PATH",
+        help="an https:// or file:// URL or a path of an EWP catalogue to use instead of the local one",
+    )
+    parser.add_argument(
+        "--events-file", metavar="PATH", type=Path, help="append every event the demo SIS receives as a JSON line"
+    )
     parser.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    print("emrex-emc local: not built yet", file=sys.stderr)
-    return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    from emrex_emc.local.runner import start_local_stack
+
+    try:
+        stack = start_local_stack(host=args.host, port=args.port, registry=args.registry, events_file=args.events_file)
+    except OSError as exc:
+        print(f"emrex-emc local: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        width = max(len(label) for label, _ in stack.urls.lines())
+        print("\nEMREX local stack is ready:", flush=True)
+        for label, url in stack.urls.lines():
+            print(f"  {label:<{width}}  {url}", flush=True)
+        if stack.events_file is not None:
+            print(f"  {'Events file':<{width}}  {stack.events_file}", flush=True)
+        print(f"  {'Health':<{width}}  {stack.urls.api}/health\n\nPress Ctrl-C to stop.", flush=True)
+        stop.wait()
+        print("Stopping...", flush=True)
+    finally:
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

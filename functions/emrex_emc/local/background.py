@@ -4,7 +4,8 @@
   stream with ``get_records``, hands each non-empty batch to the relay handler as ``{"Records": [...]}``
   (the shape Lambda delivers), keeps the shard iterators, and retries a failed batch like Lambda does
   (the whole batch on an exception; from the first reported item with ``batchItemFailures``).
-* :class:`PeriodicRunner`: the EventBridge schedule of the registry refresh (at start, then every N minutes).
+* :class:`PeriodicRunner`: the EventBridge schedule of the registry refresh (at start, then every N minutes;
+  sooner again after a failure).
 """
 
 from __future__ import annotations
@@ -158,27 +159,35 @@ class PeriodicRunner:
     handler: Handler
     function_name: str = "registry_refresh"
     interval_seconds: float = 15 * 60
+    retry_seconds: float = 30
+    """After a failed run the next one comes sooner (EventBridge would retry the invocation)."""
     last_result: Any = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def run_once(self) -> Any:
-        self.last_result = self.handler(scheduled_event(self.function_name), new_context(self.function_name, 120))
-        return self.last_result
+    def run_once(self) -> bool:
+        """One scheduled invocation; a failure is logged (as Lambda would) and reported as ``False``."""
+        try:
+            self.last_result = self.handler(
+                scheduled_event(self.function_name), new_context(self.function_name, timeout_seconds=120)
+            )
+        except Exception:
+            logger.exception("%s failed", self.function_name)
+            return False
+        return True
 
-    def start(self) -> None:
-        self.run_once()
-        self._thread = threading.Thread(target=self._loop, name=self.function_name, daemon=True)
+    def start(self) -> bool:
+        """Run once now, then keep the schedule in a thread; returns whether the first run succeeded."""
+        succeeded = self.run_once()
+        self._thread = threading.Thread(target=self._loop, args=(succeeded,), name=self.function_name, daemon=True)
         self._thread.start()
+        return succeeded
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_seconds):
-            try:
-                self.run_once()
-            except Exception:
-                logger.exception("%s failed", self.function_name)
+    def _loop(self, last_succeeded: bool) -> None:
+        while not self._stop.wait(self.interval_seconds if last_succeeded else self.retry_seconds):
+            last_succeeded = self.run_once()

@@ -257,7 +257,7 @@ class DemoSis:
 
 def _event_row(event: Mapping[str, Any]) -> str:
     detail = _detail(event)
-    transfer = detail.get("transfer_id") or detail.get("id") or detail.get("session_id") or ""
+    transfer = detail.get("session_id") or ""
     outcome = " ".join(str(part) for part in _outcome_parts(detail) if part)
     summary = detail.get("summary")
     summary_text = json.dumps(summary, ensure_ascii=False) if summary not in (None, "") else ""

@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -210,15 +210,23 @@ def _start(
     relay_handler = _import_handler("outbox_relay.handler")
     refresh_handler = _import_handler("registry_refresh.handler")
 
+    urls = LocalUrls(
+        api=api_url,
+        enrolment_form=f"{form_url}/",
+        mock_emp=f"{emp_url}{EMP_PATH}",
+        demo_sis=f"{sis_url}/",
+        moto=moto.endpoint_url,
+        registry=registry_url,
+    )
     s3 = moto.client("s3")
     settings = Settings.from_env(env)
 
     def health(event: dict[str, Any], context: Any) -> dict[str, Any]:
         ok = ready.is_set() and _snapshot_present(s3, settings.bucket_name, settings.registry_snapshot_key)
-        body = {"status": "ok" if ok else "starting", "registry": registry_url, "moto": moto.endpoint_url}
+        body = {"status": "ok" if ok else "starting", "urls": asdict(urls)}
         return {
             "statusCode": 200 if ok else 503,
-            "headers": {"content-type": "application/json"},
+            "headers": {"content-type": "application/json", "cache-control": "no-store"},
             "body": json.dumps(body),
         }
 
@@ -246,14 +254,6 @@ def _start(
     stoppers.append(sis.stop)
     ready.set()
 
-    urls = LocalUrls(
-        api=api_url,
-        enrolment_form=f"{form_url}/",
-        mock_emp=f"{emp_url}{EMP_PATH}",
-        demo_sis=f"{sis_url}/",
-        moto=moto.endpoint_url,
-        registry=registry_url,
-    )
     return LocalStack(urls=urls, api_token=resources.api_token, events_file=events_file, sis=sis, _stoppers=stoppers)
 
 
