@@ -29,7 +29,7 @@ _ALIASES = {
     "application/x-zip-compressed": "application/zip",
 }
 _ZIP_CONTAINERS = ("application/vnd.openxmlformats-", "application/vnd.oasis.opendocument.", "application/epub+zip")
-_WHITESPACE = re.compile(rb"\s+")
+_WHITESPACE = b" \t\n\r\f\v"
 _DATA_URI = re.compile(r"^data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),", re.IGNORECASE)
 
 
@@ -54,7 +54,7 @@ class DecodedContent:
 
 
 def _b64decode(text: bytes) -> bytes:
-    compact = _WHITESPACE.sub(b"", text)
+    compact = text.translate(None, _WHITESPACE)
     compact += b"=" * (-len(compact) % 4)
     try:
         return base64.b64decode(compact, validate=True)

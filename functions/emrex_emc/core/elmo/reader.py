@@ -43,11 +43,13 @@ from emrex_emc.core.errors import Notice
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _DATE_PREFIX = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})")
 _MAX_NOTICES_PER_CODE = 20
+Kids = dict[str, list[etree._Element]]
 
 
 class _Reader:
     def __init__(self, namespace: str) -> None:
         self.ns = namespace
+        self.prefix = f"{{{namespace}}}"
         self._notices: dict[tuple[str, str], Notice] = {}
         self._per_code: dict[str, int] = {}
         self._content_index = 0
@@ -69,29 +71,41 @@ class _Reader:
         return tuple(result)
 
     # -- element access ----------------------------------------------------------------------
-    def children(self, parent: etree._Element | None, name: str) -> list[etree._Element]:
-        if parent is None:
-            return []
-        return list(parent.iterchildren(f"{{{self.ns}}}{name}"))
+    def kids(self, element: etree._Element | None) -> Kids:
+        """The element's ELMO children grouped by local name (one pass; lookups are then dict gets)."""
+        grouped: Kids = {}
+        if element is None:
+            return grouped
+        prefix, cut = self.prefix, len(self.prefix)
+        for node in element:
+            tag = node.tag
+            if isinstance(tag, str) and tag.startswith(prefix):
+                grouped.setdefault(tag[cut:], []).append(node)
+        return grouped
 
-    def child(self, parent: etree._Element | None, name: str) -> etree._Element | None:
-        if parent is None:
-            return None
-        return next(parent.iterchildren(f"{{{self.ns}}}{name}"), None)
+    @staticmethod
+    def children(kids: Kids, name: str) -> list[etree._Element]:
+        return kids.get(name, [])
+
+    @staticmethod
+    def child(kids: Kids, name: str) -> etree._Element | None:
+        found = kids.get(name)
+        return found[0] if found else None
 
     @staticmethod
     def text_of(element: etree._Element | None, strip: bool = True) -> str | None:
         """All text inside the element (CDATA included, comments excluded); empty -> None."""
         if element is None:
             return None
-        text = "".join(cast(Iterator[str], element.itertext()))
+        # with children (or comments) gather all text below; a leaf's text already includes its CDATA
+        text = "".join(cast(Iterator[str], element.itertext())) if len(element) else element.text or ""
         text = text.strip() if strip else text
         return text if text.strip() else None
 
-    def text(self, parent: etree._Element | None, name: str) -> str | None:
+    def text(self, parent: Kids, name: str) -> str | None:
         return self.text_of(self.child(parent, name))
 
-    def localized(self, parent: etree._Element | None, name: str) -> tuple[LocalizedText, ...]:
+    def localized(self, parent: Kids, name: str) -> tuple[LocalizedText, ...]:
         items = []
         for element in self.children(parent, name):
             value = self.text_of(element)
@@ -99,7 +113,7 @@ class _Reader:
                 items.append(LocalizedText(value, element.get(XML_LANG)))
         return tuple(items)
 
-    def identifiers(self, parent: etree._Element | None) -> tuple[Identifier, ...]:
+    def identifiers(self, parent: Kids) -> tuple[Identifier, ...]:
         items = []
         for element in self.children(parent, "identifier"):
             value = self.text_of(element)
@@ -108,7 +122,7 @@ class _Reader:
         return tuple(items)
 
     # -- values ------------------------------------------------------------------------------
-    def date_value(self, parent: etree._Element | None, name: str, where: str) -> date | None:
+    def date_value(self, parent: Kids, name: str, where: str) -> date | None:
         """An xs:date; a timezone or time part is stripped (``2009-09-25+02:00`` -> 2009-09-25)."""
         raw = self.text(parent, name)
         if raw is None:
@@ -122,7 +136,7 @@ class _Reader:
         self.notice("VALUE_INVALID", f"{where}/{name} is not a valid date; it was left out")
         return None
 
-    def datetime_value(self, parent: etree._Element | None, name: str, where: str) -> datetime | date | None:
+    def datetime_value(self, parent: Kids, name: str, where: str) -> datetime | date | None:
         raw = self.text(parent, name)
         if raw is None:
             return None
@@ -135,7 +149,7 @@ class _Reader:
             self.notice("VALUE_INVALID", f"{where}/{name} is not a valid date-time; only its date was kept")
         return parsed
 
-    def decimal_value(self, parent: etree._Element | None, name: str, where: str) -> Decimal | None:
+    def decimal_value(self, parent: Kids, name: str, where: str) -> Decimal | None:
         """A decimal written with ``.`` or ``,`` (``7,5`` -> 7.5)."""
         raw = self.text(parent, name)
         if raw is None:
@@ -150,81 +164,84 @@ class _Reader:
         return value
 
     # -- learner -----------------------------------------------------------------------------
-    def learner(self, root: etree._Element) -> Learner:
+    def learner(self, root: Kids) -> Learner:
         element = self.child(root, "learner")
         if element is None:  # pre-1.0 documents put the learner inside the report
-            element = next(
-                (e for r in self.children(root, "report") for e in self.children(r, "learner") if len(e)), None
-            )
+            in_reports = (e for r in self.children(root, "report") for e in self.children(self.kids(r), "learner"))
+            element = next((e for e in in_reports if len(e)), None)
         if element is None:
             self.notice("LEARNER_MISSING", "the document has no learner; identity cannot be checked")
             return Learner(given_names="", family_name="")
-        birth_date_tag = "dateOfBirth" if self.child(element, "dateOfBirth") is not None else "bday"
+        kids = self.kids(element)
+        birth_date_tag = "dateOfBirth" if "dateOfBirth" in kids else "bday"
         return Learner(
-            given_names=self.text(element, "givenNames") or "",
-            family_name=self.text(element, "familyName") or "",
-            birth_date=self.date_value(element, birth_date_tag, "learner"),
-            citizenship=self.text(element, "citizenship"),
-            identifiers=self.identifiers(element),
-            gender=self.text(element, "gender"),
-            place_of_birth=self.text(element, "placeOfBirth"),
-            birth_name=self.text(element, "birthName"),
+            given_names=self.text(kids, "givenNames") or "",
+            family_name=self.text(kids, "familyName") or "",
+            birth_date=self.date_value(kids, birth_date_tag, "learner"),
+            citizenship=self.text(kids, "citizenship"),
+            identifiers=self.identifiers(kids),
+            gender=self.text(kids, "gender"),
+            place_of_birth=self.text(kids, "placeOfBirth"),
+            birth_name=self.text(kids, "birthName"),
         )
 
     # -- reports -----------------------------------------------------------------------------
-    def issuer(self, report: etree._Element) -> Issuer:
+    def issuer(self, report: Kids) -> Issuer:
         element = self.child(report, "issuer")
         if element is None:
             self.notice("VALUE_MISSING", "a report has no issuer")
+        kids = self.kids(element)
         return Issuer(
-            identifiers=self.identifiers(element),
-            titles=self.localized(element, "title"),
-            country=self.text(element, "country"),
-            url=self.text(element, "url"),
+            identifiers=self.identifiers(kids),
+            titles=self.localized(kids, "title"),
+            country=self.text(kids, "country"),
+            url=self.text(kids, "url"),
         )
 
-    def grading_schemes(self, report: etree._Element) -> tuple[GradingScheme, ...]:
+    def grading_schemes(self, report: Kids) -> tuple[GradingScheme, ...]:
         return tuple(
-            GradingScheme(local_id=element.get("localId", ""), descriptions=self.localized(element, "description"))
-            for element in self.children(report, "gradingScheme")
+            GradingScheme(local_id=e.get("localId", ""), descriptions=self.localized(self.kids(e), "description"))
+            for e in self.children(report, "gradingScheme")
         )
 
     def report(self, element: etree._Element) -> Report:
-        schemes = self.grading_schemes(element)
+        kids = self.kids(element)
+        schemes = self.grading_schemes(kids)
         by_id = {scheme.local_id: scheme.descriptions for scheme in schemes}
         return Report(
-            issuer=self.issuer(element),
-            issue_date=self.datetime_value(element, "issueDate", "report"),
+            issuer=self.issuer(kids),
+            issue_date=self.datetime_value(kids, "issueDate", "report"),
             learning_opportunities=tuple(
-                self.los(e, by_id) for e in self.children(element, "learningOpportunitySpecification")
+                self.los(e, by_id) for e in self.children(kids, "learningOpportunitySpecification")
             ),
             grading_schemes=schemes,
-            attachments=tuple(self.attachment(e) for e in self.children(element, "attachment")),
+            attachments=tuple(self.attachment(e) for e in self.children(kids, "attachment")),
         )
 
     # -- learning opportunities --------------------------------------------------------------
     def los(self, element: etree._Element, schemes: dict[str, tuple[LocalizedText, ...]]) -> LearningOpportunity:
-        loi = self.child(self.child(element, "specifies"), "learningOpportunityInstance")
+        kids = self.kids(element)
+        loi = self.child(self.kids(self.child(kids, "specifies")), "learningOpportunityInstance")
         parts = tuple(
             self.los(child, schemes)
-            for has_part in self.children(element, "hasPart")
-            for child in self.children(has_part, "learningOpportunitySpecification")
+            for has_part in self.children(kids, "hasPart")
+            for child in self.children(self.kids(has_part), "learningOpportunitySpecification")
         )
         return LearningOpportunity(
-            identifiers=self.identifiers(element),
-            titles=self.localized(element, "title"),
-            type=self.text(element, "type"),
-            subject_area=self.text(element, "subjectArea"),
-            isced_code=self.text(element, "iscedCode"),
-            url=self.text(element, "url"),
-            descriptions=self.localized(element, "description"),
-            descriptions_html=self.descriptions_html(element),
+            identifiers=self.identifiers(kids),
+            titles=self.localized(kids, "title"),
+            type=self.text(kids, "type"),
+            subject_area=self.text(kids, "subjectArea"),
+            isced_code=self.text(kids, "iscedCode"),
+            url=self.text(kids, "url"),
+            descriptions=self.localized(kids, "description"),
+            descriptions_html=self.descriptions_html(kids),
             instance=self.instance(loi, schemes) if loi is not None else None,
             parts=parts,
         )
 
-    def descriptions_html(self, element: etree._Element) -> tuple[LocalizedText, ...]:
-        items = self.localized(element, "descriptionHtml")
+    def descriptions_html(self, kids: Kids) -> tuple[LocalizedText, ...]:
+        items = self.localized(kids, "descriptionHtml")
         if not items:
             return ()
         from emrex_emc.core.elmo.sanitize import sanitize_html
@@ -242,69 +259,74 @@ class _Reader:
 
     def instance(self, element: etree._Element, schemes: dict[str, tuple[LocalizedText, ...]]) -> Instance:
         where = "learningOpportunityInstance"
-        status = self.text(element, "status")
-        scheme_id = self.text(element, "gradingSchemeLocalId")
-        term = self.child(element, "academicTerm")
+        kids = self.kids(element)
+        status = self.text(kids, "status")
+        scheme_id = self.text(kids, "gradingSchemeLocalId")
+        term = self.child(kids, "academicTerm")
         return Instance(
-            identifiers=self.identifiers(element),
-            start=self.date_value(element, "start", where),
-            completion_date=self.date_value(element, "date", where),
+            identifiers=self.identifiers(kids),
+            start=self.date_value(kids, "start", where),
+            completion_date=self.date_value(kids, "date", where),
             status=status if status is not None else PASSED,
             status_declared=status is not None,
-            result_label=self.text(element, "resultLabel"),
+            result_label=self.text(kids, "resultLabel"),
             grading_scheme_local_id=scheme_id,
             grading_scheme=schemes.get(scheme_id, ()) if scheme_id is not None else (),
-            credits=tuple(self.credit(e) for e in self.children(element, "credit")),
-            levels=tuple(self.level(e) for e in self.children(element, "level")),
-            language_of_instruction=self.text(element, "languageOfInstruction"),
-            engagement_hours=self.decimal_value(element, "engagementHours", where),
+            credits=tuple(self.credit(e) for e in self.children(kids, "credit")),
+            levels=tuple(self.level(e) for e in self.children(kids, "level")),
+            language_of_instruction=self.text(kids, "languageOfInstruction"),
+            engagement_hours=self.decimal_value(kids, "engagementHours", where),
             academic_term=self.academic_term(term) if term is not None else None,
             groupings=tuple(
                 Grouping(typeref=e.get("typeref", ""), idref=e.get("idref", ""))
-                for e in self.children(element, "grouping")
+                for e in self.children(kids, "grouping")
             ),
             attachment_refs=tuple(
                 ref
-                for refs in self.children(element, "attachments")
-                for ref in (self.text_of(e) for e in self.children(refs, "ref"))
+                for refs in self.children(kids, "attachments")
+                for ref in (self.text_of(e) for e in self.children(self.kids(refs), "ref"))
                 if ref is not None
             ),
-            has_diploma_supplement=self.child(element, "diplomaSupplement") is not None,
+            has_diploma_supplement="diplomaSupplement" in kids,
         )
 
     def credit(self, element: etree._Element) -> Credit:
+        kids = self.kids(element)
         return Credit(
-            scheme=self.text(element, "scheme") or "",
-            value=self.decimal_value(element, "value", "credit"),
-            level=self.text(element, "level"),
+            scheme=self.text(kids, "scheme") or "",
+            value=self.decimal_value(kids, "value", "credit"),
+            level=self.text(kids, "level"),
         )
 
     def level(self, element: etree._Element) -> Level:
+        kids = self.kids(element)
         return Level(
-            type=self.text(element, "type") or "",
-            value=self.text(element, "value"),
-            description=self.text(element, "description"),
+            type=self.text(kids, "type") or "",
+            value=self.text(kids, "value"),
+            description=self.text(kids, "description"),
         )
 
     def academic_term(self, element: etree._Element) -> AcademicTerm:
+        kids = self.kids(element)
         return AcademicTerm(
-            titles=self.localized(element, "title"),
-            start=self.date_value(element, "start", "academicTerm"),
-            end=self.date_value(element, "end", "academicTerm"),
+            titles=self.localized(kids, "title"),
+            start=self.date_value(kids, "start", "academicTerm"),
+            end=self.date_value(kids, "end", "academicTerm"),
         )
 
     # -- attachments and groups --------------------------------------------------------------
     def attachment(self, element: etree._Element) -> Attachment:
+        kids = self.kids(element)
         contents = []
-        for content in self.children(element, "content"):
+        for content in self.children(kids, "content"):
             decoded = self.content(content)
             if decoded is not None:
                 contents.append(decoded)
         return Attachment(
-            identifiers=self.identifiers(element),
-            titles=self.localized(element, "title"),
-            type=self.text(element, "type"),
-            descriptions=self.localized(element, "description"),
+            identifiers=self.identifiers(kids),
+            titles=self.localized(kids, "title"),
+            type=self.text(kids, "type"),
+            descriptions=self.localized(kids, "description"),
             contents=tuple(contents),
         )
 
@@ -340,18 +362,22 @@ class _Reader:
             data=decoded.data,
         )
 
-    def group_types(self, root: etree._Element) -> tuple[GroupType, ...]:
+    def group_types(self, root: Kids) -> tuple[GroupType, ...]:
         return tuple(
             GroupType(
                 id=element.get("id", ""),
-                titles=self.localized(element, "title"),
+                titles=self.localized(self.kids(element), "title"),
                 groups=tuple(
-                    Group(id=g.get("id", ""), sorting_key=g.get("sortingKey"), titles=self.localized(g, "title"))
-                    for g in self.children(element, "group")
+                    Group(
+                        id=g.get("id", ""),
+                        sorting_key=g.get("sortingKey"),
+                        titles=self.localized(self.kids(g), "title"),
+                    )
+                    for g in self.children(self.kids(element), "group")
                 ),
             )
             for groups in self.children(root, "groups")
-            for element in self.children(groups, "groupType")
+            for element in self.children(self.kids(groups), "groupType")
         )
 
 
@@ -363,16 +389,17 @@ def read_elmo(root: etree._Element) -> ElmoDocument:
     """
     version = detect_version(root)
     reader = _Reader(namespace_for(version))
-    reports = tuple(reader.report(e) for e in reader.children(root, "report"))
+    kids = reader.kids(root)
+    reports = tuple(reader.report(e) for e in reader.children(kids, "report"))
     if not reports:
         reader.notice("VALUE_MISSING", "the document has no report")
     return ElmoDocument(
         version=version,
         namespace=reader.ns,
-        generated_date=reader.datetime_value(root, "generatedDate", "elmo"),
-        learner=reader.learner(root),
+        generated_date=reader.datetime_value(kids, "generatedDate", "elmo"),
+        learner=reader.learner(kids),
         reports=reports,
-        attachments=tuple(reader.attachment(e) for e in reader.children(root, "attachment")),
-        group_types=reader.group_types(root),
+        attachments=tuple(reader.attachment(e) for e in reader.children(kids, "attachment")),
+        group_types=reader.group_types(kids),
         notices=reader.notices(),
     )
