@@ -1,0 +1,73 @@
+"""Every event the callback queues validates against the JSON Schema of its detail-type."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from jsonschema import Draft202012Validator
+
+from callback import handler as callback_handler
+from emrex_emc.adapters.events import DetailType
+from emrex_emc.adapters.sessions import Transfer
+from tests.functions.callback_helpers import callback_event, form_for, ok_payload, outbox_events, state_for, trusted_emp
+from tests.functions.conftest import AwsEnv
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "functions" / "emrex_emc" / "schemas" / "events"
+
+
+def _schemas() -> dict[str, dict[str, Any]]:
+    schemas = {}
+    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        schemas[schema["x-detail-type"]] = schema
+    return schemas
+
+
+def test_one_valid_schema_per_detail_type() -> None:
+    schemas = _schemas()
+    assert set(schemas) == {d.value for d in DetailType}
+    for schema in schemas.values():
+        Draft202012Validator.check_schema(schema)
+        assert schema["description"] and all("description" in p or "const" in p for p in schema["properties"].values())
+
+
+@pytest.fixture(autouse=True)
+def fresh_handler(aws_env: AwsEnv) -> Iterator[None]:
+    callback_handler.reset()
+    yield
+    callback_handler.reset()
+
+
+@pytest.mark.parametrize(
+    ("code", "elmo", "message"),
+    [
+        ("NCP_OK", "ok", ""),
+        ("NCP_OK", "tampered", ""),
+        ("NCP_OK", "", ""),
+        ("EMP_CANCEL", "", ""),
+        ("NCP_NO_RESULTS", "", ""),
+        ("NCP_ERROR", "", "x" * 900),
+        ("BOGUS", "", ""),
+    ],
+)
+def test_published_events_validate(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer], code: str, elmo: str, message: str
+) -> None:
+    payload = {"ok": ok_payload(), "tampered": ok_payload().replace("A", "B", 5), "": ""}[elmo]
+    transfer = make_transfer(emp=trusted_emp())
+    event = callback_event(state_for(aws_env.signer, transfer), form_for(transfer, code, payload, message))
+    assert callback_handler.handler(event, None)["statusCode"] == 200
+
+    [(detail_type, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
+    jsonschema.validate(detail, _schemas()[detail_type], format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def test_the_schema_rejects_an_event_carrying_the_document() -> None:
+    schema = _schemas()["EMREX Results Received"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"elmo": "<elmo/>"}, schema)
