@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import warnings
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -33,6 +34,8 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="EMREX", service=SERVICE)
 logging.getLogger("emrex_emc")
 copy_config_to_registered_loggers(source_logger=logger, include={"emrex_emc"})
+# a request that emits no metric is normal here, not worth a warning per invocation
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 _START_PATH = re.compile(r"(?:^|/)start/(?P<id>[^/]+)/?$")
 

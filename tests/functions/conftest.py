@@ -165,3 +165,38 @@ def make_transfer(aws_env: AwsEnv) -> Callable[..., Transfer]:
         return transfer
 
     return _make
+
+
+def apigw_event(
+    method: str,
+    path: str,
+    *,
+    route_key: str | None = None,
+    path_params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    body: str | bytes = "",
+    cookies: list[str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, as the real service and the local emulator send it."""
+    raw_body = body.decode("utf-8") if isinstance(body, bytes) else body
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key or "$default",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        "headers": {"host": "api.example", "x-forwarded-proto": "https", **(headers or {})},
+        "requestContext": {
+            "http": {"method": method, "path": path, "sourceIp": "192.0.2.10"},
+            "requestId": "req-1",
+        },
+        "body": raw_body,
+        "isBase64Encoded": False,
+    }
+    if query:
+        event["queryStringParameters"] = dict(query)
+    if path_params:
+        event["pathParameters"] = dict(path_params)
+    if cookies:
+        event["cookies"] = list(cookies)
+    return event

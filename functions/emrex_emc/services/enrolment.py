@@ -202,16 +202,11 @@ def public_outcome(outcome: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if not outcome:
         return None
     result = {name: outcome[name] for name in _PUBLIC_OUTCOME_FIELDS if name in outcome}
-    identity = outcome.get("identity")
-    if isinstance(identity, Mapping):
-        result["identity"] = identity.get("verdict")
-    elif identity is not None:
-        result["identity"] = identity
-    error = outcome.get("error")
-    if isinstance(error, Mapping):
-        result["error"] = error.get("code")
-    elif error is not None:
-        result["error"] = error
+    # only the verdict of the identity check and the code of an error, not their details
+    for name, key in (("identity", "verdict"), ("error", "code")):
+        if name in outcome:
+            value = outcome[name]
+            result[name] = value.get(key) if isinstance(value, Mapping) else value
     return result
 
 
