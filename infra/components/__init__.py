@@ -1,0 +1,1 @@
+"""Constructs of the EMREX stack; one module per concern, mirroring functions/."""

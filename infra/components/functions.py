@@ -1,0 +1,299 @@
+"""The five Lambdas (asset root ``functions/``), each with its own role holding only its own permissions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.components.events import Events, encrypted_queue, mark_as_dead_letter_queue
+from infra.components.nag import acknowledge, logical_id
+from infra.components.storage import Storage
+from infra.config import EmrexConfig
+from infra.layer import LayerAsset
+
+FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
+ASSET_EXCLUDES = [
+    "emrex_emc/local",
+    "emrex_emc/commands",
+    "emrex_emc/cli.py",
+    "**/__pycache__",
+    "**/*.pyc",
+    "*.egg-info",
+]
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+REGISTRY_PREFIX = "registry/"
+REGISTRY_SNAPSHOT_KEY = "registry/snapshot.json"
+TRANSFERS_PREFIX = "transfers/"
+REFRESH_RATE = Duration.minutes(15)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    """Directory under functions/ and POWERTOOLS_SERVICE_NAME."""
+    description: str
+    memory_mb: int
+    timeout: Duration
+
+
+# First estimates, to be revised from measurements: the callback parses, verifies and stores an ELMO of
+# up to a few MB (CPU scales with memory); the others are small I/O-bound handlers.
+SPECS = {
+    "enrolment_api": FunctionSpec("enrolment_api", "POST /sessions, GET /sessions/{id}", 256, Duration.seconds(10)),
+    "start_session": FunctionSpec("start_session", "GET/POST /start/{id}: EMP chooser", 512, Duration.seconds(10)),
+    "callback": FunctionSpec("callback", "POST /callback: verify and store results", 1024, Duration.seconds(29)),
+    "outbox_relay": FunctionSpec("outbox_relay", "DynamoDB stream OUTBOX# -> EventBridge", 256, Duration.seconds(30)),
+    "registry_refresh": FunctionSpec("registry_refresh", "EWP registry -> S3 snapshot", 512, Duration.seconds(120)),
+}
+
+
+class Functions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EmrexConfig,
+        layer: LayerAsset,
+        storage: Storage,
+        events_: Events,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._storage = storage
+        self._region = Stack.of(self).region
+        architecture = lambda_.Architecture.ARM_64 if config.architecture == "arm64" else lambda_.Architecture.X86_64
+        self.layer = lambda_.LayerVersion(
+            self,
+            "Dependencies",
+            code=layer.code,
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[architecture],
+            description="EMREX EMC runtime dependencies and ELMO XSDs (layers/requirements.txt)",
+        )
+        code = lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=ASSET_EXCLUDES)
+        environment = {
+            "EMREX_TABLE_NAME": storage.table.table_name,
+            "EMREX_BUCKET_NAME": storage.bucket.bucket_name,
+            "EMREX_EVENT_BUS_NAME": events_.bus.event_bus_name,
+            "EMREX_SECRET_NAME": storage.secret.secret_name,
+            "EMREX_REGISTRY_URL": config.registry_url,
+            "EMREX_REGISTRY_MAX_AGE_SECONDS": str(config.registry_max_age_seconds),
+            "EMREX_ALLOWED_RETURN_URLS": ",".join(config.allowed_return_urls),
+            "EMREX_SESSION_TTL_SECONDS": str(config.session_ttl_seconds),
+            "EMREX_RETENTION_DAYS": str(config.retention_days),
+            "EMREX_FORBID_SHA1": str(config.forbid_sha1).lower(),
+            "EMREX_STRICT_CERT_VALIDITY": str(config.strict_cert_validity).lower(),
+            "EMREX_PUBLIC_BASE_URL": config.public_base_url,
+            "EMREX_XSD_DIR": layer.xsd_dir,
+            "POWERTOOLS_METRICS_NAMESPACE": "EMREX",
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+            "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+        }
+        self.by_name: dict[str, lambda_.Function] = {}
+        for spec in SPECS.values():
+            self.by_name[spec.name] = self._function(spec, code, architecture, environment, config)
+
+        self._grant_enrolment_api(self.by_name["enrolment_api"])
+        self._grant_start_session(self.by_name["start_session"])
+        self._grant_callback(self.by_name["callback"])
+        self._grant_registry_refresh(self.by_name["registry_refresh"])
+        self.relay_dlq = self._wire_outbox_relay(self.by_name["outbox_relay"], events_)
+        events.Rule(
+            self,
+            "RegistryRefreshSchedule",
+            description="Refresh the EMP registry snapshot",
+            schedule=events.Schedule.rate(REFRESH_RATE),
+            targets=[targets.LambdaFunction(self.by_name["registry_refresh"], retry_attempts=2)],
+        )
+
+    @property
+    def http_functions(self) -> tuple[lambda_.Function, ...]:
+        return tuple(self.by_name[name] for name in ("enrolment_api", "start_session", "callback"))
+
+    def _function(
+        self,
+        spec: FunctionSpec,
+        code: lambda_.Code,
+        architecture: lambda_.Architecture,
+        environment: dict[str, str],
+        config: EmrexConfig,
+    ) -> lambda_.Function:
+        scope = Construct(self, spec.name)
+        log_group = logs.LogGroup(
+            scope,
+            "Logs",
+            retention=_retention(config.log_retention_days),
+        )
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"EMREX {spec.name}: only its own permissions",
+        )
+        log_group.grant_write(role)
+        function = lambda_.Function(
+            scope,
+            "Function",
+            description=f"EMREX {spec.description}",
+            runtime=RUNTIME,
+            architecture=architecture,
+            handler=f"{spec.name}.handler.handler",
+            code=code,
+            layers=[self.layer],
+            memory_size=spec.memory_mb,
+            timeout=spec.timeout,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.DISABLED,
+            environment={**environment, "POWERTOOLS_SERVICE_NAME": spec.name},
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            f"Pinned to {RUNTIME.name}: the layer wheels are built and tested for it (layers/build.py PYTHON_VERSION).",
+        )
+        return function
+
+    # --- permissions, one method per function -------------------------------------------------------
+
+    def _allow(self, fn: lambda_.Function, actions: list[str], resources: list[str], **conditions: object) -> None:
+        fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources, conditions=conditions or None))
+
+    def _table(self, fn: lambda_.Function, *actions: str) -> None:
+        self._allow(fn, [f"dynamodb:{action}" for action in actions], [self._storage.table.table_arn])
+
+    def _objects(self, fn: lambda_.Function, prefix: str, *actions: str) -> None:
+        self._allow(fn, [f"s3:{action}" for action in actions], [self._storage.bucket.arn_for_objects(prefix)])
+
+    def _list_prefix(self, fn: lambda_.Function, prefix: str) -> None:
+        # Without ListBucket a missing key reads as AccessDenied instead of NoSuchKey (first start-up).
+        self._allow(fn, ["s3:ListBucket"], [self._storage.bucket.bucket_arn], StringLike={"s3:prefix": [f"{prefix}*"]})
+
+    def _read_secret(self, fn: lambda_.Function) -> None:
+        self._allow(fn, ["secretsmanager:GetSecretValue"], [self._storage.secret.secret_arn])
+
+    def _kms(self, fn: lambda_.Function, actions: list[str], services: list[str]) -> None:
+        """Use the stack key only through the named services (kms:ViaService)."""
+        via = [f"{service}.{self._region}.amazonaws.com" for service in services]
+        self._allow(
+            fn,
+            [f"kms:{action}" for action in actions],
+            [self._storage.key.key_arn],
+            StringEquals={"kms:ViaService": via},
+        )
+
+    def _grant_enrolment_api(self, fn: lambda_.Function) -> None:
+        self._table(fn, "GetItem", "PutItem")
+        self._read_secret(fn)
+        self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "secretsmanager"])
+
+    def _grant_start_session(self, fn: lambda_.Function) -> None:
+        self._table(fn, "GetItem", "UpdateItem")
+        self._allow(fn, ["s3:GetObject"], [self._storage.bucket.arn_for_objects(REGISTRY_SNAPSHOT_KEY)])
+        self._list_prefix(fn, REGISTRY_PREFIX)
+        self._read_secret(fn)
+        self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "s3", "secretsmanager"])
+
+    def _grant_callback(self, fn: lambda_.Function) -> None:
+        self._table(fn, "GetItem", "UpdateItem", "PutItem")
+        self._objects(fn, f"{TRANSFERS_PREFIX}*", "PutObject", "GetObject")
+        self._read_secret(fn)
+        self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "s3", "secretsmanager"])
+        _suppress_object_wildcard(fn, self._storage.bucket, TRANSFERS_PREFIX, "keys hold random transfer ids only")
+
+    def _grant_registry_refresh(self, fn: lambda_.Function) -> None:
+        self._objects(fn, f"{REGISTRY_PREFIX}*", "GetObject", "PutObject")
+        self._list_prefix(fn, REGISTRY_PREFIX)
+        self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["s3"])
+        _suppress_object_wildcard(
+            fn, self._storage.bucket, REGISTRY_PREFIX, "the prefix holds the registry snapshot only"
+        )
+
+    def _wire_outbox_relay(self, fn: lambda_.Function, events_: Events) -> sqs.Queue:
+        dlq = encrypted_queue(self, "OutboxRelayDeadLetterQueue", self._storage.key)
+        mark_as_dead_letter_queue(dlq, "stream batches the outbox relay gave up on")
+        fn.add_event_source(
+            sources.DynamoEventSource(
+                self._storage.table,
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=25,
+                bisect_batch_on_error=True,
+                report_batch_item_failures=True,
+                retry_attempts=10,
+                max_record_age=Duration.hours(12),
+                on_failure=sources.SqsDlq(dlq),
+                filters=[
+                    lambda_.FilterCriteria.filter(
+                        {
+                            "eventName": lambda_.FilterRule.is_equal("INSERT"),
+                            "dynamodb": {"Keys": {"pk": {"S": lambda_.FilterRule.begins_with("OUTBOX#")}}},
+                        }
+                    )
+                ],
+            )
+        )
+        self._allow(fn, ["events:PutEvents"], [events_.bus.event_bus_arn])
+        policy = _policy(fn)
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "CDK's stream grant: dynamodb:ListStreams cannot be scoped to a table (the other stream actions are).",
+        )
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+            acknowledge(policy, f"AwsSolutions-IAM5[Action::{action}]", "CDK's grant to send to the KMS-encrypted DLQ.")
+        return dlq
+
+
+def _policy(fn: lambda_.Function) -> iam.Policy:
+    """The function role's default policy, where grants land (nag reports findings there)."""
+    policy = fn.role.node.try_find_child("DefaultPolicy") if fn.role else None
+    if not isinstance(policy, iam.Policy):
+        raise TypeError(f"{fn.node.path} has no default role policy")
+    return policy
+
+
+def _suppress_object_wildcard(fn: lambda_.Function, bucket: s3.IBucket, prefix: str, why: str) -> None:
+    acknowledge(
+        _policy(fn),
+        f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{prefix}*]",
+        f"Object actions need a key-prefix wildcard; {why}.",
+    )
+
+
+_RETENTION = {
+    1: logs.RetentionDays.ONE_DAY,
+    3: logs.RetentionDays.THREE_DAYS,
+    5: logs.RetentionDays.FIVE_DAYS,
+    7: logs.RetentionDays.ONE_WEEK,
+    14: logs.RetentionDays.TWO_WEEKS,
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    120: logs.RetentionDays.FOUR_MONTHS,
+    150: logs.RetentionDays.FIVE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    545: logs.RetentionDays.EIGHTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+    1096: logs.RetentionDays.THREE_YEARS,
+    1827: logs.RetentionDays.FIVE_YEARS,
+    2192: logs.RetentionDays.SIX_YEARS,
+    2557: logs.RetentionDays.SEVEN_YEARS,
+    2922: logs.RetentionDays.EIGHT_YEARS,
+}
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    return _RETENTION[days]

@@ -1,0 +1,131 @@
+"""Data at rest: the customer-managed key, the DynamoDB table, the evidence bucket and the secret."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.components.nag import acknowledge
+from infra.config import EmrexConfig
+
+NONCURRENT_VERSION_DAYS = 30
+"""How long an overwritten or deleted object version is kept (recovery window)."""
+INITIAL_STATE_KEY_ID = "k1"
+
+
+class Storage(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EmrexConfig) -> None:
+        super().__init__(scope, construct_id)
+        removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="EMREX EMC: table, bucket, secret, queues and alarm topic",
+            enable_key_rotation=True,
+            removal_policy=removal,
+        )
+        # CloudWatch alarms publish to the KMS-encrypted alarm topic.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToUseTheTopicKey",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
+
+        # Table, not TableV2: a TableV2 with a customer-managed key cannot synthesize env-agnostic.
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expires_at",
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            deletion_protection=config.retain_data,
+            removal_policy=removal,
+        )
+
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # S3 server access logging cannot write SSE-KMS
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(config.retention_days))
+            ],
+            removal_policy=removal,
+        )
+        acknowledge(
+            self.access_logs, "AwsSolutions-S1", "This is the access-log bucket; logging it to itself would loop."
+        )
+
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="bucket/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-transfers",
+                    prefix="transfers/",
+                    expiration=Duration.days(config.retention_days),
+                    noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_DAYS),
+                ),
+                s3.LifecycleRule(
+                    id="expire-old-registry-snapshots",
+                    prefix="registry/",
+                    noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_DAYS),
+                ),
+                s3.LifecycleRule(
+                    id="clean-up",
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                    expired_object_delete_marker=True,
+                ),
+            ],
+            removal_policy=removal,
+        )
+
+        # generate_secret_string fills one field only: api_token is generated; the state-signing keys are
+        # written once after the first deploy (docs/DEPLOY.md), until then the functions fail loudly.
+        self.secret = secretsmanager.Secret(
+            self,
+            "Secret",
+            description="EMREX EMC: state-signing keys (state_keys, state_key_id) and the enrolment API token",
+            encryption_key=self.key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({"state_key_id": INITIAL_STATE_KEY_ID, "state_keys": {}}),
+                generate_string_key="api_token",
+                password_length=48,
+                exclude_punctuation=True,
+            ),
+            removal_policy=removal,
+        )
+        acknowledge(
+            self.secret,
+            "AwsSolutions-SMG4",
+            "State keys rotate by adding a kid and switching state_key_id (docs/DEPLOY.md), not by a Lambda.",
+        )

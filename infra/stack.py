@@ -1,0 +1,62 @@
+"""The whole EMC in one stack: storage, events, functions, HTTP API, monitoring."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.components.api import Api
+from infra.components.events import Events
+from infra.components.functions import Functions, _retention
+from infra.components.monitoring import Monitoring
+from infra.components.storage import Storage
+from infra.config import EmrexConfig
+from infra.layer import LayerAsset
+
+
+class EmrexStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: EmrexConfig, layer: LayerAsset) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="EMREX client (EMC): verified study results from EMREX data providers to the SIS",
+        )
+        self.config = config
+        self.storage = Storage(self, "Storage", config=config)
+        self.events = Events(self, "Events", config=config, key=self.storage.key)
+        self.functions = Functions(
+            self, "Functions", config=config, layer=layer, storage=self.storage, events_=self.events
+        )
+        self.api = Api(
+            self,
+            "Api",
+            config=config,
+            functions={fn: self.functions.by_name[fn] for fn in ("enrolment_api", "start_session", "callback")},
+            access_log_retention=_retention(config.log_retention_days),
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            config=config,
+            key=self.storage.key,
+            functions=self.functions.by_name,
+            dead_letter_queues={
+                "OutboxRelayDlq": self.functions.relay_dlq,
+                "SisDlq": self.events.sis_dlq,
+                "SisDeliveryDlq": self.events.delivery_dlq,
+            },
+            api=self.api,
+        )
+        outputs = {
+            "ApiUrl": (self.api.public_url, "Base URL of the API (start links and the EMP callback live here)"),
+            "SecretName": (self.storage.secret.secret_name, "Secret with api_token and the state keys"),
+            "TableName": (self.storage.table.table_name, "DynamoDB table"),
+            "BucketName": (self.storage.bucket.bucket_name, "Evidence and registry bucket"),
+            "EventBusName": (self.events.bus.event_bus_name, "Bus the SIS subscribes to (source emrex.emc)"),
+            "SisQueueUrl": (self.events.sis_queue.queue_url, "Sample SIS queue"),
+            "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic of all alarms"),
+        }
+        if self.api.domain is not None:
+            outputs["DomainTarget"] = (self.api.domain.regional_domain_name, "CNAME target for the custom domain")
+        for name, (value, description) in outputs.items():
+            CfnOutput(self, name, value=value, description=description)
