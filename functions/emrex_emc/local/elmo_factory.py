@@ -109,7 +109,7 @@ def build_elmo(
     """An unsigned ELMO document: learner, one report with a degree whose ``hasPart`` are the courses."""
     ns = ELMO_NAMESPACES[namespace_version]
     builder = _Builder(ns)
-    root = etree.Element(builder.tag("elmo"), nsmap={None: ns})
+    root = etree.Element(builder.tag("elmo"), nsmap=cast(Any, {None: ns}))
     builder.add(root, "generatedDate", "2024-06-30T12:00:00+02:00")
     learner = builder.add(root, "learner")
     builder.add(learner, "citizenship", country)
