@@ -71,13 +71,19 @@ class StreamRelay:
     poll_seconds: float = 0.25
     max_attempts: int = 5
     """Attempts per batch before it is dropped with an error log (Lambda's ``MaximumRetryAttempts`` + 1)."""
+    retry_delay_seconds: float = 0.5
+    """First back-off between attempts; doubles each time, capped at 5 s."""
     batches_delivered: int = 0
     _iterators: dict[str, str | None] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def start(self) -> None:
+    def open(self) -> None:
+        """Take shard iterators from the start of the stream (the mapping is created with the table)."""
         self._refresh_shards()
+
+    def start(self) -> None:
+        self.open()
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
         self._thread.start()
 
@@ -124,9 +130,10 @@ class StreamRelay:
                     self.batches_delivered += 1
                     return
                 logger.warning("%s reported %d failed record(s) (attempt %d)", self.function_name, len(batch), attempt)
-            if self._stop.wait(min(0.5 * 2**attempt, 5.0)):
-                return
-        logger.error("%s: dropping a batch of %d record(s) after %d attempts", self.function_name, len(batch), attempt)
+            last = attempt == self.max_attempts
+            if last or self._stop.wait(min(self.retry_delay_seconds * 2 ** (attempt - 1), 5.0)):
+                break
+        logger.error("%s: gave up on a batch of %d record(s)", self.function_name, len(batch))
 
     def _run(self) -> None:
         while not self._stop.is_set():

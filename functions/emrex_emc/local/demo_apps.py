@@ -187,8 +187,6 @@ class DemoSis:
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
-        if self.events_file is not None:
-            self.events_file.parent.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="demo-sis", daemon=True)
         self._thread.start()
 
@@ -223,6 +221,7 @@ class DemoSis:
             self._seen.add(key)
             self.events.append(event)
             if self.events_file is not None:
+                self.events_file.parent.mkdir(parents=True, exist_ok=True)
                 with self.events_file.open("a", encoding="utf-8") as out:
                     out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
         logger.info("demo SIS received %s", event.get("detail-type"))
