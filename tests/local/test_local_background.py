@@ -256,7 +256,13 @@ def test_demo_sis_records_each_event_once_to_the_file_and_escapes_its_page(
         "time": "2026-11-28T10:00:00Z",
         "detail-type": "EMREX Results Received",
         "source": "emrex.emc",
-        "detail": {"event_id": "e-1", "session_id": "<b>x</b>", "status": "received", "identity": {"verdict": "MATCH"}},
+        "detail": {
+            "event_id": "e-1",
+            "session_id": "<b>x</b>",
+            "status": "received",
+            "identity": {"verdict": "MATCH"},
+            "summary": {"course_count": 3, "total_ects": "18", "issuers": [{"name": "Uni X"}]},
+        },
     }
     for _ in range(2):  # at-least-once delivery: the same event twice
         sqs.send_message(QueueUrl=resources.queue_url, MessageBody=json.dumps(event))
@@ -271,3 +277,4 @@ def test_demo_sis_records_each_event_once_to_the_file_and_escapes_its_page(
     page = str(sis.page(HttpRequest(method="GET", path="/")).body)
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
     assert "received MATCH" in page
+    assert "3 courses, 18 ECTS (Uni X)" in page

@@ -258,10 +258,25 @@ def _event_row(event: Mapping[str, Any]) -> str:
     detail = _detail(event)
     transfer = detail.get("session_id") or ""
     outcome = " ".join(str(part) for part in _outcome_parts(detail) if part)
-    summary = detail.get("summary")
-    summary_text = json.dumps(summary, ensure_ascii=False) if summary not in (None, "") else ""
-    cells = (event.get("time", ""), event.get("detail-type", ""), transfer, outcome, summary_text)
+    cells = (
+        event.get("time", ""),
+        event.get("detail-type", ""),
+        transfer,
+        outcome,
+        _summary_text(detail.get("summary")),
+    )
     return "<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in cells) + "</tr>"
+
+
+def _summary_text(summary: Any) -> str:
+    """``3 courses, 18 ECTS (Universiteit van Voorbeeld)`` for a results summary; other values as JSON."""
+    if not isinstance(summary, Mapping):
+        return "" if summary in (None, "") else json.dumps(summary, ensure_ascii=False)
+    issuers = ", ".join(str(i.get("name", "")) for i in summary.get("issuers", []) if isinstance(i, Mapping))
+    text = f"{summary.get('course_count', '?')} courses, {summary.get('total_ects', '?')} ECTS"
+    if summary.get("attachment_count"):
+        text += f", {summary['attachment_count']} attachment(s)"
+    return f"{text} ({issuers})" if issuers else text
 
 
 def _detail(event: Mapping[str, Any]) -> Mapping[str, Any]:

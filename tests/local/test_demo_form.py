@@ -1,0 +1,95 @@
+"""The demo enrolment form's backend: it calls the enrolment API with the bearer token and redirects."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+
+from emrex_emc.local.demo_apps import EnrolmentForm
+from emrex_emc.web.http import HttpRequest
+
+TOKEN = "demo-token-0123456789abcdef"
+TRANSFER_ID = "ab" * 16
+
+
+class FakeApi:
+    def __init__(self, status: int = 201) -> None:
+        self.status = status
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.method == "POST":
+            body = {"id": TRANSFER_ID, "start_url": f"http://api.test/start/{TRANSFER_ID}"}
+            return httpx.Response(self.status, json=body if self.status == 201 else {"error": {"code": "X"}})
+        return httpx.Response(200, json={"id": TRANSFER_ID, "status": "received", "outcome": {"identity": "MATCH"}})
+
+
+def _form(api: FakeApi) -> EnrolmentForm:
+    client = httpx.Client(transport=httpx.MockTransport(api))
+    return EnrolmentForm(api_base_url="http://api.test", api_token=TOKEN, base_url="http://form.test", http=client)
+
+
+def _apply(form: EnrolmentForm, **fields: str) -> tuple[int, dict[str, str], str]:
+    values = {"given_names": "Zoë", "family_name": "<Lind>", "birth_date": "1998-02-28", "locale": "nl", **fields}
+    request = HttpRequest(
+        method="POST",
+        path="/apply",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        body=urlencode(values).encode(),
+    )
+    response = form.apply(request)
+    return response.status, response.headers, str(response.body)
+
+
+def test_apply_creates_a_transfer_and_redirects_to_the_start_url() -> None:
+    api = FakeApi()
+    form = _form(api)
+    status, headers, _ = _apply(form)
+    assert (status, headers["location"]) == (303, f"http://api.test/start/{TRANSFER_ID}")
+    (sent,) = api.requests
+    assert sent.url == "http://api.test/sessions"
+    assert sent.headers["authorization"] == f"Bearer {TOKEN}"
+    payload = json.loads(sent.content)
+    assert payload["given_names"] == "Zoë" and payload["family_name"] == "<Lind>" and payload["locale"] == "nl"
+    assert payload["birth_date"] == "1998-02-28"
+    assert payload["return_url"].startswith(form.return_url_prefix + "?ref=")
+
+    reference = parse_qs(urlsplit(payload["return_url"]).query)["ref"][0]
+    page = form.returned(HttpRequest(method="GET", path="/return", query={"ref": reference, "outcome": "<received>"}))
+    assert "&lt;received&gt;" in str(page.body) and "<received>" not in str(page.body)
+    assert 'id="transfer-status">received<' in str(page.body)
+    assert api.requests[-1].url == f"http://api.test/sessions/{TRANSFER_ID}"
+
+
+@pytest.mark.parametrize("status", [400, 401, 500])
+def test_a_refusal_by_the_api_is_shown_not_followed(status: int) -> None:
+    code, headers, body = _apply(_form(FakeApi(status=status)))
+    assert code == 400
+    assert "location" not in headers
+    assert "refused" in body
+
+
+def test_an_unreachable_api_is_a_502_page() -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused")
+
+    form = EnrolmentForm(
+        api_base_url="http://api.test",
+        api_token=TOKEN,
+        base_url="http://form.test",
+        http=httpx.Client(transport=httpx.MockTransport(down)),
+    )
+    code, _, body = _apply(form)
+    assert code == 502 and "did not answer" in body
+
+
+def test_unknown_return_reference_and_foreign_transfer_are_refused() -> None:
+    form = _form(FakeApi())
+    page = form.returned(HttpRequest(method="GET", path="/return", query={"ref": "forged"}))
+    assert "Unknown return reference" in str(page.body)
+    status = form.status(HttpRequest(method="GET", path=f"/status/{TRANSFER_ID}", path_params={"id": TRANSFER_ID}))
+    assert status.status == 404
