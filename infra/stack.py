@@ -49,7 +49,7 @@ class EmrexStack(Stack):
         )
         outputs = {
             "ApiUrl": (self.api.public_url, "Base URL of the API (start links and the EMP callback live here)"),
-            "SecretName": (self.storage.secret.secret_name, "Secret with api_token and the state keys"),
+            "SecretArn": (self.storage.secret.secret_arn, "Secret with api_token and the state keys"),
             "TableName": (self.storage.table.table_name, "DynamoDB table"),
             "BucketName": (self.storage.bucket.bucket_name, "Evidence and registry bucket"),
             "EventBusName": (self.events.bus.event_bus_name, "Bus the SIS subscribes to (source emrex.emc)"),

@@ -86,7 +86,7 @@ class Functions(Construct):
             "EMREX_TABLE_NAME": storage.table.table_name,
             "EMREX_BUCKET_NAME": storage.bucket.bucket_name,
             "EMREX_EVENT_BUS_NAME": events_.bus.event_bus_name,
-            "EMREX_SECRET_NAME": storage.secret.secret_name,
+            "EMREX_SECRET_NAME": storage.secret.secret_arn,  # SecretId accepts the ARN: exact, no suffix guessing
             "EMREX_REGISTRY_URL": config.registry_url,
             "EMREX_REGISTRY_MAX_AGE_SECONDS": str(config.registry_max_age_seconds),
             "EMREX_ALLOWED_RETURN_URLS": ",".join(config.allowed_return_urls),

@@ -1,0 +1,80 @@
+"""infra/config.py: context parsing and every validation error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.config import DEFAULT_REGISTRY_URL, ConfigError, EmrexConfig
+
+
+def config_from(**context: Any) -> EmrexConfig:
+    return EmrexConfig.from_context({f"emrex:{key}": value for key, value in context.items()}.get)
+
+
+def test_defaults_point_at_the_ewp_dev_registry() -> None:
+    config = config_from()
+    assert config.registry_url == DEFAULT_REGISTRY_URL == "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml"
+    assert (config.session_ttl_seconds, config.retention_days, config.architecture) == (1800, 365, "arm64")
+    assert config.nag and config.retain_data and not config.stub_layer
+    assert config.public_base_url == ""
+
+
+def test_cli_strings_are_coerced_to_the_field_types() -> None:
+    config = config_from(
+        sessionTtlSeconds="600",
+        forbidSha1="true",
+        strictCertValidity="0",
+        allowedReturnUrls="https://a.example.edu/return, https://b.example.edu/emrex/",
+        domainName="emrex.example.edu",
+        certificateArn="arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+    )
+    assert config.session_ttl_seconds == 600
+    assert config.forbid_sha1 is True and config.strict_cert_validity is False
+    assert config.allowed_return_urls == ("https://a.example.edu/return", "https://b.example.edu/emrex/")
+    assert config.public_base_url == "https://emrex.example.edu"
+
+
+def test_json_values_from_cdk_json_are_accepted() -> None:
+    config = config_from(allowedReturnUrls=["https://a.example.edu/r"], retentionDays=30, nag=False)
+    assert config.allowed_return_urls == ("https://a.example.edu/r",)
+    assert config.retention_days == 30 and config.nag is False
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"stackName": "1bad"}, "emrex:stackName"),
+        ({"registryUrl": "http://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml"}, "emrex:registryUrl"),
+        ({"allowedReturnUrls": ["https://ok.example.edu/", "http://plain.example.edu/"]}, "plain.example.edu"),
+        ({"allowedReturnUrls": "https://x.example.edu/?q=1"}, "emrex:allowedReturnUrls"),
+        ({"registryMaxAgeSeconds": 60}, "emrex:registryMaxAgeSeconds"),
+        ({"sessionTtlSeconds": 59}, "emrex:sessionTtlSeconds"),
+        ({"retentionDays": 0}, "emrex:retentionDays"),
+        ({"throttleRateLimit": 0}, "emrex:throttleRateLimit"),
+        ({"throttleBurstLimit": 5001}, "emrex:throttleBurstLimit"),
+        ({"alarmEmail": "not-an-address"}, "emrex:alarmEmail"),
+        ({"domainName": "Bad_Domain", "certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/x"}, "domain"),
+        ({"domainName": "emrex.example.edu"}, "must be set together"),
+        ({"domainName": "emrex.example.edu", "certificateArn": "arn:aws:iam::1:role/x"}, "not an ACM"),
+        ({"architecture": "ppc64"}, "emrex:architecture"),
+        ({"logRetentionDays": 42}, "emrex:logRetentionDays"),
+        ({"logLevel": "TRACE"}, "emrex:logLevel"),
+        ({"sessionTtlSeconds": "ten"}, "expected an integer"),
+        ({"sessionTtlSeconds": True}, "expected an integer"),
+        ({"forbidSha1": "maybe"}, "expected true or false"),
+        ({"allowedReturnUrls": 5}, "expected a list"),
+        ({"allowedReturnUrls": [1]}, "expected strings"),
+        ({"registryUrl": 7}, "expected a string"),
+    ],
+)
+def test_invalid_context_is_rejected_naming_the_key(context: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config_from(**context)
+
+
+def test_all_problems_are_reported_at_once() -> None:
+    with pytest.raises(ConfigError) as info:
+        config_from(retentionDays=0, architecture="mips")
+    assert "emrex:retentionDays" in str(info.value) and "emrex:architecture" in str(info.value)

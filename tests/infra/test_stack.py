@@ -1,0 +1,562 @@
+"""Security and wiring properties of the synthesized template (one shared synth, see conftest.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from tests.infra.conftest import Synth, synthesize
+
+pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
+
+FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh")
+# Exactly the IAM actions each function may hold (besides writing its own log group).
+EXPECTED_ACTIONS = {
+    "enrolment_api": {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    },
+    "start_session": {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    },
+    "callback": {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+        "s3:PutObject",
+        "s3:GetObject",
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    },
+    "outbox_relay": {
+        "events:PutEvents",
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:Encrypt",
+        "kms:GenerateDataKey*",
+        "kms:ReEncrypt*",
+    },
+    "registry_refresh": {
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    },
+}
+# The only wildcards allowed, each with its reason (acknowledged for cdk-nag too).
+ALLOWED_WILDCARD_ACTIONS = {("outbox_relay", "kms:GenerateDataKey*"), ("outbox_relay", "kms:ReEncrypt*")}
+ALLOWED_STAR_RESOURCE_ACTIONS = {"dynamodb:ListStreams"}  # cannot be scoped to a table
+
+
+def one(mapping: dict[str, Any]) -> tuple[str, Any]:
+    assert len(mapping) == 1, sorted(mapping)
+    return next(iter(mapping.items()))
+
+
+def ref(logical_id: str) -> dict[str, str]:
+    return {"Ref": logical_id}
+
+
+def arn(logical_id: str, attribute: str = "Arn") -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    return policy["Properties"]["PolicyDocument"]["Statement"]  # type: ignore[no-any-return]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.fixture(scope="module")
+def ids(synth: Synth) -> dict[str, str]:
+    """Logical ids of the main resources, looked up by type and properties (not hard-coded)."""
+    found = {
+        "key": one(synth.of_type("AWS::KMS::Key"))[0],
+        "table": one(synth.of_type("AWS::DynamoDB::Table"))[0],
+        "secret": one(synth.of_type("AWS::SecretsManager::Secret"))[0],
+        "bus": one(synth.of_type("AWS::Events::EventBus"))[0],
+        "topic": one(synth.of_type("AWS::SNS::Topic"))[0],
+        "layer": one(synth.of_type("AWS::Lambda::LayerVersion"))[0],
+        "api": one(synth.of_type("AWS::ApiGatewayV2::Api"))[0],
+    }
+    for logical_id, bucket in synth.of_type("AWS::S3::Bucket").items():
+        found["bucket" if "LoggingConfiguration" in bucket["Properties"] else "access_logs"] = logical_id
+    for logical_id, fn in synth.of_type("AWS::Lambda::Function").items():
+        found[fn["Properties"]["Handler"].split(".")[0]] = logical_id
+    for logical_id in synth.of_type("AWS::SQS::Queue"):
+        for name in ("OutboxRelayDeadLetterQueue", "SisDeadLetterQueue", "SisDeliveryDeadLetterQueue", "SisQueue"):
+            if logical_id.startswith(f"Functions{name}") or logical_id.startswith(f"Events{name}"):
+                found[name] = logical_id
+    return found
+
+
+def function_policy(synth: Synth, ids: dict[str, str], name: str) -> dict[str, Any]:
+    role = synth.resources[ids[name]]["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = {
+        key: policy
+        for key, policy in synth.of_type("AWS::IAM::Policy").items()
+        if ref(role) in policy["Properties"]["Roles"]
+    }
+    return one(policies)[1]  # type: ignore[no-any-return]
+
+
+# --- encryption at rest ------------------------------------------------------------------------------
+
+
+def test_customer_managed_key_rotates(template: Template) -> None:
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_table_on_demand_ttl_pitr_stream_and_kms(template: Template, ids: dict[str, str]) -> None:
+    template.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": arn(ids["key"])},
+            "DeletionProtectionEnabled": True,
+        },
+    )
+
+
+def test_data_is_retained_when_the_stack_is_deleted(synth: Synth, ids: dict[str, str]) -> None:
+    for name in ("key", "table", "bucket", "secret"):
+        assert synth.resources[ids[name]]["DeletionPolicy"] == "Retain", name
+
+
+def test_bucket_kms_versioned_private_logged_and_expiring(synth: Synth, ids: dict[str, str]) -> None:
+    props = synth.resources[ids["bucket"]]["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": arn(ids["key"])}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["LoggingConfiguration"]["DestinationBucketName"] == ref(ids["access_logs"])
+    rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
+    assert rules["expire-transfers"]["Prefix"] == "transfers/"
+    assert rules["expire-transfers"]["ExpirationInDays"] == 365
+    assert rules["expire-transfers"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert rules["expire-old-registry-snapshots"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert rules["clean-up"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+@pytest.mark.parametrize("bucket", ["bucket", "access_logs"])
+def test_buckets_block_public_access_and_require_tls(synth: Synth, ids: dict[str, str], bucket: str) -> None:
+    props = synth.resources[ids[bucket]]["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    policies = [
+        policy
+        for policy in synth.of_type("AWS::S3::BucketPolicy").values()
+        if policy["Properties"]["Bucket"] == ref(ids[bucket])
+    ]
+    (policy,) = policies
+    assert any(
+        statement["Effect"] == "Deny" and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for statement in statements(policy)
+    )
+
+
+def test_access_log_bucket_expires_logs(synth: Synth, ids: dict[str, str]) -> None:
+    props = synth.resources[ids["access_logs"]]["Properties"]
+    assert props["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == 365
+
+
+def test_secret_encrypted_and_generates_the_api_token(template: Template, ids: dict[str, str]) -> None:
+    template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {
+            "KmsKeyId": arn(ids["key"]),
+            "GenerateSecretString": {
+                "GenerateStringKey": "api_token",
+                "SecretStringTemplate": json.dumps({"state_key_id": "k1", "state_keys": {}}),
+                "ExcludePunctuation": True,
+                "PasswordLength": 48,
+            },
+        },
+    )
+
+
+def test_every_queue_uses_the_key_and_requires_tls(synth: Synth, ids: dict[str, str]) -> None:
+    queues = synth.of_type("AWS::SQS::Queue")
+    assert len(queues) == 4
+    for logical_id, queue in queues.items():
+        assert queue["Properties"]["KmsMasterKeyId"] == arn(ids["key"]), logical_id
+        (policy,) = [
+            p for p in synth.of_type("AWS::SQS::QueuePolicy").values() if ref(logical_id) in p["Properties"]["Queues"]
+        ]
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            for s in statements(policy)
+        ), logical_id
+
+
+def test_alarm_topic_encrypted_and_tls_only(synth: Synth, ids: dict[str, str]) -> None:
+    assert synth.resources[ids["topic"]]["Properties"]["KmsMasterKeyId"] == arn(ids["key"])
+    (policy,) = synth.of_type("AWS::SNS::TopicPolicy").values()
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in statements(policy)
+    )
+
+
+def test_key_policy_lets_only_named_services_in_for_this_account(synth: Synth, ids: dict[str, str]) -> None:
+    policy = synth.resources[ids["key"]]["Properties"]["KeyPolicy"]["Statement"]
+    for statement in policy:
+        principal = statement["Principal"]
+        if "Service" in principal:
+            assert principal["Service"] in {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+            assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ref("AWS::AccountId")}}
+
+
+# --- functions -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_runtime_architecture_layer_and_tracing(synth: Synth, ids: dict[str, str], name: str) -> None:
+    props = synth.resources[ids[name]]["Properties"]
+    assert props["Handler"] == f"{name}.handler.handler"
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Layers"] == [ref(ids["layer"])]
+    assert props.get("TracingConfig", {"Mode": "PassThrough"}) == {"Mode": "PassThrough"}
+    assert props["LoggingConfig"]["LogGroup"] == ref(props["LoggingConfig"]["LogGroup"]["Ref"])
+
+
+def test_memory_and_timeouts(synth: Synth, ids: dict[str, str]) -> None:
+    sizes = {
+        name: (
+            synth.resources[ids[name]]["Properties"]["MemorySize"],
+            synth.resources[ids[name]]["Properties"]["Timeout"],
+        )
+        for name in FUNCTIONS
+    }
+    assert sizes["callback"] == (1024, 29)  # under the HTTP API's 30 s integration timeout
+    assert all(128 <= memory <= 512 for name, (memory, _) in sizes.items() if name != "callback")
+
+
+def test_function_log_groups_have_retention(synth: Synth) -> None:
+    groups = synth.of_type("AWS::Logs::LogGroup")
+    assert len(groups) == 6  # five functions + API access logs
+    assert {group["Properties"]["RetentionInDays"] for group in groups.values()} == {90}
+
+
+def test_layer_targets_the_function_runtime(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::LayerVersion", {"CompatibleRuntimes": ["python3.13"], "CompatibleArchitectures": ["arm64"]}
+    )
+
+
+def test_function_asset_leaves_out_local_tools() -> None:
+    from infra.components.functions import ASSET_EXCLUDES
+
+    assert {"emrex_emc/local", "emrex_emc/commands", "emrex_emc/cli.py", "**/__pycache__"} <= set(ASSET_EXCLUDES)
+
+
+def test_function_asset_content_excludes_local_runner(synth: Synth) -> None:
+    manifest = json.loads((synth.outdir / f"{synth.stack.stack_name}.assets.json").read_text())
+    staged = [synth.outdir / entry["source"]["path"] for entry in manifest["files"].values()]
+    (functions_asset,) = [path for path in staged if (path / "emrex_emc").is_dir()]
+    assert (functions_asset / "emrex_emc" / "settings.py").is_file()
+    assert not (functions_asset / "emrex_emc" / "local").exists()
+    assert not (functions_asset / "emrex_emc" / "commands").exists()
+    assert not (functions_asset / "emrex_emc" / "cli.py").exists()
+    assert not list(Path(functions_asset).rglob("__pycache__"))
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_environment_wired(synth: Synth, ids: dict[str, str], name: str) -> None:
+    env = synth.resources[ids[name]]["Properties"]["Environment"]["Variables"]
+    assert env["EMREX_TABLE_NAME"] == ref(ids["table"])
+    assert env["EMREX_BUCKET_NAME"] == ref(ids["bucket"])
+    assert env["EMREX_EVENT_BUS_NAME"] == ref(ids["bus"])
+    assert env["EMREX_SECRET_NAME"] == ref(ids["secret"])
+    assert env["EMREX_REGISTRY_URL"] == "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml"
+    assert env["EMREX_REGISTRY_MAX_AGE_SECONDS"] == "86400"
+    assert env["EMREX_ALLOWED_RETURN_URLS"] == ""
+    assert env["EMREX_SESSION_TTL_SECONDS"] == "1800"
+    assert env["EMREX_RETENTION_DAYS"] == "365"
+    assert env["EMREX_FORBID_SHA1"] == "false"
+    assert env["EMREX_STRICT_CERT_VALIDITY"] == "false"
+    assert env["EMREX_PUBLIC_BASE_URL"] == ""
+    assert env["EMREX_XSD_DIR"] == ""  # the stub layer carries no XSDs
+    assert env["POWERTOOLS_SERVICE_NAME"] == name
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "EMREX"
+    assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
+    assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+
+
+def test_environment_is_valid_for_the_settings_model(synth: Synth, ids: dict[str, str]) -> None:
+    from emrex_emc.settings import Settings
+
+    env = dict(synth.resources[ids["callback"]]["Properties"]["Environment"]["Variables"])
+    env.update({key: "resolved" for key, value in env.items() if not isinstance(value, str)})
+    settings = Settings.from_env(env)
+    assert settings.session_ttl_seconds == 1800 and settings.verification.forbid_sha1 is False
+
+
+# --- least privilege -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_each_function_holds_only_its_own_actions(synth: Synth, ids: dict[str, str], name: str) -> None:
+    policy = function_policy(synth, ids, name)
+    actions = {action for s in statements(policy) for action in as_list(s["Action"])}
+    assert actions - {"logs:CreateLogStream", "logs:PutLogEvents"} == EXPECTED_ACTIONS[name]
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_no_wildcards_on_data_resources(synth: Synth, ids: dict[str, str], name: str) -> None:
+    for statement in statements(function_policy(synth, ids, name)):
+        assert statement["Effect"] == "Allow"
+        actions = as_list(statement["Action"])
+        for action in actions:
+            assert action != "*" and not action.endswith(":*"), action
+            if "*" in action:
+                assert (name, action) in ALLOWED_WILDCARD_ACTIONS
+        if "*" in as_list(statement["Resource"]):
+            assert set(actions) <= ALLOWED_STAR_RESOURCE_ACTIONS, actions
+
+
+def test_no_managed_policies_on_function_roles(synth: Synth) -> None:
+    for logical_id, role in synth.of_type("AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], logical_id
+
+
+def test_kms_use_is_limited_to_the_calling_services(synth: Synth, ids: dict[str, str]) -> None:
+    for name in ("enrolment_api", "start_session", "callback", "registry_refresh"):
+        for statement in statements(function_policy(synth, ids, name)):
+            if any(action.startswith("kms:") for action in as_list(statement["Action"])):
+                assert statement["Resource"] == arn(ids["key"])
+                assert "kms:ViaService" in statement["Condition"]["StringEquals"]
+
+
+def test_object_access_is_scoped_to_prefixes(synth: Synth, ids: dict[str, str]) -> None:
+    def object_resources(name: str) -> list[Any]:
+        return [
+            s["Resource"]
+            for s in statements(function_policy(synth, ids, name))
+            if "s3:GetObject" in as_list(s["Action"])
+        ]
+
+    bucket = arn(ids["bucket"])
+    assert object_resources("start_session") == [{"Fn::Join": ["", [bucket, "/registry/snapshot.json"]]}]
+    assert object_resources("registry_refresh") == [{"Fn::Join": ["", [bucket, "/registry/*"]]}]
+    assert object_resources("callback") == [{"Fn::Join": ["", [bucket, "/transfers/*"]]}]
+
+
+# --- outbox relay, schedule, events -------------------------------------------------------------------
+
+
+def test_outbox_relay_stream_mapping(template: Template, ids: dict[str, str]) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": ref(ids["outbox_relay"]),
+            "EventSourceArn": arn(ids["table"], "StreamArn"),
+            "StartingPosition": "TRIM_HORIZON",
+            "BisectBatchOnFunctionError": True,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "MaximumRetryAttempts": 10,
+            "DestinationConfig": {"OnFailure": {"Destination": arn(ids["OutboxRelayDeadLetterQueue"])}},
+            "FilterCriteria": {
+                "Filters": [
+                    {
+                        "Pattern": json.dumps(
+                            {"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "OUTBOX#"}]}}}},
+                            separators=(",", ":"),
+                        )
+                    }
+                ]
+            },
+        },
+    )
+
+
+def test_registry_refresh_runs_every_15_minutes(template: Template, ids: dict[str, str]) -> None:
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(15 minutes)",
+            "Targets": [Match.object_like({"Arn": arn(ids["registry_refresh"])})],
+        },
+    )
+
+
+def test_bus_archive_and_sis_rule_to_queue_with_dlq(template: Template, ids: dict[str, str]) -> None:
+    template.has_resource_properties(
+        "AWS::Events::Archive",
+        {"SourceArn": arn(ids["bus"]), "RetentionDays": 365, "EventPattern": {"source": ["emrex.emc"]}},
+    )
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventBusName": ref(ids["bus"]),
+            "EventPattern": {"source": ["emrex.emc"]},
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": arn(ids["SisQueue"]),
+                        "DeadLetterConfig": {"Arn": arn(ids["SisDeliveryDeadLetterQueue"])},
+                    }
+                )
+            ],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {"RedrivePolicy": {"deadLetterTargetArn": arn(ids["SisDeadLetterQueue"]), "maxReceiveCount": 5}},
+    )
+
+
+# --- HTTP API ------------------------------------------------------------------------------------------
+
+
+def test_routes_map_to_their_functions(synth: Synth, ids: dict[str, str]) -> None:
+    integrations = {
+        key: integration["Properties"]["IntegrationUri"]
+        for key, integration in synth.of_type("AWS::ApiGatewayV2::Integration").items()
+    }
+    routes = {}
+    for route in synth.of_type("AWS::ApiGatewayV2::Route").values():
+        target = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+        routes[route["Properties"]["RouteKey"]] = integrations[target]
+    assert routes == {
+        "POST /sessions": arn(ids["enrolment_api"]),
+        "GET /sessions/{id}": arn(ids["enrolment_api"]),
+        "GET /start/{id}": arn(ids["start_session"]),
+        "POST /start/{id}": arn(ids["start_session"]),
+        "POST /callback": arn(ids["callback"]),
+    }
+    for integration in synth.of_type("AWS::ApiGatewayV2::Integration").values():
+        assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
+
+
+def test_stage_throttles_and_logs_without_personal_data(synth: Synth) -> None:
+    (stage,) = synth.of_type("AWS::ApiGatewayV2::Stage").values()
+    props = stage["Properties"]
+    assert props["StageName"] == "$default" and props["AutoDeploy"] is True
+    assert props["DefaultRouteSettings"] == {"ThrottlingRateLimit": 50, "ThrottlingBurstLimit": 100}
+    log_format = props["AccessLogSettings"]["Format"]
+    fields = json.loads(log_format)
+    assert {"requestId", "routeKey", "status", "responseLatency", "integrationError"} <= set(fields)
+    for forbidden in ("sourceIp", "userAgent", "path", "querystring", "body", "identity", "authorizer"):
+        assert forbidden.lower() not in log_format.lower(), forbidden
+    (group_id,) = [k for k in synth.of_type("AWS::Logs::LogGroup") if k.startswith("ApiAccessLogs")]
+    assert props["AccessLogSettings"]["DestinationArn"] == arn(group_id)
+
+
+def test_execute_api_endpoint_stays_enabled_without_custom_domain(synth: Synth, ids: dict[str, str]) -> None:
+    assert synth.resources[ids["api"]]["Properties"].get("DisableExecuteApiEndpoint") in (None, False)
+    assert not synth.of_type("AWS::ApiGatewayV2::DomainName")
+
+
+# --- alarms --------------------------------------------------------------------------------------------
+
+
+def test_alarms_cover_dlqs_errors_api_verification_and_registry(synth: Synth, ids: dict[str, str]) -> None:
+    alarms = list(synth.of_type("AWS::CloudWatch::Alarm").values())
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [ref(ids["topic"])]
+
+    def alarms_on(metric: str, **dimension: Any) -> list[dict[str, Any]]:
+        return [
+            a["Properties"]
+            for a in alarms
+            if a["Properties"]["MetricName"] == metric
+            and all({"Name": k, "Value": v} in a["Properties"].get("Dimensions", []) for k, v in dimension.items())
+        ]
+
+    for queue in ("OutboxRelayDeadLetterQueue", "SisDeadLetterQueue", "SisDeliveryDeadLetterQueue"):
+        (dlq,) = alarms_on("ApproximateNumberOfMessagesVisible", QueueName=arn(ids[queue], "QueueName"))
+        assert dlq["Threshold"] == 1
+    for name in FUNCTIONS:
+        assert len(alarms_on("Errors", FunctionName=ref(ids[name]))) == 1, name
+    assert len(alarms_on("IteratorAge", FunctionName=ref(ids["outbox_relay"]))) == 1
+    (api_5xx,) = alarms_on("5xx", ApiId=ref(ids["api"]))
+    assert api_5xx["Threshold"] == 5
+    (verification,) = alarms_on("VerificationFailures", service="callback")
+    assert verification["Namespace"] == "EMREX"
+    (stale,) = alarms_on("RegistrySnapshotAgeSeconds", service="registry_refresh")
+    assert (stale["Namespace"], stale["Threshold"], stale["TreatMissingData"]) == ("EMREX", 86400, "breaching")
+
+
+def test_no_email_subscription_by_default(synth: Synth) -> None:
+    assert not synth.of_type("AWS::SNS::Subscription")
+
+
+# --- configuration variant (second and last synth) -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(
+        tmp_path_factory.mktemp("cdk-variant"),
+        **{
+            "emrex:domainName": "emrex.example.edu",
+            "emrex:certificateArn": "arn:aws:acm:eu-west-1:123456789012:certificate/0000-1111",
+            "emrex:alarmEmail": "ops@example.edu",
+            "emrex:architecture": "x86_64",
+            "emrex:retainData": "false",
+            "emrex:allowedReturnUrls": "https://apply.example.edu/emrex/return",
+            "emrex:forbidSha1": "true",
+            "emrex:throttleRateLimit": "20",
+        },
+    )
+
+
+def test_variant_custom_domain_email_architecture_and_settings(variant: Synth) -> None:
+    (domain,) = variant.of_type("AWS::ApiGatewayV2::DomainName").values()
+    assert domain["Properties"]["DomainName"] == "emrex.example.edu"
+    assert len(variant.of_type("AWS::ApiGatewayV2::ApiMapping")) == 1
+    (api,) = variant.of_type("AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["DisableExecuteApiEndpoint"] is True
+    (subscription,) = variant.of_type("AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == "ops@example.edu"
+    for fn in variant.of_type("AWS::Lambda::Function").values():
+        props = fn["Properties"]
+        assert props["Architectures"] == ["x86_64"]
+        assert props["Environment"]["Variables"]["EMREX_PUBLIC_BASE_URL"] == "https://emrex.example.edu"
+        assert (
+            props["Environment"]["Variables"]["EMREX_ALLOWED_RETURN_URLS"] == "https://apply.example.edu/emrex/return"
+        )
+        assert props["Environment"]["Variables"]["EMREX_FORBID_SHA1"] == "true"
+    (stage,) = variant.of_type("AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] == 20
+    (table,) = variant.of_type("AWS::DynamoDB::Table").values()
+    assert table["DeletionPolicy"] == "Delete" and table["Properties"]["DeletionProtectionEnabled"] is False
