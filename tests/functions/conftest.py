@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -200,3 +201,26 @@ def apigw_event(
     if cookies:
         event["cookies"] = list(cookies)
     return event
+
+
+class _Collector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = {k: v for k, v in vars(record).items() if k not in {"args", "exc_info", "exc_text", "stack_info"}}
+        self.lines.append(json.dumps({**fields, "message": record.getMessage()}, default=str))
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[list[str]]:
+    """Every record (message and extra fields, as JSON lines) logged by the handlers and the emrex_emc package."""
+    collector = _Collector()
+    names = ("emrex_emc", "emrex-enrolment-api", "emrex-start-session", "emrex-callback")
+    loggers = [logging.getLogger(name) for name in names]
+    for logger in loggers:
+        logger.addHandler(collector)
+    yield collector.lines
+    for logger in loggers:
+        logger.removeHandler(collector)

@@ -11,6 +11,8 @@ from emrex_emc.services.enrolment import FieldError, parse_enrolment, return_url
 from emrex_emc.settings import Settings
 from enrolment_api import handler as enrolment
 
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
 VALID = {
     "applicant_id": "S-2027-0042",
     "given_names": "Joost Pieter",
@@ -138,12 +140,14 @@ def test_locale_is_optional_and_normalised(aws_env: AwsEnv) -> None:
     assert aws_env.sessions.get(with_region["id"]).locale == "en"  # type: ignore[union-attr]
 
 
-def test_personal_data_is_not_logged(aws_env: AwsEnv, capsys: pytest.CaptureFixture[str]) -> None:
+def test_personal_data_is_not_logged(aws_env: AwsEnv, captured_logs: list[str]) -> None:
     post(VALID)
     post({**VALID, "birth_date": "2999-01-01"})
-    captured = capsys.readouterr()
-    output = captured.out + captured.err
-    for value in ("Joost", "Berg", "1999-02-28", "S-2027-0042", "2999-01-01"):
+    post(VALID, {"authorization": "Bearer wrong-token", "content-type": "application/json"})
+    assert any("transfer not created" in line for line in captured_logs)
+    assert any("bearer token" in line for line in captured_logs)
+    output = "\n".join(captured_logs)
+    for value in ("Joost", "Berg", "1999-02-28", "S-2027-0042", "2999-01-01", "wrong-token", API_TOKEN):
         assert value not in output
 
 

@@ -1,0 +1,432 @@
+import base64
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import lxml.html
+import pytest
+from conftest import AwsEnv, apigw_event
+
+from emrex_emc.adapters.registry_store import RegistryStore
+from emrex_emc.adapters.sessions import Transfer
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
+from emrex_emc.services.start import CSRF_COOKIE_PLAIN, CSRF_COOKIE_SECURE, group_emps
+from start_session import handler as start
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+def _emp(country: str, name: str, url: str, *, institutions: tuple[str, ...] = (), single: bool = False) -> Emp:
+    return Emp(
+        id=emp_id(country, url),
+        name=name,
+        url=url,
+        country=country,
+        institutions=institutions,
+        certificates=(f"{name} cert".encode(),),
+        single_fetch=single,
+    )
+
+
+NO = _emp(
+    "NO",
+    "Norwegian EMP (Vitnemålsportalen)",
+    "https://emp.example.no/emrex",
+    institutions=("University of Oslo", "NTNU", "University of Bergen", "UiT"),
+)
+SE = _emp("SE", "Ladok EMP", "https://emp.example.se/emrex")
+DK = _emp("DK", "Danish EMP", "https://emp.example.dk/emrex")
+DE = _emp("DE", "German EMP", "https://emp.example.de/emrex")
+BE = _emp("BE", "Belgian EMP", "https://emp.example.be/emrex")
+FI_HELSINKI = _emp(
+    "FI", "Finnish EMP", "https://emp.example.fi/helsinki", institutions=("University of Helsinki",), single=True
+)
+FI_AALTO = _emp("FI", "Finnish EMP", "https://emp.example.fi/aalto", institutions=("Aalto University",), single=True)
+EMPS = (SE, NO, FI_HELSINKI, DK, FI_AALTO, DE, BE)
+
+
+def store_snapshot(aws_env: AwsEnv, *, age: timedelta = timedelta(minutes=5), emps: tuple[Emp, ...] = EMPS) -> None:
+    snapshot = RegistrySnapshot(fetched_at=datetime.now(UTC) - age, source="test", emps=emps)
+    RegistryStore(aws_env.s3, aws_env.bucket, "registry/snapshot.json").save(snapshot)
+
+
+@pytest.fixture(autouse=True)
+def fresh_handler() -> Iterator[None]:
+    start.reset()
+    yield
+    start.reset()
+
+
+@pytest.fixture
+def registry(aws_env: AwsEnv) -> AwsEnv:
+    store_snapshot(aws_env)
+    return aws_env
+
+
+def get_page(transfer_id: str, *, query: dict[str, str] | None = None, **headers: str) -> dict[str, Any]:
+    event = apigw_event(
+        "GET",
+        f"/start/{transfer_id}",
+        route_key="GET /start/{id}",
+        path_params={"id": transfer_id},
+        query=query,
+        headers={k.replace("_", "-"): v for k, v in headers.items()},
+    )
+    return start.handler(event, None)
+
+
+def post_choice(transfer_id: str, fields: dict[str, str], cookies: list[str] | None = None) -> dict[str, Any]:
+    from urllib.parse import urlencode
+
+    event = apigw_event(
+        "POST",
+        f"/start/{transfer_id}",
+        route_key="POST /start/{id}",
+        path_params={"id": transfer_id},
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        body=urlencode(fields),
+        cookies=cookies,
+    )
+    return start.handler(event, None)
+
+
+def csrf_of(response: dict[str, Any]) -> tuple[str, str]:
+    """(cookie for the next request, hidden field value) from a chooser response."""
+    cookie = response["cookies"][0].split(";")[0]
+    doc = lxml.html.fromstring(response["body"])
+    return cookie, doc.xpath("//input[@name='csrf']/@value")[0]
+
+
+def choose(transfer_id: str, emp: Emp) -> dict[str, Any]:
+    cookie, field = csrf_of(get_page(transfer_id))
+    return post_choice(transfer_id, {"csrf": field, "emp": emp.id}, [cookie])
+
+
+def legends(response: dict[str, Any]) -> list[str]:
+    return [legend.text_content() for legend in lxml.html.fromstring(response["body"]).xpath("//fieldset/legend")]
+
+
+def labels(response: dict[str, Any]) -> list[str]:
+    return [label.text_content() for label in lxml.html.fromstring(response["body"]).xpath("//ul//label")]
+
+
+# --- the chooser -----------------------------------------------------------------------------------------
+
+
+def test_chooser_groups_by_country_sorted_in_english(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    response = get_page(make_transfer(locale="en").id)
+    assert response["statusCode"] == 200
+    assert legends(response) == ["Belgium", "Denmark", "Finland", "Germany", "Norway", "Sweden"]
+    doc = lxml.html.fromstring(response["body"])
+    finland = doc.xpath("//fieldset[legend='Finland']//label/text()")
+    assert finland == ["Aalto University", "University of Helsinki"]  # single_fetch: one entry per institution
+    norway = doc.xpath("//fieldset[legend='Norway']//li")[0].text_content()
+    assert "Norwegian EMP" in norway and "University of Oslo" in norway and "and 1 more" in norway
+    assert doc.xpath("/html/@lang") == ["en"]
+
+
+def test_chooser_in_dutch_from_the_transfer_locale(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    response = get_page(make_transfer(locale="nl").id, accept_language="en-GB,en;q=0.9")
+    assert legends(response) == ["België", "Denemarken", "Duitsland", "Finland", "Noorwegen", "Zweden"]
+    doc = lxml.html.fromstring(response["body"])
+    assert doc.xpath("/html/@lang") == ["nl"]
+    assert doc.xpath("//h1/text()") == ["Waar heb je gestudeerd?"]
+
+
+def test_chooser_language_from_accept_language(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer(locale="")
+    assert lxml.html.fromstring(get_page(transfer.id, accept_language="nl-BE,nl;q=0.9")["body"]).get("lang") == "nl"
+    assert lxml.html.fromstring(get_page(transfer.id, accept_language="de-DE")["body"]).get("lang") == "en"
+
+
+def test_chooser_is_accessible(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    doc = lxml.html.fromstring(get_page(make_transfer().id)["body"])
+    radios = doc.xpath("//form[@method='post']//input[@type='radio']")
+    assert len(radios) == len(EMPS)
+    for radio in radios:
+        assert radio.get("name") == "emp"
+        assert len(doc.xpath(f"//label[@for='{radio.get('id')}']")) == 1
+    assert {radio.get("value") for radio in radios} == {emp.id for emp in EMPS}
+    search = doc.xpath("//form[@method='get']//input[@name='q']")[0]
+    assert doc.xpath(f"//label[@for='{search.get('id')}']")
+    assert doc.xpath("//form[@method='post']//button[@type='submit']")
+    assert "outline" in doc.xpath("//style")[0].text  # focus styles
+
+
+def test_chooser_search_without_javascript(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer(locale="en")
+    assert labels(get_page(transfer.id, query={"q": "oslo"})) == ["Norwegian EMP (Vitnemålsportalen)"]
+    assert legends(get_page(transfer.id, query={"q": "Noorwegen"})) == ["Norway"]  # country name in either language
+    assert labels(get_page(transfer.id, query={"q": "HELSINKI"})) == ["University of Helsinki"]
+    assert legends(get_page(transfer.id, query={"q": "belgie"})) == ["Belgium"]  # accents ignored
+    empty = get_page(transfer.id, query={"q": "Atlantis"})
+    assert empty["statusCode"] == 200 and legends(empty) == []
+    assert "Nothing matches" in lxml.html.fromstring(empty["body"]).text_content()
+
+
+def test_search_query_is_escaped(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    body = get_page(make_transfer().id, query={"q": '<script>alert(1)</script>"'})["body"]
+    assert "<script>alert" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;" in body
+
+
+def test_grouping_sorts_by_localised_country_name() -> None:
+    assert [g.code for g in group_emps(EMPS, lang="en")] == ["BE", "DK", "FI", "DE", "NO", "SE"]
+    assert [g.code for g in group_emps(EMPS, lang="nl")] == ["BE", "DK", "DE", "FI", "NO", "SE"]
+    assert group_emps(EMPS, lang="en", query="zzz") == []
+
+
+def test_chooser_security_headers_and_cookie(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    response = get_page(make_transfer().id)
+    headers = response["headers"]
+    csp = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'none'" in csp and "form-action 'self'" in csp
+    assert headers["cache-control"] == "no-store"
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert "<script" not in response["body"]
+    cookie = response["cookies"][0]
+    assert cookie.startswith(f"{CSRF_COOKIE_SECURE}=")
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"path", "httponly", "samesite", "secure", "max-age"} <= attributes
+    assert "SameSite=Strict" in cookie and "Domain" not in cookie
+
+
+def test_cookie_without_host_prefix_on_http_loopback(
+    registry: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMREX_PUBLIC_BASE_URL", "http://127.0.0.1:3000")
+    start.reset()
+    transfer = make_transfer()
+    response = get_page(transfer.id)
+    cookie = response["cookies"][0]
+    assert cookie.startswith(f"{CSRF_COOKIE_PLAIN}=") and "Secure" not in cookie
+    cookie_pair, field = csrf_of(response)
+    chosen = post_choice(transfer.id, {"csrf": field, "emp": NO.id}, [cookie_pair])
+    assert chosen["statusCode"] == 200
+    return_url = dict(lxml.html.fromstring(chosen["body"]).xpath("//form")[0].form_values())["returnUrl"]
+    assert return_url.startswith("http://127.0.0.1:3000/callback?state=")
+
+
+def test_chooser_reuses_a_valid_csrf_cookie(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer()
+    cookie, _ = csrf_of(get_page(transfer.id))
+    name, _, value = cookie.partition("=")
+    event = apigw_event("GET", f"/start/{transfer.id}", route_key="GET /start/{id}", path_params={"id": transfer.id})
+    event["cookies"] = [cookie]
+    again = start.handler(event, None)
+    assert again["cookies"][0].startswith(f"{name}={value};")
+
+
+# --- choosing an EMP -----------------------------------------------------------------------------------
+
+
+def test_choose_renders_the_auto_submit_page(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer(locale="en")
+    response = choose(transfer.id, NO)
+    assert response["statusCode"] == 200
+    doc = lxml.html.fromstring(response["body"])
+    forms = doc.xpath("//form")
+    assert len(forms) == 1
+    form = forms[0]
+    assert form.get("method") == "post"
+    assert form.get("action") == NO.url
+    assert form.get("enctype") == "application/x-www-form-urlencoded"
+    named = [(element.get("name"), element.get("type")) for element in form.xpath(".//*[@name]")]
+    assert named == [("sessionId", "hidden"), ("returnUrl", "hidden")]
+    assert dict(form.form_values()).keys() == {"sessionId", "returnUrl"}
+    # the no-JS path: a visible submit button without a name (so it adds no field)
+    buttons = form.xpath(".//button")
+    assert len(buttons) == 1 and buttons[0].get("type") == "submit" and buttons[0].get("name") is None
+    assert "Norwegian EMP" in buttons[0].text_content()
+    text = doc.text_content()
+    assert "Norwegian EMP (Vitnemålsportalen)" in text and "Norway" in text
+    # the only script submits that form, and the page's CSP allows exactly that script by hash
+    scripts = doc.xpath("//script")
+    assert len(scripts) == 1 and form.get("id") in scripts[0].text
+    digest = base64.b64encode(hashlib.sha256(scripts[0].text.encode()).digest()).decode()
+    csp = response["headers"]["content-security-policy"]
+    assert f"script-src 'sha256-{digest}'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+    assert "frame-ancestors 'none'" in csp and response["headers"]["cache-control"] == "no-store"
+
+
+def test_choose_in_dutch(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    doc = lxml.html.fromstring(choose(make_transfer(locale="nl").id, FI_AALTO)["body"])
+    assert doc.get("lang") == "nl"
+    assert "Aalto University (Finland)" in doc.text_content()
+    assert "Verder naar Aalto University" in doc.xpath("//button")[0].text_content()
+
+
+def test_choose_records_the_emp_session_and_signed_state(
+    registry: AwsEnv, make_transfer: Callable[..., Transfer]
+) -> None:
+    transfer = make_transfer()
+    form = dict(lxml.html.fromstring(choose(transfer.id, SE)["body"]).xpath("//form")[0].form_values())
+    session_id = form["sessionId"]
+    assert re.fullmatch(r"[A-Za-z0-9]{32}", session_id)
+    return_url = form["returnUrl"]
+    assert len(return_url) < 1000
+    parts = urlsplit(return_url)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "https://emc.example/callback"
+    (state,) = parse_qs(parts.query)["state"]
+    claims = registry.signer.verify(state, now=transfer.deadline - 1)
+    assert (claims.transfer_id, claims.session_id, claims.emp_id, claims.expires_at) == (
+        transfer.id,
+        session_id,
+        SE.id,
+        transfer.deadline,
+    )
+    with pytest.raises(EmrexError) as info:
+        registry.signer.verify(state, now=transfer.deadline)
+    assert info.value.code is ErrorCode.STATE_EXPIRED
+    stored = registry.sessions.get(transfer.id)
+    assert stored is not None and stored.start_used
+    assert stored.emrex_session_id == session_id
+    assert stored.emp == {"id": SE.id, "name": SE.name, "country": "SE", "url": SE.url}
+    assert stored.pinned_certs == list(SE.certificates)
+    assert stored.cert_fingerprints == [hashlib.sha256(SE.certificates[0]).hexdigest()]
+
+
+def test_session_ids_are_unique_across_transfers(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    seen = set()
+    for _ in range(12):
+        form = lxml.html.fromstring(choose(make_transfer().id, DK)["body"]).xpath("//form")[0]
+        seen.add(dict(form.form_values())["sessionId"])
+    assert len(seen) == 12
+    assert all(re.fullmatch(r"[A-Za-z0-9]{32}", value) for value in seen)
+
+
+def test_start_link_is_single_use(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer(locale="en")
+    cookie, field = csrf_of(get_page(transfer.id))
+    assert post_choice(transfer.id, {"csrf": field, "emp": NO.id}, [cookie])["statusCode"] == 200
+    first = registry.sessions.get(transfer.id)
+    again = post_choice(transfer.id, {"csrf": field, "emp": SE.id}, [cookie])
+    assert again["statusCode"] == 410
+    doc = lxml.html.fromstring(again["body"])
+    assert "already been used" in doc.text_content() and "enrolment form" in doc.text_content()
+    assert doc.xpath("//a/@href") == [transfer.return_url]
+    assert registry.sessions.get(transfer.id) == first  # the first choice stands
+    reloaded = get_page(transfer.id)
+    assert reloaded["statusCode"] == 410 and "already been used" in reloaded["body"]
+
+
+def test_expired_start_link(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer(now=1_700_000_000, locale="nl")
+    page = get_page(transfer.id)
+    assert page["statusCode"] == 410
+    assert "verlopen" in page["body"] and "inschrijfformulier" in page["body"]
+    cookie = f"{CSRF_COOKIE_SECURE}={'A' * 43}"
+    from emrex_emc.services.start import CsrfGuard
+    from tests.functions.conftest import STATE_KEY_ID, STATE_KEYS
+
+    field = CsrfGuard(STATE_KEYS, STATE_KEY_ID).field_value(transfer.id, "A" * 43)
+    refused = post_choice(transfer.id, {"csrf": field, "emp": NO.id}, [cookie])
+    assert refused["statusCode"] == 410 and "verlopen" in refused["body"]
+    stored = registry.sessions.get(transfer.id)
+    assert stored is not None and not stored.start_used
+
+
+@pytest.mark.parametrize("transfer_id", ["0" * 32, "../../etc", "x"])
+def test_unknown_start_link(registry: AwsEnv, transfer_id: str) -> None:
+    for response in (get_page(transfer_id), post_choice(transfer_id, {"emp": NO.id})):
+        assert response["statusCode"] == 404
+        assert "enrolment form" in response["body"]
+        assert response["headers"]["content-security-policy"]
+
+
+def test_completed_transfer_cannot_be_restarted(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    from emrex_emc.core.protocol import Status
+
+    transfer = make_transfer(status=Status.RECEIVED)
+    assert get_page(transfer.id)["statusCode"] == 410
+
+
+# --- CSRF ---------------------------------------------------------------------------------------------
+
+
+def test_csrf_failures_do_not_consume_the_link(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer, other = make_transfer(), make_transfer()
+    cookie, field = csrf_of(get_page(transfer.id))
+    other_cookie, other_field = csrf_of(get_page(other.id))
+    name = cookie.split("=")[0]
+    attempts = [
+        ({"emp": NO.id}, [cookie]),  # no field
+        ({"csrf": field, "emp": NO.id}, None),  # no cookie
+        ({"csrf": field, "emp": NO.id}, [f"{name}={'B' * 43}"]),  # another cookie value
+        ({"csrf": other_field, "emp": NO.id}, [cookie]),  # field bound to another transfer
+        ({"csrf": field[:-1] + ("0" if field[-1] != "0" else "1"), "emp": NO.id}, [cookie]),
+        ({"csrf": "k9." + field.split(".")[1], "emp": NO.id}, [cookie]),  # unknown key id
+        ({"csrf": field, "emp": NO.id}, [f"emrex_csrf={cookie.split('=')[1]}"]),  # cookie without __Host-
+    ]
+    for fields, cookies in attempts:
+        response = post_choice(transfer.id, fields, cookies)
+        assert response["statusCode"] == 403, fields
+        assert "choose again" in response["body"].lower()
+    stored = registry.sessions.get(transfer.id)
+    assert stored is not None and not stored.start_used
+    # and the genuine form still works afterwards
+    assert post_choice(transfer.id, {"csrf": field, "emp": NO.id}, [cookie])["statusCode"] == 200
+    assert post_choice(other.id, {"csrf": other_field, "emp": NO.id}, [other_cookie])["statusCode"] == 200
+
+
+def test_form_must_be_urlencoded(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer()
+    cookie, field = csrf_of(get_page(transfer.id))
+    event = apigw_event(
+        "POST",
+        f"/start/{transfer.id}",
+        route_key="POST /start/{id}",
+        path_params={"id": transfer.id},
+        headers={"content-type": "application/json"},
+        body=f'{{"csrf": "{field}", "emp": "{NO.id}"}}',
+        cookies=[cookie],
+    )
+    assert start.handler(event, None)["statusCode"] == 403
+
+
+def test_unknown_emp_is_refused_without_consuming(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer()
+    cookie, field = csrf_of(get_page(transfer.id))
+    response = post_choice(transfer.id, {"csrf": field, "emp": "xx-0000000000"}, [cookie])
+    assert response["statusCode"] == 400
+    assert lxml.html.fromstring(response["body"]).xpath("//a/@href") == [transfer.id]
+    stored = registry.sessions.get(transfer.id)
+    assert stored is not None and not stored.start_used
+
+
+# --- registry problems -----------------------------------------------------------------------------------
+
+
+def test_stale_registry_gives_503_and_is_logged(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer], captured_logs: list[str]
+) -> None:
+    store_snapshot(aws_env, age=timedelta(days=3))
+    transfer = make_transfer()
+    response = get_page(transfer.id)
+    assert response["statusCode"] == 503
+    assert "Temporarily unavailable" in response["body"]
+    assert any("REGISTRY_STALE" in line and '"levelname": "ERROR"' in line for line in captured_logs)
+    stored = aws_env.sessions.get(transfer.id)
+    assert stored is not None and not stored.start_used
+
+
+def test_missing_registry_gives_503(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    assert get_page(make_transfer().id)["statusCode"] == 503
+
+
+def test_empty_registry_says_so(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    store_snapshot(aws_env, emps=())
+    response = get_page(make_transfer().id)
+    assert response["statusCode"] == 200
+    assert "No data providers are available" in response["body"]
+
+
+def test_routing_without_route_key(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    transfer = make_transfer()
+    assert start.handler(apigw_event("GET", f"/prod/start/{transfer.id}"), None)["statusCode"] == 200
+    assert start.handler(apigw_event("PUT", f"/start/{transfer.id}"), None)["statusCode"] == 404
+    assert start.handler(apigw_event("GET", "/elsewhere"), None)["statusCode"] == 404
