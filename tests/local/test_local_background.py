@@ -15,7 +15,14 @@ import pytest
 from emrex_emc.adapters.secrets import parse_secret_bundle
 from emrex_emc.local.background import PeriodicRunner, StreamRelay, records_to_retry, to_lambda_record
 from emrex_emc.local.demo_apps import DemoSis
-from emrex_emc.local.moto_env import MotoEnv, ResourceNames, Resources, create_resources, handler_env
+from emrex_emc.local.moto_env import (
+    MotoEnv,
+    ResourceNames,
+    Resources,
+    api_token_from_env,
+    create_resources,
+    handler_env,
+)
 from emrex_emc.settings import Settings
 from emrex_emc.web.http import HttpRequest
 
@@ -61,6 +68,13 @@ def test_generated_api_token_when_none_is_given(moto: MotoEnv) -> None:
     names = ResourceNames(table="t2", bucket="bucket-2", event_bus="e2", secret="s2", sis_queue="q2", sis_rule="r2")
     generated = create_resources(moto.client, names).api_token
     assert len(generated) >= 32 and generated != API_TOKEN
+
+
+def test_api_token_from_the_environment_must_be_long_enough() -> None:
+    assert api_token_from_env({}) is None
+    assert api_token_from_env({"EMREX_API_TOKEN": API_TOKEN}) == API_TOKEN
+    with pytest.raises(ValueError, match="at least 16"):
+        api_token_from_env({"EMREX_API_TOKEN": "short"})
 
 
 def test_sis_rule_delivers_only_emc_events_to_the_queue(moto: MotoEnv, resources: Resources) -> None:

@@ -53,7 +53,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         stack = start_local_stack(host=args.host, port=args.port, registry=args.registry, events_file=args.events_file)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         print(f"emrex-emc local: cannot start: {exc}", file=sys.stderr)
         return 1
     try:
@@ -63,7 +63,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {label:<{width}}  {url}", flush=True)
         if stack.events_file is not None:
             print(f"  {'Events file':<{width}}  {stack.events_file}", flush=True)
-        print(f"  {'Health':<{width}}  {stack.urls.api}/health\n\nPress Ctrl-C to stop.", flush=True)
+        print(f"  {'Health':<{width}}  {stack.urls.api}/health", flush=True)
+        print(f"  {'API bearer token':<{width}}  {stack.api_token}  (local only; EMREX_API_TOKEN sets it)", flush=True)
+        print("\nPress Ctrl-C to stop.", flush=True)
         stop.wait()
         print("Stopping...", flush=True)
     finally:

@@ -80,6 +80,9 @@ class EnrolmentForm:
         self._transfers: dict[str, str] = {}
         """Return reference -> transfer id (what a real backend would keep in the applicant's record)."""
 
+    def close(self) -> None:
+        self._http.close()
+
     @property
     def return_url_prefix(self) -> str:
         return f"{self.base_url}/return"

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emrex_emc.adapters.secrets import MIN_API_TOKEN_CHARS
+
 REGION = "eu-west-1"
 NAME_PREFIX = "emrex-local"
 
@@ -201,4 +203,7 @@ def start_moto(
 
 def api_token_from_env(environ: Mapping[str, str]) -> str | None:
     """``EMREX_API_TOKEN`` fixes the enrolment API's bearer token; otherwise one is generated."""
-    return environ.get("EMREX_API_TOKEN") or None
+    token = environ.get("EMREX_API_TOKEN") or None
+    if token is not None and len(token) < MIN_API_TOKEN_CHARS:
+        raise ValueError(f"EMREX_API_TOKEN must be at least {MIN_API_TOKEN_CHARS} characters")
+    return token

@@ -191,6 +191,7 @@ def _start(
     names = ResourceNames()
     resources = create_resources(moto.client, names, api_token_from_env(env))
     form = EnrolmentForm(api_base_url=api_url, api_token=resources.api_token, base_url=form_url)
+    stoppers.append(form.close)
     env.update(
         handler_env(
             resources,
