@@ -355,3 +355,21 @@ def test_storage_failure_records_nothing_and_the_retry_succeeds(
     monkeypatch.setattr(BlobStore, "put_transfer_objects", real)
     assert post(aws_env, transfer, form)["statusCode"] == 200
     assert len(outbox_events(aws_env.dynamodb, aws_env.table)) == 1
+
+
+@pytest.mark.parametrize(
+    ("return_url", "expected"),
+    [
+        ("https://uni.example/enrol/done", "https://uni.example/enrol/done?session_id=abc&outcome=received"),
+        (
+            "https://uni.example/enrol/done?step=3&lang=nl#top",
+            "https://uni.example/enrol/done?step=3&lang=nl&session_id=abc&outcome=received#top",
+        ),
+        ("https://uni.example/e?session_id=evil&outcome=x", "https://uni.example/e?session_id=abc&outcome=received"),
+        ("https://uni.example/e?q=a+b%26c", "https://uni.example/e?q=a+b%26c&session_id=abc&outcome=received"),
+    ],
+)
+def test_return_link_keeps_the_query_and_sets_session_and_outcome(return_url: str, expected: str) -> None:
+    from emrex_emc.web.outcome_pages import return_link
+
+    assert return_link(return_url, "abc", "received") == expected
