@@ -1,7 +1,8 @@
 """The one settings model of the EMC, read and validated once at cold start.
 
 Every Lambda and the local runner build a :class:`Settings` from the environment with
-:func:`Settings.from_env`; nothing else reads ``os.environ``. Invalid configuration fails the cold
+:func:`Settings.from_env`; no Lambda code reads ``os.environ`` elsewhere (the operator CLI reads a
+default registry URL itself, as it needs no table or bucket). Invalid configuration fails the cold
 start loudly with the name of the offending variable.
 """
 

@@ -62,7 +62,12 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     force = bool((event or {}).get("force", False)) if isinstance(event, dict) else False
     try:
         report = refresh_registry(
-            fetcher=wiring.fetcher, store=wiring.store, source=wiring.source, now=now, force=force
+            fetcher=wiring.fetcher,
+            store=wiring.store,
+            source=wiring.source,
+            now=now,
+            force=force,
+            allow_loopback_http=wiring.settings.local_mode,
         )
     except EmrexError as exc:
         return _refresh_failed(wiring, exc, now)

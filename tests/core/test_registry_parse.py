@@ -1,5 +1,6 @@
 import base64
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -399,3 +400,18 @@ def test_legacy_emreg_sample_repaired_yields_no_usable_emp():
     assert codes(parsed) == [NOTICE_ENTRY_SKIPPED] * 5
     assert "http://virtawstesti.csc.fi/norex/" in parsed.notices[0].message
     assert "pubKey" in parsed.notices[2].message
+
+
+def test_loopback_http_emp_is_listed_only_in_local_mode():
+    emp = Emp(
+        id="xx",
+        name="Mock EMP",
+        url="http://127.0.0.1:8099/emp",
+        country="NL",
+        certificates=(make_certificate("mock"),),
+    )
+    catalogue = render_ewp_catalogue([emp])
+    assert parse_registry(catalogue).emps == ()
+    assert [e.url for e in parse_registry(catalogue, allow_loopback_http=True).emps] == [emp.url]
+    remote_http = render_ewp_catalogue([replace(emp, url="http://emp.example/emp")])
+    assert parse_registry(remote_http, allow_loopback_http=True).emps == ()

@@ -77,13 +77,17 @@ def _invalid(message: str) -> EmrexError:
     return EmrexError(ErrorCode.REGISTRY_INVALID, message)
 
 
-def parse_registry(data: bytes) -> ParsedRegistry:
-    """Detect the format (XML catalogue or JSON list) and parse it."""
+def parse_registry(data: bytes, *, allow_loopback_http: bool = False) -> ParsedRegistry:
+    """Detect the format (XML catalogue or JSON list) and parse it.
+
+    ``allow_loopback_http`` (local mode only) accepts ``http://`` EMP URLs on loopback hosts, so a mock
+    EMP on this machine can be listed; every other EMP URL must be https.
+    """
     head = data[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<"):
-        return parse_ewp_catalogue(data)
+        return parse_ewp_catalogue(data, allow_loopback_http=allow_loopback_http)
     if head.startswith((b"{", b"[")):
-        return parse_emreg_json(data)
+        return parse_emreg_json(data, allow_loopback_http=allow_loopback_http)
     if not head:
         raise _invalid("the registry document is empty")
     raise _invalid("the registry document is neither an EWP catalogue (XML) nor an EMREG list (JSON)")
@@ -137,7 +141,7 @@ def _one_text(entry: etree._Element, name: str) -> str:
     return values[0]
 
 
-def parse_ewp_catalogue(data: bytes) -> ParsedRegistry:
+def parse_ewp_catalogue(data: bytes, *, allow_loopback_http: bool = False) -> ParsedRegistry:
     """Every ``emrex-data-access-point`` entry of an EWP Registry catalogue (or manifest)."""
     root = _parse_xml(data)
     if _local(root) not in {"catalogue", "manifest"}:
@@ -145,7 +149,7 @@ def parse_ewp_catalogue(data: bytes) -> ParsedRegistry:
     out = _Collector(source="ewp")
     for position, entry in enumerate(_emrex_entries(root, out), start=1):
         try:
-            url = _https_url(_one_text(entry, "url"))
+            url = _emp_url(_one_text(entry, "url"), allow_loopback_http)
             name = _one_text(entry, "name")
             country = _country(_one_text(entry, "country-code"))
         except _SkipEntry as skip:
@@ -182,11 +186,17 @@ def _emrex_entries(root: etree._Element, out: _Collector) -> Iterator[etree._Ele
             out.notice(NOTICE_ENTRY_SKIPPED, f"<{ENTRY_LOCAL_NAME}> in unknown namespace {namespace!r}; skipped")
 
 
-def _https_url(raw: str) -> str:
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _emp_url(raw: str, allow_loopback_http: bool) -> str:
     parts = urlsplit(raw)
-    if parts.scheme.lower() != "https" or not parts.hostname:
-        raise _SkipEntry(f"has URL {raw!r}, which is not an absolute https URL")
-    return raw
+    scheme = parts.scheme.lower()
+    if scheme == "https" and parts.hostname:
+        return raw
+    if allow_loopback_http and scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+        return raw
+    raise _SkipEntry(f"has URL {raw!r}, which is not an absolute https URL")
 
 
 def _country(raw: str) -> str:
@@ -229,7 +239,7 @@ def render_ewp_catalogue(emps: Iterable[Emp]) -> bytes:
 # --- EMREG JSON -----------------------------------------------------------------------------------
 
 
-def parse_emreg_json(data: bytes) -> ParsedRegistry:
+def parse_emreg_json(data: bytes, *, allow_loopback_http: bool = False) -> ParsedRegistry:
     """The legacy EMREG list: ``{"countries": [...], "emps": [...]}`` (older lists: ``ncps``)."""
     document = _load_json(data)
     if not isinstance(document, dict):
@@ -241,7 +251,7 @@ def parse_emreg_json(data: bytes) -> ParsedRegistry:
     single_fetch = _single_fetch_countries(document.get("countries"), out)
     for position, entry in enumerate(entries, start=1):
         try:
-            emp = _emreg_emp(entry, single_fetch)
+            emp = _emreg_emp(entry, single_fetch, allow_loopback_http)
         except _SkipEntry as skip:
             out.notice(NOTICE_ENTRY_SKIPPED, f"EMREG entry #{position} {skip}; skipped")
             continue
@@ -280,11 +290,11 @@ def _single_fetch_countries(countries: Any, out: _Collector) -> frozenset[str]:
     return frozenset(codes)
 
 
-def _emreg_emp(entry: Any, single_fetch: frozenset[str]) -> Emp:
+def _emreg_emp(entry: Any, single_fetch: frozenset[str], allow_loopback_http: bool) -> Emp:
     if not isinstance(entry, Mapping):
         raise _SkipEntry("is not a JSON object")
     name = _json_text(entry, "acronym")
-    url = _https_url(_json_text(entry, "url"))
+    url = _emp_url(_json_text(entry, "url"), allow_loopback_http)
     country = _country(_json_text(entry, "countryCode"))
     raw_institutions = entry.get("institutions") or []
     if not isinstance(raw_institutions, list):

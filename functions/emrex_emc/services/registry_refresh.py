@@ -73,7 +73,13 @@ class RefreshReport:
 
 
 def refresh_registry(
-    *, fetcher: Fetcher, store: SnapshotStore, source: str, now: datetime, force: bool = False
+    *,
+    fetcher: Fetcher,
+    store: SnapshotStore,
+    source: str,
+    now: datetime,
+    force: bool = False,
+    allow_loopback_http: bool = False,
 ) -> RefreshReport:
     """Bring the stored snapshot up to date with ``source``.
 
@@ -96,7 +102,7 @@ def refresh_registry(
 
     if result.body is None:
         raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, "the registry fetch returned no document")
-    parsed = parse_registry(result.body)
+    parsed = parse_registry(result.body, allow_loopback_http=allow_loopback_http)
     if not parsed.emps and previous is not None and previous.emps:
         raise EmrexError(
             ErrorCode.REGISTRY_INVALID,
