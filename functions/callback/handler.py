@@ -94,6 +94,9 @@ def _emit_metrics(result: CallbackResult) -> None:
     if result.replay:
         outcome = "replay"
     _count("CallbackOutcome", {"outcome": outcome, "emp_id": emp})
+    if result.status == "rejected" and not result.replay:
+        # Alarmed on (service dimension only): many refusals mean an EMP key change or an attack.
+        metrics.add_metric(name="VerificationFailures", unit=MetricUnit.Count, value=1)
     if result.signature_algorithm:
         _count("SignatureAlgorithm", {"algorithm": result.signature_algorithm, "emp_id": emp})
     if result.identity_verdict:

@@ -244,6 +244,9 @@ class Functions(Construct):
             )
         )
         self._allow(fn, ["events:PutEvents"], [events_.bus.event_bus_arn])
+        # The outbox ledger: skip events already relayed (BatchGetItem), mark relayed ones (UpdateItem).
+        self._table(fn, "BatchGetItem", "UpdateItem")
+        self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb"])
         policy = _policy(fn)
         acknowledge(
             policy,

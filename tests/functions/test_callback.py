@@ -12,8 +12,9 @@ import pytest
 
 from callback import handler as callback_handler
 from emrex_emc.adapters.sessions import Transfer
-from emrex_emc.local.elmo_factory import encode_elmo, sign_elmo
+from emrex_emc.local.elmo_factory import build_elmo, encode_elmo, sign_elmo
 from tests.functions.callback_helpers import (
+    APPLICANT,
     callback_event,
     form_for,
     items_with_prefix,
@@ -39,6 +40,10 @@ def fresh_handler(aws_env: AwsEnv) -> Iterator[None]:
 @pytest.fixture
 def transfer(make_transfer: Callable[..., Transfer]) -> Transfer:
     return make_transfer(emp=trusted_emp())
+
+
+def _unsigned_xml() -> bytes:
+    return build_elmo(given_names="Kari", family_name="Nordmann", birth_date=APPLICANT["birth_date"], courses=3)
 
 
 def post(aws_env: AwsEnv, transfer: Transfer, form: dict[str, str], **kwargs: Any) -> dict[str, Any]:
@@ -229,9 +234,9 @@ def _tampered_payload() -> str:
     ("make_payload", "code"),
     [
         (_tampered_payload, "SIGNATURE_DIGEST_MISMATCH"),
-        (lambda: encode_elmo(sign_elmo(signed_xml.__wrapped__(), other_identity())), None),
+        (lambda: encode_elmo(sign_elmo(_unsigned_xml(), other_identity())), "SIGNATURE_UNTRUSTED_KEY"),
         (lambda: "%%% not base64 %%%", "BASE64_INVALID"),
-        (lambda: base64.b64encode(gzip.compress(b"<html>not elmo</html>")).decode(), None),
+        (lambda: base64.b64encode(gzip.compress(b"<html>not elmo</html>")).decode(), "NOT_ELMO"),
         (lambda: "", "PAYLOAD_EMPTY"),
     ],
     ids=["tampered", "other-key", "bad-base64", "not-elmo", "empty"],
@@ -373,3 +378,31 @@ def test_return_link_keeps_the_query_and_sets_session_and_outcome(return_url: st
     from emrex_emc.web.outcome_pages import return_link
 
     assert return_link(return_url, "abc", "received") == expected
+
+
+def _emitted_metric_names(output: str) -> set[str]:
+    names: set[str] = set()
+    for line in output.splitlines():
+        if '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            names.update(metric["Name"] for metric in directive["Metrics"])
+    return names
+
+
+def test_a_refusal_emits_the_alarmed_verification_failure_metric(
+    aws_env: AwsEnv, transfer: Transfer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    post(aws_env, transfer, form_for(transfer, "NCP_OK", _tampered_payload()))
+    assert "VerificationFailures" in _emitted_metric_names(capsys.readouterr().out)
+
+
+def test_an_accepted_payload_emits_no_verification_failure(
+    aws_env: AwsEnv, transfer: Transfer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    post(aws_env, transfer, form_for(transfer, "NCP_OK", ok_payload()))
+    names = _emitted_metric_names(capsys.readouterr().out)
+    assert "CallbackLatency" in names and "VerificationFailures" not in names

@@ -47,6 +47,9 @@ EXPECTED_ACTIONS = {
     },
     "outbox_relay": {
         "events:PutEvents",
+        "dynamodb:BatchGetItem",
+        "dynamodb:UpdateItem",
+        "kms:GenerateDataKey",
         "dynamodb:DescribeStream",
         "dynamodb:GetRecords",
         "dynamodb:GetShardIterator",
