@@ -70,7 +70,9 @@ def test_the_reader_only_sees_the_verified_tree(
         return real(root)
 
     monkeypatch.setattr(pipeline, "read_elmo", spy)
-    verify_elmo(signed_xml.replace(b"<familyName>", b"<familyName><!--x-->", 1), [emp_identity.cert_pem], POLICY)
+    commented = signed_xml.replace(b"<familyName>", b"<!--x--><familyName>", 1)
+    assert commented != signed_xml
+    verify_elmo(commented, [emp_identity.cert_pem], POLICY)
     assert seen[0].find("{http://www.w3.org/2000/09/xmldsig#}Signature") is None
     assert not list(seen[0].iter(etree.Comment))
 

@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     XML_MALFORMED = "XML_MALFORMED"
     XML_FORBIDDEN_CONSTRUCT = "XML_FORBIDDEN_CONSTRUCT"  # DTD, entities, processing tricks
     XML_TOO_COMPLEX = "XML_TOO_COMPLEX"  # depth / node count limits
+    COMMENT_IN_SIGNED_TEXT = "COMMENT_IN_SIGNED_TEXT"  # comment-injection attack on text values
     ENCODING_INVALID = "ENCODING_INVALID"
     # format
     NOT_ELMO = "NOT_ELMO"

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
+
 from emrex_emc.core import certs
 from emrex_emc.core.decode import decode_elmo_value
 from emrex_emc.core.elmo import ElmoDocument, check_conformance, detect_version, read_elmo
@@ -22,8 +24,6 @@ from emrex_emc.core.signature import SignatureFacts, verify_enveloped
 from emrex_emc.core.xmlsafe import parse_xml
 
 if TYPE_CHECKING:
-    from lxml import etree
-
     from emrex_emc.core.identity import ExpectedIdentity, IdentityResult
 
 LATIN1_FALLBACK = Notice(
@@ -90,6 +90,7 @@ def verify_elmo(
     xml = decode_elmo_value(payload, policy.decode)
     root, latin1 = _parse(xml, policy.xml)
     _require_elmo_root(root)
+    _refuse_comments_in_text(root)
     try:
         signed, facts = verify_enveloped(root, trusted, policy.signature, moment)
     except EmrexError as exc:
@@ -126,6 +127,26 @@ def _parse(xml: bytes, limits: XmlLimits) -> tuple[etree._Element, bool]:
         if exc.code is not ErrorCode.ENCODING_INVALID or declared_encoding(xml) not in (None, "utf-8", "utf8"):
             raise
         return parse_xml(xml, limits, encoding="ISO-8859-1"), True
+
+
+def _refuse_comments_in_text(root: etree._Element) -> None:
+    """Refuse a comment placed inside a text value (``<familyName>de<!---->Vries</familyName>``).
+
+    Comments are outside the signed canonical form, so such a document still verifies; we read only
+    the verified tree, but a document whose values were split this way was edited after signing or
+    crafted to fool other readers of the same evidence. No EMP writes comments inside values.
+    """
+    for comment in root.iter(etree.Comment):
+        parent = comment.getparent()
+        if parent is None:
+            continue
+        around = [parent.text, *(sibling.tail for sibling in parent)]
+        if any(text and text.strip() for text in around):
+            raise EmrexError(
+                ErrorCode.COMMENT_IN_SIGNED_TEXT,
+                f"a comment was inserted inside the text of <{etree.QName(parent).localname}>; "
+                "comments inside values are a known attack on signed documents",
+            )
 
 
 def _require_elmo_root(root: etree._Element) -> None:
