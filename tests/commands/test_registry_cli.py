@@ -113,7 +113,7 @@ def test_registry_without_emps_says_so(tmp_path, capsys):
     ("content", "fragment"),
     [
         (None, "REGISTRY_UNAVAILABLE: cannot read registry file"),
-        (b"<catalogue><host>", "REGISTRY_INVALID: the catalogue is not well-formed XML"),
+        (b"<catalogue><host>", "REGISTRY_INVALID: the catalogue is unreadable: the document is not well-formed XML"),
         (b'{"emps": [},', "REGISTRY_INVALID: the EMREG list is not valid JSON"),
     ],
     ids=["missing", "broken-xml", "broken-json"],

@@ -272,7 +272,7 @@ def test_unreadable_documents_are_registry_invalid(document, fragment):
 def test_size_and_element_caps(monkeypatch):
     document = catalogue(dap_entry())
     monkeypatch.setattr(registry_parse, "MAX_ELEMENTS", 5)
-    with pytest.raises(EmrexError, match="more than 5 elements"):
+    with pytest.raises(EmrexError, match="the limit is 5"):
         parse_ewp_catalogue(document)
     monkeypatch.setattr(registry_parse, "MAX_REGISTRY_BYTES", 100)
     with pytest.raises(EmrexError, match="larger than 100 bytes"):

@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
+from emrex_emc.core.policy import XmlLimits
 from emrex_emc.core.registry import Emp, emp_id
+from emrex_emc.core.xmlsafe import parse_xml
 
 PRODUCTION_CATALOGUE_URL = "https://registry.erasmuswithoutpaper.eu/catalogue-v1.xml"
 CATALOGUE_NS = "https://github.com/erasmus-without-paper/ewp-specs-api-registry/tree/stable-v1"
@@ -96,33 +98,14 @@ def parse_registry(data: bytes, *, allow_loopback_http: bool = False) -> ParsedR
 # --- EWP catalogue --------------------------------------------------------------------------------
 
 
-def _xml_parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def _parse_xml(data: bytes) -> etree._Element:
+    """The catalogue through the same hardened parser as ELMO documents (no DTD, entities, network)."""
     if len(data) > MAX_REGISTRY_BYTES:
         raise _invalid(f"the catalogue is larger than {MAX_REGISTRY_BYTES} bytes")
     try:
-        root = etree.fromstring(data, parser=_xml_parser())
-    except etree.XMLSyntaxError as exc:
-        raise _invalid(f"the catalogue is not well-formed XML: {exc.msg}") from None
-    docinfo = root.getroottree().docinfo
-    doctype: str = getattr(docinfo, "doctype", "")  # missing from lxml-stubs
-    if doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise _invalid("the catalogue contains a DTD (DOCTYPE); DTDs and entities are refused")
-    for count, _ in enumerate(root.iter(), start=1):
-        if count > MAX_ELEMENTS:
-            raise _invalid(f"the catalogue has more than {MAX_ELEMENTS} elements")
-    return root
+        return parse_xml(data, XmlLimits(max_depth=32, max_elements=MAX_ELEMENTS))
+    except EmrexError as exc:
+        raise _invalid(f"the catalogue is unreadable: {exc.message}") from None
 
 
 def _local(element: etree._Element) -> str:
