@@ -27,7 +27,7 @@ from emrex_emc.web.layout import pick_language
 from emrex_emc.web.outcome_pages import error_page, unavailable_page
 
 NAMESPACE = "EMREX"
-logger = Logger(service="emrex-callback")
+logger = Logger()  # service name from POWERTOOLS_SERVICE_NAME (the function name)
 metrics = Metrics(namespace=NAMESPACE)
 
 

@@ -25,9 +25,8 @@ from emrex_emc.services.enrolment import EnrolmentService, unauthorized
 from emrex_emc.settings import Settings
 from emrex_emc.web.http import HttpRequest, HttpResponse, json_error
 
-SERVICE = "emrex-enrolment-api"
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="EMREX", service=SERVICE)
+logger = Logger()  # service name from POWERTOOLS_SERVICE_NAME (the function name)
+metrics = Metrics(namespace="EMREX")
 logging.getLogger("emrex_emc")
 copy_config_to_registered_loggers(source_logger=logger, include={"emrex_emc"})
 # a request that emits no metric is normal here, not worth a warning per invocation

@@ -15,7 +15,7 @@ from emrex_emc.adapters.outcomes import OutboxLedger
 from emrex_emc.services.relay import relay
 from emrex_emc.settings import Settings
 
-logger = Logger(service="emrex-outbox-relay")
+logger = Logger()  # service name from POWERTOOLS_SERVICE_NAME (the function name)
 metrics = Metrics(namespace="EMREX")
 
 

@@ -29,9 +29,8 @@ from emrex_emc.web.http import HttpRequest, HttpResponse, html_response
 from emrex_emc.web.layout import pick_language
 from emrex_emc.web.start_pages import message_page
 
-SERVICE = "emrex-start-session"
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="EMREX", service=SERVICE)
+logger = Logger()  # service name from POWERTOOLS_SERVICE_NAME (the function name)
+metrics = Metrics(namespace="EMREX")
 logging.getLogger("emrex_emc")
 copy_config_to_registered_loggers(source_logger=logger, include={"emrex_emc"})
 # a request that emits no metric is normal here, not worth a warning per invocation

@@ -217,7 +217,12 @@ class _Collector(logging.Handler):
 def captured_logs() -> Iterator[list[str]]:
     """Every record (message and extra fields, as JSON lines) logged by the handlers and the emrex_emc package."""
     collector = _Collector()
-    names = ("emrex_emc", "emrex-enrolment-api", "emrex-start-session", "emrex-callback")
+    from callback import handler as callback_handler
+    from enrolment_api import handler as enrolment_handler
+    from start_session import handler as start_handler
+
+    # Handler loggers are named after POWERTOOLS_SERVICE_NAME as it was when the module was imported.
+    names = {"emrex_emc", *(module.logger.name for module in (callback_handler, enrolment_handler, start_handler))}
     loggers = [logging.getLogger(name) for name in names]
     for logger in loggers:
         logger.addHandler(collector)
