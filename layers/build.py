@@ -1,9 +1,16 @@
 """Build the Lambda dependency layer without Docker: ``python layers/build.py [--arch arm64|x86_64] [--force]``.
 
 pip downloads manylinux wheels for the Lambda runtime (``--platform``, ``--only-binary=:all:``) into
-``layers/build/deps/python``; nothing is compiled (``--no-compile``), so two builds of the same
-requirements are byte-identical where it matters. The ELMO XSDs (``../shared/elmo``) go to
+``layers/build/deps/python`` (``--no-compile``). The ELMO XSDs (``../shared/elmo``) go to
 ``layers/build/deps/emrex-xsd`` (``/opt/emrex-xsd`` in Lambda) when present.
+
+Size and cold start (docs/PERFORMANCE.md): the build drops what the functions never import (lxml's
+C headers and Cython sources, lxml extension modules besides ``etree``/``_elementpath``, Powertools
+sub-packages other than logging/metrics and what they import), strips the shared objects when a
+``strip`` for the target architecture is installed (``binutils-aarch64-linux-gnu`` on x86_64 hosts), and
+precompiles the Python files to ``unchecked-hash`` bytecode when a ``python3.13`` is on PATH (Lambda's
+``/opt`` is read-only, so without it every cold start compiles Powertools, signxml, ... again). Which of
+the two optional steps ran is part of the fingerprint and printed by the build.
 
 A stamp (``layers/build/stamp.json``) records the fingerprint of the inputs: the normalized pins, the
 target platform and the XSD files. The build is skipped while the stamp matches, and the CDK stack uses
@@ -42,8 +49,41 @@ PLATFORMS: dict[str, tuple[str, ...]] = {
 }
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
 """Shipped by the Lambda Python runtime: never vendored into the layer."""
-RECIPE_VERSION = "1"
+RECIPE_VERSION = "2"
 """Bump when the build steps change in a way that changes the layer content."""
+
+STRIP_TOOLS: dict[str, tuple[str, ...]] = {
+    "arm64": ("aarch64-linux-gnu-strip",),
+    "x86_64": ("x86_64-linux-gnu-strip",),
+}
+"""Binutils ``strip`` that understands the target's ELF files (host ``strip`` too when it is that arch)."""
+HOST_ARCH = {"aarch64": "arm64", "arm64": "arm64", "x86_64": "x86_64", "amd64": "x86_64"}.get(
+    os.uname().machine.lower(), ""
+)
+UNUSED_PATHS = (
+    # lxml: the functions (and signxml) use lxml.etree only; etree loads _elementpath for find()/findall().
+    "lxml/includes",
+    "lxml/html",
+    "lxml/isoschematron",
+    "lxml/objectify.*",
+    "lxml/sax.*",
+    "lxml/builder.*",
+    "lxml/*.pyx",
+    "lxml/*.pxd",
+    "lxml/*.pxi",
+    "lxml/*.h",
+    "lxml/lxml.etree*.h",
+    "lxml/lxml.etree_api.h",
+    # Powertools: Logger and Metrics; the package __init__ also imports Tracer (lazy X-Ray SDK) and the
+    # Lambda context type. Everything else (event handler, parser, idempotency, ...) is never imported.
+    "aws_lambda_powertools/event_handler",
+)
+"""Glob patterns under site-packages removed from the layer (checked by tests/infra/test_layer.py, which
+imports and runs every function handler on the trimmed layer)."""
+KEEP_ONLY: dict[str, frozenset[str]] = {
+    "aws_lambda_powertools/utilities": frozenset({"__init__.py", "jmespath_utils", "typing"}),
+}
+"""Folders of which only the named entries stay (the Logger imports jmespath_utils; typing is the context)."""
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9][A-Za-z0-9.+!_-]*)$")
 _TRIM_DIRS = frozenset({"__pycache__", "tests", "test"})
@@ -65,6 +105,10 @@ class LayerBuild:
     unzipped_bytes: int
     has_xsd: bool
     rebuilt: bool
+    stripped: bool = False
+    """True when the shared objects were stripped (needs a strip for the target architecture)."""
+    precompiled: bool = False
+    """True when the layer carries python3.13 bytecode."""
 
 
 def canonical_name(name: str) -> str:
@@ -105,12 +149,15 @@ def has_xsd_source(xsd_source: Path) -> bool:
     return (xsd_source / XSD_ENTRIES[0]).is_file()
 
 
-def fingerprint(arch: str, requirements: Path = REQUIREMENTS, xsd_source: Path = XSD_SOURCE) -> str:
-    """SHA-256 over every input of the layer content (and nothing else)."""
+def fingerprint(
+    arch: str, requirements: Path = REQUIREMENTS, xsd_source: Path = XSD_SOURCE, tools: Tools | None = None
+) -> str:
+    """SHA-256 over every input of the layer content (and nothing else; ``tools`` default: none)."""
     if arch not in PLATFORMS:
         raise LayerBuildError(f"unknown architecture {arch!r}; expected one of {sorted(PLATFORMS)}")
     digest = hashlib.sha256()
-    header = {"recipe": RECIPE_VERSION, "python": PYTHON_VERSION, "platforms": PLATFORMS[arch]}
+    header: dict[str, object] = {"recipe": RECIPE_VERSION, "python": PYTHON_VERSION, "platforms": PLATFORMS[arch]}
+    header |= (tools or NO_TOOLS).to_json()
     digest.update(json.dumps(header, sort_keys=True).encode())
     for name, version in sorted(read_pins(requirements).items()):
         digest.update(f"\npin {name}=={version}".encode())
@@ -142,6 +189,94 @@ def trim(site_dir: Path) -> None:
             shutil.rmtree(path)
         elif path.is_file() and (path.suffix in _TRIM_SUFFIXES or path.name == "direct_url.json"):
             path.unlink()
+
+
+def drop_unused(site_dir: Path) -> int:
+    """Remove :data:`UNUSED_PATHS`; returns the bytes removed."""
+    doomed = [path for pattern in UNUSED_PATHS for path in site_dir.glob(pattern)]
+    for folder, kept in KEEP_ONLY.items():
+        if (site_dir / folder).is_dir():
+            doomed += [path for path in (site_dir / folder).iterdir() if path.name not in kept]
+    removed = 0
+    for path in sorted(set(doomed)):
+        if path.is_dir():
+            removed += tree_size(path)
+            shutil.rmtree(path)
+        elif path.exists():
+            removed += path.stat().st_size
+            path.unlink()
+    return removed
+
+
+def find_strip(arch: str) -> str | None:
+    """A ``strip`` able to rewrite the target's shared objects, or None (the layer is then not stripped)."""
+    candidates = STRIP_TOOLS[arch] + (("strip",) if arch == HOST_ARCH else ())
+    for name in candidates:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def strip_shared_objects(site_dir: Path, strip: str) -> int:
+    """``strip --strip-unneeded`` every ``*.so`` (symbols only; code and dynamic symbols stay); bytes saved."""
+    saved = 0
+    for path in sorted(site_dir.rglob("*.so")):
+        before = path.stat().st_size
+        result = subprocess.run([strip, "--strip-unneeded", str(path)], capture_output=True, check=False)
+        if result.returncode != 0:
+            raise LayerBuildError(f"{strip} failed on {path.name}: {result.stderr.decode(errors='replace')[-300:]}")
+        saved += before - path.stat().st_size
+    return saved
+
+
+def find_target_python() -> str | None:
+    """An interpreter of the Lambda runtime's version (``$LAYER_PYTHON``, PATH, pyenv), for bytecode Lambda loads."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [os.environ.get("LAYER_PYTHON", ""), shutil.which(f"python{PYTHON_VERSION}") or ""]
+    candidates += [
+        str(path) for path in sorted(pyenv_root.glob(f"versions/{PYTHON_VERSION}*/bin/python{PYTHON_VERSION}"))
+    ]
+    for candidate in filter(None, candidates):
+        if _python_version(candidate) == PYTHON_VERSION:
+            return candidate
+    return None
+
+
+def _python_version(python: str) -> str:
+    result = subprocess.run(
+        [python, "-c", "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}')"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def precompile(site_dir: Path, python: str) -> None:
+    """Bytecode next to the sources, valid without mtime checks (the layer is immutable once deployed)."""
+    command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LayerBuildError(f"compileall failed: {(result.stdout + result.stderr)[-500:]}")
+
+
+@dataclass(frozen=True)
+class Tools:
+    """The optional build steps this machine can run (they change the content, so they are inputs)."""
+
+    strip: str | None
+    python: str | None
+
+    @classmethod
+    def detect(cls, arch: str) -> Tools:
+        return cls(strip=find_strip(arch), python=find_target_python())
+
+    def to_json(self) -> dict[str, bool]:
+        return {"stripped": self.strip is not None, "precompiled": self.python is not None}
+
+
+NO_TOOLS = Tools(strip=None, python=None)
 
 
 def installed_names(site_dir: Path) -> set[str]:
@@ -184,9 +319,15 @@ def ensure_layer(
     xsd_source: Path = XSD_SOURCE,
     install: Installer = pip_install,
     force: bool = False,
+    tools: Tools | None = None,
 ) -> LayerBuild:
-    """Build ``build_dir/deps`` unless the stamp says it is already built from the same inputs."""
-    wanted = fingerprint(arch, requirements, xsd_source)
+    """Build ``build_dir/deps`` unless the stamp says it is already built from the same inputs.
+
+    ``tools`` defaults to what this machine has (:meth:`Tools.detect`); pass :data:`NO_TOOLS` to skip
+    stripping and bytecode.
+    """
+    tools = Tools.detect(arch) if tools is None else tools
+    wanted = fingerprint(arch, requirements, xsd_source, tools)
     deps_dir = build_dir / "deps"
     stamp_path = build_dir / "stamp.json"
     with _locked(build_dir):
@@ -198,6 +339,8 @@ def ensure_layer(
                 unzipped_bytes=int(str(stamp.get("unzipped_bytes", 0))),
                 has_xsd=bool(stamp.get("has_xsd")),
                 rebuilt=False,
+                stripped=bool(stamp.get("stripped")),
+                precompiled=bool(stamp.get("precompiled")),
             )
         stamp_path.unlink(missing_ok=True)
         shutil.rmtree(deps_dir, ignore_errors=True)
@@ -205,6 +348,9 @@ def ensure_layer(
         site_dir.mkdir(parents=True)
         install(requirements, site_dir, arch)
         trim(site_dir)
+        drop_unused(site_dir)
+        if tools.strip:
+            strip_shared_objects(site_dir, tools.strip)
         unexpected = installed_names(site_dir) & RUNTIME_PROVIDED
         if unexpected:
             raise LayerBuildError(f"runtime-provided packages ended up in the layer: {sorted(unexpected)}")
@@ -217,12 +363,21 @@ def ensure_layer(
                 elif source.is_file():
                     (deps_dir / XSD_LAYER_DIR).mkdir(exist_ok=True)
                     shutil.copy2(source, deps_dir / XSD_LAYER_DIR / entry)
+        if tools.python:
+            precompile(site_dir, tools.python)
         size = tree_size(deps_dir)
-        record = {"fingerprint": wanted, "arch": arch, "unzipped_bytes": size, "has_xsd": has_xsd}
+        record = {"fingerprint": wanted, "arch": arch, "unzipped_bytes": size, "has_xsd": has_xsd, **tools.to_json()}
         partial = stamp_path.with_suffix(".tmp")
         partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         os.replace(partial, stamp_path)
-    return LayerBuild(deps_dir=deps_dir, fingerprint=wanted, unzipped_bytes=size, has_xsd=has_xsd, rebuilt=True)
+    return LayerBuild(
+        deps_dir=deps_dir,
+        fingerprint=wanted,
+        unzipped_bytes=size,
+        has_xsd=has_xsd,
+        rebuilt=True,
+        **tools.to_json(),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,8 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     state = "built" if build.rebuilt else "up to date"
     xsd = "with ELMO XSDs" if build.has_xsd else "WITHOUT ELMO XSDs (../shared/elmo not found)"
+    strip = "stripped" if build.stripped else f"NOT stripped (no {STRIP_TOOLS[args.arch][0]})"
+    compiled = "precompiled" if build.precompiled else f"NOT precompiled (no python{PYTHON_VERSION}; set LAYER_PYTHON)"
     print(
-        f"layer {state} ({args.arch}, python{PYTHON_VERSION}, {xsd}): {build.deps_dir} "
+        f"layer {state} ({args.arch}, python{PYTHON_VERSION}, {xsd}, {strip}, {compiled}): {build.deps_dir} "
         f"{build.unzipped_bytes / 1_000_000:.1f} MB unzipped (Lambda limit: 250 MB with the function code); "
         f"fingerprint {build.fingerprint[:12]}"
     )

@@ -1,7 +1,17 @@
-"""layers/: pinned requirements, boto3 left to the runtime, a stamped (idempotent) build, and one real build."""
+"""layers/: pinned requirements, boto3 left to the runtime, a stamped (idempotent) build, trimming, and real builds.
+
+The real-build checks import and run every function's code on the TRIMMED layer (an x86_64 build of the
+same recipe, with the runtime's python3.13), so a removed file that something still needs fails here.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
 import tomllib
 from email.parser import Parser
 from pathlib import Path
@@ -10,7 +20,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from layers import build
-from layers.build import LayerBuildError, ensure_layer, fingerprint, read_pins
+from layers.build import NO_TOOLS, LayerBuildError, Tools, drop_unused, ensure_layer, fingerprint, read_pins
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
@@ -57,6 +67,7 @@ def build_into(
     tmp_path: Path, inputs: tuple[Path, Path], installer: FakeInstaller, **kwargs: object
 ) -> build.LayerBuild:
     requirements, xsd = inputs
+    kwargs.setdefault("tools", NO_TOOLS)
     return ensure_layer(
         "arm64", build_dir=tmp_path / "build", requirements=requirements, xsd_source=xsd, install=installer, **kwargs
     )  # type: ignore[arg-type]
@@ -196,7 +207,11 @@ def test_real_build_is_a_loadable_lambda_layer(capsys: pytest.CaptureFixture[str
     assert set(read_pins()) == installed
     assert not installed & build.RUNTIME_PROVIDED and not (site / "boto3").exists()
     assert list((site / "lxml").glob("etree.cpython-313-aarch64-linux-gnu.so"))
-    assert not list(site.rglob("*.pyc"))
+    assert not (site / "lxml" / "includes").exists() and not list((site / "lxml").glob("objectify.*"))
+    assert not (site / "aws_lambda_powertools" / "event_handler").exists()
+    bytecode = list(site.rglob("*.pyc"))
+    assert result.precompiled == bool(bytecode)
+    assert all(path.name.endswith(".cpython-313.pyc") for path in bytecode)
     assert result.unzipped_bytes < 100_000_000
     assert result.has_xsd == build.has_xsd_source(build.XSD_SOURCE)
     # Every dependency a layer package declares is in the layer or provided by the runtime.
@@ -212,3 +227,184 @@ def test_real_build_is_a_loadable_lambda_layer(capsys: pytest.CaptureFixture[str
                 continue
             name = build.canonical_name(requirement.name)
             assert name in installed | build.RUNTIME_PROVIDED, f"{info.name} needs {name}"
+
+
+# --- trimming, stripping, bytecode ----------------------------------------------------------------------------
+
+
+def _touch(root: Path, *relative: str) -> None:
+    for name in relative:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * 10)
+
+
+def test_drop_unused_removes_what_no_function_imports_and_keeps_the_rest(tmp_path: Path) -> None:
+    kept = (
+        "lxml/__init__.py",
+        "lxml/etree.cpython-313-aarch64-linux-gnu.so",
+        "lxml/_elementpath.cpython-313-aarch64-linux-gnu.so",
+        "aws_lambda_powertools/logging/logger.py",
+        "aws_lambda_powertools/metrics/__init__.py",
+        "aws_lambda_powertools/utilities/__init__.py",
+        "aws_lambda_powertools/utilities/jmespath_utils/__init__.py",
+        "aws_lambda_powertools/utilities/typing/lambda_context.py",
+        "signxml/verifier.py",
+    )
+    dropped = (
+        "lxml/includes/libxml/tree.h",
+        "lxml/html/diff.cpython-313-aarch64-linux-gnu.so",
+        "lxml/isoschematron/__init__.py",
+        "lxml/objectify.cpython-313-aarch64-linux-gnu.so",
+        "lxml/sax.cpython-313-aarch64-linux-gnu.so",
+        "lxml/builder.cpython-313-aarch64-linux-gnu.so",
+        "lxml/etree.pyx",
+        "lxml/etree.h",
+        "lxml/lxml.etree_api.h",
+        "aws_lambda_powertools/event_handler/api_gateway.py",
+        "aws_lambda_powertools/utilities/parser/__init__.py",
+        "aws_lambda_powertools/utilities/serialization.py",
+    )
+    _touch(tmp_path, *kept, *dropped)
+    assert drop_unused(tmp_path) == 10 * len(dropped)
+    assert [name for name in kept if not (tmp_path / name).exists()] == []
+    assert [name for name in dropped if (tmp_path / name).exists()] == []
+    assert drop_unused(tmp_path) == 0  # idempotent
+
+
+def _script(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def test_build_strips_shared_objects_with_the_found_tool(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
+    log = tmp_path / "strip.log"
+    strip = _script(tmp_path, "fake-strip", f'echo "$@" >> {log}\nprintf x > "$2"\n')
+
+    def installer(requirements: Path, target: Path, arch: str) -> None:
+        _touch(target, "pkg/native.so", "pkg/__init__.py")
+
+    result = build_into(tmp_path, inputs, installer, tools=Tools(strip=strip, python=None))  # type: ignore[arg-type]
+    assert result.stripped and not result.precompiled
+    assert log.read_text().split() == ["--strip-unneeded", str(result.deps_dir / "python" / "pkg" / "native.so")]
+    assert (result.deps_dir / "python" / "pkg" / "native.so").read_bytes() == b"x"
+    assert json.loads((tmp_path / "build" / "stamp.json").read_text())["stripped"] is True
+
+
+def test_a_failing_strip_fails_the_build(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
+    strip = _script(tmp_path, "broken-strip", "echo 'not an ELF file' >&2\nexit 1\n")
+
+    def installer(requirements: Path, target: Path, arch: str) -> None:
+        _touch(target, "pkg/native.so")
+
+    with pytest.raises(LayerBuildError, match="not an ELF file"):
+        build_into(tmp_path, inputs, installer, tools=Tools(strip=strip, python=None))  # type: ignore[arg-type]
+    assert not (tmp_path / "build" / "stamp.json").exists()
+
+
+def test_build_precompiles_with_the_target_python(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
+    tools = Tools(strip=None, python=sys.executable)  # stands in for python3.13: same compileall interface
+    result = build_into(tmp_path, inputs, FakeInstaller(), tools=tools)
+    assert result.precompiled and not result.stripped
+    compiled = list((result.deps_dir / "python").rglob("*.pyc"))
+    assert {path.parent.parent.name for path in compiled} == {"lxml", "nh3"}
+    flags = int.from_bytes(compiled[0].read_bytes()[4:8], "little")
+    assert flags == 0b01  # hash-based, unchecked: valid on a read-only /opt without source mtimes
+
+
+def test_a_failing_compile_fails_the_build(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
+    python = _script(tmp_path, "broken-python", "echo 'SyntaxError somewhere'\nexit 1\n")
+    with pytest.raises(LayerBuildError, match="SyntaxError somewhere"):
+        build_into(tmp_path, inputs, FakeInstaller(), tools=Tools(strip=None, python=python))
+
+
+def test_the_optional_steps_are_inputs_of_the_fingerprint(inputs: tuple[Path, Path]) -> None:
+    variants = [NO_TOOLS, Tools("strip", None), Tools(None, "python3.13"), Tools("strip", "python3.13")]
+    assert len({fingerprint("arm64", *inputs, tools=tools) for tools in variants}) == 4
+    assert fingerprint("arm64", *inputs) == fingerprint("arm64", *inputs, tools=NO_TOOLS)
+    assert fingerprint("arm64", *inputs, tools=Tools("/a/strip", None)) == fingerprint(
+        "arm64", *inputs, tools=Tools("/b/strip", None)
+    )  # which binary does not matter, only whether the step ran
+
+
+# --- every function runs on the trimmed layer ----------------------------------------------------------------
+
+FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh")
+SITE = (
+    Path(build.__file__).resolve().parents[1] / ".venv" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+)
+
+_CHECK = """
+import json, os, sys, datetime as dt, importlib, pkgutil
+os.environ.update({"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "EMREX_TABLE_NAME": "t", "EMREX_BUCKET_NAME": "b",
+    "EMREX_EVENT_BUS_NAME": "e", "EMREX_SECRET_NAME": "s", "POWERTOOLS_SERVICE_NAME": "check"})
+import emrex_emc
+skip = ("emrex_emc.local", "emrex_emc.commands", "emrex_emc.cli")  # excluded from the function asset
+for info in pkgutil.walk_packages(emrex_emc.__path__, "emrex_emc."):
+    if not info.name.startswith(skip):
+        importlib.import_module(info.name)
+handlers = {name: importlib.import_module(name + ".handler") for name in FUNCTIONS}
+from emrex_emc.adapters.secrets import parse_secret_bundle
+from emrex_emc.core.identity import ExpectedIdentity
+from emrex_emc.core.pipeline import verify_elmo
+from emrex_emc.core.policy import PipelinePolicy
+bundle = parse_secret_bundle(json.dumps({"state_keys": {"k": "a2" * 22}, "state_key_id": "k", "api_token": "t" * 20}))
+callback = handlers["callback"]
+callback.load_secret_bundle = lambda client, name: bundle
+event = {"rawPath": "/callback", "rawQueryString": "state=forged", "queryStringParameters": {"state": "forged"},
+         "headers": {"content-type": "application/x-www-form-urlencoded"}, "body": "returnCode=NCP_OK",
+         "requestContext": {"http": {"method": "POST"}, "requestId": "r"}}
+refused = callback.handler(event, None)
+payload, cert = json.loads(sys.stdin.read())
+expected = ExpectedIdentity(given_names="Kari", family_name="Nordmann", birth_date=dt.date(1998, 4, 3))
+verified = verify_elmo(payload, [cert.encode()], PipelinePolicy(), expected=expected, xsd_dir=XSD_DIR)
+verified.to_json()
+top = sorted({name.split(".")[0] for name in sys.modules})
+print(json.dumps({"callback_status": refused["statusCode"], "verdict": verified.identity.to_json()["verdict"],
+                  "lxml": sorted(m for m in sys.modules if m.startswith("lxml.")), "top": top}))
+"""
+
+
+@pytest.fixture(scope="module")
+def trimmed_x86_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same recipe for x86_64 (this machine), so python3.13 can load its extension modules."""
+    python = build.find_target_python()
+    if python is None:
+        pytest.skip(f"no python{build.PYTHON_VERSION} to run the layer with (set LAYER_PYTHON)")
+    root = tmp_path_factory.mktemp("x86-layer")
+    result = ensure_layer("x86_64", build_dir=root, tools=Tools(strip=None, python=None))
+    runtime = root / "runtime"  # what the Lambda runtime provides besides the layer
+    runtime.mkdir()
+    site = next(SITE.glob("site-packages"))
+    for name in ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six.py"):
+        (runtime / name).symlink_to(site / name)
+    return result.deps_dir
+
+
+def test_every_function_imports_and_runs_on_the_trimmed_layer(trimmed_x86_layer: Path) -> None:
+    from tests.functions.callback_helpers import emp_identity, ok_payload
+
+    python = build.find_target_python()
+    assert python is not None
+    xsd_dir = trimmed_x86_layer / build.XSD_LAYER_DIR
+    script = f"FUNCTIONS = {FUNCTIONS!r}\nXSD_DIR = {str(xsd_dir) if xsd_dir.is_dir() else None!r}\n" + _CHECK
+    path = os.pathsep.join(
+        [str(REPO / "functions"), str(trimmed_x86_layer / "python"), str(trimmed_x86_layer.parent / "runtime")]
+    )
+    stdin = json.dumps([ok_payload(courses=3), emp_identity().cert_pem.decode()])
+    result = subprocess.run(
+        [python, "-I", "-c", f"import sys; sys.path[:0] = {path.split(os.pathsep)!r}\n" + textwrap.dedent(script)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["callback_status"] == 400  # forged state refused: logging, metrics and the error page ran
+    assert report["verdict"] == "MATCH"  # lxml, signxml, cryptography and the reader ran
+    assert "lxml._elementpath" in report["lxml"] and "lxml.objectify" not in report["lxml"]
