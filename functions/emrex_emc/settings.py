@@ -75,7 +75,9 @@ class Settings:
     retention_days: int = 365
     decode_limits: DecodeLimits = field(default_factory=DecodeLimits)
     verification: VerificationPolicy = field(default_factory=VerificationPolicy)
-    max_body_bytes: int = 6 * 1024 * 1024
+    max_body_bytes: int = 4 * 1024 * 1024
+    """Callback form bodies above this get a 413 page. API Gateway base64-encodes form bodies, and a
+    synchronous Lambda event may be 6 MB, so about 4.4 MB of body is the most that can reach us."""
     xsd_dir: str = ""
     """Folder with the official ELMO XSDs (see layers/); empty disables conformance warnings."""
 
@@ -118,6 +120,6 @@ class Settings:
                 forbid_sha1=_bool(env, "EMREX_FORBID_SHA1", False),
                 strict_cert_validity=_bool(env, "EMREX_STRICT_CERT_VALIDITY", False),
             ),
-            max_body_bytes=_int(env, "EMREX_MAX_BODY_BYTES", 6 * 1024 * 1024),
+            max_body_bytes=_int(env, "EMREX_MAX_BODY_BYTES", 4 * 1024 * 1024),
             xsd_dir=env.get("EMREX_XSD_DIR", ""),
         )
