@@ -22,10 +22,13 @@ class Row:
     figure: str
     """What we measured, e.g. ``verify_elmo, 2000 courses + 2 MB PDF``."""
     seconds: float
+    """The figure's value: seconds, or a quantity in ``unit`` (e.g. MB) for rows that are not times."""
     reference: str
     """What we compare with, e.g. ``python-xmlsec decode+parse+verify``."""
     reference_seconds: float
     runs: int
+    unit: str = "s"
+    """``s`` (printed in ms) or the unit of a non-time figure such as ``MB``."""
 
     @property
     def ratio(self) -> float:
@@ -53,8 +56,8 @@ def format_table(rows: list[Row]) -> str:
     header = ("figure", "reference", "ratio", "median of N runs")
     lines = [
         (
-            f"{row.figure}: {row.seconds * 1000:.1f} ms",
-            f"{row.reference}: {row.reference_seconds * 1000:.1f} ms",
+            f"{row.figure}: {_value(row.seconds, row.unit)}",
+            f"{row.reference}: {_value(row.reference_seconds, row.unit)}",
             f"{row.ratio:.2f}x",
             f"N={row.runs}",
         )
@@ -65,3 +68,7 @@ def format_table(rows: list[Row]) -> str:
     rule = "-+-".join("-" * width for width in widths)
     title = " | ".join(cell.ljust(width) for cell, width in zip(header, widths, strict=True))
     return "\n".join([title, rule, *render])
+
+
+def _value(value: float, unit: str) -> str:
+    return f"{value * 1000:.1f} ms" if unit == "s" else f"{value:.1f} {unit}"
