@@ -47,12 +47,19 @@ class FunctionSpec:
     timeout: Duration
 
 
-# First estimates, to be revised from measurements: the callback parses, verifies and stores an ELMO of
-# up to a few MB (CPU scales with memory); the others are small I/O-bound handlers.
+# From `make bench` (docs/PERFORMANCE.md). Lambda gives CPU in proportion to memory (1769 MB = one vCPU) and
+# every handler is single-threaded Python, so memory buys speed up to 1769 MB and nothing beyond. Peak RSS
+# is never the limit: a callback at the 4 MB body cap peaks near 125 MB.
+# - callback: CPU-bound (signature + ELMO reader, ~60 ms per 300 courses on one core, several times that
+#   at the cap) and a student is waiting: one full vCPU. 29 s stays under the HTTP API's 30 s limit.
+# - start_session: the cold start (imports + three boto3 clients, ~0.4 s on one core) is what the student
+#   waits for; 1024 MB (~0.6 vCPU) keeps it under a second without paying for a core on warm requests.
+# - enrolment_api: server-to-server, small I/O-bound requests: 512 MB. outbox_relay, registry_refresh:
+#   background, nobody waits; registry_refresh parses the EWP catalogue (lxml), hence the longer timeout.
 SPECS = {
-    "enrolment_api": FunctionSpec("enrolment_api", "POST /sessions, GET /sessions/{id}", 256, Duration.seconds(10)),
-    "start_session": FunctionSpec("start_session", "GET/POST /start/{id}: EMP chooser", 512, Duration.seconds(10)),
-    "callback": FunctionSpec("callback", "POST /callback: verify and store results", 1024, Duration.seconds(29)),
+    "enrolment_api": FunctionSpec("enrolment_api", "POST /sessions, GET /sessions/{id}", 512, Duration.seconds(10)),
+    "start_session": FunctionSpec("start_session", "GET/POST /start/{id}: EMP chooser", 1024, Duration.seconds(10)),
+    "callback": FunctionSpec("callback", "POST /callback: verify and store results", 1769, Duration.seconds(29)),
     "outbox_relay": FunctionSpec("outbox_relay", "DynamoDB stream OUTBOX# -> EventBridge", 256, Duration.seconds(30)),
     "registry_refresh": FunctionSpec("registry_refresh", "EWP registry -> S3 snapshot", 512, Duration.seconds(120)),
 }
