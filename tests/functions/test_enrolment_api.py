@@ -4,12 +4,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import ALLOWED_RETURN_URLS, API_TOKEN, AwsEnv, apigw_event
 
 from emrex_emc.core.protocol import Status
 from emrex_emc.services.enrolment import FieldError, parse_enrolment, return_url_allowed
 from emrex_emc.settings import Settings
 from enrolment_api import handler as enrolment
+from tests.functions.conftest import ALLOWED_RETURN_URLS, API_TOKEN, AwsEnv, apigw_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 

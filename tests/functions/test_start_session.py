@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import lxml.html
 import pytest
-from conftest import AwsEnv, apigw_event
 
 from emrex_emc.adapters.registry_store import RegistryStore
 from emrex_emc.adapters.sessions import Transfer
@@ -16,6 +15,7 @@ from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
 from emrex_emc.services.start import CSRF_COOKIE_PLAIN, CSRF_COOKIE_SECURE, group_emps
 from start_session import handler as start
+from tests.functions.conftest import AwsEnv, apigw_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
