@@ -253,9 +253,17 @@ def _python_version(python: str) -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
-def precompile(site_dir: Path, python: str) -> None:
-    """Bytecode next to the sources, valid without mtime checks (the layer is immutable once deployed)."""
-    command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(site_dir)]
+def precompile(
+    site_dir: Path, python: str, *, strip_prefix: Path | None = None, prepend_prefix: str | None = None
+) -> None:
+    """Bytecode next to the sources, valid without mtime checks (the code is immutable once deployed).
+
+    ``strip_prefix``/``prepend_prefix`` rewrite the file names recorded in the bytecode (e.g. to ``/var/task``).
+    """
+    command = [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    if strip_prefix is not None and prepend_prefix is not None:
+        command += ["-s", str(strip_prefix), "-p", prepend_prefix]
+    command.append(str(site_dir))
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise LayerBuildError(f"compileall failed: {(result.stdout + result.stderr)[-500:]}")

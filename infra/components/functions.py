@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
@@ -20,17 +19,9 @@ from infra.components.events import Events, encrypted_queue, mark_as_dead_letter
 from infra.components.nag import acknowledge, logical_id
 from infra.components.storage import Storage
 from infra.config import EmrexConfig
+from infra.function_code import stage_function_code
 from infra.layer import LayerAsset
 
-FUNCTIONS_DIR = Path(__file__).resolve().parents[2] / "functions"
-ASSET_EXCLUDES = [
-    "emrex_emc/local",
-    "emrex_emc/commands",
-    "emrex_emc/cli.py",
-    "**/__pycache__",
-    "**/*.pyc",
-    "*.egg-info",
-]
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 REGISTRY_PREFIX = "registry/"
 REGISTRY_SNAPSHOT_KEY = "registry/snapshot.json"
@@ -88,7 +79,8 @@ class Functions(Construct):
             compatible_architectures=[architecture],
             description="EMREX EMC runtime dependencies and ELMO XSDs (layers/requirements.txt)",
         )
-        code = lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=ASSET_EXCLUDES)
+        staged, _compiled = stage_function_code()
+        code = lambda_.Code.from_asset(str(staged))
         environment = {
             "EMREX_TABLE_NAME": storage.table.table_name,
             "EMREX_BUCKET_NAME": storage.bucket.bucket_name,
