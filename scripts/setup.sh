@@ -25,12 +25,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
   echo "$digest" > "$stamp"
 fi
 
-if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+# Debian packages: chromium for the browser tests; an aarch64 strip so the Lambda layer's shared objects
+# are stripped (layers/build.py uses it when present; without it the layer is ~4 MB larger).
+packages=()
+[ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1 && packages+=(chromium)
+command -v aarch64-linux-gnu-strip >/dev/null 2>&1 || packages+=(binutils-aarch64-linux-gnu)
+if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "setup: installing Debian's chromium with apt-get"
+    echo "setup: installing Debian packages: ${packages[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
   else
-    echo "setup: chromium not found; install Debian's 'chromium' package for the browser tests" >&2
+    echo "setup: missing Debian packages (${packages[*]}); install them for the browser tests and a stripped layer" >&2
   fi
 fi
