@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from emrex_emc.adapters.outcomes import OutboxLedger, OutcomeStore, OutcomeWrite
 from emrex_emc.adapters.sessions import deserialize_item, serialize_item
+from emrex_emc.local.moto_env import create_table
 
 TABLE = "outcomes-test"
 TRANSFER = "0123456789abcdef0123456789abcdef"
@@ -27,12 +28,7 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE)
         client.put_item(
             TableName=TABLE,
             Item=serialize_item(

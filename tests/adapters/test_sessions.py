@@ -16,6 +16,7 @@ from emrex_emc.adapters.sessions import (
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import Status, new_session_id, new_transfer_id
 from emrex_emc.core.registry import Emp, emp_id
+from emrex_emc.local.moto_env import create_table
 
 NOW = 1_800_000_000
 TABLE = "sessions-test"
@@ -52,12 +53,7 @@ def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_table(client, TABLE)
         yield client
 
 

@@ -25,6 +25,7 @@ from emrex_emc.adapters.sessions import SessionRepository, Transfer, emp_summary
 from emrex_emc.core.protocol import Status, new_session_id, new_transfer_id
 from emrex_emc.core.registry import Emp, emp_id
 from emrex_emc.core.state import StateSigner
+from emrex_emc.local.moto_env import create_table
 
 REGION = "eu-west-1"
 TABLE = "emrex-test"
@@ -97,16 +98,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
     reset_clients()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-        )
-        dynamodb.update_time_to_live(
-            TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-        )
+        create_table(dynamodb, TABLE)
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         events = boto3.client("events", region_name=REGION)

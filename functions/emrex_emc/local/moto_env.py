@@ -63,19 +63,27 @@ def default_xsd_dir() -> str:
     return str(candidate) if candidate.is_dir() else ""
 
 
-def create_resources(client: Callable[[str], Any], names: ResourceNames, api_token: str | None = None) -> Resources:
-    """Create everything the handlers use; ``client(service)`` returns a boto3 client pointed at moto."""
-    dynamodb = client("dynamodb")
-    table = dynamodb.create_table(
-        TableName=names.table,
+def create_table(dynamodb: Any, table_name: str) -> dict[str, Any]:
+    """The EMC table as the CDK stack declares it: key ``pk``, on-demand, stream NEW_IMAGE, TTL ``expires_at``.
+
+    Used by the local runner and by the tests' moto fixtures, so both run against the same shape.
+    """
+    table: dict[str, Any] = dynamodb.create_table(
+        TableName=table_name,
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
     dynamodb.update_time_to_live(
-        TableName=names.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )
+    return table
+
+
+def create_resources(client: Callable[[str], Any], names: ResourceNames, api_token: str | None = None) -> Resources:
+    """Create everything the handlers use; ``client(service)`` returns a boto3 client pointed at moto."""
+    table = create_table(client("dynamodb"), names.table)
 
     kms_key_id = client("kms").create_key(Description="EMREX local evidence bucket")["KeyMetadata"]["KeyId"]
     s3 = client("s3")
