@@ -51,8 +51,13 @@ def _field(label: str, name: str, value: str, kind: str = "text") -> str:
     )
 
 
+_DEMO_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'"
+"""The demo enrolment form's backend answers its POST with a redirect to the EMC (another origin here)."""
+
+
 def _page(title: str, body: str) -> HttpResponse:
-    return html_response(200, render_page(lang="en", title=title, body_html=f"<h1>{escape(title)}</h1>{body}"))
+    page = render_page(lang="en", title=title, body_html=f"<h1>{escape(title)}</h1>{body}")
+    return html_response(200, page, extra_headers={"content-security-policy": _DEMO_CSP})
 
 
 def _error_page(status: int, title: str, message: str) -> HttpResponse:

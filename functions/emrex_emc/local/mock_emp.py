@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 EMP_PATH = "/emp"
 RESPOND_PATH = "/emp/respond"
 CATALOGUE_PATH = "/catalogue-v1.xml"
+_AUTO_SUBMIT_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action *"
+"""The mock EMP is another site: like real EMPs, its answer page auto-submits a form to the EMC."""
 LARGE_PDF_BYTES = 2 * 1024 * 1024 + 512 * 1024
 """The ``ok-large-pdf`` attachment: big enough to matter, small enough that the callback's event stays
 under Lambda's 6 MB request limit once base64 and form encoding have grown it."""
@@ -219,7 +221,8 @@ class MockEmp:
             '<p><button type="submit" id="return-button">Continue</button></p></form>'
             "<script>document.getElementById('emrex-response').submit();</script>"
         )
-        return html_response(200, render_page(lang="en", title="Returning to your EMREX client", body_html=body))
+        page = render_page(lang="en", title="Returning to your EMREX client", body_html=body)
+        return html_response(200, page, extra_headers={"content-security-policy": _AUTO_SUBMIT_CSP})
 
 
 def _read_form(request: HttpRequest) -> dict[str, str]:

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 HTML_SECURITY_HEADERS: dict[str, str] = {
     "content-security-policy": (
         "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-        "script-src 'unsafe-inline'; form-action *; frame-ancestors 'none'; base-uri 'none'"
+        "script-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "cache-control": "no-store",
     "pragma": "no-cache",
@@ -27,8 +27,9 @@ HTML_SECURITY_HEADERS: dict[str, str] = {
     "permissions-policy": "camera=(), microphone=(), geolocation=()",
     "cross-origin-opener-policy": "same-origin",
 }
-"""Applied to every student-facing page. ``form-action *`` is needed: the auto-submit page posts
-to the EMP, whose origin differs per country. Inline script is limited to one fixed submit call."""
+"""Applied to every student-facing page: no script at all, forms only to ourselves. The one page that
+needs more (the auto-submit form to the EMP) widens ``script-src`` to its script's hash and
+``form-action`` to the EMP in ``web.start_pages``."""
 
 
 _BASE64_ESCAPES = (("%2B", "+"), ("%2b", "+"), ("%2F", "/"), ("%2f", "/"), ("%3D", "="), ("%3d", "="))
