@@ -66,7 +66,8 @@ def test_ok_is_verified_stored_and_queued_once(aws_env: AwsEnv, transfer: Transf
     page = response["body"]
     assert "Universiteit van Voorbeeld" in page and ">3<" in page and ">18<" in page
     assert f"session_id={transfer.id}&amp;outcome=received" in page
-    assert response["headers"]["content-security-policy"].startswith("default-src 'none'")
+    csp = response["headers"]["content-security-policy"]
+    assert csp.startswith("default-src 'none'") and "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
     stored = session(aws_env, transfer)
     assert stored["status"] == "received"
     outcome = stored["outcome"]
