@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the project needs, idempotently: a virtualenv with the package and its dev
 # tools, the aws-cdk CLI (npm, local), and Debian's Chromium for the browser tests.
-# Usage: scripts/setup.sh [--no-browser]
+# Usage: scripts/setup.sh [--no-browser]   (--no-browser: Python/npm only, no Debian packages; for make local)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +29,7 @@ fi
 # are stripped (layers/build.py uses it when present; without it the layer is ~4 MB larger).
 packages=()
 [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1 && packages+=(chromium)
-command -v aarch64-linux-gnu-strip >/dev/null 2>&1 || packages+=(binutils-aarch64-linux-gnu)
+[ "$want_browser" = 1 ] && ! command -v aarch64-linux-gnu-strip >/dev/null 2>&1 && packages+=(binutils-aarch64-linux-gnu)
 if [ ${#packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing Debian packages: ${packages[*]}"
