@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 from lxml import etree
 
 from emrex_emc.core.elmo import ElmoDocument, LearningOpportunity, dumps_canonical, read_elmo
@@ -267,3 +269,26 @@ def test_group_titles_and_generated_date(build: Build) -> None:
         }
     ]
     assert document.to_json()["generated_date"] == "2024-05-01T10:00:00+02:00"
+
+
+def test_reading_restores_the_garbage_collector_state() -> None:
+
+    from lxml import etree
+
+    from emrex_emc.core.elmo import read_elmo
+    from emrex_emc.core.errors import EmrexError
+
+    doc = etree.fromstring(b'<elmo xmlns="https://github.com/emrex-eu/elmo-schemas/tree/v1"><learner/></elmo>')
+    was_enabled = gc.isenabled()
+    try:
+        gc.enable()
+        read_elmo(doc)
+        assert gc.isenabled()
+        with pytest.raises(EmrexError):
+            read_elmo(etree.fromstring(b"<other/>"))
+        assert gc.isenabled()
+        gc.disable()
+        read_elmo(doc)
+        assert not gc.isenabled()
+    finally:
+        (gc.enable if was_enabled else gc.disable)()
