@@ -18,14 +18,14 @@ _PEM_MARKER = b"-----BEGIN"
 
 def load_certificates(data: bytes) -> list[x509.Certificate]:
     """All certificates in ``data``: one or more PEM blocks, DER, or base64 DER without PEM armour."""
-    stripped = data.strip()
-    if not stripped:
-        raise EmrexError(ErrorCode.CERTIFICATE_INVALID, "the certificate is empty")
     try:
+        if data[:1] == b"\x30":  # DER starts with an ASN.1 SEQUENCE; binary, so never strip it
+            return [x509.load_der_x509_certificate(data)]
+        stripped = data.strip()
+        if not stripped:
+            raise EmrexError(ErrorCode.CERTIFICATE_INVALID, "the certificate is empty")
         if _PEM_MARKER in stripped:
             return x509.load_pem_x509_certificates(stripped)
-        if stripped[:1] == b"\x30":  # DER starts with an ASN.1 SEQUENCE
-            return [x509.load_der_x509_certificate(stripped)]
         return [x509.load_der_x509_certificate(base64.b64decode(b"".join(stripped.split()), validate=True))]
     except (ValueError, binascii.Error) as exc:
         raise EmrexError(ErrorCode.CERTIFICATE_INVALID, "the data is not a PEM or DER X.509 certificate") from exc
