@@ -1,6 +1,11 @@
 """Fixtures shared by the whole suite."""
 
 import pytest
+from hypothesis import settings
+
+# No timing in tests: hypothesis' per-example deadline would make property tests fail on a busy CI machine.
+settings.register_profile("emrex", deadline=None)
+settings.load_profile("emrex")
 
 
 @pytest.fixture(autouse=True)
