@@ -116,10 +116,6 @@ class Functions(Construct):
             targets=[targets.LambdaFunction(self.by_name["registry_refresh"], retry_attempts=2)],
         )
 
-    @property
-    def http_functions(self) -> tuple[lambda_.Function, ...]:
-        return tuple(self.by_name[name] for name in ("enrolment_api", "start_session", "callback"))
-
     def _function(
         self,
         spec: FunctionSpec,

@@ -49,10 +49,6 @@ def sha256_fingerprint(cert: x509.Certificate) -> str:
     return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()
 
 
-def to_pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(Encoding.PEM).decode("ascii")
-
-
 def subject_text(cert: x509.Certificate) -> str:
     try:
         return cert.subject.rfc4514_string()

@@ -1,9 +1,10 @@
 """moto in server mode as the embedded AWS, with the resources created the way the CDK stack declares them.
 
-:func:`start_moto` starts the server, points this process's boto3 at it (fake credentials, region,
-``AWS_ENDPOINT_URL``) and creates the table (``pk`` S, TTL ``expires_at``, stream NEW_IMAGE), the KMS key
-and bucket, the event bus with the SIS rule (``source = emrex.emc``) delivering to an SQS queue, and the
-secret. :meth:`MotoEnv.handler_env` gives the ``EMREX_*`` variables the handlers read at cold start.
+:class:`MotoEnv` starts the server and points this process's boto3 at it (fake credentials, region,
+``AWS_ENDPOINT_URL``). :func:`create_resources` creates the table (``pk`` S, TTL ``expires_at``, stream
+NEW_IMAGE), the KMS key and bucket, the event bus with the SIS rule (``source = emrex.emc``) delivering to
+an SQS queue, and the secret. :meth:`MotoEnv.handler_env` gives the ``EMREX_*`` variables the handlers read
+at cold start.
 """
 
 from __future__ import annotations
@@ -192,21 +193,6 @@ class MotoEnv:
 
     def stop(self) -> None:
         self._server.stop()
-
-
-def start_moto(
-    environ: MutableMapping[str, str] | None = None,
-    *,
-    host: str = "127.0.0.1",
-    names: ResourceNames | None = None,
-    api_token: str | None = None,
-) -> tuple[MotoEnv, Resources]:
-    """Start moto, point ``environ`` (default ``os.environ``) at it and create the stack's resources."""
-    target = os.environ if environ is None else environ
-    moto = MotoEnv(host)
-    moto.apply_client_env(target)
-    resources = create_resources(moto.client, names or ResourceNames(), api_token)
-    return moto, resources
 
 
 def api_token_from_env(environ: Mapping[str, str]) -> str | None:
