@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import boto3
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from moto import mock_aws
+
+from emrex_emc.local.moto_env import create_table
+
+ADAPTER_TABLE = "adapters-test"
 
 
 def make_certificate(common_name: str, *, not_after: datetime | None = None) -> bytes:
@@ -38,3 +46,15 @@ def to_pem(der: bytes) -> str:
 @pytest.fixture(scope="session")
 def cert_der() -> bytes:
     return make_certificate("emp.example signing")
+
+
+@pytest.fixture
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A moto DynamoDB client with the EMC table (``ADAPTER_TABLE``) shaped as the stack declares it."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        create_table(client, ADAPTER_TABLE)
+        yield client

@@ -3,39 +3,31 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from emrex_emc.adapters.outcomes import OutboxLedger, OutcomeStore, OutcomeWrite
 from emrex_emc.adapters.sessions import deserialize_item, serialize_item
-from emrex_emc.local.moto_env import create_table
+from tests.adapters.conftest import ADAPTER_TABLE
 
-TABLE = "outcomes-test"
+TABLE = ADAPTER_TABLE
 TRANSFER = "0123456789abcdef0123456789abcdef"
 SID = "A" * 32
 NOW = 1_800_000_000
 
 
 @pytest.fixture
-def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        create_table(client, TABLE)
-        client.put_item(
-            TableName=TABLE,
-            Item=serialize_item(
-                {"pk": f"SESSION#{TRANSFER}", "id": TRANSFER, "status": "pending", "emrex_session_id": SID}
-            ),
-        )
-        yield client
+def ddb(dynamodb: Any) -> Any:
+    """The adapters' moto table holding one pending session."""
+    dynamodb.put_item(
+        TableName=TABLE,
+        Item=serialize_item(
+            {"pk": f"SESSION#{TRANSFER}", "id": TRANSFER, "status": "pending", "emrex_session_id": SID}
+        ),
+    )
+    return dynamodb
 
 
 def _write(event_id: str = "e-1", status: str = "received", sid: str = SID) -> OutcomeWrite:

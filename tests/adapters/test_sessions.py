@@ -1,10 +1,7 @@
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from emrex_emc.adapters.sessions import (
     SessionRepository,
@@ -16,10 +13,10 @@ from emrex_emc.adapters.sessions import (
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import Status, new_session_id, new_transfer_id
 from emrex_emc.core.registry import Emp, emp_id
-from emrex_emc.local.moto_env import create_table
+from tests.adapters.conftest import ADAPTER_TABLE
 
 NOW = 1_800_000_000
-TABLE = "sessions-test"
+TABLE = ADAPTER_TABLE
 EMP = Emp(
     id=emp_id("SE", "https://emp.example.se/"),
     name="Ladok EMP",
@@ -44,17 +41,6 @@ def _transfer(**changes: Any) -> Transfer:
         expires_at=NOW + 1800 + 86400,
     )
     return replace(base, **changes)
-
-
-@pytest.fixture
-def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        create_table(client, TABLE)
-        yield client
 
 
 @pytest.fixture
