@@ -47,3 +47,21 @@ def test_bytecode_is_precompiled_for_the_runtime_with_lambda_file_names(tmp_path
     assert str(tmp_path).encode() not in pyc.read_bytes()
     (twin,) = (again / "callback" / "__pycache__").glob("handler.cpython-313.pyc")
     assert pyc.read_bytes() == twin.read_bytes()  # same sources, same asset hash
+
+
+def test_staging_is_reused_and_safe_when_synths_run_at_once(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = tmp_path / "functions"
+    (source / "callback").mkdir(parents=True)
+    (source / "callback" / "handler.py").write_text("X = 1\n")
+    root = tmp_path / "staged"
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: stage_function_code(source, root)[0], range(4)))
+
+    assert len(set(results)) == 1
+    assert [p.name for p in root.iterdir()] == [results[0].name]  # no half-built folders left behind
+    (source / "callback" / "handler.py").write_text("X = 2\n")
+    changed, _ = stage_function_code(source, root)
+    assert changed != results[0] and (changed / "callback" / "handler.py").read_text() == "X = 2\n"
