@@ -49,12 +49,18 @@ def cert_der() -> bytes:
 
 
 @pytest.fixture
-def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A moto DynamoDB client with the EMC table (``ADAPTER_TABLE``) shaped as the stack declares it."""
+def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In-process moto with fake credentials (and never a real or local endpoint)."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        create_table(client, ADAPTER_TABLE)
-        yield client
+        yield
+
+
+@pytest.fixture
+def dynamodb(mocked_aws: None) -> Any:
+    """A moto DynamoDB client with the EMC table (``ADAPTER_TABLE``) shaped as the stack declares it."""
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    create_table(client, ADAPTER_TABLE)
+    return client

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from emrex_emc.adapters.events import SOURCE, DetailType, EventPublisher, PublishError, build_event
 
@@ -83,12 +81,8 @@ def test_failure_count_without_entry_details_fails_the_whole_chunk() -> None:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        yield boto3.client("events", region_name="eu-west-1"), boto3.client("sqs", region_name="eu-west-1")
+def aws(mocked_aws: None) -> tuple[Any, Any]:
+    return boto3.client("events", region_name="eu-west-1"), boto3.client("sqs", region_name="eu-west-1")
 
 
 def test_events_reach_a_rule_target_on_the_custom_bus(aws: tuple[Any, Any]) -> None:

@@ -1,10 +1,8 @@
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from emrex_emc.adapters.registry_store import RegistryStore, load_fresh
 from emrex_emc.core.errors import EmrexError, ErrorCode
@@ -27,14 +25,10 @@ class FakeClock:
 
 
 @pytest.fixture
-def s3(monkeypatch) -> Iterator[object]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        yield client
+def s3(mocked_aws: None) -> object:
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    return client
 
 
 def snapshot(fetched_at: datetime = NOW) -> RegistrySnapshot:
