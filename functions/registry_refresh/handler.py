@@ -1,10 +1,12 @@
 """Lambda entry point for the scheduled registry refresh (EventBridge Scheduler / rule).
 
 Fetches the registry (``EMREX_REGISTRY_URL``, default the EWP production catalogue), stores the snapshot
-in S3 and reports changes as logs and metrics. A failed refresh with a snapshot in place does not fail
-the invocation: it logs an error and emits ``RegistrySnapshotAgeSeconds`` so an alarm on the age (the
-ceiling is ``EMREX_REGISTRY_MAX_AGE_SECONDS``) fires, instead of retrying for ever. Without any snapshot
-it raises, so the Lambda's Errors metric shows it.
+as one item of the table (``pk = REGISTRY#snapshot``, see :mod:`emrex_emc.adapters.registry_store`) and
+reports changes as logs and metrics. A failed refresh with a snapshot in place does not fail the
+invocation: it logs an error and emits ``RegistrySnapshotAgeSeconds`` so an alarm on the age (the ceiling
+is ``EMREX_REGISTRY_MAX_AGE_SECONDS``) fires, instead of retrying for ever. A snapshot too large for a
+table item is such a failure too (REGISTRY_INVALID; the previous one stays). Without any snapshot it
+raises, so the Lambda's Errors metric shows it.
 
 The event may carry ``{"force": true}`` to fetch even while the snapshot is still fresh.
 """
@@ -46,7 +48,7 @@ class _Wiring:
 @cache
 def _wiring() -> _Wiring:
     settings = Settings.from_env()
-    store = RegistryStore(client("s3"), settings.bucket_name, settings.registry_snapshot_key, cache_seconds=0)
+    store = RegistryStore(client("dynamodb"), settings.table_name, consistent_read=True, cache_seconds=0)
     return _Wiring(settings=settings, fetcher=RegistryFetcher(), store=store)
 
 

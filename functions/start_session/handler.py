@@ -1,7 +1,8 @@
 """Lambda: the student's start link (``GET /start/{id}`` chooser, ``POST /start/{id}`` -> EMP).
 
-Stays light at cold start: no lxml, signxml or httpx on any path (checked by a test). Settings,
-clients, the secret, the signer and the registry store are created lazily once per process.
+Stays light at cold start: no lxml, signxml or httpx on any path and no S3 client (the registry snapshot
+is a table item), checked by tests. Settings, clients, the secret, the signer and the registry store are
+created lazily once per process.
 """
 
 from __future__ import annotations
@@ -47,13 +48,14 @@ def _count(name: str) -> None:
 def _service() -> StartService:
     settings = Settings.from_env()
     bundle = load_secret_bundle(client("secretsmanager"), settings.secret_name)
-    store = RegistryStore(client("s3"), settings.bucket_name, settings.registry_snapshot_key)
+    dynamodb = client("dynamodb")  # the only AWS clients: DynamoDB (transfers, registry snapshot), Secrets Manager
+    store = RegistryStore(dynamodb, settings.table_name)
 
     def load_registry() -> RegistrySnapshot:
         return load_fresh(store, now=datetime.now(UTC), max_age_seconds=settings.registry_max_age_seconds)
 
     return StartService(
-        sessions=SessionRepository(client("dynamodb"), settings.table_name),
+        sessions=SessionRepository(dynamodb, settings.table_name),
         signer=bundle.state_signer(),
         csrf=CsrfGuard(bundle.state_keys, bundle.state_key_id),
         load_registry=load_registry,

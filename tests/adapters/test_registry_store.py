@@ -1,17 +1,26 @@
+import gzip
+import hashlib
 import json
+import os
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-import boto3
 import pytest
 
-from emrex_emc.adapters.registry_store import RegistryStore, load_fresh
+from emrex_emc.adapters.registry_store import (
+    MAX_ITEM_BYTES,
+    SNAPSHOT_PK,
+    RegistryStore,
+    item_size,
+    load_fresh,
+    snapshot_item,
+)
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
-from tests.adapters.conftest import make_certificate
+from tests.adapters.conftest import ADAPTER_TABLE, make_certificate
 
-REGION = "eu-west-1"
-BUCKET = "registry-test"
-KEY = "registry/snapshot.json"
+TABLE = ADAPTER_TABLE
+KEY = {"pk": {"S": SNAPSHOT_PK}}
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 CERT = make_certificate("no")
 
@@ -24,14 +33,7 @@ class FakeClock:
         return self.now
 
 
-@pytest.fixture
-def s3(mocked_aws: None) -> object:
-    client = boto3.client("s3", region_name=REGION)
-    client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    return client
-
-
-def snapshot(fetched_at: datetime = NOW) -> RegistrySnapshot:
+def snapshot(fetched_at: datetime = NOW, *, certificates: tuple[bytes, ...] = (CERT,)) -> RegistrySnapshot:
     url = "https://emp.example.no/emrex"
     emp = Emp(
         id=emp_id("NO", url),
@@ -39,7 +41,7 @@ def snapshot(fetched_at: datetime = NOW) -> RegistrySnapshot:
         url=url,
         country="NO",
         institutions=("Universitetet i Oslo",),
-        certificates=(CERT,),
+        certificates=certificates,
         single_fetch=True,
         source="emreg",
     )
@@ -53,81 +55,163 @@ def snapshot(fetched_at: datetime = NOW) -> RegistrySnapshot:
     )
 
 
-def test_snapshot_round_trip(s3):
-    RegistryStore(s3, BUCKET, KEY).save(snapshot())
-    loaded = RegistryStore(s3, BUCKET, KEY).load()
-    assert loaded == snapshot()
-    stored = s3.get_object(Bucket=BUCKET, Key=KEY)
-    assert stored["ContentType"] == "application/json"
-    assert json.loads(stored["Body"].read())["emps"][0]["name"] == "Vitnemålsportalen"
+def stored_item(dynamodb: Any) -> dict[str, Any]:
+    return dynamodb.get_item(TableName=TABLE, Key=KEY, ConsistentRead=True)["Item"]  # type: ignore[no-any-return]
 
 
-def test_no_snapshot_yet_is_none(s3):
-    assert RegistryStore(s3, BUCKET, KEY).load() is None
+def test_snapshot_round_trip(dynamodb):
+    RegistryStore(dynamodb, TABLE).save(snapshot())
+    assert RegistryStore(dynamodb, TABLE).load() == snapshot()
 
 
-def test_readers_cache_for_a_while_then_reload(s3):
+def test_the_item_holds_compressed_json_and_plain_attributes_for_operators(dynamodb):
+    RegistryStore(dynamodb, TABLE).save(snapshot())
+    item = stored_item(dynamodb)
+    body = gzip.decompress(item["snapshot"]["B"])
+    assert json.loads(body)["emps"][0]["name"] == "Vitnemålsportalen"
+    assert item["sha256"] == {"S": hashlib.sha256(body).hexdigest()}
+    assert item["format"] == {"S": "json+gzip"}
+    assert item["fetched_at"] == {"S": NOW.isoformat()}
+    assert item["source"] == {"S": "https://registry.example/catalogue-v1.xml"}
+    assert item["emp_count"] == {"N": "1"}
+    assert set(item) == {"pk", "format", "snapshot", "sha256", "fetched_at", "source", "emp_count"}
+
+
+def test_the_item_never_carries_the_ttl_attribute(dynamodb):
+    store = RegistryStore(dynamodb, TABLE)
+    store.save(snapshot())
+    # someone (or an old version) gave the item an expiry: the next save replaces the whole item
+    dynamodb.update_item(
+        TableName=TABLE, Key=KEY, UpdateExpression="SET expires_at = :t", ExpressionAttributeValues={":t": {"N": "1"}}
+    )
+    store.save(snapshot(NOW + timedelta(minutes=15)))
+    assert "expires_at" not in stored_item(dynamodb)
+
+
+def test_no_snapshot_yet_is_none(dynamodb):
+    assert RegistryStore(dynamodb, TABLE).load() is None
+
+
+def test_readers_cache_for_a_while_then_reload(dynamodb):
     clock = FakeClock()
-    reader = RegistryStore(s3, BUCKET, KEY, cache_seconds=60, clock=clock)
+    reader = RegistryStore(dynamodb, TABLE, cache_seconds=60, clock=clock)
     assert reader.load() is None
-    RegistryStore(s3, BUCKET, KEY).save(snapshot())  # another process writes
+    RegistryStore(dynamodb, TABLE).save(snapshot())  # another process writes
     clock.now += 59
     assert reader.load() is None
     assert reader.load(use_cache=False) == snapshot()
-    RegistryStore(s3, BUCKET, KEY).save(snapshot(NOW + timedelta(hours=1)))
+    RegistryStore(dynamodb, TABLE).save(snapshot(NOW + timedelta(hours=1)))
     clock.now += 30
     assert reader.load().fetched_at == NOW
     clock.now += 31
     assert reader.load().fetched_at == NOW + timedelta(hours=1)
 
 
-def test_save_updates_the_writers_own_cache(s3):
-    store = RegistryStore(s3, BUCKET, KEY, clock=FakeClock())
+def test_save_updates_the_writers_own_cache(dynamodb):
+    store = RegistryStore(dynamodb, TABLE, clock=FakeClock())
     assert store.load() is None
     store.save(snapshot())
     assert store.load() == snapshot()
 
 
-def test_sse_kms_is_requested_when_configured(s3):
-    kms = boto3.client("kms", region_name=REGION)
-    key_id = kms.create_key()["KeyMetadata"]["Arn"]
-    RegistryStore(s3, BUCKET, KEY, sse_kms=True, kms_key_id=key_id).save(snapshot())
-    head = s3.head_object(Bucket=BUCKET, Key=KEY)
-    assert head["ServerSideEncryption"] == "aws:kms"
-    assert head["SSEKMSKeyId"] == key_id
+class RecordingClient:
+    def __init__(self, real: Any) -> None:
+        self.real, self.reads = real, []
+
+    def get_item(self, **kwargs: Any) -> Any:
+        self.reads.append(kwargs)
+        return self.real.get_item(**kwargs)
 
 
-def test_without_kms_configuration_the_bucket_default_applies(s3):
-    RegistryStore(s3, BUCKET, KEY).save(snapshot())
-    assert s3.head_object(Bucket=BUCKET, Key=KEY).get("ServerSideEncryption") != "aws:kms"
+@pytest.mark.parametrize("consistent", [False, True])
+def test_consistent_reads_only_when_asked(dynamodb, consistent):
+    client = RecordingClient(dynamodb)
+    RegistryStore(client, TABLE, consistent_read=consistent).load()
+    assert client.reads == [{"TableName": TABLE, "Key": KEY, "ConsistentRead": consistent}]
 
 
-def test_unreadable_snapshot_is_registry_invalid(s3):
-    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b'{"source": "x"}')
+def test_an_item_above_the_limit_is_refused_and_the_previous_snapshot_stays(dynamodb):
+    store = RegistryStore(dynamodb, TABLE, clock=FakeClock())
+    store.save(snapshot())
+    huge = snapshot(NOW + timedelta(hours=1), certificates=(os.urandom(MAX_ITEM_BYTES + 10_000),))  # incompressible
     with pytest.raises(EmrexError) as caught:
-        RegistryStore(s3, BUCKET, KEY).load()
+        store.save(huge)
     assert caught.value.code is ErrorCode.REGISTRY_INVALID
-    assert "KeyError" in caught.value.message
+    assert f"more than the {MAX_ITEM_BYTES} bytes allowed; the previous snapshot is kept" in caught.value.message
+    assert store.load() == snapshot()  # the writer's cache
+    assert store.load(use_cache=False) == snapshot()  # the table
 
 
-def test_missing_bucket_is_unavailable(s3):
-    store = RegistryStore(s3, "no-such-bucket", KEY)
+def test_the_limit_is_inclusive(dynamodb):
+    size = item_size(snapshot_item(snapshot()))
+    RegistryStore(dynamodb, TABLE, max_item_bytes=size).save(snapshot())
+    with pytest.raises(EmrexError) as caught:
+        RegistryStore(dynamodb, TABLE, max_item_bytes=size - 1).save(snapshot(NOW + timedelta(hours=1)))
+    assert caught.value.code is ErrorCode.REGISTRY_INVALID
+    assert RegistryStore(dynamodb, TABLE).load() == snapshot()
+
+
+def test_item_size_counts_names_and_values():
+    item = {"pk": {"S": "é"}, "b": {"B": b"\x00" * 10}, "n": {"N": "123"}}
+    assert item_size(item) == (2 + 2) + (1 + 10) + (1 + 4)
+
+
+def _corrupt(item: dict[str, Any], how: str) -> dict[str, Any]:
+    body = gzip.decompress(item["snapshot"]["B"])
+    if how == "no snapshot attribute":
+        del item["snapshot"]
+    elif how == "not gzip":
+        item["snapshot"] = {"B": body}
+    elif how == "truncated gzip":
+        item["snapshot"] = {"B": item["snapshot"]["B"][:-8]}
+    elif how == "sha256 mismatch":
+        item["sha256"] = {"S": hashlib.sha256(b"other").hexdigest()}
+    elif how == "unknown format":
+        item["format"] = {"S": "json+zstd"}
+    elif how == "snapshot without fields":
+        other = json.dumps({"source": "x"}).encode()
+        item["snapshot"] = {"B": gzip.compress(other)}
+        item["sha256"] = {"S": hashlib.sha256(other).hexdigest()}
+    return item
+
+
+@pytest.mark.parametrize(
+    ("how", "reason"),
+    [
+        ("no snapshot attribute", "KeyError"),
+        ("not gzip", "BadGzipFile"),
+        ("truncated gzip", "EOFError"),
+        ("sha256 mismatch", "does not match its sha256"),
+        ("unknown format", "format 'json+zstd'"),
+        ("snapshot without fields", "KeyError"),
+    ],
+)
+def test_unreadable_snapshot_is_registry_invalid(dynamodb, how, reason):
+    dynamodb.put_item(TableName=TABLE, Item=_corrupt(snapshot_item(snapshot()), how))
+    with pytest.raises(EmrexError) as caught:
+        RegistryStore(dynamodb, TABLE).load()
+    assert caught.value.code is ErrorCode.REGISTRY_INVALID
+    assert reason in caught.value.message
+
+
+def test_missing_table_is_unavailable(dynamodb):
+    store = RegistryStore(dynamodb, "no-such-table")
     for call in (store.load, lambda: store.save(snapshot())):
         with pytest.raises(EmrexError) as caught:
             call()
         assert caught.value.code is ErrorCode.REGISTRY_UNAVAILABLE
-        assert "NoSuchBucket" in caught.value.message
+        assert "ResourceNotFoundException" in caught.value.message
 
 
-def test_load_fresh_without_snapshot_is_unavailable(s3):
+def test_load_fresh_without_snapshot_is_unavailable(dynamodb):
     with pytest.raises(EmrexError) as caught:
-        load_fresh(RegistryStore(s3, BUCKET, KEY), now=NOW, max_age_seconds=3600)
+        load_fresh(RegistryStore(dynamodb, TABLE), now=NOW, max_age_seconds=3600)
     assert caught.value.code is ErrorCode.REGISTRY_UNAVAILABLE
     assert caught.value.message == "no registry snapshot has been stored yet"
 
 
-def test_load_fresh_returns_a_young_snapshot_and_refuses_a_stale_one(s3):
-    store = RegistryStore(s3, BUCKET, KEY)
+def test_load_fresh_returns_a_young_snapshot_and_refuses_a_stale_one(dynamodb):
+    store = RegistryStore(dynamodb, TABLE)
     store.save(snapshot())
     assert load_fresh(store, now=NOW + timedelta(seconds=3600), max_age_seconds=3600) == snapshot()
     with pytest.raises(EmrexError) as caught:

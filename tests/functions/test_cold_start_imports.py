@@ -1,4 +1,5 @@
-"""start_session must stay light: no lxml, signxml or httpx at import time or on its request paths.
+"""start_session must stay light: no lxml, signxml or httpx at import time or on its request paths, and
+no boto3 clients beyond DynamoDB and Secrets Manager.
 
 Each check runs in a fresh interpreter so modules imported by other tests cannot hide a regression.
 """
@@ -65,6 +66,10 @@ def test_serving_the_chooser_and_choosing_loads_no_heavy_modules() -> None:
         import boto3
         from moto import mock_aws
         import start_session.handler as handler
+        from emrex_emc.adapters.aws import _session
+        created = set()
+        _session().events.register(
+            "creating-client-class", lambda event_name, **kwargs: created.add(event_name.split(".", 1)[1]))
         from emrex_emc.adapters.registry_store import RegistryStore
         from emrex_emc.adapters.sessions import SessionRepository, Transfer
         from emrex_emc.core.protocol import Status
@@ -73,14 +78,12 @@ def test_serving_the_chooser_and_choosing_loads_no_heavy_modules() -> None:
             ddb = boto3.client("dynamodb", region_name="eu-west-1")
             ddb.create_table(TableName="t", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-            s3 = boto3.client("s3", region_name="eu-west-1")
-            s3.create_bucket(Bucket="emrex-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
             key = base64.b64encode(b"k" * 32).decode()
             boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
                 Name="s",
                 SecretString=json.dumps({"state_keys": {"k": key}, "state_key_id": "k", "api_token": "t" * 20}))
             emp = Emp(id="no-1", name="EMP", url="https://emp.example/", country="NO", certificates=(b"c",))
-            RegistryStore(s3, "emrex-bucket", "registry/snapshot.json").save(
+            RegistryStore(ddb, "t").save(
                 RegistrySnapshot(fetched_at=datetime.now(UTC), source="t", emps=(emp,)))
             now = int(time.time())
             SessionRepository(ddb, "t").create(Transfer(
@@ -96,8 +99,10 @@ def test_serving_the_chooser_and_choosing_loads_no_heavy_modules() -> None:
             cookie = page["cookies"][0].split(";")[0]
             field = page["body"].split('name="csrf" value="')[1].split('"')[0]
             chosen = handler.handler(event("POST", urlencode({"csrf": field, "emp": "no-1"}), [cookie]), None)
-        print(json.dumps({"heavy": heavy(), "status": [str(page["statusCode"]), str(chosen["statusCode"])]}))
+        print(json.dumps({"heavy": heavy(), "status": [str(page["statusCode"]), str(chosen["statusCode"])],
+                          "clients": sorted(created)}))
         """
     )
     assert report["status"] == ["200", "200"]
     assert report["heavy"] == []
+    assert report["clients"] == ["dynamodb", "secrets-manager"]  # no S3 client: the registry snapshot is a table item

@@ -1,11 +1,12 @@
 import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 
 from emrex_emc.adapters.registry_fetch import FetchResult
-from emrex_emc.adapters.registry_store import RegistryStore
+from emrex_emc.adapters.registry_store import RegistryStore, item_size, snapshot_item
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
 from emrex_emc.core.registry_parse import render_ewp_catalogue
@@ -15,7 +16,6 @@ from tests.adapters.conftest import make_certificate
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 SOURCE = "https://registry.example/catalogue-v1.xml"
-KEY = "registry/snapshot.json"
 CERT_1, CERT_2, CERT_3 = (make_certificate(f"cert {n}") for n in range(3))
 
 
@@ -44,7 +44,7 @@ def fetched(emps, *, etag='"v1"', cache_until=NOW + timedelta(minutes=15)) -> Fe
 
 @pytest.fixture
 def store(aws_env) -> RegistryStore:
-    return RegistryStore(aws_env.s3, aws_env.bucket, KEY, cache_seconds=0)
+    return RegistryStore(aws_env.dynamodb, aws_env.table, cache_seconds=0)
 
 
 def seed(store: RegistryStore, emps, *, fetched_at=NOW - timedelta(hours=1), cache_until=None, source=SOURCE):
@@ -156,6 +156,18 @@ def test_an_invalid_document_keeps_the_previous_snapshot(store):
     assert store.load() == previous
 
 
+def test_a_snapshot_too_large_for_a_table_item_keeps_the_previous_one(aws_env, store):
+    previous = seed(store, [NORWAY])
+    small_limit = item_size(snapshot_item(previous)) + 100  # room for NORWAY, not for three EMPs
+    limited = RegistryStore(aws_env.dynamodb, aws_env.table, max_item_bytes=small_limit, cache_seconds=0)
+    fetcher = FakeFetcher([fetched([NORWAY, POLAND, FINLAND])])
+    with pytest.raises(EmrexError) as caught:
+        refresh_registry(fetcher=fetcher, store=limited, source=SOURCE, now=NOW)
+    assert caught.value.code is ErrorCode.REGISTRY_INVALID
+    assert "the previous snapshot is kept" in caught.value.message
+    assert store.load() == previous
+
+
 def test_not_modified_without_a_snapshot_is_unavailable(store):
     fetcher = FakeFetcher([FetchResult(True, None, '"x"', NOW)])
     with pytest.raises(EmrexError) as caught:
@@ -164,7 +176,7 @@ def test_not_modified_without_a_snapshot_is_unavailable(store):
     assert store.load() is None
 
 
-# --- the Lambda handler, end to end (moto S3, a catalogue file as the registry) -------------------
+# --- the Lambda handler, end to end (moto DynamoDB, a catalogue file as the registry) -------------------
 
 
 @pytest.fixture
@@ -203,7 +215,7 @@ def test_handler_refreshes_stores_and_emits_metrics(lambda_env, aws_env, capsys,
     assert result["status"] == "updated"
     assert result["emp_count"] == 2
     assert [c["kind"] for c in result["changes"]] == ["added", "added"]
-    stored = RegistryStore(aws_env.s3, aws_env.bucket, KEY).load()
+    stored = RegistryStore(aws_env.dynamodb, aws_env.table).load()
     assert stored.emps == (NORWAY, POLAND)
     assert stored.source == str(lambda_env)
     assert emitted_metrics(capsys) == {"RegistryEmpChanged": 2, "RegistryEmpCount": 2, "RegistrySnapshotAgeSeconds": 0}
@@ -230,7 +242,7 @@ def test_handler_logs_a_certificate_change(lambda_env, capsys, caplog):
 
 
 def test_handler_failure_with_a_snapshot_reports_its_age_instead_of_crashing(lambda_env, aws_env, capsys, caplog):
-    seed(RegistryStore(aws_env.s3, aws_env.bucket, KEY), [NORWAY], fetched_at=datetime.now(UTC) - timedelta(days=2))
+    seed(RegistryStore(aws_env.dynamodb, aws_env.table), [NORWAY], fetched_at=datetime.now(UTC) - timedelta(days=2))
     lambda_env.unlink()
 
     result = refresh_handler.handler({}, None)
@@ -243,6 +255,19 @@ def test_handler_failure_with_a_snapshot_reports_its_age_instead_of_crashing(lam
     assert metric_values["RegistryRefreshFailed"] == 1
     assert metric_values["RegistrySnapshotAgeSeconds"] >= 2 * 86400
     assert [(r.levelname, r.error_code) for r in caplog.records] == [("ERROR", "REGISTRY_UNAVAILABLE")]
+
+
+def test_handler_refusing_an_oversized_snapshot_keeps_the_previous_one(lambda_env, aws_env, monkeypatch, capsys):
+    previous = seed(RegistryStore(aws_env.dynamodb, aws_env.table), [NORWAY], fetched_at=datetime.now(UTC))
+    monkeypatch.setattr(refresh_handler, "RegistryStore", partial(RegistryStore, max_item_bytes=1024))
+    refresh_handler.reset()
+
+    result = refresh_handler.handler({"force": True}, None)
+
+    assert (result["status"], result["error"]["code"], result["emp_count"]) == ("failed", "REGISTRY_INVALID", 1)
+    assert "bytes allowed; the previous snapshot is kept" in result["error"]["message"]
+    assert emitted_metrics(capsys)["RegistryRefreshFailed"] == 1
+    assert RegistryStore(aws_env.dynamodb, aws_env.table).load() == previous
 
 
 def test_handler_failure_without_a_snapshot_raises(lambda_env, capsys):

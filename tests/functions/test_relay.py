@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -12,7 +13,9 @@ import pytest
 from callback import handler as callback_handler
 from emrex_emc.adapters.aws import client as aws_client
 from emrex_emc.adapters.outcomes import OutcomeStore
+from emrex_emc.adapters.registry_store import SNAPSHOT_PK, RegistryStore
 from emrex_emc.adapters.sessions import Transfer
+from emrex_emc.core.registry import RegistrySnapshot
 from outbox_relay import handler as relay_handler
 from tests.functions.callback_helpers import callback_event, form_for, outbox_events, state_for, trusted_emp
 from tests.functions.conftest import REGION, AwsEnv
@@ -209,3 +212,18 @@ def test_other_items_are_ignored_and_a_malformed_outbox_record_is_reported(
     )
     assert response == {"batchItemFailures": [{"itemIdentifier": broken_seq}]}
     assert [d["detail"]["session_id"] for d in sis.drain()] == [transfer.id]
+
+
+def test_registry_snapshot_writes_publish_no_event(env: AwsEnv) -> None:
+    stream, sis = Stream(env), Sis(env)
+    store = RegistryStore(env.dynamodb, env.table)
+    for fetched_at in (datetime(2026, 5, 4, tzinfo=UTC), datetime(2026, 5, 5, tzinfo=UTC)):  # INSERT, then MODIFY
+        store.save(RegistrySnapshot(fetched_at=fetched_at, source="test", emps=(trusted_emp(),)))
+    records = stream.read()
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records] == [
+        ("INSERT", SNAPSHOT_PK),
+        ("MODIFY", SNAPSHOT_PK),
+    ]
+
+    assert relay_handler.handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert sis.drain() == []

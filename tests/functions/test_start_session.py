@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import lxml.html
 import pytest
 
-from emrex_emc.adapters.registry_store import RegistryStore
+from emrex_emc.adapters.aws import client as aws_client
+from emrex_emc.adapters.registry_store import SNAPSHOT_PK, RegistryStore
 from emrex_emc.adapters.sessions import Transfer
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
@@ -51,7 +52,7 @@ EMPS = (SE, NO, FI_HELSINKI, DK, FI_AALTO, DE, BE)
 
 def store_snapshot(aws_env: AwsEnv, *, age: timedelta = timedelta(minutes=5), emps: tuple[Emp, ...] = EMPS) -> None:
     snapshot = RegistrySnapshot(fetched_at=datetime.now(UTC) - age, source="test", emps=emps)
-    RegistryStore(aws_env.s3, aws_env.bucket, "registry/snapshot.json").save(snapshot)
+    RegistryStore(aws_env.dynamodb, aws_env.table).save(snapshot)
 
 
 @pytest.fixture(autouse=True)
@@ -416,6 +417,32 @@ def test_stale_registry_gives_503_and_is_logged(
 
 def test_missing_registry_gives_503(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
     assert get_page(make_transfer().id)["statusCode"] == 503
+
+
+def test_unreadable_registry_item_gives_503_and_is_logged(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer], captured_logs: list[str]
+) -> None:
+    aws_env.dynamodb.put_item(
+        TableName=aws_env.table, Item={"pk": {"S": SNAPSHOT_PK}, "format": {"S": "json+gzip"}, "snapshot": {"B": b"x"}}
+    )
+    response = get_page(make_transfer().id)
+    assert response["statusCode"] == 503
+    assert any("REGISTRY_INVALID" in line and '"levelname": "ERROR"' in line for line in captured_logs)
+
+
+def test_the_handler_uses_no_s3_client(
+    registry: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services: list[str] = []
+
+    def recording_client(service: str) -> Any:
+        services.append(service)
+        return aws_client(service)
+
+    monkeypatch.setattr(start, "client", recording_client)
+    transfer = make_transfer()
+    assert choose(transfer.id, NO)["statusCode"] == 200
+    assert sorted(set(services)) == ["dynamodb", "secretsmanager"]
 
 
 def test_empty_registry_says_so(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:

@@ -1,13 +1,23 @@
-"""The registry snapshot in S3 (``registry/snapshot.json``): written by the refresh Lambda, read by the others.
+"""The registry snapshot as ONE item of the DynamoDB table (``pk = "REGISTRY#snapshot"``).
 
-Readers keep what they loaded for a short while (60 s by default), so a warm Lambda does not call S3
-on every request. Importing this module does not import the registry parser (no lxml on the chooser path).
+Written by the refresh Lambda, read by the others. The snapshot JSON is gzip-compressed in the binary
+attribute ``snapshot``; ``fetched_at``, ``source``, ``emp_count``, ``sha256`` (of the uncompressed JSON,
+checked on every read) and ``format`` are plain attributes for operators. The item never carries
+``expires_at``, so the table's TTL never removes it; the table's own KMS key encrypts it at rest.
+
+A DynamoDB item holds at most 400 KB: a snapshot whose item would exceed :data:`MAX_ITEM_BYTES` is
+refused (REGISTRY_INVALID) and the stored one stays. Readers keep what they loaded for a short while
+(60 s by default), so a warm Lambda does not read the table on every request. Importing this module does
+not import the registry parser (no lxml on the chooser path).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import time
+import zlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -17,32 +27,31 @@ from botocore.exceptions import BotoCoreError, ClientError
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import RegistrySnapshot
 
+SNAPSHOT_PK = "REGISTRY#snapshot"
+SNAPSHOT_FORMAT = "json+gzip"
+MAX_ITEM_BYTES = 350 * 1024
+"""Safely below DynamoDB's 400 KB item limit (our size count is an upper bound, but leave room anyway)."""
 DEFAULT_CACHE_SECONDS = 60.0
 
 
 class RegistryStore:
-    """``sse_kms`` asks S3 for SSE-KMS (with ``kms_key_id``, else the AWS managed key); without it the
-    bucket's default encryption applies."""
+    """``consistent_read`` is for the writer (it compares with what it stored last); readers of the chooser
+    path are fine with an eventually consistent read of an item that changes every 15 minutes at most."""
 
     def __init__(
         self,
-        s3_client: Any,
-        bucket: str,
-        key: str,
+        dynamodb_client: Any,
+        table_name: str,
         *,
-        sse_kms: bool = False,
-        kms_key_id: str | None = None,
+        max_item_bytes: int = MAX_ITEM_BYTES,
+        consistent_read: bool = False,
         cache_seconds: float = DEFAULT_CACHE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._s3 = s3_client
-        self._bucket = bucket
-        self._key = key
-        self._encryption: dict[str, str] = {}
-        if sse_kms or kms_key_id:
-            self._encryption["ServerSideEncryption"] = "aws:kms"
-        if kms_key_id:
-            self._encryption["SSEKMSKeyId"] = kms_key_id
+        self._dynamodb = dynamodb_client
+        self._table = table_name
+        self._max_item_bytes = max_item_bytes
+        self._consistent_read = consistent_read
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._cached: tuple[float, RegistrySnapshot | None] | None = None
@@ -56,35 +65,76 @@ class RegistryStore:
         return snapshot
 
     def save(self, snapshot: RegistrySnapshot) -> None:
-        body = json.dumps(snapshot.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        try:
-            self._s3.put_object(
-                Bucket=self._bucket,
-                Key=self._key,
-                Body=body,
-                ContentType="application/json",
-                CacheControl="no-store",
-                **self._encryption,
+        item = snapshot_item(snapshot)
+        size = item_size(item)
+        if size > self._max_item_bytes:
+            raise EmrexError(
+                ErrorCode.REGISTRY_INVALID,
+                f"the registry snapshot ({len(snapshot.emps)} EMPs) needs a {size}-byte table item, more than the "
+                f"{self._max_item_bytes} bytes allowed; the previous snapshot is kept",
             )
+        try:
+            self._dynamodb.put_item(TableName=self._table, Item=item)
         except (ClientError, BotoCoreError) as exc:
             raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry snapshot: {exc}") from None
         self._cached = (self._clock(), snapshot)
 
     def _read(self) -> RegistrySnapshot | None:
         try:
-            response = self._s3.get_object(Bucket=self._bucket, Key=self._key)
-            raw = response["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
-                return None
+            response = self._dynamodb.get_item(
+                TableName=self._table, Key={"pk": {"S": SNAPSHOT_PK}}, ConsistentRead=self._consistent_read
+            )
+        except (ClientError, BotoCoreError) as exc:
             raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot read the registry snapshot: {exc}") from None
-        except BotoCoreError as exc:
-            raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot read the registry snapshot: {exc}") from None
+        item = response.get("Item")
+        if item is None:
+            return None
         try:
-            return RegistrySnapshot.from_json(json.loads(raw))
-        except (ValueError, KeyError, TypeError) as exc:
+            return snapshot_from_item(item)
+        except (ValueError, KeyError, TypeError, OSError, EOFError, zlib.error) as exc:
             message = f"the stored registry snapshot is unreadable ({type(exc).__name__}: {exc})"
             raise EmrexError(ErrorCode.REGISTRY_INVALID, message) from None
+
+
+def snapshot_item(snapshot: RegistrySnapshot) -> dict[str, dict[str, Any]]:
+    """The table item (low-level attribute values) holding ``snapshot``."""
+    body = json.dumps(snapshot.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return {
+        "pk": {"S": SNAPSHOT_PK},
+        "format": {"S": SNAPSHOT_FORMAT},
+        "snapshot": {"B": gzip.compress(body, mtime=0)},
+        "sha256": {"S": hashlib.sha256(body).hexdigest()},
+        "fetched_at": {"S": snapshot.fetched_at.isoformat()},
+        "source": {"S": snapshot.source},
+        "emp_count": {"N": str(len(snapshot.emps))},
+    }
+
+
+def snapshot_from_item(item: dict[str, dict[str, Any]]) -> RegistrySnapshot:
+    """Raises ValueError / KeyError / TypeError / OSError for anything but an intact snapshot item."""
+    found_format = item["format"]["S"]
+    if found_format != SNAPSHOT_FORMAT:
+        raise ValueError(f"format {found_format!r}, expected {SNAPSHOT_FORMAT!r}")
+    body = gzip.decompress(bytes(item["snapshot"]["B"]))
+    if hashlib.sha256(body).hexdigest() != item["sha256"]["S"]:
+        raise ValueError("the snapshot does not match its sha256")
+    return RegistrySnapshot.from_json(json.loads(body))
+
+
+def item_size(item: dict[str, dict[str, Any]]) -> int:
+    """An upper bound of DynamoDB's size of ``item``: attribute names plus values (strings as UTF-8,
+    binaries as bytes, numbers at most one byte per digit plus one)."""
+    total = 0
+    for name, value in item.items():
+        total += len(name.encode("utf-8"))
+        for kind, content in value.items():
+            if kind == "B":
+                total += len(content)
+            elif kind == "N":
+                total += len(content) + 1
+            else:
+                total += len(str(content).encode("utf-8"))
+    return total
 
 
 def load_fresh(store: RegistryStore, *, now: datetime, max_age_seconds: int) -> RegistrySnapshot:

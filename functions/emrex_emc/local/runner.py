@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
 
+from emrex_emc.adapters.registry_store import SNAPSHOT_PK
 from emrex_emc.local.apigw import LocalApiGateway, Route, serve
 from emrex_emc.local.background import PeriodicRunner, StreamRelay
 from emrex_emc.local.catalogue import registry_source, write_local_catalogue
@@ -219,11 +220,11 @@ def _start(
         moto=moto.endpoint_url,
         registry=registry_url,
     )
-    s3 = moto.client("s3")
+    dynamodb = moto.client("dynamodb")
     settings = Settings.from_env(env)
 
     def health(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        ok = ready.is_set() and _snapshot_present(s3, settings.bucket_name, settings.registry_snapshot_key)
+        ok = ready.is_set() and _snapshot_present(dynamodb, settings.table_name)
         body = {"status": "ok" if ok else "starting", "urls": asdict(urls)}
         return {
             "statusCode": 200 if ok else 503,
@@ -258,9 +259,10 @@ def _start(
     return LocalStack(urls=urls, api_token=resources.api_token, events_file=events_file, sis=sis, _stoppers=stoppers)
 
 
-def _snapshot_present(s3: Any, bucket: str, key: str) -> bool:
+def _snapshot_present(dynamodb: Any, table: str) -> bool:
+    """Whether the registry refresh has stored a snapshot (its key only: no need to read the snapshot)."""
     try:
-        s3.head_object(Bucket=bucket, Key=key)
+        response = dynamodb.get_item(TableName=table, Key={"pk": {"S": SNAPSHOT_PK}}, ProjectionExpression="pk")
     except Exception:
         return False
-    return True
+    return "Item" in response
