@@ -1,9 +1,9 @@
 """The dependency layer, unzipped, vs a naive ``pip install --target`` of the same direct dependencies.
 
-The figure is ``layers/build.py``'s layer (reused while its stamp matches): pinned wheels without the
-runtime's boto3, trimmed, stripped when a strip for the target is installed, precompiled when a python3.13
-is found (the row says which ran). The reference is what a naive user gets: the direct dependencies
-with their dependencies resolved by pip (boto3/botocore included, Powertools with its ``tracer`` extra),
+The figure is ``layers/build.py``'s layer (reused while its stamp matches): pinned wheels with the AWS SDK
+trimmed to our four services, trimmed, stripped when a strip for the target is installed, precompiled when a
+python3.13 is found (the row says which ran). The reference is what a naive user gets: the direct dependencies
+with their dependencies resolved by pip (boto3 included, Powertools with its ``tracer`` extra),
 for the same platform, with pip's default bytecode compilation off (pip cannot compile for 3.13 here).
 Sizes are the sum of file sizes (what Lambda's 250 MB unzipped limit counts), in MB (10^6 bytes).
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmarks import Row, benchmark
 from layers import build
 
-DIRECT = ("aws-lambda-powertools[tracer]", "lxml", "signxml", "cryptography", "httpx", "nh3")
+DIRECT = ("aws-lambda-powertools[tracer]", "lxml", "signxml", "cryptography", "httpx", "nh3", "boto3")
 
 
 def naive_install(target: Path, arch: str = "arm64") -> None:

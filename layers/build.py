@@ -4,6 +4,10 @@ pip downloads manylinux wheels for the Lambda runtime (``--platform``, ``--only-
 ``layers/build/deps/python`` (``--no-compile``). The ELMO XSDs (``../shared/elmo``) go to
 ``layers/build/deps/emrex-xsd`` (``/opt/emrex-xsd`` in Lambda) when present.
 
+The layer carries its own pinned AWS SDK (boto3, botocore, ...) with botocore's data trimmed to the services
+the functions use (:data:`SDK_SERVICES`, :func:`trim_sdk_data`): the runtime's SDK changes version under us
+and makes every cold start list and parse the data of all AWS services.
+
 Size and cold start (docs/PERFORMANCE.md): the build drops what the functions never import (lxml's
 C headers and Cython sources, lxml extension modules besides ``etree``/``_elementpath``, Powertools
 sub-packages other than logging/metrics and what they import), strips the shared objects when a
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import gzip
 import hashlib
 import json
 import os
@@ -33,12 +38,24 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LAYERS_DIR = Path(__file__).resolve().parent
 REQUIREMENTS = LAYERS_DIR / "requirements.txt"
 BUILD_DIR = LAYERS_DIR / "build"
 XSD_SOURCE = LAYERS_DIR.parent.parent / "shared" / "elmo"
-XSD_ENTRIES = ("offline-import-map.json", "elmo-schemas", "w3c", "ewp")
+XSD_ENTRIES = (
+    "offline-import-map.json",
+    "elmo-schemas/v1.7.0",
+    "elmo-schemas/v1.3.0",
+    "elmo-schemas/v2-namespace-65e55f6",
+    "elmo-schemas/references",
+    "w3c",
+    "ewp/ewp-specs-types-address",
+    "ewp/ewp-specs-architecture",
+)
+"""What ``core/elmo/conformance.py`` validates with: the three schemas of ``SCHEMA_FILES`` and what they import
+(tests/infra/test_layer.py compares its verdicts on the layer's copy with those on the whole folder)."""
 XSD_LAYER_DIR = "emrex-xsd"
 """Folder name inside the layer; Lambda mounts layers at /opt, so EMREX_XSD_DIR=/opt/emrex-xsd."""
 
@@ -47,9 +64,21 @@ PLATFORMS: dict[str, tuple[str, ...]] = {
     "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
 }
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
-"""Shipped by the Lambda Python runtime: never vendored into the layer."""
-RECIPE_VERSION = "2"
+SDK_PACKAGES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
+"""The AWS SDK. The Lambda runtime ships one too, but of a version AWS changes underneath us and with the
+data of all ~440 services; the layer pins ours (the version the tests run) and trims it (:func:`trim_sdk_data`)."""
+SDK_SERVICES = ("dynamodb", "events", "s3", "secretsmanager")
+"""The services the deployed functions create clients for; botocore keeps the data of these only. A client
+for any other service fails with ``UnknownServiceError`` (tests/infra/test_layer.py checks the list against
+every ``client("...")`` call in the function code)."""
+NOT_NEEDED: dict[str, str] = {
+    "anyio": "httpx needs it only for async clients; with httpx.Client httpcore locks with threading",
+    "pycparser": "only the cffi package imports it, and the layer drops that package (see UNUSED_PATHS)",
+}
+"""Declared dependencies of layer packages that are deliberately not installed, and why."""
+SDK_DOC_KEYS = frozenset({"documentation", "documentationUrl"})
+"""Service-model keys botocore reads only to build docstrings (about 80 % of each model's JSON)."""
+RECIPE_VERSION = "3"
 """Bump when the build steps change in a way that changes the layer content."""
 
 STRIP_TOOLS: dict[str, tuple[str, ...]] = {
@@ -77,6 +106,20 @@ UNUSED_PATHS = (
     # Powertools: Logger and Metrics; the package __init__ also imports Tracer (lazy X-Ray SDK) and the
     # Lambda context type. Everything else (event handler, parser, idempotency, ...) is never imported.
     "aws_lambda_powertools/event_handler",
+    # lxml's pure-Python helpers nobody imports (and the source of _elementpath, which loads as a C module).
+    "lxml/_elementpath.py",
+    "lxml/cssselect.py",
+    "lxml/doctestcompare.py",
+    "lxml/usedoctest.py",
+    "lxml/ElementInclude.py",
+    # cffi's wheel brings the `_cffi_backend` extension cryptography loads, and the `cffi` package (a C
+    # compiler front end for building bindings, with pycparser) that nothing imports at run time.
+    "cffi",
+    # The AWS SDK: botocore's own CA bundle is used only without certifi (the layer has certifi); the zone
+    # database tarball of dateutil only by dateutil.zoneinfo; urllib3's emscripten backend only in Pyodide.
+    "botocore/cacert.pem",
+    "dateutil/zoneinfo/*.tar.gz",
+    "urllib3/contrib/emscripten",
 )
 """Glob patterns under site-packages removed from the layer (checked by tests/infra/test_layer.py, which
 imports and runs every function handler on the trimmed layer)."""
@@ -126,8 +169,6 @@ def read_pins(requirements: Path = REQUIREMENTS) -> dict[str, str]:
         if match is None:
             raise LayerBuildError(f"{requirements.name}:{number}: {line!r} is not an exact 'name==version' pin")
         name = canonical_name(match.group(1))
-        if name in RUNTIME_PROVIDED:
-            raise LayerBuildError(f"{requirements.name}:{number}: {name} is provided by the Lambda runtime")
         if name in pins:
             raise LayerBuildError(f"{requirements.name}:{number}: {name} is pinned twice")
         pins[name] = match.group(2)
@@ -157,6 +198,7 @@ def fingerprint(
         raise LayerBuildError(f"unknown architecture {arch!r}; expected one of {sorted(PLATFORMS)}")
     digest = hashlib.sha256()
     header: dict[str, object] = {"recipe": RECIPE_VERSION, "python": PYTHON_VERSION, "platforms": PLATFORMS[arch]}
+    header["sdk_services"] = SDK_SERVICES
     header |= (tools or NO_TOOLS).to_json()
     digest.update(json.dumps(header, sort_keys=True).encode())
     for name, version in sorted(read_pins(requirements).items()):
@@ -206,6 +248,56 @@ def drop_unused(site_dir: Path) -> int:
             removed += path.stat().st_size
             path.unlink()
     return removed
+
+
+def trim_sdk_data(site_dir: Path, services: tuple[str, ...] = SDK_SERVICES) -> int:
+    """Keep boto3's and botocore's data for ``services`` only; returns the bytes removed.
+
+    At a cold start botocore lists every service folder (twice: models and endpoint rules) and parses the
+    1.3 MB ``endpoints.json`` and each client's model, documentation included. With the data of our four
+    services, without documentation, the three clients a function creates cost ~60 ms instead of ~150-230 ms
+    (docs/PERFORMANCE.md). Nothing botocore evaluates is changed: the kept models lose only their ``documentation``
+    strings, ``endpoints.json`` keeps every partition and region with the entries of the kept services, and
+    ``examples-1.json`` (docs only) goes. A no-op when botocore is not installed.
+    """
+    before = tree_size(site_dir)
+    for data_dir in (site_dir / "botocore" / "data", site_dir / "boto3" / "data"):
+        if data_dir.is_dir():
+            for entry in data_dir.iterdir():
+                if entry.is_dir() and entry.name not in services:
+                    shutil.rmtree(entry)
+    botocore_data = site_dir / "botocore" / "data"
+    for example in botocore_data.glob("*/*/examples-1.json"):
+        example.unlink()
+    for model in botocore_data.glob("*/*/service-2.json*"):
+        _rewrite_json(model, _without_docs)
+    endpoints = botocore_data / "endpoints.json"
+    if endpoints.is_file():
+        _rewrite_json(endpoints, lambda data: _endpoints_for(data, services))
+    return before - tree_size(site_dir)
+
+
+def _rewrite_json(path: Path, change: Callable[[Any], Any]) -> None:
+    compressed = path.suffix == ".gz"
+    raw = path.read_bytes()
+    data = json.loads(gzip.decompress(raw) if compressed else raw)
+    text = json.dumps(change(data), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    path.write_bytes(gzip.compress(text, mtime=0) if compressed else text)
+
+
+def _without_docs(node: Any) -> Any:
+    """The model without documentation strings (a member that happens to be *named* documentation is a dict: kept)."""
+    if isinstance(node, dict):
+        return {k: _without_docs(v) for k, v in node.items() if not (k in SDK_DOC_KEYS and isinstance(v, str))}
+    if isinstance(node, list):
+        return [_without_docs(item) for item in node]
+    return node
+
+
+def _endpoints_for(data: Any, services: tuple[str, ...]) -> Any:
+    for partition in data.get("partitions", []):
+        partition["services"] = {name: v for name, v in partition.get("services", {}).items() if name in services}
+    return data
 
 
 def find_strip(arch: str) -> str | None:
@@ -357,11 +449,9 @@ def ensure_layer(
         install(requirements, site_dir, arch)
         trim(site_dir)
         drop_unused(site_dir)
+        trim_sdk_data(site_dir)
         if tools.strip:
             strip_shared_objects(site_dir, tools.strip)
-        unexpected = installed_names(site_dir) & RUNTIME_PROVIDED
-        if unexpected:
-            raise LayerBuildError(f"runtime-provided packages ended up in the layer: {sorted(unexpected)}")
         has_xsd = has_xsd_source(xsd_source)
         if has_xsd:
             for entry in XSD_ENTRIES:

@@ -1,4 +1,4 @@
-"""layers/: pinned requirements, boto3 left to the runtime, a stamped (idempotent) build, trimming, and real builds.
+"""layers/: pinned requirements (the AWS SDK included), a stamped (idempotent) build, trimming, and real builds.
 
 The real-build checks import and run every function's code on the TRIMMED layer (an x86_64 build of the
 same recipe, with the runtime's python3.13), so a removed file that something still needs fails here.
@@ -6,8 +6,12 @@ same recipe, with the runtime's python3.13), so a removed file that something st
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
+import importlib.metadata
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -30,9 +34,8 @@ REPO = Path(__file__).resolve().parents[2]
 class FakeInstaller:
     """Writes one package per pin instead of downloading wheels; counts calls."""
 
-    def __init__(self, extra: str = "") -> None:
+    def __init__(self) -> None:
         self.calls = 0
-        self.extra = extra
 
     def __call__(self, requirements: Path, target: Path, arch: str) -> None:
         self.calls += 1
@@ -46,8 +49,6 @@ class FakeInstaller:
             (module / "tests" / "test_x.py").write_text("")
             (module / "stub.pyi").write_text("")
             (target / f"{name.replace('-', '_')}-{version}.dist-info").mkdir()
-        if self.extra:
-            (target / f"{self.extra}-1.0.dist-info").mkdir()
         (target / "bin").mkdir()
         (target / "bin" / "script").write_text("#!/abs/path/python\n")
 
@@ -76,10 +77,12 @@ def build_into(
 # --- requirements ----------------------------------------------------------------------------------------
 
 
-def test_requirements_are_all_pinned_and_leave_boto_to_the_runtime() -> None:
+def test_requirements_pin_the_sdk_version_the_tests_run() -> None:
     pins = read_pins()
-    assert not set(pins) & build.RUNTIME_PROVIDED
     assert {"aws-lambda-powertools", "lxml", "signxml", "cryptography", "httpx", "nh3"} <= set(pins)
+    assert set(pins) >= build.SDK_PACKAGES
+    for name in build.SDK_PACKAGES:
+        assert pins[name] == importlib.metadata.version(name), f"layer {name}=={pins[name]} is not what the tests run"
 
 
 def test_requirements_cover_the_runtime_dependencies_of_the_package() -> None:
@@ -88,8 +91,6 @@ def test_requirements_cover_the_runtime_dependencies_of_the_package() -> None:
     for dependency in project["dependencies"]:
         requirement = Requirement(dependency)
         name = build.canonical_name(requirement.name)
-        if name in build.RUNTIME_PROVIDED:
-            continue
         assert name in pins, f"{name} is a runtime dependency but not in layers/requirements.txt"
         assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} violates {requirement}"
         assert not requirement.extras, "the layer installs no extras"
@@ -100,8 +101,6 @@ def test_requirements_cover_the_runtime_dependencies_of_the_package() -> None:
     [
         ("lxml>=6\n", "not an exact"),
         ("lxml\n", "not an exact"),
-        ("boto3==1.44.8\n", "provided by the Lambda runtime"),
-        ("python_dateutil==2.9.0\n", "provided by the Lambda runtime"),
         ("lxml==6.1.3\nLXML==6.1.3\n", "pinned twice"),
         ("# nothing\n", "pins nothing"),
         ("-e git+https://example.invalid/x.git\n", "not an exact"),
@@ -187,12 +186,6 @@ def test_build_without_xsd_source_says_so(tmp_path: Path, inputs: tuple[Path, Pa
     assert not result.has_xsd and not (result.deps_dir / "emrex-xsd").exists()
 
 
-def test_runtime_packages_sneaking_in_fail_the_build(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
-    with pytest.raises(LayerBuildError, match="botocore"):
-        build_into(tmp_path, inputs, FakeInstaller(extra="botocore"))
-    assert not (tmp_path / "build" / "stamp.json").exists()
-
-
 # --- the real build (pip, manylinux wheels) ------------------------------------------------------------------
 
 
@@ -205,7 +198,11 @@ def test_real_build_is_a_loadable_lambda_layer(capsys: pytest.CaptureFixture[str
     site = result.deps_dir / "python"
     installed = build.installed_names(site)
     assert set(read_pins()) == installed
-    assert not installed & build.RUNTIME_PROVIDED and not (site / "boto3").exists()
+    assert installed >= build.SDK_PACKAGES and not installed & set(build.NOT_NEEDED)
+    assert sorted(path.name for path in (site / "botocore" / "data").iterdir() if path.is_dir()) == sorted(
+        build.SDK_SERVICES
+    )
+    assert not (site / "cffi").exists() and list(site.glob("_cffi_backend.*.so"))
     assert list((site / "lxml").glob("etree.cpython-313-aarch64-linux-gnu.so"))
     assert not (site / "lxml" / "includes").exists() and not list((site / "lxml").glob("objectify.*"))
     assert not (site / "aws_lambda_powertools" / "event_handler").exists()
@@ -226,7 +223,7 @@ def test_real_build_is_a_loadable_lambda_layer(capsys: pytest.CaptureFixture[str
             if requirement.marker is not None and not requirement.marker.evaluate(environment):
                 continue
             name = build.canonical_name(requirement.name)
-            assert name in installed | build.RUNTIME_PROVIDED, f"{info.name} needs {name}"
+            assert name in installed | set(build.NOT_NEEDED), f"{info.name} needs {name}"
 
 
 # --- trimming, stripping, bytecode ----------------------------------------------------------------------------
@@ -250,6 +247,10 @@ def test_drop_unused_removes_what_no_function_imports_and_keeps_the_rest(tmp_pat
         "aws_lambda_powertools/utilities/jmespath_utils/__init__.py",
         "aws_lambda_powertools/utilities/typing/lambda_context.py",
         "signxml/verifier.py",
+        "_cffi_backend.cpython-313-aarch64-linux-gnu.so",
+        "botocore/httpsession.py",
+        "dateutil/zoneinfo/__init__.py",
+        "urllib3/contrib/socks.py",
     )
     dropped = (
         "lxml/includes/libxml/tree.h",
@@ -264,12 +265,72 @@ def test_drop_unused_removes_what_no_function_imports_and_keeps_the_rest(tmp_pat
         "aws_lambda_powertools/event_handler/api_gateway.py",
         "aws_lambda_powertools/utilities/parser/__init__.py",
         "aws_lambda_powertools/utilities/serialization.py",
+        "lxml/_elementpath.py",
+        "lxml/cssselect.py",
+        "cffi/__init__.py",
+        "botocore/cacert.pem",
+        "dateutil/zoneinfo/dateutil-zoneinfo.tar.gz",
+        "urllib3/contrib/emscripten/fetch.py",
     )
     _touch(tmp_path, *kept, *dropped)
     assert drop_unused(tmp_path) == 10 * len(dropped)
     assert [name for name in kept if not (tmp_path / name).exists()] == []
     assert [name for name in dropped if (tmp_path / name).exists()] == []
     assert drop_unused(tmp_path) == 0  # idempotent
+
+
+def _write_json(path: Path, data: object, *, compressed: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = json.dumps(data).encode()
+    path.write_bytes(gzip.compress(raw) if compressed else raw)
+
+
+def test_trim_sdk_data_keeps_our_services_without_documentation(tmp_path: Path) -> None:
+    data = tmp_path / "botocore" / "data"
+    model = {
+        "documentation": "<p>DynamoDB is ...</p>",
+        "operations": {"GetItem": {"name": "GetItem", "documentation": "<p>Gets</p>", "documentationUrl": "https://x"}},
+        "shapes": {"Doc": {"type": "structure", "members": {"documentation": {"shape": "String"}}}},
+    }
+    _write_json(data / "dynamodb" / "2012-08-10" / "service-2.json.gz", model, compressed=True)
+    _write_json(data / "dynamodb" / "2012-08-10" / "examples-1.json", {"examples": {}})
+    _write_json(data / "dynamodb" / "2012-08-10" / "paginators-1.json", {"pagination": {"Query": {}}})
+    _write_json(data / "ec2" / "2016-11-15" / "service-2.json.gz", model, compressed=True)
+    services = {"dynamodb": {"endpoints": {"eu-west-1": {}}}, "ec2": {"endpoints": {}}}
+    partitions = [{"partition": "aws", "regions": {"eu-west-1": {}}, "services": services}, {"partition": "aws-cn"}]
+    _write_json(data / "endpoints.json", {"partitions": partitions, "version": 3})
+    _write_json(data / "_retry.json", {"retry": {}})
+    _touch(tmp_path, "boto3/data/dynamodb/2012-08-10/resources-1.json", "boto3/data/ec2/2016-11-15/resources-1.json")
+
+    assert build.trim_sdk_data(tmp_path, ("dynamodb",)) > 0
+
+    assert sorted(p.name for p in data.iterdir()) == ["_retry.json", "dynamodb", "endpoints.json"]
+    assert not (tmp_path / "boto3" / "data" / "ec2").exists()
+    assert (tmp_path / "boto3" / "data" / "dynamodb" / "2012-08-10" / "resources-1.json").is_file()
+    version = data / "dynamodb" / "2012-08-10"
+    assert sorted(p.name for p in version.iterdir()) == ["paginators-1.json", "service-2.json.gz"]
+    trimmed = json.loads(gzip.decompress((version / "service-2.json.gz").read_bytes()))
+    assert trimmed == {
+        "operations": {"GetItem": {"name": "GetItem"}},
+        "shapes": {"Doc": {"type": "structure", "members": {"documentation": {"shape": "String"}}}},
+    }  # the member *named* documentation is data, not a docstring: kept
+    endpoints = json.loads((data / "endpoints.json").read_text())
+    assert endpoints["version"] == 3 and endpoints["partitions"][0]["regions"] == {"eu-west-1": {}}
+    assert endpoints["partitions"][0]["services"] == {"dynamodb": {"endpoints": {"eu-west-1": {}}}}
+    assert build.trim_sdk_data(tmp_path / "elsewhere") == 0  # no SDK installed: nothing to do
+
+
+def test_every_client_the_functions_create_is_in_the_layer_sdk() -> None:
+    """A client for a service whose data the layer dropped would fail in Lambda with UnknownServiceError."""
+    deployed = [
+        path
+        for path in (REPO / "functions").rglob("*.py")
+        if not path.relative_to(REPO / "functions").as_posix().startswith(("emrex_emc/local/", "emrex_emc/commands/"))
+    ]
+    services = {
+        name for path in deployed for name in re.findall(r"""\bclient\(["']([a-z0-9-]+)["']\)""", path.read_text())
+    }
+    assert services and services <= set(build.SDK_SERVICES), sorted(services - set(build.SDK_SERVICES))
 
 
 def _script(tmp_path: Path, name: str, body: str) -> str:
@@ -332,9 +393,6 @@ def test_the_optional_steps_are_inputs_of_the_fingerprint(inputs: tuple[Path, Pa
 # --- every function runs on the trimmed layer ----------------------------------------------------------------
 
 FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh")
-SITE = (
-    Path(build.__file__).resolve().parents[1] / ".venv" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-)
 
 _CHECK = """
 import json, os, sys, datetime as dt, importlib, pkgutil
@@ -362,9 +420,26 @@ payload, cert = json.loads(sys.stdin.read())
 expected = ExpectedIdentity(given_names="Kari", family_name="Nordmann", birth_date=dt.date(1998, 4, 3))
 verified = verify_elmo(payload, [cert.encode()], PipelinePolicy(), expected=expected, xsd_dir=XSD_DIR)
 verified.to_json()
+from botocore.exceptions import UnknownServiceError
+from emrex_emc.adapters.aws import client
+clients = sorted(client(name).meta.service_model.service_name for name in SDK_SERVICES)
+try:
+    client("sqs")
+    unknown = None
+except UnknownServiceError:
+    unknown = "sqs"
+import http.server, threading, httpx  # the registry fetch's HTTP stack, without anyio
+server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+with httpx.Client() as http:
+    fetched = http.get(f"http://127.0.0.1:{server.server_port}/").status_code
+server.shutdown()
+import botocore.httpsession, certifi
 top = sorted({name.split(".")[0] for name in sys.modules})
 print(json.dumps({"callback_status": refused["statusCode"], "verdict": verified.identity.to_json()["verdict"],
-                  "lxml": sorted(m for m in sys.modules if m.startswith("lxml.")), "top": top}))
+                  "lxml": sorted(m for m in sys.modules if m.startswith("lxml.")), "top": top,
+                  "clients": clients, "unknown": unknown, "fetched": fetched,
+                  "ca_bundle": botocore.httpsession.where() == certifi.where()}))
 """
 
 
@@ -375,13 +450,7 @@ def trimmed_x86_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if python is None:
         pytest.skip(f"no python{build.PYTHON_VERSION} to run the layer with (set LAYER_PYTHON)")
     root = tmp_path_factory.mktemp("x86-layer")
-    result = ensure_layer("x86_64", build_dir=root, tools=Tools(strip=None, python=None))
-    runtime = root / "runtime"  # what the Lambda runtime provides besides the layer
-    runtime.mkdir()
-    site = next(SITE.glob("site-packages"))
-    for name in ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six.py"):
-        (runtime / name).symlink_to(site / name)
-    return result.deps_dir
+    return ensure_layer("x86_64", build_dir=root, tools=Tools(strip=None, python=None)).deps_dir
 
 
 def test_every_function_imports_and_runs_on_the_trimmed_layer(trimmed_x86_layer: Path) -> None:
@@ -390,10 +459,10 @@ def test_every_function_imports_and_runs_on_the_trimmed_layer(trimmed_x86_layer:
     python = build.find_target_python()
     assert python is not None
     xsd_dir = trimmed_x86_layer / build.XSD_LAYER_DIR
-    script = f"FUNCTIONS = {FUNCTIONS!r}\nXSD_DIR = {str(xsd_dir) if xsd_dir.is_dir() else None!r}\n" + _CHECK
-    path = os.pathsep.join(
-        [str(REPO / "functions"), str(trimmed_x86_layer / "python"), str(trimmed_x86_layer.parent / "runtime")]
-    )
+    constants = {"FUNCTIONS": FUNCTIONS, "SDK_SERVICES": build.SDK_SERVICES}
+    constants["XSD_DIR"] = str(xsd_dir) if xsd_dir.is_dir() else None
+    script = "".join(f"{name} = {value!r}\n" for name, value in constants.items()) + _CHECK
+    path = os.pathsep.join([str(REPO / "functions"), str(trimmed_x86_layer / "python")])
     stdin = json.dumps([ok_payload(courses=3), emp_identity().cert_pem.decode()])
     result = subprocess.run(
         [python, "-I", "-c", f"import sys; sys.path[:0] = {path.split(os.pathsep)!r}\n" + textwrap.dedent(script)],
@@ -408,3 +477,44 @@ def test_every_function_imports_and_runs_on_the_trimmed_layer(trimmed_x86_layer:
     assert report["callback_status"] == 400  # forged state refused: logging, metrics and the error page ran
     assert report["verdict"] == "MATCH"  # lxml, signxml, cryptography and the reader ran
     assert "lxml._elementpath" in report["lxml"] and "lxml.objectify" not in report["lxml"]
+    # the trimmed SDK: every client the functions create, nothing else; certifi's CA bundle
+    assert report["clients"] == sorted(build.SDK_SERVICES) and report["unknown"] == "sqs"
+    assert report["ca_bundle"] and report["fetched"] == 200
+    assert not {"anyio", "cffi", "pycparser"} & set(report["top"])
+
+
+def test_the_layer_xsds_give_the_verdicts_of_the_whole_schema_folder(trimmed_x86_layer: Path) -> None:
+    """XSD_ENTRIES ships only what conformance validates with: nothing it imports may be missing."""
+    from emrex_emc.core.decode import decode_elmo_value
+    from emrex_emc.core.elmo import check_conformance, detect_version
+    from emrex_emc.core.errors import EmrexError
+    from emrex_emc.core.policy import PipelinePolicy
+    from emrex_emc.core.xmlsafe import parse_xml
+    from emrex_emc.local.elmo_factory import ELMO_NAMESPACES, build_elmo
+    from tests.core.conftest import SHARED_ELMO, VECTORS
+
+    layer_xsd = trimmed_x86_layer / build.XSD_LAYER_DIR
+    if not layer_xsd.is_dir():
+        pytest.skip("no ../shared/elmo: the layer carries no XSDs")
+    policy = PipelinePolicy()
+    documents = [
+        build_elmo(given_names="A", family_name="B", birth_date=dt.date(2000, 1, 2), namespace_version=version)
+        for version in ELMO_NAMESPACES
+    ]
+    documents += [decode_elmo_value(path.read_bytes(), policy.decode) for path in sorted(VECTORS.glob("*/*.*"))
+                  if path.suffix in {".xml", ".txt", ".b64"}]  # fmt: skip
+    checked = set()
+    for xml in documents:
+        try:
+            root = parse_xml(xml, policy.xml)
+        except EmrexError:  # the Danish WebLogic vector: Latin-1 under a UTF-8 declaration
+            root = parse_xml(xml, policy.xml, encoding="ISO-8859-1")
+        try:
+            version = detect_version(root)
+        except EmrexError:  # the Finnish 2015 format: no XSD to compare
+            continue
+        on_layer = check_conformance(root, version, str(layer_xsd))
+        assert on_layer == check_conformance(root, version, str(SHARED_ELMO)), version
+        assert "XSD_UNAVAILABLE" not in {notice.code for notice in on_layer}
+        checked.add(version)
+    assert checked >= set(ELMO_NAMESPACES)
