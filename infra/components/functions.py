@@ -23,8 +23,8 @@ from infra.function_code import stage_function_code
 from infra.layer import LayerAsset
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-REGISTRY_PREFIX = "registry/"
-REGISTRY_SNAPSHOT_KEY = "registry/snapshot.json"
+REGISTRY_SNAPSHOT_PK = "REGISTRY#snapshot"
+"""The table item holding the registry snapshot (emrex_emc.adapters.registry_store.SNAPSHOT_PK)."""
 TRANSFERS_PREFIX = "transfers/"
 REFRESH_RATE = Duration.minutes(15)
 
@@ -43,7 +43,7 @@ class FunctionSpec:
 # is never the limit: a callback at the 4 MB body cap peaks near 125 MB.
 # - callback: CPU-bound (signature + ELMO reader, ~60 ms per 300 courses on one core, several times that
 #   at the cap) and a student is waiting: one full vCPU. 29 s stays under the HTTP API's 30 s limit.
-# - start_session: the cold start (imports + three boto3 clients, ~0.4 s on one core) is what the student
+# - start_session: the cold start (imports + two boto3 clients, ~0.4 s on one core) is what the student
 #   waits for; 1024 MB (~0.6 vCPU) keeps it under a second without paying for a core on warm requests.
 # - enrolment_api: server-to-server, small I/O-bound requests: 512 MB. outbox_relay, registry_refresh:
 #   background, nobody waits; registry_refresh parses the EWP catalogue (lxml), hence the longer timeout.
@@ -52,7 +52,7 @@ SPECS = {
     "start_session": FunctionSpec("start_session", "GET/POST /start/{id}: EMP chooser", 1024, Duration.seconds(10)),
     "callback": FunctionSpec("callback", "POST /callback: verify and store results", 1769, Duration.seconds(29)),
     "outbox_relay": FunctionSpec("outbox_relay", "DynamoDB stream OUTBOX# -> EventBridge", 256, Duration.seconds(30)),
-    "registry_refresh": FunctionSpec("registry_refresh", "EWP registry -> S3 snapshot", 512, Duration.seconds(120)),
+    "registry_refresh": FunctionSpec("registry_refresh", "EWP registry -> table snapshot", 512, Duration.seconds(120)),
 }
 
 
@@ -171,10 +171,6 @@ class Functions(Construct):
     def _objects(self, fn: lambda_.Function, prefix: str, *actions: str) -> None:
         self._allow(fn, [f"s3:{action}" for action in actions], [self._storage.bucket.arn_for_objects(prefix)])
 
-    def _list_prefix(self, fn: lambda_.Function, prefix: str) -> None:
-        # Without ListBucket a missing key reads as AccessDenied instead of NoSuchKey (first start-up).
-        self._allow(fn, ["s3:ListBucket"], [self._storage.bucket.bucket_arn], StringLike={"s3:prefix": [f"{prefix}*"]})
-
     def _read_secret(self, fn: lambda_.Function) -> None:
         self._allow(fn, ["secretsmanager:GetSecretValue"], [self._storage.secret.secret_arn])
 
@@ -194,11 +190,9 @@ class Functions(Construct):
         self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "secretsmanager"])
 
     def _grant_start_session(self, fn: lambda_.Function) -> None:
-        self._table(fn, "GetItem", "UpdateItem")
-        self._allow(fn, ["s3:GetObject"], [self._storage.bucket.arn_for_objects(REGISTRY_SNAPSHOT_KEY)])
-        self._list_prefix(fn, REGISTRY_PREFIX)
+        self._table(fn, "GetItem", "UpdateItem")  # transfers and the registry snapshot item: no S3 at all
         self._read_secret(fn)
-        self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "s3", "secretsmanager"])
+        self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "secretsmanager"])
 
     def _grant_callback(self, fn: lambda_.Function) -> None:
         self._table(fn, "GetItem", "UpdateItem", "PutItem")
@@ -208,12 +202,14 @@ class Functions(Construct):
         _suppress_object_wildcard(fn, self._storage.bucket, TRANSFERS_PREFIX, "keys hold random transfer ids only")
 
     def _grant_registry_refresh(self, fn: lambda_.Function) -> None:
-        self._objects(fn, f"{REGISTRY_PREFIX}*", "GetObject", "PutObject")
-        self._list_prefix(fn, REGISTRY_PREFIX)
-        self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["s3"])
-        _suppress_object_wildcard(
-            fn, self._storage.bucket, REGISTRY_PREFIX, "the prefix holds the registry snapshot only"
+        # Only the snapshot item: it cannot read or overwrite transfers, outcomes or the outbox.
+        self._allow(
+            fn,
+            ["dynamodb:GetItem", "dynamodb:PutItem"],
+            [self._storage.table.table_arn],
+            **{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [REGISTRY_SNAPSHOT_PK]}},
         )
+        self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb"])
 
     def _wire_outbox_relay(self, fn: lambda_.Function, events_: Events) -> sqs.Queue:
         dlq = encrypted_queue(self, "OutboxRelayDeadLetterQueue", self._storage.key)

@@ -95,9 +95,12 @@ class Storage(Construct):
                     expiration=Duration.days(config.retention_days),
                     noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_DAYS),
                 ),
+                # The registry snapshot moved to the table; this clears the retired registry/snapshot.json
+                # (and its old versions) of earlier deployments. Nothing writes under registry/ any more.
                 s3.LifecycleRule(
-                    id="expire-old-registry-snapshots",
+                    id="expire-retired-registry-snapshots",
                     prefix="registry/",
+                    expiration=Duration.days(NONCURRENT_VERSION_DAYS),
                     noncurrent_version_expiration=Duration.days(NONCURRENT_VERSION_DAYS),
                 ),
                 s3.LifecycleRule(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from emrex_emc.adapters.registry_store import SNAPSHOT_PK
 from tests.infra.conftest import Synth, synthesize
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
@@ -26,8 +27,6 @@ EXPECTED_ACTIONS = {
     "start_session": {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
-        "s3:GetObject",
-        "s3:ListBucket",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
         "kms:Encrypt",
@@ -63,9 +62,8 @@ EXPECTED_ACTIONS = {
         "kms:ReEncrypt*",
     },
     "registry_refresh": {
-        "s3:GetObject",
-        "s3:PutObject",
-        "s3:ListBucket",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "kms:Decrypt",
         "kms:Encrypt",
         "kms:GenerateDataKey",
@@ -168,7 +166,9 @@ def test_bucket_kms_versioned_private_logged_and_expiring(synth: Synth, ids: dic
     assert rules["expire-transfers"]["Prefix"] == "transfers/"
     assert rules["expire-transfers"]["ExpirationInDays"] == 365
     assert rules["expire-transfers"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
-    assert rules["expire-old-registry-snapshots"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    retired = rules["expire-retired-registry-snapshots"]  # the snapshot moved to the table
+    assert (retired["Prefix"], retired["ExpirationInDays"]) == ("registry/", 30)
+    assert retired["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
     assert rules["clean-up"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
 
 
@@ -373,9 +373,29 @@ def test_object_access_is_scoped_to_prefixes(synth: Synth, ids: dict[str, str]) 
         ]
 
     bucket = arn(ids["bucket"])
-    assert object_resources("start_session") == [{"Fn::Join": ["", [bucket, "/registry/snapshot.json"]]}]
-    assert object_resources("registry_refresh") == [{"Fn::Join": ["", [bucket, "/registry/*"]]}]
     assert object_resources("callback") == [{"Fn::Join": ["", [bucket, "/transfers/*"]]}]
+    assert object_resources("start_session") == object_resources("registry_refresh") == []
+
+
+def test_registry_refresh_may_touch_only_the_snapshot_item(synth: Synth, ids: dict[str, str]) -> None:
+    policy = statements(function_policy(synth, ids, "registry_refresh"))
+    assert [s for s in policy if s["Resource"] == arn(ids["table"])] == [
+        {
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SNAPSHOT_PK]}},
+            "Effect": "Allow",
+            "Resource": arn(ids["table"]),
+        }
+    ]
+
+
+def test_start_session_reads_the_snapshot_from_the_table_not_the_bucket(synth: Synth, ids: dict[str, str]) -> None:
+    policy = statements(function_policy(synth, ids, "start_session"))
+    resources = json.dumps([s["Resource"] for s in policy])
+    assert ids["bucket"] not in resources
+    (kms,) = [s for s in policy if "kms:Decrypt" in as_list(s["Action"])]
+    via = kms["Condition"]["StringEquals"]["kms:ViaService"]
+    assert [v["Fn::Join"][1][0] for v in via] == ["dynamodb.", "secretsmanager."]
 
 
 # --- outbox relay, schedule, events -------------------------------------------------------------------
@@ -404,6 +424,21 @@ def test_outbox_relay_stream_mapping(template: Template, ids: dict[str, str]) ->
             },
         },
     )
+
+
+def stream_record(event_name: str, pk: str) -> dict[str, Any]:
+    return {"eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": {"Keys": {"pk": {"S": pk}}}}
+
+
+def test_the_relay_filter_drops_registry_snapshot_writes(synth: Synth) -> None:
+    from moto.events.models import EventPattern  # EventBridge pattern matching, the syntax Lambda filters use
+
+    (mapping,) = synth.of_type("AWS::Lambda::EventSourceMapping").values()
+    (criteria,) = mapping["Properties"]["FilterCriteria"]["Filters"]
+    pattern = EventPattern.load(criteria["Pattern"])
+    assert pattern.matches_event(stream_record("INSERT", "OUTBOX#e1"))  # the check can say yes
+    for event_name in ("INSERT", "MODIFY", "REMOVE"):
+        assert not pattern.matches_event(stream_record(event_name, SNAPSHOT_PK))
 
 
 def test_registry_refresh_runs_every_15_minutes(template: Template, ids: dict[str, str]) -> None:
