@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote, unquote_plus, urlencode
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from emrex_emc.web import http
 from emrex_emc.web.http import HttpRequest
 
 
@@ -50,3 +51,44 @@ def test_too_many_fields_and_non_utf8_are_refused() -> None:
         parse("a=1&b=2&c=3&d=4", max_fields=3)
     with pytest.raises(UnicodeDecodeError):
         parse(b"elmo=\xff\xfe")
+
+
+@given(st.text(alphabet="%%%2BbFfDd3a9gG=\r\n +_é\x00", max_size=24))
+def test_value_unquoting_matches_the_standard_library(value: str) -> None:
+    assert http._unquote_plus(value) == unquote_plus(value)
+
+
+def test_a_base64_value_is_decoded_without_the_standard_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = base64.b64encode(bytes(range(256)) * 20).decode() + "=="
+    escaped = urlencode({"elmo": payload}).partition("=")[2]
+    assert {"%2B", "%2F", "%3D"} <= {escaped[i : i + 3] for i in range(len(escaped)) if escaped[i] == "%"}
+    monkeypatch.setattr(http, "unquote", _refuse_slow_path)
+    assert http._unquote_plus(escaped) == payload
+    lower = escaped.replace("%2B", "%2b").replace("%2F", "%2f").replace("%3D", "%3d")
+    assert http._unquote_plus(lower) == payload
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["abc%zz", "abc%4", "abc%", "abc%%41", "a%%%3D", "a=%41", "a%41\r\n%", "%C3%A9%2B", "%c3%28", "é%41"],
+)
+def test_odd_values_fall_back_to_the_standard_library(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    fallback: list[str] = []
+
+    def spy(text: str) -> str:
+        fallback.append(text)
+        return unquote(text)
+
+    monkeypatch.setattr(http, "unquote", spy)
+    assert http._unquote_plus(value) == unquote_plus(value)
+    assert fallback == ([] if value in {"%C3%A9%2B", "%c3%28"} else [value])
+
+
+def test_exactly_the_field_limit_is_accepted() -> None:
+    assert parse("a=1&b=2&c=3", max_fields=3) == {"a": "1", "b": "2", "c": "3"}
+    with pytest.raises(ValueError, match="more than 3 fields"):
+        parse("a=1&b=2&c=3&", max_fields=3)
+
+
+def _refuse_slow_path(text: str) -> str:
+    raise AssertionError(f"urllib.parse.unquote was used for {text[:20]!r}")

@@ -7,6 +7,7 @@ and :meth:`HttpResponse.to_apigw` turns it back. Every HTML response carries str
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,18 +33,28 @@ needs more (the auto-submit form to the EMP) widens ``script-src`` to its script
 ``form-action`` to the EMP in ``web.start_pages``."""
 
 
-_BASE64_ESCAPES = (("%2B", "+"), ("%2b", "+"), ("%2F", "/"), ("%2f", "/"), ("%3D", "="), ("%3d", "="))
+_PERCENT_AS_EQUALS = (b"%", b"=")
+_QP_SPECIALS = ("=", "\r", "\n")
+"""Characters ``binascii.a2b_qp`` treats specially (besides the escape itself): such values take the slow path."""
 
 
 def _unquote_plus(value: str) -> str:
-    """``urllib.parse.unquote_plus`` with a fast path for the escapes base64 text needs."""
+    """``urllib.parse.unquote_plus``, with a fast path for ASCII values such as a base64 ``elmo``.
+
+    ``%XX`` escapes are decoded by :func:`binascii.a2b_qp` (quoted-printable ``=XX``) after turning every
+    ``%`` into ``=``: one pass in C instead of one ``str.replace`` per escape kind. Values holding ``=``, CR
+    or LF (meaningful to quoted-printable) go to :func:`urllib.parse.unquote`, and so does a value with a
+    malformed escape: a well-formed escape shortens the text by exactly two bytes, anything else by less.
+    """
     value = value.replace("+", " ")
     if "%" not in value:
         return value
-    fast = value
-    for escape, char in _BASE64_ESCAPES:
-        fast = fast.replace(escape, char)
-    return fast if "%" not in fast else unquote(value)
+    if value.isascii() and not any(char in value for char in _QP_SPECIALS):
+        raw = value.encode("ascii")
+        decoded = binascii.a2b_qp(raw.replace(*_PERCENT_AS_EQUALS))
+        if len(decoded) == len(raw) - 2 * raw.count(b"%"):
+            return decoded.decode("utf-8", errors="replace")
+    return unquote(value)
 
 
 @dataclass(frozen=True)
@@ -87,14 +98,15 @@ class HttpRequest:
         """Parse an ``application/x-www-form-urlencoded`` body; the first value of a field wins.
 
         Same result as :func:`urllib.parse.parse_qsl`, but a multi-megabyte base64 ``elmo`` value (whose
-        only escapes are ``%2B``, ``%2F`` and ``%3D``) is decoded with plain string replacement.
+        only escapes are ``%2B``, ``%2F`` and ``%3D``) is decoded in C (see :func:`_unquote_plus`).
         Raises ``ValueError`` for more than ``max_fields`` fields, ``UnicodeDecodeError`` for non-UTF-8.
         """
         text = self.body.decode("utf-8", errors="strict")
-        if text.count("&") >= max_fields:
+        pairs = text.split("&", max_fields)
+        if len(pairs) > max_fields:
             raise ValueError(f"the form has more than {max_fields} fields")
         fields: dict[str, str] = {}
-        for pair in text.split("&"):
+        for pair in pairs:
             if pair:
                 name, _, value = pair.partition("=")
                 fields.setdefault(_unquote_plus(name), _unquote_plus(value))
