@@ -57,7 +57,8 @@ class RecordError(ValueError):
 
 
 def outbox_record(record: Mapping[str, Any]) -> OutboxRecord | None:
-    """The outbox entry of a stream record, or None when the record is not an OUTBOX# insert."""
+    """The outbox entry of a stream record, or None when the record is not an OUTBOX# insert (transfers,
+    audit records and the ``REGISTRY#snapshot`` item share the table and its stream)."""
     data = record.get("dynamodb") or {}
     image = data.get("NewImage") or {}
     pk = (image.get("pk") or data.get("Keys", {}).get("pk") or {}).get("S", "")
