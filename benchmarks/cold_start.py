@@ -1,26 +1,34 @@
 """Handler init in a fresh interpreter (what a student waits for on a cold start) vs one that imports boto3.
 
-Each run starts a new ``python``: the child times, with ``perf_counter``, importing the handler module and
+Each run starts a new interpreter: the child times, with ``perf_counter``, importing the handler module and
 calling its cached wiring function (settings + boto3 clients + state signer) exactly as the first
 invocation does, with the secret read replaced by a fixed one (no network: ``AWS_ENDPOINT_URL`` points at
-a closed local port and nothing is called). The reference child only imports boto3. Both are also timed
-as whole processes (interpreter start-up included).
+a closed local port and nothing is called). The reference child only imports boto3, from the same place.
+Both are also timed as whole processes (interpreter start-up included).
 
-Bytecode: the deployed function asset ships ``.pyc`` files (``infra/function_code.py``), so the headline
-rows give each child a warm ``PYTHONPYCACHEPREFIX`` (as deployed). The ``compiled at start`` rows run with
-``PYTHONDONTWRITEBYTECODE=1`` and no cache, like Lambda's read-only ``/var/task`` without shipped bytecode:
-what precompiling saves.
+Layouts:
+
+- **deployed** (the headline rows): the runtime's Python 3.13 (``layers.build.find_target_python``) with
+  the function asset as staged for Lambda (``infra/function_code.py``: precompiled) and the dependency
+  layer built for this machine's architecture (``layers/build.py``: the pinned SDK trimmed to our services,
+  precompiled), ``-I -S -B``: no site-packages, no bytecode written (``/var/task`` and ``/opt`` are
+  read-only). Without a python3.13 the rows say so and fall back to the development layout.
+- **development**: this virtualenv's Python and packages (the full, untrimmed SDK the Lambda runtime would
+  otherwise provide), the function code compiled into a temporary bytecode cache: what the layer's SDK
+  trimming saves.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import Row, benchmark
@@ -41,15 +49,13 @@ DUMMY_ENV = {
     "EMREX_PUBLIC_BASE_URL": "https://emc.example",
     "POWERTOOLS_SERVICE_NAME": "benchmark",
     "POWERTOOLS_METRICS_NAMESPACE": "EMREX",
-    "PYTHONDONTWRITEBYTECODE": "1",
 }
 _SECRET = json.dumps({"state_keys": {"k1": "a2V5" * 11}, "state_key_id": "k1", "api_token": "t" * 24})
 
 HANDLER_CHILD = """
 import time
 started = time.perf_counter()
-import importlib, json, sys
-sys.path[:0] = [{functions!r}]
+import importlib, json
 module = importlib.import_module({handler!r} + ".handler")
 from emrex_emc.adapters.secrets import parse_secret_bundle
 module.load_secret_bundle = lambda client, name: parse_secret_bundle({secret!r})  # the one network call
@@ -65,16 +71,55 @@ print(json.dumps({"seconds": time.perf_counter() - started}))
 """
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a child's interpreter, our code and the dependencies come from."""
+
+    name: str
+    python: str
+    path: tuple[str, ...]
+    """Prepended to ``sys.path`` (function code first, as Lambda's ``/var/task`` before ``/opt/python``)."""
+    flags: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def development_layout(pycache_prefix: str | None = None) -> Layout:
+    # an empty PYTHONDONTWRITEBYTECODE overrides a "1" inherited from the environment (as on this machine)
+    env = {"PYTHONPYCACHEPREFIX": pycache_prefix, "PYTHONDONTWRITEBYTECODE": ""} if pycache_prefix else {}
+    return Layout("development", sys.executable, (str(REPO / "functions"),), env=env)
+
+
+def deployed_layout() -> Layout | None:
+    """Python 3.13 + the staged function asset + this machine's build of the layer, or None without 3.13."""
+    from infra.function_code import stage_function_code
+    from layers import build
+
+    python = build.find_target_python()
+    arch = build.HOST_ARCH
+    if python is None or not arch:
+        return None
+    asset, _ = stage_function_code()
+    layer = build.ensure_layer(arch, build_dir=build.BUILD_DIR / f"host-{arch}")
+    return Layout("deployed", python, (str(asset), str(layer.deps_dir / "python")), flags=("-I", "-S", "-B"))
+
+
 def handler_child(handler: str) -> str:
-    return HANDLER_CHILD.format(functions=str(REPO / "functions"), handler=handler, secret=_SECRET)
+    return HANDLER_CHILD.format(handler=handler, secret=_SECRET)
 
 
-def run_child(code: str, extra_env: dict[str, str] | None = None) -> tuple[float, float]:
+def run_child(code: str, layout: Layout | None = None) -> tuple[float, float]:
     """(seconds measured inside the child, wall seconds of the whole process)."""
-    env = {**os.environ, **DUMMY_ENV, **(extra_env or {})}
+    layout = layout or development_layout()
+    env = {**os.environ, **DUMMY_ENV, **layout.env}
+    prologue = f"import sys; sys.path[:0] = {list(layout.path)!r}\n"
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+        [layout.python, *layout.flags, "-c", prologue + code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     wall = time.perf_counter() - started
     if result.returncode != 0:
@@ -82,16 +127,14 @@ def run_child(code: str, extra_env: dict[str, str] | None = None) -> tuple[float
     return float(json.loads(result.stdout.strip().splitlines()[-1])["seconds"]), wall
 
 
-def measure(
-    codes: dict[str, str], runs: int, extra_env: dict[str, str] | None = None
-) -> dict[str, tuple[float, float]]:
+def measure(codes: dict[str, str], runs: int, layout: Layout) -> dict[str, tuple[float, float]]:
     """Median (inside, wall) per child; the children alternate so drift hits all alike; one warm-up each."""
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in codes}
     for code in codes.values():
-        run_child(code, extra_env)  # page cache, pyc prefix
+        run_child(code, layout)  # page cache, bytecode cache of the development layout
     for _ in range(runs):
         for name, code in codes.items():
-            samples[name].append(run_child(code, extra_env))
+            samples[name].append(run_child(code, layout))
     return {
         name: (statistics.median(s[0] for s in values), statistics.median(s[1] for s in values))
         for name, values in samples.items()
@@ -102,16 +145,18 @@ def measure(
 def handler_init_vs_boto3(runs: int) -> list[Row]:
     codes = {"boto3": BOTO3_CHILD, **{handler: handler_child(handler) for handler in HANDLERS}}
     with tempfile.TemporaryDirectory(prefix="emrex-pyc-") as prefix:
-        deployed = measure(codes, runs, {"PYTHONPYCACHEPREFIX": prefix, "PYTHONDONTWRITEBYTECODE": ""})
-    cold = measure(codes, runs)
+        development = measure(codes, runs, development_layout(prefix))
+    layout = deployed_layout()
+    deployed = measure(codes, runs, layout) if layout else development
+    where = "deployed: python3.13, layer, precompiled asset" if layout else "NO python3.13: development layout"
     rows = []
     for handler in HANDLERS:
-        goal = f"goal <= {GOALS[handler]}x"
         inside, wall = deployed[handler]
-        rows.append(Row(f"{handler} init ({goal})", inside, "import boto3", deployed["boto3"][0], runs))
+        figure = f"{handler} init ({where}; goal <= {GOALS[handler]}x)"
+        rows.append(Row(figure, inside, "import boto3", deployed["boto3"][0], runs))
         rows.append(
             Row(f"{handler} init, whole process", wall, "import boto3, whole process", deployed["boto3"][1], runs)
         )
-        figure = f"{handler} init, function code compiled at start"
-        rows.append(Row(figure, cold[handler][0], "import boto3 (no bytecode cache)", cold["boto3"][0], runs))
+        figure = f"{handler} init, development layout (python{platform.python_version()}, full SDK)"
+        rows.append(Row(figure, development[handler][0], "import boto3, same", development["boto3"][0], runs))
     return rows

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,7 @@ import pytest
 from benchmarks import Row, format_table
 from benchmarks._callback_fixture import callback_case, signed_elmo_value
 from benchmarks.callback_warm import rows_for as warm_rows
-from benchmarks.cold_start import BOTO3_CHILD, handler_child, run_child
+from benchmarks.cold_start import BOTO3_CHILD, DUMMY_ENV, deployed_layout, handler_child, run_child
 from benchmarks.memory import payload_at_cap, peak_rss_mb
 from benchmarks.memory import rows_for as memory_rows
 
@@ -31,6 +34,35 @@ def test_cold_start_child_wires_the_handler_without_network(handler: str) -> Non
 def test_cold_start_reference_child_imports_boto3() -> None:
     inside, wall = run_child(BOTO3_CHILD)
     assert 0 < inside < wall
+
+
+_PROBE = """
+import json, sys, boto3, callback.handler
+print(json.dumps({"version": sys.version_info[:2], "boto3": boto3.__file__, "handler": callback.handler.__file__}))
+"""
+
+
+@pytest.mark.infra
+@pytest.mark.xdist_group("infra")
+def test_cold_start_children_run_in_the_deployed_layout() -> None:
+    """python3.13 on the staged asset and the layer: our modules and boto3 come from there, not the venv."""
+    layout = deployed_layout()
+    if layout is None:
+        pytest.skip("no python3.13 (set LAYER_PYTHON)")
+    inside, wall = run_child(handler_child("start_session"), layout)
+    assert 0 < inside < wall
+    prologue = f"import sys; sys.path[:0] = {list(layout.path)!r}\n"
+    result = subprocess.run(
+        [layout.python, *layout.flags, "-c", prologue + _PROBE],
+        env={**os.environ, **DUMMY_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(result.stdout)
+    asset, layer = layout.path
+    assert report["version"] == [3, 13]
+    assert report["boto3"].startswith(layer) and report["handler"].startswith(asset)
 
 
 def test_a_failing_child_is_reported() -> None:
