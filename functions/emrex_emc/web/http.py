@@ -33,28 +33,54 @@ needs more (the auto-submit form to the EMP) widens ``script-src`` to its script
 ``form-action`` to the EMP in ``web.start_pages``."""
 
 
-_PERCENT_AS_EQUALS = (b"%", b"=")
 _QP_SPECIALS = ("=", "\r", "\n")
-"""Characters ``binascii.a2b_qp`` treats specially (besides the escape itself): such values take the slow path."""
+"""Characters ``binascii.a2b_qp`` treats specially besides the escape itself: values holding one take the slow path."""
+_ESCAPED_PADDING = ("%3D", "%3d")
 
 
 def _unquote_plus(value: str) -> str:
-    """``urllib.parse.unquote_plus``, with a fast path for ASCII values such as a base64 ``elmo``.
-
-    ``%XX`` escapes are decoded by :func:`binascii.a2b_qp` (quoted-printable ``=XX``) after turning every
-    ``%`` into ``=``: one pass in C instead of one ``str.replace`` per escape kind. Values holding ``=``, CR
-    or LF (meaningful to quoted-printable) go to :func:`urllib.parse.unquote`, and so does a value with a
-    malformed escape: a well-formed escape shortens the text by exactly two bytes, anything else by less.
-    """
+    """``urllib.parse.unquote_plus``, with a fast path for ASCII values such as a base64 ``elmo``."""
     value = value.replace("+", " ")
     if "%" not in value:
         return value
-    if value.isascii() and not any(char in value for char in _QP_SPECIALS):
-        raw = value.encode("ascii")
-        decoded = binascii.a2b_qp(raw.replace(*_PERCENT_AS_EQUALS))
-        if len(decoded) == len(raw) - 2 * raw.count(b"%"):
-            return decoded.decode("utf-8", errors="replace")
-    return unquote(value)
+    fast = _unquote_ascii(value)
+    return unquote(value) if fast is None else fast
+
+
+def _unquote_ascii(value: str) -> str | None:
+    """Percent-decode ``value`` in one C pass, or None when :func:`urllib.parse.unquote` must do it.
+
+    Every ``%`` becomes ``=`` and :func:`binascii.a2b_qp` decodes the quoted-printable ``=XX`` escapes. It
+    keeps a malformed escape as a literal ``=`` (or drops a final one), so a result without ``=`` from a
+    text not ending in ``%`` had only well-formed escapes. Escaped ``=`` (base64 padding) is therefore
+    split off the end first; one anywhere else takes the slow path, as do non-ASCII text and text with
+    ``=``, CR or LF (meaningful to quoted-printable).
+    """
+    if not value.isascii() or any(char in value for char in _QP_SPECIALS):
+        return None
+    end = len(value)
+    while value.endswith(_ESCAPED_PADDING, 0, end):
+        end -= 3
+    body = value[:end] if end < len(value) else value
+    if body.endswith("%"):
+        return None
+    decoded = binascii.a2b_qp(body.replace("%", "="))
+    if b"=" in decoded:
+        return None
+    return decoded.decode("utf-8", errors="replace") + "=" * ((len(value) - end) // 3)
+
+
+def _split_fields(text: str, max_fields: int) -> list[str]:
+    """``text.split("&")``, refusing more than ``max_fields`` fields (memchr-based ``find``, no per-char loop)."""
+    pairs: list[str] = []
+    start = 0
+    while (end := text.find("&", start)) != -1:
+        pairs.append(text[start:end])
+        if len(pairs) >= max_fields:
+            raise ValueError(f"the form has more than {max_fields} fields")
+        start = end + 1
+    pairs.append(text[start:])
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -102,11 +128,8 @@ class HttpRequest:
         Raises ``ValueError`` for more than ``max_fields`` fields, ``UnicodeDecodeError`` for non-UTF-8.
         """
         text = self.body.decode("utf-8", errors="strict")
-        pairs = text.split("&", max_fields)
-        if len(pairs) > max_fields:
-            raise ValueError(f"the form has more than {max_fields} fields")
         fields: dict[str, str] = {}
-        for pair in pairs:
+        for pair in _split_fields(text, max_fields):
             if pair:
                 name, _, value = pair.partition("=")
                 fields.setdefault(_unquote_plus(name), _unquote_plus(value))
