@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 from collections.abc import Callable
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from lxml import etree
 
 from emrex_emc.core.elmo import read_elmo
@@ -70,6 +73,34 @@ def test_bare_base64_is_tolerated() -> None:
 def test_undecodable_content_is_refused(text: str) -> None:
     with pytest.raises(AttachmentDecodeError):
         decode_content(text)
+
+
+def _tolerant_b64decode(text: str) -> bytes | None:
+    """The specification: whitespace removed, missing padding added, then only the base64 alphabet."""
+    compact = text.encode("ascii", "replace").translate(None, b" \t\n\r\f\v")
+    try:
+        return base64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+@given(st.text(alphabet="QUJDRA+/=xyz019 \n\t\r-_ø", max_size=40))
+@example("QUJD")  # canonical: the one-pass strict decoder
+@example("QUJ")  # unpadded: the tolerant path
+@example("QU\nJD")  # wrapped
+@example("QUJD=QUJD")  # padding inside: refused by every path
+@example("QQ==QQ==")
+@example("QUJDø")  # non-ASCII
+@example("=QUJ")
+@example("QQ===")
+def test_base64_content_decodes_as_the_tolerant_specification(text: str) -> None:
+    content = f"data:application/pdf;base64,{text}"
+    expected = _tolerant_b64decode(text)
+    if expected is None:
+        with pytest.raises(AttachmentDecodeError):
+            decode_content(content)
+    else:
+        assert decode_content(content).data == expected
 
 
 @pytest.mark.parametrize(

@@ -53,9 +53,26 @@ class DecodedContent:
         return hashlib.sha256(self.data).hexdigest()
 
 
-def _b64decode(text: bytes) -> bytes:
-    compact = text.translate(None, _WHITESPACE)
+def _strict_b64decode(text: str | bytes) -> bytes | None:
+    """Canonical base64 (alphabet only, padded, no whitespace) decoded in one C pass; None for anything else.
+
+    Whatever this accepts, the tolerant path below decodes to the same bytes; what it refuses goes there.
+    """
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):  # ValueError: a str with non-ASCII characters
+        return None
+
+
+def _b64decode(text: str) -> bytes:
+    decoded = _strict_b64decode(text)  # the usual content: one unbroken base64 string
+    if decoded is not None:
+        return decoded
+    compact = text.encode("ascii", "replace").translate(None, _WHITESPACE)
     compact += b"=" * (-len(compact) % 4)
+    decoded = _strict_b64decode(compact)  # line-wrapped or unpadded
+    if decoded is not None:
+        return decoded
     try:
         return base64.b64decode(compact, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -69,12 +86,12 @@ def decode_content(text: str) -> DecodedContent:
     if match is None:
         if not stripped:
             raise AttachmentDecodeError("the content is empty")
-        return DecodedContent(_b64decode(stripped.encode("ascii", "replace")), None, "base64")
+        return DecodedContent(_b64decode(stripped), None, "base64")
     mime = match.group("mime").strip().lower() or None
     params = [p.strip().lower() for p in match.group("params").split(";") if p.strip()]
     payload = stripped[match.end() :]
     is_base64 = "base64" in params
-    data = _b64decode(payload.encode("ascii", "replace")) if is_base64 else unquote_to_bytes(payload)
+    data = _b64decode(payload) if is_base64 else unquote_to_bytes(payload)
     return DecodedContent(data, mime, "data_uri")
 
 
