@@ -51,7 +51,7 @@ class EmrexStack(Stack):
             "ApiUrl": (self.api.public_url, "Base URL of the API (start links and the EMP callback live here)"),
             "SecretArn": (self.storage.secret.secret_arn, "Secret with api_token and the state keys"),
             "TableName": (self.storage.table.table_name, "DynamoDB table"),
-            "BucketName": (self.storage.bucket.bucket_name, "Evidence and registry bucket"),
+            "BucketName": (self.storage.bucket.bucket_name, "Evidence bucket"),
             "EventBusName": (self.events.bus.event_bus_name, "Bus the SIS subscribes to (source emrex.emc)"),
             "SisQueueUrl": (self.events.sis_queue.queue_url, "Sample SIS queue"),
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic of all alarms"),

@@ -63,7 +63,6 @@ class Settings:
     secret_name: str
     """Secrets Manager secret holding the state-signing keys and the enrolment API token."""
     registry_url: str = ""
-    registry_snapshot_key: str = "registry/snapshot.json"
     registry_max_age_seconds: int = 24 * 3600
     allowed_return_urls: tuple[str, ...] = ()
     """Prefixes a ``return_url`` must start with (scheme, host and path prefix)."""
@@ -104,7 +103,6 @@ class Settings:
             event_bus_name=env["EMREX_EVENT_BUS_NAME"],
             secret_name=env["EMREX_SECRET_NAME"],
             registry_url=env.get("EMREX_REGISTRY_URL", ""),
-            registry_snapshot_key=env.get("EMREX_REGISTRY_SNAPSHOT_KEY", "registry/snapshot.json"),
             registry_max_age_seconds=_int(env, "EMREX_REGISTRY_MAX_AGE_SECONDS", 24 * 3600, minimum=60),
             allowed_return_urls=_url_list(env, "EMREX_ALLOWED_RETURN_URLS"),
             local_mode=_bool(env, "EMREX_LOCAL_MODE", False),
