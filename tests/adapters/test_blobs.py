@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from emrex_emc.adapters.blobs import BlobStore, EvidenceConflictError
+from emrex_emc.adapters.blobs import BlobStore, EvidenceConflictError, HashedBytes
 
 BUCKET = "evidence-test"
 TRANSFER = "0123456789abcdef0123456789abcdef"
@@ -84,3 +84,43 @@ def test_different_payload_never_overwrites_the_evidence(s3: Any) -> None:
     assert store.get_bytes(f"transfers/{TRANSFER}/payload.txt") == b"first"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert keys == [f"transfers/{TRANSFER}/payload.txt"]
+
+
+class _Recorder:
+    """A boto3 S3 stand-in that keeps the put_object arguments."""
+
+    def __init__(self) -> None:
+        self.puts: list[dict[str, Any]] = []
+
+    def put_object(self, **kwargs: Any) -> dict[str, Any]:
+        self.puts.append(kwargs)
+        return {}
+
+
+def test_bytes_given_with_their_hash_are_not_hashed_again() -> None:
+    s3 = _Recorder()
+    payload = HashedBytes(b"H4sIpayload", "a" * 64)
+    pdf = HashedBytes(b"%PDF-1.4 fake", "b" * 64)
+    stored = BlobStore(s3, BUCKET).put_transfer_objects(
+        TRANSFER, payload, None, [({"mime_type": "application/pdf"}, pdf)]
+    )
+
+    assert stored.payload_sha256 == "a" * 64
+    assert stored.attachments[0].key == f"transfers/{TRANSFER}/attachments/0-{'b' * 64}"
+    assert [(put["Body"], put["Metadata"]) for put in s3.puts] == [
+        (b"H4sIpayload", {"sha256": "a" * 64}),
+        (b"%PDF-1.4 fake", {"sha256": "b" * 64}),
+    ]
+
+
+def test_hashed_bytes_of_hashes_and_plain_bytes_store_like_hashed_bytes() -> None:
+    assert HashedBytes.of(b"abc") == HashedBytes(b"abc", _sha(b"abc"))
+    plain, hashed = _Recorder(), _Recorder()
+    results = {"z": [1, {"b": "é", "a": None}], "a": True}
+    BlobStore(plain, BUCKET).put_transfer_objects(TRANSFER, b"p", results, [({}, b"x")])
+    BlobStore(hashed, BUCKET).put_transfer_objects(
+        TRANSFER, HashedBytes.of(b"p"), results, [({}, HashedBytes.of(b"x"))]
+    )
+    assert plain.puts == hashed.puts
+    assert plain.puts[1]["Body"] == '{"a":true,"z":[1,{"a":null,"b":"é"}]}'.encode()
+    assert plain.puts[2]["ContentType"] == "application/octet-stream"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -41,6 +41,32 @@ def attachment_key(transfer_id: str, index: int, sha256: str) -> str:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class HashedBytes:
+    """Bytes with their SHA-256 (hex), so bytes hashed once per request are not hashed again here."""
+
+    data: bytes = field(repr=False)
+    sha256: str
+
+    @classmethod
+    def of(cls, data: bytes) -> HashedBytes:
+        return cls(data, sha256_hex(data))
+
+
+def _hashed(value: bytes | HashedBytes) -> HashedBytes:
+    return value if isinstance(value, HashedBytes) else HashedBytes.of(value)
+
+
+def canonical_json_bytes(value: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON with sorted keys (the stored ``results.json``).
+
+    ``check_circular=False``: the value is a fresh ``to_json()`` tree (no cycles), so the encoder's
+    per-container bookkeeping is skipped; the output is the same.
+    """
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), check_circular=False)
+    return text.encode()
 
 
 @dataclass(frozen=True)
@@ -84,21 +110,22 @@ class BlobStore:
     def put_transfer_objects(
         self,
         transfer_id: str,
-        raw_payload: bytes,
+        raw_payload: bytes | HashedBytes,
         results_json: Mapping[str, Any] | None = None,
-        attachments: Sequence[tuple[Mapping[str, Any], bytes]] = (),
+        attachments: Sequence[tuple[Mapping[str, Any], bytes | HashedBytes]] = (),
     ) -> StoredObjects:
         """Store the evidence first, then the canonical JSON and the attachments.
 
-        ``results_json`` is None for a refused payload: only the evidence is kept.
+        ``results_json`` is None for a refused payload: only the evidence is kept. Bytes given as
+        :class:`HashedBytes` are not hashed again.
         """
-        payload_hash = sha256_hex(raw_payload)
+        payload = _hashed(raw_payload)
         key = payload_key(transfer_id)
-        self._put_once(key, raw_payload, payload_hash, PAYLOAD_CONTENT_TYPE, conflict_is_error=True)
+        self._put_once(key, payload.data, payload.sha256, PAYLOAD_CONTENT_TYPE, conflict_is_error=True)
         stored_results: str | None = None
         if results_json is not None:
             stored_results = results_key(transfer_id)
-            body = json.dumps(results_json, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+            body = canonical_json_bytes(results_json)
             # Derived from the evidence written above; rewriting it on a retry is harmless.
             self._put(stored_results, body, sha256_hex(body), RESULTS_CONTENT_TYPE)
         stored_attachments = tuple(
@@ -108,7 +135,7 @@ class BlobStore:
         return StoredObjects(
             bucket=self.bucket,
             payload_key=key,
-            payload_sha256=payload_hash,
+            payload_sha256=payload.sha256,
             results_key=stored_results,
             attachments=stored_attachments,
         )
@@ -119,13 +146,13 @@ class BlobStore:
         return data
 
     def _put_attachment(
-        self, transfer_id: str, index: int, metadata: Mapping[str, Any], content: bytes
+        self, transfer_id: str, index: int, metadata: Mapping[str, Any], content: bytes | HashedBytes
     ) -> StoredAttachment:
-        digest = sha256_hex(content)
+        hashed = _hashed(content)
         mime_type = str(metadata.get("mime_type") or DEFAULT_MIME_TYPE)
-        key = attachment_key(transfer_id, index, digest)
-        self._put_once(key, content, digest, mime_type, conflict_is_error=False)
-        return StoredAttachment(key=key, sha256=digest, mime_type=mime_type, size=len(content))
+        key = attachment_key(transfer_id, index, hashed.sha256)
+        self._put_once(key, hashed.data, hashed.sha256, mime_type, conflict_is_error=False)
+        return StoredAttachment(key=key, sha256=hashed.sha256, mime_type=mime_type, size=len(hashed.data))
 
     def _put_once(self, key: str, body: bytes, digest: str, content_type: str, *, conflict_is_error: bool) -> None:
         try:

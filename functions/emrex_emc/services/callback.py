@@ -19,7 +19,6 @@ lxml/signxml are imported only when an OK payload is processed (the pipeline is 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from emrex_emc.adapters.blobs import BlobStore, EvidenceConflictError, StoredObjects
+from emrex_emc.adapters.blobs import BlobStore, EvidenceConflictError, HashedBytes, StoredObjects
 from emrex_emc.adapters.events import DetailType, build_event
 from emrex_emc.adapters.outcomes import OutcomeStore, OutcomeWrite, RecordResult
 from emrex_emc.adapters.sessions import Transfer
@@ -166,7 +165,8 @@ class CallbackService:
 
         raw_code = form.get("returnCode", "")
         elmo = form.get("elmo", "")
-        fingerprint = _Fingerprint(parse_return_code(raw_code), _sha256(elmo))
+        payload = HashedBytes.of(elmo.encode("utf-8"))
+        fingerprint = _Fingerprint(parse_return_code(raw_code), payload.sha256)
         lang = pick_language(transfer.locale, request.headers.get("accept-language"))
 
         if transfer.status is not Status.PENDING:
@@ -180,6 +180,7 @@ class CallbackService:
                 raw_code=raw_code,
                 fingerprint=fingerprint,
                 elmo=elmo,
+                payload=payload,
                 return_message=form.get("returnMessage", ""),
                 now=now,
             )
@@ -240,6 +241,7 @@ class CallbackService:
         raw_code: str,
         fingerprint: _Fingerprint,
         elmo: str,
+        payload: HashedBytes,
         return_message: str,
         now: float,
     ) -> _Decision:
@@ -252,7 +254,7 @@ class CallbackService:
             "event_id": event_id,
         }
         if fingerprint.code is ReturnCode.OK:
-            decision = self._decide_ok(transfer, elmo, outcome, now)
+            decision = self._decide_ok(transfer, elmo, payload, outcome, now)
         else:
             status = _STATUS_FOR_CODE[fingerprint.code]
             outcome["status"] = status.value
@@ -274,12 +276,14 @@ class CallbackService:
         }
         return decision
 
-    def _decide_ok(self, transfer: Transfer, elmo: str, outcome: dict[str, Any], now: float) -> _Decision:
-        raw = elmo.encode("utf-8")
+    def _decide_ok(
+        self, transfer: Transfer, elmo: str, payload: HashedBytes, outcome: dict[str, Any], now: float
+    ) -> _Decision:
+        """``payload`` is ``elmo`` as UTF-8 with its SHA-256, hashed once per request."""
         try:
             verified = self._verify(transfer, elmo, now)
         except EmrexError as exc:
-            stored = self._blobs.put_transfer_objects(transfer.id, raw) if raw else None
+            stored = self._blobs.put_transfer_objects(transfer.id, payload) if payload.data else None
             outcome.update(status=Status.REJECTED.value, error=exc.to_json())
             detail: dict[str, Any] = {"error": exc.to_json()}
             if stored is not None:
@@ -288,7 +292,7 @@ class CallbackService:
             return _Decision(Status.REJECTED, outcome, detail, audit={"error_code": exc.code.value})
 
         stored = self._blobs.put_transfer_objects(
-            transfer.id, raw, verified.to_json(), verified.attachments_with_content()
+            transfer.id, payload, verified.to_json(), _hashed_attachments(verified.attachments_with_content())
         )
         signature = _plain(verified.signature.to_json())
         identity = _plain(verified.identity.to_json()) if verified.identity is not None else None
@@ -437,8 +441,18 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _hashed_attachments(
+    attachments: Sequence[tuple[Mapping[str, Any], bytes]],
+) -> list[tuple[Mapping[str, Any], HashedBytes]]:
+    """The reader already hashed each content (``sha256`` of its metadata): storage reuses that digest."""
+    return [(meta, _hashed_content(meta, content)) for meta, content in attachments]
+
+
+def _hashed_content(meta: Mapping[str, Any], content: bytes) -> HashedBytes:
+    digest = meta.get("sha256")
+    if isinstance(digest, str) and len(digest) == 64 and meta.get("size") == len(content):
+        return HashedBytes(content, digest)
+    return HashedBytes.of(content)
 
 
 def _emp_field(transfer: Transfer | None, name: str) -> str | None:
