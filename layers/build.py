@@ -5,8 +5,8 @@ pip downloads manylinux wheels for the Lambda runtime (``--platform``, ``--only-
 ``layers/build/deps/emrex-xsd`` (``/opt/emrex-xsd`` in Lambda) when present.
 
 The layer carries its own pinned AWS SDK (boto3, botocore, ...) with botocore's data trimmed to the services
-the functions use (:data:`SDK_SERVICES`, :func:`trim_sdk_data`): the runtime's SDK changes version under us
-and makes every cold start list and parse the data of all AWS services.
+and operations the functions use (:data:`SDK_OPERATIONS`, :func:`trim_sdk_data`): the runtime's SDK changes
+version under us and makes every cold start list and parse the data of all AWS services.
 
 Size and cold start (docs/PERFORMANCE.md): the build drops what the functions never import (lxml's
 C headers and Cython sources, lxml extension modules besides ``etree``/``_elementpath``, Powertools
@@ -67,10 +67,18 @@ PLATFORMS: dict[str, tuple[str, ...]] = {
 SDK_PACKAGES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
 """The AWS SDK. The Lambda runtime ships one too, but of a version AWS changes underneath us and with the
 data of all ~440 services; the layer pins ours (the version the tests run) and trims it (:func:`trim_sdk_data`)."""
-SDK_SERVICES = ("dynamodb", "events", "s3", "secretsmanager")
-"""The services the deployed functions create clients for; botocore keeps the data of these only. A client
-for any other service fails with ``UnknownServiceError`` (tests/infra/test_layer.py checks the list against
-every ``client("...")`` call in the function code)."""
+SDK_OPERATIONS: dict[str, frozenset[str]] = {
+    "dynamodb": frozenset({"BatchGetItem", "GetItem", "PutItem", "TransactWriteItems", "UpdateItem"}),
+    "events": frozenset({"PutEvents"}),
+    "s3": frozenset({"GetObject", "HeadBucket", "HeadObject", "PutObject"}),  # HeadBucket: botocore's region redirect
+    "secretsmanager": frozenset({"GetSecretValue"}),
+}
+"""The services the deployed functions create clients for, and the operations they call. botocore keeps the
+data of these services only, each model with these operations (plus any endpoint-discovery operation), every
+modeled exception and the shapes they use. A client for another service fails with ``UnknownServiceError``,
+another operation with ``AttributeError``: tests/infra/test_layer.py checks both lists against every
+``client("...")`` and every operation-named method call in the function code."""
+SDK_SERVICES = tuple(sorted(SDK_OPERATIONS))
 NOT_NEEDED: dict[str, str] = {
     "anyio": "httpx needs it only for async clients; with httpx.Client httpcore locks with threading",
     "pycparser": "only the cffi package imports it, and the layer drops that package (see UNUSED_PATHS)",
@@ -198,7 +206,7 @@ def fingerprint(
         raise LayerBuildError(f"unknown architecture {arch!r}; expected one of {sorted(PLATFORMS)}")
     digest = hashlib.sha256()
     header: dict[str, object] = {"recipe": RECIPE_VERSION, "python": PYTHON_VERSION, "platforms": PLATFORMS[arch]}
-    header["sdk_services"] = SDK_SERVICES
+    header["sdk"] = {service: sorted(kept) for service, kept in SDK_OPERATIONS.items()}
     header |= (tools or NO_TOOLS).to_json()
     digest.update(json.dumps(header, sort_keys=True).encode())
     for name, version in sorted(read_pins(requirements).items()):
@@ -250,30 +258,34 @@ def drop_unused(site_dir: Path) -> int:
     return removed
 
 
-def trim_sdk_data(site_dir: Path, services: tuple[str, ...] = SDK_SERVICES) -> int:
-    """Keep boto3's and botocore's data for ``services`` only; returns the bytes removed.
+def trim_sdk_data(site_dir: Path, operations: dict[str, frozenset[str]] = SDK_OPERATIONS) -> int:
+    """Keep boto3's and botocore's data for the services and operations we call only; returns the bytes removed.
 
-    At a cold start botocore lists every service folder (twice: models and endpoint rules) and parses the
-    1.3 MB ``endpoints.json`` and each client's model, documentation included. With the data of our four
-    services, without documentation, the three clients a function creates cost ~60 ms instead of ~150-230 ms
-    (docs/PERFORMANCE.md). Nothing botocore evaluates is changed: the kept models lose only their ``documentation``
-    strings, ``endpoints.json`` keeps every partition and region with the entries of the kept services, and
+    At a cold start botocore lists every service folder (twice: models and endpoint rules), parses the 1.3 MB
+    ``endpoints.json`` and each client's whole model, documentation included. With the data of our four
+    services, only the latest API version, the operations we call and no documentation, the clients cost a
+    fraction (docs/PERFORMANCE.md). What botocore evaluates for our calls is unchanged: a kept operation keeps
+    every shape it uses, ``endpoints.json`` keeps every partition and region with the kept services' entries.
     ``examples-1.json`` (docs only) goes. A no-op when botocore is not installed.
     """
     before = tree_size(site_dir)
     for data_dir in (site_dir / "botocore" / "data", site_dir / "boto3" / "data"):
         if data_dir.is_dir():
             for entry in data_dir.iterdir():
-                if entry.is_dir() and entry.name not in services:
+                if entry.is_dir() and entry.name not in operations:
                     shutil.rmtree(entry)
     botocore_data = site_dir / "botocore" / "data"
-    for example in botocore_data.glob("*/*/examples-1.json"):
-        example.unlink()
-    for model in botocore_data.glob("*/*/service-2.json*"):
-        _rewrite_json(model, _without_docs)
+    for service, kept in operations.items():
+        versions = sorted(path for path in (botocore_data / service).glob("*") if path.is_dir())
+        for older in versions[:-1]:  # botocore loads the latest API version
+            shutil.rmtree(older)
+        for example in (botocore_data / service).glob("*/examples-1.json"):
+            example.unlink()
+        for model in (botocore_data / service).glob("*/service-2.json*"):
+            _rewrite_json(model, lambda data, kept=kept: _without_docs(_with_operations(data, kept)))
     endpoints = botocore_data / "endpoints.json"
     if endpoints.is_file():
-        _rewrite_json(endpoints, lambda data: _endpoints_for(data, services))
+        _rewrite_json(endpoints, lambda data: _endpoints_for(data, tuple(operations)))
     return before - tree_size(site_dir)
 
 
@@ -292,6 +304,30 @@ def _without_docs(node: Any) -> Any:
     if isinstance(node, list):
         return [_without_docs(item) for item in node]
     return node
+
+
+def _with_operations(model: Any, kept: frozenset[str]) -> Any:
+    """The model with the ``kept`` operations (and endpoint discovery's), all exceptions and the shapes they use."""
+    operations = {
+        name: operation
+        for name, operation in model.get("operations", {}).items()
+        if name in kept or operation.get("endpointoperation")
+    }
+    shapes = model.get("shapes", {})
+    pending = [name for name, shape in shapes.items() if shape.get("exception")]
+    for operation in operations.values():
+        pending += [operation[key]["shape"] for key in ("input", "output") if key in operation]
+        pending += [error["shape"] for error in operation.get("errors", [])]
+    used: set[str] = set()
+    while pending:
+        name = pending.pop()
+        if name in used:
+            continue
+        used.add(name)
+        shape = shapes[name]
+        pending += [member["shape"] for member in shape.get("members", {}).values()]
+        pending += [shape[key]["shape"] for key in ("member", "key", "value") if key in shape]
+    return {**model, "operations": operations, "shapes": {name: s for name, s in shapes.items() if name in used}}
 
 
 def _endpoints_for(data: Any, services: tuple[str, ...]) -> Any:

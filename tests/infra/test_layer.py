@@ -285,16 +285,31 @@ def _write_json(path: Path, data: object, *, compressed: bool = False) -> None:
     path.write_bytes(gzip.compress(raw) if compressed else raw)
 
 
-def test_trim_sdk_data_keeps_our_services_without_documentation(tmp_path: Path) -> None:
+def test_trim_sdk_data_keeps_our_services_and_operations_without_documentation(tmp_path: Path) -> None:
     data = tmp_path / "botocore" / "data"
+    string = {"type": "string"}
     model = {
         "documentation": "<p>DynamoDB is ...</p>",
-        "operations": {"GetItem": {"name": "GetItem", "documentation": "<p>Gets</p>", "documentationUrl": "https://x"}},
-        "shapes": {"Doc": {"type": "structure", "members": {"documentation": {"shape": "String"}}}},
-    }
+        "operations": {
+            "GetItem": {"input": {"shape": "GetIn"}, "errors": [{"shape": "Missing"}], "documentation": "<p>Gets</p>"},
+            "Scan": {"input": {"shape": "ScanIn"}, "documentationUrl": "https://x"},
+            "DescribeEndpoints": {"input": {"shape": "Empty"}, "endpointoperation": True},
+        },
+        "shapes": {
+            "GetIn": {"type": "structure", "members": {"documentation": {"shape": "Keys"}}},
+            "Keys": {"type": "map", "key": {"shape": "Name"}, "value": {"shape": "Values"}},
+            "Values": {"type": "list", "member": {"shape": "Value"}},
+            "Name": string, "Value": string, "Empty": {"type": "structure", "members": {}},
+            "Missing": {"type": "structure", "members": {"Message": {"shape": "Text"}}, "exception": True},
+            "Throttled": {"type": "structure", "members": {"Reason": {"shape": "Text"}}, "exception": True},
+            "Text": string, "ScanIn": {"type": "structure", "members": {"Filter": {"shape": "Filter"}}},
+            "Filter": string,
+        },
+    }  # fmt: skip
     _write_json(data / "dynamodb" / "2012-08-10" / "service-2.json.gz", model, compressed=True)
     _write_json(data / "dynamodb" / "2012-08-10" / "examples-1.json", {"examples": {}})
     _write_json(data / "dynamodb" / "2012-08-10" / "paginators-1.json", {"pagination": {"Query": {}}})
+    _write_json(data / "dynamodb" / "2011-12-05" / "endpoint-rule-set-1.json.gz", {}, compressed=True)
     _write_json(data / "ec2" / "2016-11-15" / "service-2.json.gz", model, compressed=True)
     services = {"dynamodb": {"endpoints": {"eu-west-1": {}}}, "ec2": {"endpoints": {}}}
     partitions = [{"partition": "aws", "regions": {"eu-west-1": {}}, "services": services}, {"partition": "aws-cn"}]
@@ -302,34 +317,73 @@ def test_trim_sdk_data_keeps_our_services_without_documentation(tmp_path: Path) 
     _write_json(data / "_retry.json", {"retry": {}})
     _touch(tmp_path, "boto3/data/dynamodb/2012-08-10/resources-1.json", "boto3/data/ec2/2016-11-15/resources-1.json")
 
-    assert build.trim_sdk_data(tmp_path, ("dynamodb",)) > 0
+    assert build.trim_sdk_data(tmp_path, {"dynamodb": frozenset({"GetItem"})}) > 0
 
     assert sorted(p.name for p in data.iterdir()) == ["_retry.json", "dynamodb", "endpoints.json"]
     assert not (tmp_path / "boto3" / "data" / "ec2").exists()
     assert (tmp_path / "boto3" / "data" / "dynamodb" / "2012-08-10" / "resources-1.json").is_file()
+    assert [p.name for p in (data / "dynamodb").iterdir()] == ["2012-08-10"]  # the latest API version only
     version = data / "dynamodb" / "2012-08-10"
     assert sorted(p.name for p in version.iterdir()) == ["paginators-1.json", "service-2.json.gz"]
     trimmed = json.loads(gzip.decompress((version / "service-2.json.gz").read_bytes()))
-    assert trimmed == {
-        "operations": {"GetItem": {"name": "GetItem"}},
-        "shapes": {"Doc": {"type": "structure", "members": {"documentation": {"shape": "String"}}}},
-    }  # the member *named* documentation is data, not a docstring: kept
+    assert "documentation" not in trimmed
+    assert trimmed["operations"] == {
+        "GetItem": {"input": {"shape": "GetIn"}, "errors": [{"shape": "Missing"}]},
+        "DescribeEndpoints": {"input": {"shape": "Empty"}, "endpointoperation": True},
+    }  # Scan goes; endpoint discovery's operation stays, so botocore behaves as before
+    assert sorted(trimmed["shapes"]) == [
+        "Empty",
+        "GetIn",
+        "Keys",
+        "Missing",
+        "Name",
+        "Text",
+        "Throttled",
+        "Value",
+        "Values",
+    ]
+    assert trimmed["shapes"]["GetIn"] == model["shapes"]["GetIn"]  # a member *named* documentation is data: kept
     endpoints = json.loads((data / "endpoints.json").read_text())
     assert endpoints["version"] == 3 and endpoints["partitions"][0]["regions"] == {"eu-west-1": {}}
     assert endpoints["partitions"][0]["services"] == {"dynamodb": {"endpoints": {"eu-west-1": {}}}}
     assert build.trim_sdk_data(tmp_path / "elsewhere") == 0  # no SDK installed: nothing to do
 
 
+def _deployed_sources() -> list[str]:
+    root = REPO / "functions"
+    left_out = ("emrex_emc/local/", "emrex_emc/commands/", "emrex_emc/cli.py")
+    return [
+        path.read_text() for path in root.rglob("*.py") if not path.relative_to(root).as_posix().startswith(left_out)
+    ]
+
+
+def test_every_operation_the_functions_call_is_kept_in_the_layer_sdk() -> None:
+    """A method call named like an operation of one of our services must find that operation in the layer."""
+    import boto3
+    from botocore import xform_name
+
+    sources = _deployed_sources()
+    called = {name for text in sources for name in re.findall(r"\.([a-z][a-z0-9_]*)\(", text)}
+    called -= {
+        name for text in sources for name in re.findall(r"\bdef ([a-z][a-z0-9_]*)\(", text)
+    }  # ours (reader.scan)
+    session = boto3.session.Session(region_name="eu-west-1")
+    missing = []
+    for service, kept in build.SDK_OPERATIONS.items():
+        model = session._session.get_service_model(service)
+        operations = {xform_name(name): name for name in model.operation_names}
+        assert kept <= set(operations.values()), f"{service}: {sorted(kept - set(operations.values()))} do not exist"
+        missing += [
+            f"{service}.{operations[name]}" for name in called & set(operations) if operations[name] not in kept
+        ]
+    assert missing == []
+    assert {"get_item", "put_object", "get_secret_value", "put_events"} <= called  # the scan finds real calls
+
+
 def test_every_client_the_functions_create_is_in_the_layer_sdk() -> None:
     """A client for a service whose data the layer dropped would fail in Lambda with UnknownServiceError."""
-    deployed = [
-        path
-        for path in (REPO / "functions").rglob("*.py")
-        if not path.relative_to(REPO / "functions").as_posix().startswith(("emrex_emc/local/", "emrex_emc/commands/"))
-    ]
-    services = {
-        name for path in deployed for name in re.findall(r"""\bclient\(["']([a-z0-9-]+)["']\)""", path.read_text())
-    }
+    pattern = r"""\bclient\(["']([a-z0-9-]+)["']\)"""
+    services = {name for text in _deployed_sources() for name in re.findall(pattern, text)}
     assert services and services <= set(build.SDK_SERVICES), sorted(services - set(build.SDK_SERVICES))
 
 
@@ -422,7 +476,11 @@ verified = verify_elmo(payload, [cert.encode()], PipelinePolicy(), expected=expe
 verified.to_json()
 from botocore.exceptions import UnknownServiceError
 from emrex_emc.adapters.aws import client
-clients = sorted(client(name).meta.service_model.service_name for name in SDK_SERVICES)
+clients = sorted(client(name).meta.service_model.service_name for name in SDK_OPERATIONS)
+from botocore import xform_name
+methods = all(callable(getattr(client(s), xform_name(op))) for s, ops in SDK_OPERATIONS.items() for op in ops)
+pruned = not hasattr(client("dynamodb"), "create_table")
+modeled = client("dynamodb").exceptions.ConditionalCheckFailedException.__name__
 try:
     client("sqs")
     unknown = None
@@ -438,7 +496,8 @@ import botocore.httpsession, certifi
 top = sorted({name.split(".")[0] for name in sys.modules})
 print(json.dumps({"callback_status": refused["statusCode"], "verdict": verified.identity.to_json()["verdict"],
                   "lxml": sorted(m for m in sys.modules if m.startswith("lxml.")), "top": top,
-                  "clients": clients, "unknown": unknown, "fetched": fetched,
+                  "clients": clients, "unknown": unknown, "fetched": fetched, "methods": methods,
+                  "pruned": pruned, "modeled": modeled,
                   "ca_bundle": botocore.httpsession.where() == certifi.where()}))
 """
 
@@ -459,7 +518,7 @@ def test_every_function_imports_and_runs_on_the_trimmed_layer(trimmed_x86_layer:
     python = build.find_target_python()
     assert python is not None
     xsd_dir = trimmed_x86_layer / build.XSD_LAYER_DIR
-    constants = {"FUNCTIONS": FUNCTIONS, "SDK_SERVICES": build.SDK_SERVICES}
+    constants = {"FUNCTIONS": FUNCTIONS, "SDK_OPERATIONS": build.SDK_OPERATIONS}
     constants["XSD_DIR"] = str(xsd_dir) if xsd_dir.is_dir() else None
     script = "".join(f"{name} = {value!r}\n" for name, value in constants.items()) + _CHECK
     path = os.pathsep.join([str(REPO / "functions"), str(trimmed_x86_layer / "python")])
@@ -479,6 +538,7 @@ def test_every_function_imports_and_runs_on_the_trimmed_layer(trimmed_x86_layer:
     assert "lxml._elementpath" in report["lxml"] and "lxml.objectify" not in report["lxml"]
     # the trimmed SDK: every client the functions create, nothing else; certifi's CA bundle
     assert report["clients"] == sorted(build.SDK_SERVICES) and report["unknown"] == "sqs"
+    assert report["methods"] and report["pruned"] and report["modeled"] == "ConditionalCheckFailedException"
     assert report["ca_bundle"] and report["fetched"] == 200
     assert not {"anyio", "cffi", "pycparser"} & set(report["top"])
 
