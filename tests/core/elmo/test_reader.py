@@ -1,15 +1,18 @@
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 from lxml import etree
 
-from emrex_emc.core.elmo import ElmoDocument, LearningOpportunity, dumps_canonical, read_elmo
+from emrex_emc.core.elmo import Credit, ElmoDocument, LearningOpportunity, dumps_canonical, read_elmo
+from emrex_emc.core.elmo.reader import make
+from tests.core.elmo.reader_corpus import all_documents
 
 Load = Callable[[str], etree._Element]
 Build = Callable[..., etree._Element]
@@ -292,3 +295,33 @@ def test_reading_restores_the_garbage_collector_state() -> None:
         assert not gc.isenabled()
     finally:
         (gc.enable if was_enabled else gc.disable)()
+
+
+def _model_objects(value: object) -> Iterator[object]:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        yield value
+        for item in dataclasses.fields(value):
+            yield from _model_objects(getattr(value, item.name))
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _model_objects(item)
+
+
+def test_every_model_object_equals_one_built_by_its_init() -> None:
+    """The reader builds its hot-path objects without ``__init__`` (``reader.make``): none may lack a field."""
+    documents = all_documents()
+    kinds = set()
+    for name in ("factory/v2/7", "crafted/notice-cap", *(f"random/{seed}" for seed in range(12))):
+        for item in _model_objects(read_elmo(documents[name]())):
+            kinds.add(type(item).__name__)
+            assert set(vars(item)) == {f.name for f in dataclasses.fields(item)}  # type: ignore[arg-type]
+            rebuilt = dataclasses.replace(item)  # type: ignore[type-var]
+            assert rebuilt == item and hash(rebuilt) == hash(item)
+    assert {"LearningOpportunity", "Instance", "Credit", "Identifier", "LocalizedText"} <= kinds
+
+
+def test_make_sets_exactly_the_given_fields() -> None:
+    credit = make(Credit, {"scheme": "ects", "value": Decimal(5), "level": None})
+    assert credit == Credit("ects", Decimal(5))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        credit.scheme = "x"  # type: ignore[misc]
