@@ -4,6 +4,11 @@ Elements are found by local name inside the document's ELMO namespace (prefixes 
 anything else (extensions, ``ds:Signature``, unknown elements) is ignored, as ELMO requires of clients.
 The reader is lenient: odd values become ``None`` plus a :class:`Notice`, never an exception.
 Notices never contain personal data (no names, dates or identifiers, only where the problem is).
+
+Speed: a transcript is mostly courses (a learningOpportunitySpecification, its instance and a credit:
+~15 elements each), so those three are read by dedicated one-pass loops and their objects are built
+with :func:`make`; everything else goes through the generic :meth:`_Reader.scan`. The output is pinned
+by ``tests/core/elmo/test_reader_equivalence.py`` (frozen outputs of the simpler reader before them).
 """
 
 from __future__ import annotations
@@ -160,8 +165,8 @@ class _Reader:
     # -- element access ----------------------------------------------------------------------
     def scan(self, element: etree._Element | None, text_names: frozenset[str] = _NO_TEXTS) -> tuple[Kids, Texts]:
         """One pass over the element's children: the ELMO ones grouped by local name, and the texts of
-        the first child of each name in ``text_names``. This is the reader's hot loop (every element of
-        a transcript goes through it once), so it avoids per-child function calls."""
+        the first child of each name in ``text_names``. Used for everything but the per-course elements
+        (see :meth:`los`), so it avoids per-child function calls too."""
         grouped: Kids = {}
         texts: Texts = {}
         if element is None:
