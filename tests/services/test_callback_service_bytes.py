@@ -200,21 +200,26 @@ def test_the_snapshot_covers_every_store_and_the_expected_outcomes() -> None:
     assert all(data["dynamodb"][-1][0] == "transact_write_items" for data in frozen.values())
 
 
-def test_stored_objects_are_exactly_the_payload_the_canonical_json_and_the_attachment() -> None:
-    """What the hashes in the snapshot stand for, recomputed independently of the adapters."""
+def verify_frozen_ok() -> Any:
+    """The frozen accepted payload through the pipeline, as the service runs it."""
     from emrex_emc.core.identity import ExpectedIdentity
     from emrex_emc.core.pipeline import verify_elmo
 
-    form = scenario_forms()["received"]
     settings = Settings.from_env(SETTINGS_ENV)
-    verified = verify_elmo(
-        form["elmo"],
+    return verify_elmo(
+        scenario_forms()["received"]["elmo"],
         [base64.b64decode(frozen_input()["cert_der"])],
         settings.pipeline_policy,
         expected=ExpectedIdentity(given_names="Åsa Marie", family_name="Sørensen-Lé", birth_date=dt.date(2000, 5, 17)),
         now=dt.datetime.fromtimestamp(NOW + 0.25, dt.UTC),
         xsd_dir=settings.xsd_dir or None,
     )
+
+
+def test_stored_objects_are_exactly_the_payload_the_canonical_json_and_the_attachment() -> None:
+    """What the hashes in the snapshot stand for, recomputed independently of the adapters."""
+    form = scenario_forms()["received"]
+    verified = verify_frozen_ok()
     results = json.dumps(verified.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     [(_, pdf)] = verified.attachments_with_content()
     calls = {call[1]["Key"]: call[1] for call in snapshot()["received"]["s3"]}

@@ -8,7 +8,7 @@ step reads only from the tree that the signature check returned.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -43,8 +43,12 @@ class VerifiedElmo:
     notices: tuple[Notice, ...]
     """Warnings of every step (signature, encoding, reader, conformance), in pipeline order."""
 
-    def summary(self) -> dict[str, Any]:
-        """A short, personal-data-free overview (counts, algorithms, verdict, warning codes)."""
+    def summary(self, document_summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """A short, personal-data-free overview (counts, algorithms, verdict, warning codes).
+
+        ``document_summary``: ``self.document.summary()`` if the caller already has it (``to_json()`` holds it
+        under ``["elmo"]["summary"]``), so the learning opportunities are not walked again.
+        """
         return {
             "elmo_version": self.document.version,
             "signature": {
@@ -52,7 +56,7 @@ class VerifiedElmo:
                 "certificate_sha256": self.signature.certificate_sha256,
                 "sha1": self.signature.sha1,
             },
-            **self.document.summary(),
+            **(self.document.summary() if document_summary is None else document_summary),
             "identity": None if self.identity is None else self.identity.verdict,
             "warnings": sorted({notice.code for notice in self.notices}),
         }
