@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from emrex_emc.core.errors import Notice
@@ -21,8 +22,13 @@ PASSED = "passed"
 COURSE_TYPE = "course"
 
 
+@lru_cache(maxsize=1024)
 def decimal_str(value: Decimal) -> str:
-    """Canonical decimal text: no exponent, no trailing zeros (``10.000`` -> ``10``, ``7.50`` -> ``7.5``)."""
+    """Canonical decimal text: no exponent, no trailing zeros (``10.000`` -> ``10``, ``7.50`` -> ``7.5``).
+
+    Cached: a transcript repeats a few credit values thousands of times, and equal decimals (``7.50`` and
+    ``7.5``, ``0`` and ``-0``) have the same canonical text, so the cache cannot mix up results.
+    """
     text = format(value.normalize(), "f")
     return "0" if text in {"-0", ""} else text
 
@@ -56,11 +62,11 @@ class LocalizedText:
 
 
 def _texts(items: tuple[LocalizedText, ...]) -> list[dict[str, Any]]:
-    return [item.to_json() for item in items]
+    return [{"lang": item.lang, "value": item.value} for item in items]  # LocalizedText.to_json, inlined (hot)
 
 
 def _ids(items: tuple[Identifier, ...]) -> list[dict[str, Any]]:
-    return [item.to_json() for item in items]
+    return [{"type": item.type, "value": item.value} for item in items]  # Identifier.to_json, inlined (hot)
 
 
 def preferred_text(items: tuple[LocalizedText, ...], lang: str = "en") -> str | None:
@@ -181,6 +187,8 @@ class Instance:
         return self.status.strip().casefold() == PASSED
 
     def to_json(self) -> dict[str, Any]:
+        credits = [c.to_json() for c in self.credits]
+        ects = next((c["value"] for c in credits if c["is_ects"] and c["value"] is not None), None)  # == _dec(ects)
         return {
             "identifiers": _ids(self.identifiers),
             "start": _iso(self.start),
@@ -190,8 +198,8 @@ class Instance:
             "result_label": self.result_label,
             "grading_scheme_local_id": self.grading_scheme_local_id,
             "grading_scheme": _texts(self.grading_scheme),
-            "credits": [c.to_json() for c in self.credits],
-            "ects": _dec(self.ects),
+            "credits": credits,
+            "ects": ects,
             "levels": [level.to_json() for level in self.levels],
             "language_of_instruction": self.language_of_instruction,
             "engagement_hours": _dec(self.engagement_hours),
