@@ -16,7 +16,7 @@ from functools import cache, partial
 from benchmarks import Row, benchmark, median_seconds
 from emrex_emc.core.pipeline import verify_elmo
 from emrex_emc.core.policy import PipelinePolicy
-from emrex_emc.local.elmo_factory import build_elmo, encode_elmo, generate_signing_identity, make_pdf, sign_elmo
+from emrex_emc.local.elmo_factory import encode_elmo, generate_signing_identity, sample_elmo, sign_elmo
 
 SIZES = (
     ("~20 courses", 20, 0),
@@ -31,13 +31,7 @@ def signed_documents() -> tuple[bytes, list[tuple[str, str]]]:
     identity = generate_signing_identity("Benchmark EMP")
     documents = []
     for label, courses, pdf_size in SIZES:
-        xml = build_elmo(
-            given_names="Anna Maria",
-            family_name="de Vries",
-            birth_date=dt.date(2001, 2, 3),
-            courses=courses,
-            pdf_bytes=make_pdf(pdf_size) if pdf_size else None,
-        )
+        xml = sample_elmo(courses, pdf_size=pdf_size)
         documents.append((label, encode_elmo(sign_elmo(xml, identity, style="java-sha1-inclusive"))))
     return identity.cert_pem, documents
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from emrex_emc.adapters.registry_store import RegistryStore
 from emrex_emc.core.registry import RegistrySnapshot
@@ -19,14 +17,10 @@ TABLE = "local-health"
 
 
 @pytest.fixture
-def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        create_table(client, TABLE)
-        yield client
+def dynamodb(mocked_aws: None) -> Any:
+    client = boto3.client("dynamodb", region_name="eu-west-1")
+    create_table(client, TABLE)
+    return client
 
 
 def test_no_snapshot_item_is_not_ready(dynamodb: Any) -> None:

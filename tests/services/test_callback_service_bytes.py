@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from benchmarks._callback_fixture import EMP_URL, SETTINGS_ENV  # the warm-callback benchmark's settings
 from emrex_emc.adapters.blobs import BlobStore
 from emrex_emc.adapters.outcomes import OutcomeStore
 from emrex_emc.adapters.sessions import SessionRepository, Transfer, transfer_to_item
@@ -45,13 +46,6 @@ NOW = int(dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC).timestamp())
 EVENT_ID = uuid.UUID("00000000-0000-4000-8000-000000000007")
 TRANSFER_ID = "c" * 32
 SESSION_ID = "T" * 32
-EMP_URL = "https://emp.example.no/emrex"
-SETTINGS_ENV = {
-    "EMREX_TABLE_NAME": "emrex",
-    "EMREX_BUCKET_NAME": "emrex-bucket",
-    "EMREX_EVENT_BUS_NAME": "emrex-bus",
-    "EMREX_SECRET_NAME": "emrex-secret",
-}
 
 
 def frozen_input() -> dict[str, str]:

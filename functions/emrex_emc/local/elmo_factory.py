@@ -178,6 +178,18 @@ class _Builder:
         self.add(loi, "languageOfInstruction", "en")
 
 
+def sample_elmo(courses: int, *, pdf_size: int = 0, namespace_version: str = "v1") -> bytes:
+    """The demo applicant's unsigned transcript (Anna Maria de Vries, born 2001-02-03) with a PDF of ``pdf_size``."""
+    return build_elmo(
+        given_names="Anna Maria",
+        family_name="de Vries",
+        birth_date=dt.date(2001, 2, 3),
+        courses=courses,
+        pdf_bytes=make_pdf(pdf_size) if pdf_size else None,
+        namespace_version=namespace_version,
+    )
+
+
 def sign_elmo(xml: bytes, identity: SigningIdentity, *, style: SignatureStyle = "java-sha1-inclusive") -> bytes:
     """``xml`` with an enveloped signature appended to its root, as a real EMP of that style signs."""
     from signxml.algorithms import SignatureConstructionMethod

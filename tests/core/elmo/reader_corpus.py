@@ -10,7 +10,6 @@ on every run (fixed seeds, no clock), so the reader's outputs can be compared wi
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import random
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from lxml import etree
 
 from emrex_emc.core.elmo import dumps_canonical, read_elmo
 from emrex_emc.core.errors import EmrexError
-from emrex_emc.local.elmo_factory import build_elmo, make_pdf
+from emrex_emc.local.elmo_factory import make_pdf, sample_elmo
 from tests.core.elmo.conftest import LEGACY_DOCUMENTS, REAL_DOCUMENTS, SHARED_ELMO, load_root
 
 NAMESPACES = (
@@ -66,15 +65,7 @@ def factory_documents() -> dict[str, Loader]:
 
 
 def _factory(version: str, courses: int, pdf_size: int) -> etree._Element:
-    xml = build_elmo(
-        given_names="Anna Maria",
-        family_name="de Vries",
-        birth_date=dt.date(2001, 2, 3),
-        courses=courses,
-        pdf_bytes=make_pdf(pdf_size) if pdf_size else None,
-        namespace_version=version,
-    )
-    return etree.fromstring(xml)
+    return etree.fromstring(sample_elmo(courses, pdf_size=pdf_size, namespace_version=version))
 
 
 def random_documents() -> dict[str, Loader]:
