@@ -41,15 +41,22 @@ def benchmark(func: BenchmarkFunction) -> BenchmarkFunction:
     return func
 
 
-def median_seconds(func: Callable[[], object], runs: int) -> float:
-    """Median wall time of ``runs`` calls after one warm-up call."""
-    func()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
+def median_seconds(funcs: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+    """Median wall time of ``runs`` calls of each function, after one warm-up call each.
+
+    The functions take turns (a, b, c, a, b, c, ...), so a figure and its reference see the same machine:
+    on a shared VM whose speed drifts by tens of percent between minutes, timing one after the other
+    would put the drift into the ratio.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in funcs}
+    for func in funcs.values():
         func()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    for _ in range(runs):
+        for name, func in funcs.items():
+            start = time.perf_counter()
+            func()
+            samples[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def format_table(rows: list[Row]) -> str:

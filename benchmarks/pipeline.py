@@ -70,9 +70,15 @@ def pipeline_vs_xmlsec(runs: int) -> list[Row]:
     policy = PipelinePolicy()
     rows = []
     for label, payload in documents:
-        reference = median_seconds(xmlsec_reference(payload, cert_pem), runs)
-        full = median_seconds(partial(verify_elmo, payload, [cert_pem], policy), runs)
-        steps = median_seconds(trust_steps(payload, cert_pem, policy), runs)
+        medians = median_seconds(
+            {
+                "reference": xmlsec_reference(payload, cert_pem),
+                "full": partial(verify_elmo, payload, [cert_pem], policy),
+                "steps": trust_steps(payload, cert_pem, policy),
+            },
+            runs,
+        )
+        reference, full, steps = medians["reference"], medians["full"], medians["steps"]
         size = f"{len(payload) / 1024:.0f} kB encoded"
         for figure, seconds in ((f"verify_elmo, {label} ({size})", full), (f"steps 1-3 only, {label}", steps)):
             rows.append(Row(figure, seconds, "python-xmlsec decode+parse+verify", reference, runs))

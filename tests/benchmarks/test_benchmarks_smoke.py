@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import Row, format_table
+from benchmarks import Row, format_table, median_seconds
 from benchmarks._callback_fixture import callback_case, signed_elmo_value
 from benchmarks.callback_warm import rows_for as warm_rows
 from benchmarks.cold_start import BOTO3_CHILD, DUMMY_ENV, deployed_layout, handler_child, run_child
@@ -23,6 +23,13 @@ def test_format_table_prints_times_in_ms_and_other_units_as_given() -> None:
     table = format_table([Row("a", 0.5, "b", 0.25, 3), Row("rss", 120.0, "body", 4.0, 1, "MB")])
     assert "a: 500.0 ms" in table and "b: 250.0 ms" in table and "2.00x" in table
     assert "rss: 120.0 MB" in table and "body: 4.0 MB" in table and "30.00x" in table
+
+
+def test_median_seconds_alternates_the_functions_after_one_warm_up_each() -> None:
+    calls: list[str] = []
+    medians = median_seconds({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, runs=3)
+    assert calls == ["a", "b"] + ["a", "b"] * 3
+    assert set(medians) == {"a", "b"} and all(value >= 0 for value in medians.values())
 
 
 @pytest.mark.parametrize("handler", ["start_session", "callback"])
