@@ -190,3 +190,21 @@ def test_build_event_joins_repeated_headers() -> None:
 def test_map_result_keeps_text_body() -> None:
     result = map_result({"statusCode": 303, "headers": {"location": "/x"}, "body": "ok"})
     assert (result.status, result.headers, result.body) == (303, [("location", "/x")], b"ok")
+
+
+def test_a_client_that_went_away_prints_no_traceback_but_real_errors_do(capsys: pytest.CaptureFixture[str]) -> None:
+    server = serve(LocalApiGateway([], max_body_bytes=1000, max_event_bytes=4000), "127.0.0.1", 0)
+    try:
+        for gone in (ConnectionResetError(104, "Connection reset by peer"), BrokenPipeError(32, "Broken pipe")):
+            try:
+                raise gone
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 50000))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a bug in a handler")
+        except ValueError:
+            server.handle_error(None, ("127.0.0.1", 50000))
+        assert "ValueError: a bug in a handler" in capsys.readouterr().err
+    finally:
+        server.server_close()

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -243,6 +244,16 @@ class LocalApiGateway:
             return _json_result(500, _INTERNAL_ERROR)
 
 
+class _LocalServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (a closed tab, ``curl -f`` on an error) is normal here: no traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer:
     """Bind (port 0 picks a free port) and return the server; call ``serve_forever`` in a thread."""
 
@@ -290,6 +301,4 @@ def serve(gateway: LocalApiGateway, host: str, port: int) -> ThreadingHTTPServer
         def log_message(self, format: str, *args: Any) -> None:
             logger.debug("apigw %s - %s", self.address_string(), format % args)
 
-    server = ThreadingHTTPServer((host, port), _RequestHandler)
-    server.daemon_threads = True
-    return server
+    return _LocalServer((host, port), _RequestHandler)
