@@ -51,6 +51,10 @@ class EmrexConfig:
     architecture: str = "arm64"
     log_retention_days: int = 90
     log_level: str = "INFO"
+    snap_start: bool = False
+    """Lambda SnapStart for the two functions a student waits on (start_session, callback): their init runs
+    when a version is published and each cold start restores a snapshot; the API calls a ``live`` alias.
+    Extra cost (SnapStart cache and restore charges), hence off by default."""
     retain_data: bool = True
     """Keep the table, bucket, key and secret when the stack is deleted (set false for throwaway stacks)."""
     nag: bool = True

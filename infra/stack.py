@@ -31,7 +31,7 @@ class EmrexStack(Stack):
             self,
             "Api",
             config=config,
-            functions={fn: self.functions.by_name[fn] for fn in ("enrolment_api", "start_session", "callback")},
+            functions={fn: self.functions.entry_points[fn] for fn in ("enrolment_api", "start_session", "callback")},
             access_log_retention=_retention(config.log_retention_days),
         )
         self.monitoring = Monitoring(

@@ -45,7 +45,7 @@ class Api(Construct):
         construct_id: str,
         *,
         config: EmrexConfig,
-        functions: dict[str, lambda_.Function],
+        functions: dict[str, lambda_.IFunction],
         access_log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -27,6 +27,10 @@ REGISTRY_SNAPSHOT_PK = "REGISTRY#snapshot"
 """The table item holding the registry snapshot (emrex_emc.adapters.registry_store.SNAPSHOT_PK)."""
 TRANSFERS_PREFIX = "transfers/"
 REFRESH_RATE = Duration.minutes(15)
+SNAP_START = frozenset({"start_session", "callback"})
+"""The functions a student waits on: with ``emrex:snapStart`` they restore from a snapshot instead of cold
+starting. Their init is import-only (settings, clients and the secret are created on the first request,
+after a restore), so nothing secret or connection-bound is frozen into the snapshot."""
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,18 @@ class Functions(Construct):
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",
         }
         self.by_name: dict[str, lambda_.Function] = {}
+        self.entry_points: dict[str, lambda_.IFunction] = {}
+        """What the API invokes: the function, or its ``live`` alias when it restores from a SnapStart snapshot."""
         for spec in SPECS.values():
-            self.by_name[spec.name] = self._function(spec, code, architecture, environment, config)
+            function = self._function(spec, code, architecture, environment, config)
+            self.by_name[spec.name] = function
+            self.entry_points[spec.name] = function
+            if config.snap_start and spec.name in SNAP_START:
+                version = function.current_version  # published on every code or configuration change
+                self.entry_points[spec.name] = lambda_.Alias(function, "Live", alias_name="live", version=version)
+                Annotations.of(function).acknowledge_warning(
+                    "@aws-cdk/aws-lambda:snapStartRequirePublish", "the API invokes the live alias of a version"
+                )
 
         self._grant_enrolment_api(self.by_name["enrolment_api"])
         self._grant_start_session(self.by_name["start_session"])
@@ -152,6 +166,9 @@ class Functions(Construct):
             log_group=log_group,
             tracing=lambda_.Tracing.DISABLED,
             environment={**environment, "POWERTOOLS_SERVICE_NAME": spec.name},
+            snap_start=(
+                lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.snap_start and spec.name in SNAP_START else None
+            ),
         )
         acknowledge(
             function,

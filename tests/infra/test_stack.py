@@ -500,6 +500,28 @@ def test_routes_map_to_their_functions(synth: Synth, ids: dict[str, str]) -> Non
         assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
 
 
+def test_no_snap_start_by_default(synth: Synth) -> None:
+    assert all("SnapStart" not in fn["Properties"] for fn in synth.of_type("AWS::Lambda::Function").values())
+    assert not synth.of_type("AWS::Lambda::Alias")
+
+
+def test_variant_snap_start_restores_the_two_student_facing_functions_behind_live_aliases(variant: Synth) -> None:
+    functions = variant.of_type("AWS::Lambda::Function")
+    snap_started = {key for key, fn in functions.items() if fn["Properties"].get("SnapStart")}
+    assert {functions[key]["Properties"]["Handler"] for key in snap_started} == {
+        "start_session.handler.handler",
+        "callback.handler.handler",
+    }
+    assert all(functions[key]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"} for key in snap_started)
+    aliases = variant.of_type("AWS::Lambda::Alias")
+    assert {alias["Properties"]["FunctionName"]["Ref"] for alias in aliases.values()} == snap_started
+    assert {alias["Properties"]["Name"] for alias in aliases.values()} == {"live"}
+    targets = [i["Properties"]["IntegrationUri"] for i in variant.of_type("AWS::ApiGatewayV2::Integration").values()]
+    assert sorted(target["Ref"] for target in targets if "Ref" in target) == sorted(aliases)  # API -> aliases
+    invoked = {p["Properties"]["FunctionName"].get("Ref") for p in variant.of_type("AWS::Lambda::Permission").values()}
+    assert set(aliases) <= invoked  # API Gateway may invoke each alias
+
+
 def test_stage_throttles_and_logs_without_personal_data(synth: Synth) -> None:
     (stage,) = synth.of_type("AWS::ApiGatewayV2::Stage").values()
     props = stage["Properties"]
@@ -569,6 +591,7 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
             "emrex:allowedReturnUrls": "https://apply.example.edu/emrex/return",
             "emrex:forbidSha1": "true",
             "emrex:throttleRateLimit": "20",
+            "emrex:snapStart": "true",
         },
     )
 
