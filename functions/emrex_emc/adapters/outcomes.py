@@ -22,6 +22,8 @@ from botocore.exceptions import ClientError
 from emrex_emc.adapters.sessions import deserialize_item, serialize_item, session_pk
 
 OUTBOX_TTL_SECONDS = 14 * 86400
+_JITTER = random.SystemRandom()
+"""Retry jitter from the OS: no seeded state that SnapStart-restored environments would share."""
 """Outbox rows are only needed until relayed (stream records live 24 h); kept two weeks for forensics."""
 _CONFLICT_RETRIES = 4
 
@@ -84,7 +86,7 @@ class OutcomeStore:
                 if codes and codes[0] == "ConditionalCheckFailed":
                     return self.read_decision(write.transfer_id)
                 if "TransactionConflict" in codes and attempt < _CONFLICT_RETRIES:
-                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))  # noqa: S311 - jitter only
+                    time.sleep(_JITTER.uniform(0.01, 0.05) * (attempt + 1))
                     continue
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
