@@ -78,7 +78,6 @@ data of these services only, each model with these operations (plus any endpoint
 modeled exception and the shapes they use. A client for another service fails with ``UnknownServiceError``,
 another operation with ``AttributeError``: tests/infra/test_layer.py checks both lists against every
 ``client("...")`` and every operation-named method call in the function code."""
-SDK_SERVICES = tuple(sorted(SDK_OPERATIONS))
 NOT_NEEDED: dict[str, str] = {
     "anyio": "httpx needs it only for async clients; with httpx.Client httpcore locks with threading",
     "pycparser": "only the cffi package imports it, and the layer drops that package (see UNUSED_PATHS)",

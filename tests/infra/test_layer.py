@@ -200,7 +200,7 @@ def test_real_build_is_a_loadable_lambda_layer(capsys: pytest.CaptureFixture[str
     assert set(read_pins()) == installed
     assert installed >= build.SDK_PACKAGES and not installed & set(build.NOT_NEEDED)
     assert sorted(path.name for path in (site / "botocore" / "data").iterdir() if path.is_dir()) == sorted(
-        build.SDK_SERVICES
+        build.SDK_OPERATIONS
     )
     assert not (site / "cffi").exists() and list(site.glob("_cffi_backend.*.so"))
     assert list((site / "lxml").glob("etree.cpython-313-aarch64-linux-gnu.so"))
@@ -384,7 +384,7 @@ def test_every_client_the_functions_create_is_in_the_layer_sdk() -> None:
     """A client for a service whose data the layer dropped would fail in Lambda with UnknownServiceError."""
     pattern = r"""\bclient\(["']([a-z0-9-]+)["']\)"""
     services = {name for text in _deployed_sources() for name in re.findall(pattern, text)}
-    assert services and services <= set(build.SDK_SERVICES), sorted(services - set(build.SDK_SERVICES))
+    assert services and services <= set(build.SDK_OPERATIONS), sorted(services - set(build.SDK_OPERATIONS))
 
 
 def _script(tmp_path: Path, name: str, body: str) -> str:
@@ -537,7 +537,7 @@ def test_every_function_imports_and_runs_on_the_trimmed_layer(trimmed_x86_layer:
     assert report["verdict"] == "MATCH"  # lxml, signxml, cryptography and the reader ran
     assert "lxml._elementpath" in report["lxml"] and "lxml.objectify" not in report["lxml"]
     # the trimmed SDK: every client the functions create, nothing else; certifi's CA bundle
-    assert report["clients"] == sorted(build.SDK_SERVICES) and report["unknown"] == "sqs"
+    assert report["clients"] == sorted(build.SDK_OPERATIONS) and report["unknown"] == "sqs"
     assert report["methods"] and report["pruned"] and report["modeled"] == "ConditionalCheckFailedException"
     assert report["ca_bundle"] and report["fetched"] == 200
     assert not {"anyio", "cffi", "pycparser"} & set(report["top"])

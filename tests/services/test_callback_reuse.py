@@ -12,7 +12,7 @@ import pytest
 
 from emrex_emc.adapters.blobs import HashedBytes
 from emrex_emc.core.elmo import ElmoDocument
-from emrex_emc.services.callback import _document_summary, _hashed_attachments, _plain
+from emrex_emc.services.callback import _hashed_attachments, _plain
 from tests.services.test_callback_service_bytes import capture, scenario_forms
 
 PDF = b"%PDF-1.4 fake"
@@ -49,14 +49,6 @@ def test_the_document_is_summarised_once_per_accepted_callback(monkeypatch: pyte
     monkeypatch.setattr(ElmoDocument, "summary", counted)
     assert capture(scenario_forms()["received"])["result"]["status"] == "received"
     assert len(calls) == 1  # inside to_json(); the outcome's summary reuses it
-
-
-def test_the_summary_is_taken_from_the_results_json_only_when_it_is_there() -> None:
-    summary = {"course_count": 5}
-    assert _document_summary({"elmo": {"summary": summary}}) is summary
-    assert _document_summary({"elmo": {"summary": None}}) is None
-    assert _document_summary({"elmo": "x"}) is None
-    assert _document_summary({}) is None
 
 
 class Kind(StrEnum):

@@ -10,7 +10,7 @@ import base64
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -90,32 +90,8 @@ def to_dynamo(value: Any) -> Any:
     return value
 
 
-_MAX_DIGITS = 38
-"""DynamoDB numbers have at most 38 significant digits; longer ones take boto3's path (which refuses them)."""
-_INT_LIMIT = 10**_MAX_DIGITS
-
-
 def serialize(value: Any) -> dict[str, Any]:
-    """One attribute value in low-level client form, e.g. ``{"S": "x"}``.
-
-    The JSON-like values items hold (exact ``str``, ``bool``, ``int``, ``None``, ``dict``, ``list``,
-    ``tuple``) are converted directly; anything else (floats, ``Decimal``, bytes, sets, subclasses such
-    as enums) goes through :func:`to_dynamo` and boto3's ``TypeSerializer``, which give the same result
-    for the direct cases.
-    """
-    kind = type(value)
-    if kind is str:
-        return {"S": value}
-    if kind is dict:
-        return {"M": {str(k): serialize(v) for k, v in value.items()}}
-    if kind is list or kind is tuple:
-        return {"L": [serialize(v) for v in value]}
-    if kind is bool:
-        return {"BOOL": value}
-    if kind is int and -_INT_LIMIT < value < _INT_LIMIT:
-        return {"N": str(value)}
-    if value is None:
-        return {"NULL": True}
+    """One attribute value in low-level client form, e.g. ``{"S": "x"}``."""
     result: dict[str, Any] = dict(_serializer.serialize(to_dynamo(value)))
     return result
 
@@ -124,36 +100,8 @@ def serialize_item(item: dict[str, Any]) -> dict[str, Any]:
     return {key: serialize(value) for key, value in item.items()}
 
 
-def deserialize(attribute: dict[str, Any]) -> Any:
-    """One low-level attribute value as plain Python: what ``to_plain(TypeDeserializer().deserialize(...))`` gives.
-
-    ``S``, ``M``, ``L``, ``BOOL``, ``NULL`` and whole numbers of up to 38 digits are converted directly;
-    anything else (fractions, exponents, binary, sets, malformed values) goes through boto3.
-    """
-    if len(attribute) == 1:
-        [(kind, value)] = attribute.items()
-        if kind == "S":
-            return value
-        if kind == "M":
-            return {str(k): deserialize(v) for k, v in value.items()}
-        if kind == "L":
-            return [deserialize(v) for v in value]
-        if kind == "BOOL":
-            return value
-        if kind == "NULL":
-            return None
-        if kind == "N" and _is_whole_number(value):
-            return int(value)
-    return to_plain(_deserializer.deserialize(cast(Any, attribute)))
-
-
-def _is_whole_number(text: Any) -> bool:
-    digits = text[1:] if isinstance(text, str) and text.startswith("-") else text
-    return isinstance(digits, str) and 0 < len(digits) <= _MAX_DIGITS and digits.isascii() and digits.isdigit()
-
-
 def deserialize_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: deserialize(value) for key, value in item.items()}
+    return {key: to_plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def transfer_to_item(transfer: Transfer) -> dict[str, Any]:

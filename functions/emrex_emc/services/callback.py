@@ -299,7 +299,7 @@ class CallbackService:
         identity = _plain(verified.identity.to_json()) if verified.identity is not None else None
         verdict = str(identity.get("verdict")) if identity else None
         warnings = [_capped_notice(n) for n in list(verified.notices)[:MAX_WARNINGS]]
-        summary = _capped_summary(_plain(verified.summary(_document_summary(results))))
+        summary = _capped_summary(_plain(verified.summary(results["elmo"]["summary"])))  # computed once
         elmo_version = str(verified.document.version)
         outcome.update(
             status=Status.RECEIVED.value,
@@ -431,25 +431,8 @@ def _signature_algorithm(signature: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _document_summary(results: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The document summary ``VerifiedElmo.to_json()`` already computed, if it is there."""
-    elmo = results.get("elmo")
-    summary = elmo.get("summary") if isinstance(elmo, Mapping) else None
-    return summary if isinstance(summary, Mapping) else None
-
-
-_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
 def _plain(value: Any) -> Any:
     """JSON round-trip-safe copy (tuples -> lists, Decimals -> strings) of a ``to_json()`` result."""
-    kind = type(value)
-    if kind in _JSON_SCALARS:
-        return value
-    if kind is dict:
-        return {str(k): _plain(v) for k, v in value.items()}
-    if kind is list or kind is tuple:
-        return [_plain(v) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
