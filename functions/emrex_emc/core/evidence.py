@@ -1,0 +1,85 @@
+"""Evidence of a transfer: bytes with their hash, and where the stored objects are (the claim check).
+
+Object keys hold the random transfer id and content hashes only, never personal data; the layout is
+documented in docs/ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class HashedBytes:
+    """Bytes with their SHA-256 (hex): hashed once per request, never again by the storage."""
+
+    data: bytes = field(repr=False)
+    sha256: str
+
+    @classmethod
+    def of(cls, data: bytes) -> HashedBytes:
+        return cls(data, sha256_hex(data))
+
+
+@dataclass(frozen=True)
+class AttachmentBlob:
+    """One decoded attachment content to store, with the MIME type its bytes were sniffed as."""
+
+    index: int
+    mime_type: str
+    content: HashedBytes
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    key: str
+    sha256: str
+    mime_type: str
+    size: int
+
+    def to_item(self) -> dict[str, Any]:
+        return {"key": self.key, "sha256": self.sha256, "mime_type": self.mime_type, "size": self.size}
+
+    @classmethod
+    def from_item(cls, data: Mapping[str, Any]) -> StoredAttachment:
+        return cls(str(data["key"]), str(data["sha256"]), str(data["mime_type"]), int(data["size"]))
+
+
+@dataclass(frozen=True)
+class StoredObjects:
+    """Where a transfer's objects went: stored with the outcome and pointed to by events."""
+
+    bucket: str
+    payload_key: str
+    payload_sha256: str
+    results_key: str | None = None
+    attachments: tuple[StoredAttachment, ...] = ()
+
+    def to_item(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "bucket": self.bucket,
+            "payload_key": self.payload_key,
+            "payload_sha256": self.payload_sha256,
+            "attachments": [item.to_item() for item in self.attachments],
+        }
+        if self.results_key is not None:
+            data["results_key"] = self.results_key
+        return data
+
+    @classmethod
+    def from_item(cls, data: Mapping[str, Any]) -> StoredObjects:
+        results_key = data.get("results_key")
+        return cls(
+            bucket=str(data["bucket"]),
+            payload_key=str(data["payload_key"]),
+            payload_sha256=str(data["payload_sha256"]),
+            results_key=str(results_key) if results_key is not None else None,
+            attachments=tuple(StoredAttachment.from_item(a) for a in data.get("attachments") or ()),
+        )
