@@ -1,6 +1,6 @@
 """A pending transfer, a signed OK callback for it, and a real :class:`CallbackService` on in-memory AWS clients.
 
-The fakes stand in for the boto3 clients (not for our adapters): the real ``SessionRepository``,
+The fakes stand in for the boto3 clients (not for our adapters): the real ``TransferTable``,
 ``OutcomeStore`` and ``BlobStore`` run (DynamoDB (de)serialization, hashing, canonical JSON), only the
 network round trips are gone. Every call models a fresh transfer: the session stays pending and S3
 accepts every put, so the same request can be handled again and again.
@@ -10,21 +10,25 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from emrex_emc.adapters.blobs import BlobStore
 from emrex_emc.adapters.outcomes import OutcomeStore
-from emrex_emc.adapters.sessions import SessionRepository, Transfer, transfer_to_item
+from emrex_emc.adapters.sessions import TransferTable, transfer_to_item
 from emrex_emc.core.identity import ExpectedIdentity
 from emrex_emc.core.protocol import Status
 from emrex_emc.core.registry import emp_id
 from emrex_emc.core.state import StateClaims, StateSigner
+from emrex_emc.core.transfer import EmpRef, Transfer
 from emrex_emc.local.elmo_factory import build_elmo, encode_elmo, generate_signing_identity, make_pdf, sign_elmo
 from emrex_emc.services.callback import CallbackService
 from emrex_emc.settings import Settings
+from emrex_emc.web.callback import callback_post
 from emrex_emc.web.http import HttpRequest
+from emrex_emc.web.outcome import ReturnLink, outcome_page
 
 BIRTH_DATE = dt.date(2001, 2, 3)
 TRANSFER_ID = "b" * 32
@@ -73,8 +77,12 @@ class CallbackCase:
     settings: Settings
     expected: ExpectedIdentity
 
-    def handle(self) -> str | None:
-        return self.service.handle(self.request).status
+    def handle(self) -> str:
+        """What the callback handler does with the request: parse, receive, render the outcome page."""
+        result = self.service.receive(callback_post(self.request, max_body_bytes=self.settings.max_body_bytes))
+        transfer = result.transfer
+        outcome_page(result.outcome, lang="en", link=ReturnLink(transfer.return_url, transfer.id, "received"))
+        return result.outcome.status.value
 
     def verify_only(self) -> Any:
         """The reference: the trust pipeline alone, with the arguments the service passes."""
@@ -110,7 +118,7 @@ def form_body(elmo: str) -> bytes:
 def callback_case(elmo: str, cert_der: bytes) -> CallbackCase:
     settings = Settings.from_env(SETTINGS_ENV)
     now = int(time.time())
-    emp = {"id": emp_id("NO", EMP_URL), "name": "Benchmark EMP", "country": "NO", "url": EMP_URL}
+    emp = EmpRef(id=emp_id("NO", EMP_URL), name="Benchmark EMP", country="NO", url=EMP_URL)
     transfer = Transfer(
         id=TRANSFER_ID,
         applicant_id="applicant-1",
@@ -125,19 +133,25 @@ def callback_case(elmo: str, cert_der: bytes) -> CallbackCase:
         expires_at=now + 90000,
         emrex_session_id=SESSION_ID,
         emp=emp,
-        pinned_certs=[cert_der],
+        pinned_certs=(cert_der,),
     )
     dynamodb = InMemoryDynamoDB()
     dynamodb.items[f"SESSION#{TRANSFER_ID}"] = transfer_to_item(transfer)
-    claims = StateClaims(transfer_id=TRANSFER_ID, session_id=SESSION_ID, emp_id=emp["id"], expires_at=now + 3600)
+    claims = StateClaims(transfer_id=TRANSFER_ID, session_id=SESSION_ID, emp_id=emp.id, expires_at=now + 3600)
     signer = StateSigner({"k1": b"k" * 32}, "k1")
     service = CallbackService(
         settings=settings,
-        sessions=SessionRepository(dynamodb, settings.table_name),
-        outcomes=OutcomeStore(dynamodb, settings.table_name, retention_days=settings.retention_days),
-        blobs=BlobStore(InMemoryS3(), settings.bucket_name),
-        signer=signer,
+        transfers=TransferTable(dynamodb, settings.table_name),
+        outcomes=OutcomeStore(
+            dynamodb,
+            settings.table_name,
+            event_bus_name=settings.event_bus_name,
+            retention_days=settings.retention_days,
+        ),
+        evidence=BlobStore(InMemoryS3(), settings.bucket_name),
+        states=signer,
         clock=time.time,
+        new_event_id=lambda: str(uuid.uuid4()),
     )
     request = HttpRequest(
         method="POST",

@@ -64,7 +64,7 @@ import importlib, json
 module = importlib.import_module({handler!r} + ".handler")
 from emrex_emc.adapters.secrets import parse_secret_bundle
 module.load_secret_bundle = lambda client, name: parse_secret_bundle({secret!r})  # the one network call
-module._service()
+module._wiring()
 print(json.dumps({{"seconds": time.perf_counter() - started, "boto3_seconds": boto3_seconds}}))
 """
 BOTO3_CHILD = """

@@ -1,109 +1,90 @@
-"""Lambda entry point for ``POST /callback?state=…`` (thin: wiring, logging, metrics, last-resort errors).
+"""Lambda: ``POST /callback?state=…``, the EMP's answer (wiring only; the work is in services.callback).
 
-Settings, clients and the secret are loaded once per process on first use. The trust pipeline (lxml,
-signxml) is imported only when an OK payload is processed. Logs at INFO carry ids, statuses and codes
-only, never names, birth dates or document content.
+Settings, clients and the secret are loaded on the first request. The trust pipeline (lxml, signxml) is
+imported only when an OK payload is verified. Logs carry ids, statuses and codes, never personal data.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from functools import cache
 from typing import Any
-
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from emrex_emc.adapters.aws import client
 from emrex_emc.adapters.blobs import BlobStore
 from emrex_emc.adapters.outcomes import OutcomeStore
 from emrex_emc.adapters.secrets import load_secret_bundle
-from emrex_emc.adapters.sessions import SessionRepository
-from emrex_emc.core.errors import ErrorCode
+from emrex_emc.adapters.sessions import TransferTable
+from emrex_emc.observability import count, logger, metrics, milliseconds, report_refusal
 from emrex_emc.services.callback import CallbackResult, CallbackService
 from emrex_emc.settings import Settings
+from emrex_emc.web.callback import callback_post
 from emrex_emc.web.http import HttpRequest, HttpResponse
-from emrex_emc.web.layout import pick_language
-from emrex_emc.web.outcome_pages import error_page, unavailable_page
-
-NAMESPACE = "EMREX"
-logger = Logger()  # service name from POWERTOOLS_SERVICE_NAME (the function name)
-metrics = Metrics(namespace=NAMESPACE)
+from emrex_emc.web.i18n import pick_language
+from emrex_emc.web.outcome import ReturnLink, outcome_page
+from emrex_emc.web.surface import serve_page
 
 
 @cache
-def _service() -> CallbackService:
-    settings = Settings.from_env()
+def _wiring() -> tuple[Settings, CallbackService]:
+    settings = Settings.from_env(function="callback")
     dynamodb = client("dynamodb")
-    bundle = load_secret_bundle(client("secretsmanager"), settings.secret_name)
-    return CallbackService(
+    return settings, CallbackService(
         settings=settings,
-        sessions=SessionRepository(dynamodb, settings.table_name),
-        outcomes=OutcomeStore(dynamodb, settings.table_name, retention_days=settings.retention_days),
-        blobs=BlobStore(client("s3"), settings.bucket_name),
-        signer=bundle.state_signer(),
+        transfers=TransferTable(dynamodb, settings.table_name),
+        outcomes=OutcomeStore(
+            dynamodb,
+            settings.table_name,
+            event_bus_name=settings.event_bus_name,
+            retention_days=settings.retention_days,
+        ),
+        evidence=BlobStore(client("s3"), settings.bucket_name),
+        states=load_secret_bundle(client("secretsmanager"), settings.secret_name).state_signer(),
         clock=time.time,
+        new_event_id=lambda: str(uuid.uuid4()),
     )
 
 
 def reset() -> None:
-    """Forget the cached wiring (tests switch environments)."""
-    _service.cache_clear()
+    """Forget the wiring (tests switch environments)."""
+    _wiring.cache_clear()
 
 
+def _receive(request: HttpRequest) -> HttpResponse:
+    settings, service = _wiring()
+    result = service.receive(callback_post(request, max_body_bytes=settings.max_body_bytes))
+    _observe(result)
+    transfer = result.transfer
+    lang = pick_language(transfer.locale, request.headers.get("accept-language"))
+    link = ReturnLink(transfer.return_url, transfer.id, result.outcome.status.value)
+    return outcome_page(result.outcome, lang=lang, link=link)
+
+
+def _observe(result: CallbackResult) -> None:
+    outcome, emp = result.outcome, result.transfer.emp.id if result.transfer.emp else "unknown"
+    logger.set_correlation_id(result.transfer.id)
+    logger.info(
+        "callback handled",
+        status=outcome.status.value,
+        error_code=outcome.error_code,
+        recorded=result.recorded,
+        replay=result.replay,
+        emp_id=emp,
+    )
+    count("CallbackOutcome", outcome="replay" if result.replay else outcome.status.value, emp_id=emp)
+    if result.recorded and outcome.error is not None:
+        count("VerificationFailures")  # alarmed: many refusals mean an EMP key change or an attack
+    if result.recorded and outcome.signature_algorithm:
+        count("SignatureAlgorithm", algorithm=outcome.signature_algorithm, emp_id=emp)
+    if result.recorded and outcome.identity_verdict:
+        count("IdentityVerdict", verdict=outcome.identity_verdict, emp_id=emp)
+
+
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    logger.append_keys(request_id=str((event.get("requestContext") or {}).get("requestId") or ""))
-    accept_language = str((event.get("headers") or {}).get("accept-language") or "")
-    try:
-        request = HttpRequest.from_apigw(event)
-    except ValueError:  # undecodable base64 body
-        return _respond(error_page(ErrorCode.FORM_INVALID, lang=pick_language(None, accept_language)), started)
-    try:
-        result = _service().handle(request)
-    except Exception:
-        logger.exception("callback failed; nothing was recorded")
-        metrics.add_metric(name="CallbackFailures", unit=MetricUnit.Count, value=1)
-        return _respond(unavailable_page(pick_language(None, accept_language)), started)
-    if result.transfer_id:
-        logger.set_correlation_id(result.transfer_id)
-    logger.info(
-        "callback handled",
-        status=result.status,
-        error_code=result.error_code,
-        recorded=result.recorded,
-        replay=result.replay,
-        emp_id=result.emp_id,
-        http_status=result.response.status,
-    )
-    _emit_metrics(result)
-    return _respond(result.response, started)
-
-
-def _respond(response: HttpResponse, started: float) -> dict[str, Any]:
-    metrics.add_metric(
-        name="CallbackLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
-    )
-    return response.to_apigw()
-
-
-def _emit_metrics(result: CallbackResult) -> None:
-    emp = result.emp_id or "unknown"
-    outcome = result.status or f"refused:{result.error_code}"
-    if result.replay:
-        outcome = "replay"
-    _count("CallbackOutcome", {"outcome": outcome, "emp_id": emp})
-    if result.status == "rejected" and not result.replay:
-        # Alarmed on (service dimension only): many refusals mean an EMP key change or an attack.
-        metrics.add_metric(name="VerificationFailures", unit=MetricUnit.Count, value=1)
-    if result.signature_algorithm:
-        _count("SignatureAlgorithm", {"algorithm": result.signature_algorithm, "emp_id": emp})
-    if result.identity_verdict:
-        _count("IdentityVerdict", {"verdict": result.identity_verdict, "emp_id": emp})
-
-
-def _count(name: str, dimensions: dict[str, str]) -> None:
-    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE) as metric:
-        for key, value in dimensions.items():
-            metric.add_dimension(name=key, value=value)
+    response = serve_page(event, _receive, report_refusal)
+    milliseconds("CallbackLatency", (time.perf_counter() - started) * 1000)
+    return response

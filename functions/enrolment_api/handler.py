@@ -1,102 +1,61 @@
 """Lambda: the enrolment API (``POST /sessions``, ``GET /sessions/{id}``), bearer-token protected.
 
-Thin: routing, auth and error mapping here; the work is in :mod:`emrex_emc.services.enrolment`.
-Settings, clients and the secret are loaded lazily once per process.
+Wiring only: the body and the answers are in ``web.enrolment``, the use cases in ``services.enrolment``.
 """
 
 from __future__ import annotations
 
-import logging
-import re
 import time
-import warnings
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
-
 from emrex_emc.adapters.aws import client
 from emrex_emc.adapters.secrets import load_secret_bundle
-from emrex_emc.adapters.sessions import SessionRepository
+from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.services.enrolment import EnrolmentService, unauthorized
+from emrex_emc.observability import count, logger, metrics, report_refusal
+from emrex_emc.services.enrolment import EnrolmentService
 from emrex_emc.settings import Settings
-from emrex_emc.web.http import HttpRequest, HttpResponse, json_error
-
-logger = Logger()  # service name from POWERTOOLS_SERVICE_NAME (the function name)
-metrics = Metrics(namespace="EMREX")
-logging.getLogger("emrex_emc")
-copy_config_to_registered_loggers(source_logger=logger, include={"emrex_emc"})
-# a request that emits no metric is normal here, not worth a warning per invocation
-warnings.filterwarnings("ignore", message="No application metrics to publish")
-
-_SESSION_PATH = re.compile(r"(?:^|/)sessions/(?P<id>[^/]+)/?$")
-_COLLECTION_PATH = re.compile(r"(?:^|/)sessions/?$")
+from emrex_emc.web.enrolment import authorize, created, enrolment_request, transfer_status
+from emrex_emc.web.http import HttpRequest, HttpResponse
+from emrex_emc.web.routes import CREATE_TRANSFER, GET_TRANSFER
+from emrex_emc.web.surface import serve_api
 
 
 @cache
-def _service() -> EnrolmentService:
-    settings = Settings.from_env()
-    bundle = load_secret_bundle(client("secretsmanager"), settings.secret_name)
-    return EnrolmentService(
-        sessions=SessionRepository(client("dynamodb"), settings.table_name),
-        settings=settings,
-        api_token=bundle.api_token,
-        clock=time.time,
-    )
+def _wiring() -> tuple[Settings, EnrolmentService, str]:
+    settings = Settings.from_env(function="enrolment_api")
+    secret = load_secret_bundle(client("secretsmanager"), settings.secret_name)
+    transfers = TransferTable(client("dynamodb"), settings.table_name)
+    service = EnrolmentService(transfers=transfers, session_ttl_seconds=settings.session_ttl_seconds, clock=time.time)
+    return settings, service, secret.api_token
 
 
 def reset() -> None:
-    """Forget the per-process service (tests change the environment between cases)."""
-    _service.cache_clear()
+    """Forget the wiring (tests switch environments)."""
+    _wiring.cache_clear()
 
 
-def route(event: dict[str, Any], request: HttpRequest) -> tuple[str, str | None] | None:
-    """``("create", None)`` or ``("get", id)`` from the API Gateway route key, else from method + path."""
-    route_key = str(event.get("routeKey") or "")
-    if route_key == "POST /sessions":
-        return "create", None
-    if route_key == "GET /sessions/{id}":
-        return "get", request.path_params.get("id", "")
-    if request.method == "POST" and _COLLECTION_PATH.search(request.path):
-        return "create", None
-    match = _SESSION_PATH.search(request.path)
-    if request.method == "GET" and match:
-        return "get", match.group("id")
-    return None
+def _answer(request: HttpRequest) -> HttpResponse:
+    if request.route_key not in {CREATE_TRANSFER.key, GET_TRANSFER.key}:
+        raise EmrexError(ErrorCode.NOT_FOUND, "no such route")
+    settings, service, api_token = _wiring()
+    authorize(request, [api_token])
+    if request.route_key == GET_TRANSFER.key:
+        transfer = service.get(request.path_params.get("id", ""))
+        return transfer_status(transfer, now=service.now())
+    today = datetime.fromtimestamp(service.now(), UTC).date()
+    enrolment = enrolment_request(
+        request, allowed_return_urls=settings.allowed_return_urls, local_mode=settings.local_mode, today=today
+    )
+    transfer = service.create(enrolment)
+    logger.set_correlation_id(transfer.id)
+    count("TransferCreated")
+    return created(transfer, base_url=settings.public_base_url or request.base_url())
 
 
-def _dispatch(event: dict[str, Any]) -> HttpResponse:
-    request = HttpRequest.from_apigw(event)
-    target = route(event, request)
-    if target is None:
-        return json_error(404, ErrorCode.NOT_FOUND, "no such route")
-    service = _service()
-    if not service.authorized(request):
-        logger.warning("enrolment API request refused: missing or wrong bearer token")
-        metrics.add_metric(name="EnrolmentUnauthorized", unit=MetricUnit.Count, value=1)
-        return unauthorized()
-    action, transfer_id = target
-    if action == "create":
-        response = service.create(request)
-        if response.status == 201:
-            metrics.add_metric(name="TransferCreated", unit=MetricUnit.Count, value=1)
-        else:
-            logger.info("transfer not created", extra={"status": response.status})
-        return response
-    return service.get(transfer_id or "")
-
-
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    try:
-        response = _dispatch(event)
-    except EmrexError as error:
-        logger.error("enrolment API error", extra={"code": error.code.value})
-        response = json_error(500, error.code, "the request could not be completed")
-    except Exception:  # one place for everything unexpected; details go to the log, not the client
-        logger.exception("enrolment API failure")
-        response = json_error(500, "INTERNAL_ERROR", "the request could not be completed")
-    return response.to_apigw()
+    return serve_api(event, _answer, report_refusal)

@@ -1,4 +1,4 @@
-"""Lambda entry point: DynamoDB stream (OUTBOX# inserts) -> EventBridge, with partial batch responses."""
+"""Lambda: DynamoDB stream (outbox rows) -> EventBridge, with partial batch responses (wiring only)."""
 
 from __future__ import annotations
 
@@ -6,38 +6,35 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-
 from emrex_emc.adapters.aws import client
 from emrex_emc.adapters.events import EventPublisher
+from emrex_emc.adapters.outbox_stream import decode_batch
 from emrex_emc.adapters.outcomes import OutboxLedger
+from emrex_emc.observability import count, logger, metrics
 from emrex_emc.services.relay import relay
 from emrex_emc.settings import Settings
-
-logger = Logger()  # service name from POWERTOOLS_SERVICE_NAME (the function name)
-metrics = Metrics(namespace="EMREX")
 
 
 @cache
 def _wiring() -> tuple[EventPublisher, OutboxLedger]:
-    settings = Settings.from_env()
+    settings = Settings.from_env(function="outbox_relay")
     return EventPublisher(client("events")), OutboxLedger(client("dynamodb"), settings.table_name)
 
 
 def reset() -> None:
-    """Forget the cached wiring (tests switch environments)."""
+    """Forget the wiring (tests switch environments)."""
     _wiring.cache_clear()
 
 
+@logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     publisher, ledger = _wiring()
     records = event.get("Records") or []
-    report = relay(records, publisher, ledger, time.time)
-    metrics.add_metric(name="EventsRelayed", unit=MetricUnit.Count, value=len(report.published))
-    metrics.add_metric(name="EventsSkipped", unit=MetricUnit.Count, value=len(report.skipped))
-    metrics.add_metric(name="RelayFailures", unit=MetricUnit.Count, value=len(report.failed_sequence_numbers))
+    report = relay(decode_batch(records), publisher, ledger, time.time)
+    count("EventsRelayed", len(report.published))
+    count("EventsSkipped", len(report.skipped))
+    count("RelayFailures", len(report.failed_sequence_numbers))
     logger.info(
         "outbox batch relayed",
         records=len(records),
@@ -45,4 +42,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         skipped=len(report.skipped),
         failed=len(report.failed_sequence_numbers),
     )
-    return report.batch_response()
+    return {"batchItemFailures": [{"itemIdentifier": seq} for seq in report.failed_sequence_numbers]}

@@ -14,6 +14,8 @@ from constructs import Construct
 from infra.components.nag import acknowledge
 from infra.config import EmrexConfig
 
+from emrex_emc.web.routes import NOT_FOUND, ROUTES
+
 # What an access-log line may hold: no path (it carries the start-link id), no query string (the signed
 # state), no bodies, no source IP, no user agent. $context.routeKey is the route template, not the path.
 ACCESS_LOG_FIELDS = {
@@ -28,14 +30,6 @@ ACCESS_LOG_FIELDS = {
     "error": "$context.error.message",
     "responseLength": "$context.responseLength",
 }
-# (method, path, function name)
-ROUTES = (
-    (apigw.HttpMethod.POST, "/sessions", "enrolment_api"),
-    (apigw.HttpMethod.GET, "/sessions/{id}", "enrolment_api"),
-    (apigw.HttpMethod.GET, "/start/{id}", "start_session"),
-    (apigw.HttpMethod.POST, "/start/{id}", "start_session"),
-    (apigw.HttpMethod.POST, "/callback", "callback"),
-)
 
 
 class Api(Construct):
@@ -57,16 +51,19 @@ class Api(Construct):
                 domain_name=config.domain_name,
                 certificate=acm.Certificate.from_certificate_arn(self, "Certificate", config.certificate_arn),
             )
+        integrations = {name: HttpLambdaIntegration(f"{name}-integration", fn) for name, fn in functions.items()}
         self.http_api = apigw.HttpApi(
             self,
             "HttpApi",
             description="EMREX EMC: enrolment API, start links, EMP callback",
             create_default_stage=False,
             disable_execute_api_endpoint=self.domain is not None,
+            default_integration=integrations[NOT_FOUND.function],  # $default: a styled page, never raw JSON
         )
-        integrations = {name: HttpLambdaIntegration(f"{name}-integration", fn) for name, fn in functions.items()}
-        for method, path, name in ROUTES:
-            self.http_api.add_routes(path=path, methods=[method], integration=integrations[name])
+        for route in ROUTES:  # the one route table, shared with the local API Gateway
+            if route is not NOT_FOUND:
+                methods = [apigw.HttpMethod(route.method)]
+                self.http_api.add_routes(path=route.path, methods=methods, integration=integrations[route.function])
         for route in self.http_api.node.find_all():
             if isinstance(route, apigw.HttpRoute):
                 acknowledge(

@@ -22,6 +22,8 @@ from infra.config import EmrexConfig
 from infra.function_code import stage_function_code
 from infra.layer import LayerAsset
 
+from emrex_emc.settings import variables_of
+
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 REGISTRY_SNAPSHOT_PK = "REGISTRY#snapshot"
 """The table item holding the registry snapshot (emrex_emc.adapters.registry_store.SNAPSHOT_PK)."""
@@ -85,7 +87,7 @@ class Functions(Construct):
         )
         staged, _compiled = stage_function_code()
         code = lambda_.Code.from_asset(str(staged))
-        environment = {
+        values = {
             "EMREX_TABLE_NAME": storage.table.table_name,
             "EMREX_BUCKET_NAME": storage.bucket.bucket_name,
             "EMREX_EVENT_BUS_NAME": events_.bus.event_bus_name,
@@ -99,6 +101,8 @@ class Functions(Construct):
             "EMREX_STRICT_CERT_VALIDITY": str(config.strict_cert_validity).lower(),
             "EMREX_PUBLIC_BASE_URL": config.public_base_url,
             "EMREX_XSD_DIR": layer.xsd_dir,
+        }
+        common = {
             "POWERTOOLS_METRICS_NAMESPACE": "EMREX",
             "POWERTOOLS_LOG_LEVEL": config.log_level,
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",
@@ -107,6 +111,8 @@ class Functions(Construct):
         self.entry_points: dict[str, lambda_.IFunction] = {}
         """What the API invokes: the function, or its ``live`` alias when it restores from a SnapStart snapshot."""
         for spec in SPECS.values():
+            # each function gets only the variables it reads (emrex_emc.settings.VARIABLES)
+            environment = {**common, **{v.name: values[v.name] for v in variables_of(spec.name) if v.name in values}}
             function = self._function(spec, code, architecture, environment, config)
             self.by_name[spec.name] = function
             self.entry_points[spec.name] = function

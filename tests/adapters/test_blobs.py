@@ -9,7 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
-from emrex_emc.adapters.blobs import BlobStore, EvidenceConflictError, HashedBytes
+from emrex_emc.adapters.blobs import BlobStore
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.evidence import AttachmentBlob, HashedBytes
 
 BUCKET = "evidence-test"
 TRANSFER = "0123456789abcdef0123456789abcdef"
@@ -31,15 +33,15 @@ def test_stores_evidence_results_and_attachments_encrypted_with_hashes(s3: Any) 
     pdf = b"%PDF-1.4 fake"
     stored = store.put_transfer_objects(
         TRANSFER,
-        b"H4sIpayload",
+        HashedBytes.of(b"H4sIpayload"),
         {"verified": True, "elmo": {"learner": {"family_name": "Nordmann"}}},
-        [({"mime_type": "application/pdf", "title": "Diploma of Kari Nordmann"}, pdf)],
+        [AttachmentBlob(0, "application/pdf", HashedBytes.of(pdf))],
     )
 
     assert stored.payload_key == f"transfers/{TRANSFER}/payload.txt"
     assert stored.results_key == f"transfers/{TRANSFER}/results.json"
     assert [a.key for a in stored.attachments] == [f"transfers/{TRANSFER}/attachments/0-{_sha(pdf)}"]
-    assert stored.attachments[0].to_json() == {
+    assert stored.attachments[0].to_item() == {
         "key": f"transfers/{TRANSFER}/attachments/0-{_sha(pdf)}",
         "sha256": _sha(pdf),
         "mime_type": "application/pdf",
@@ -58,29 +60,30 @@ def test_stores_evidence_results_and_attachments_encrypted_with_hashes(s3: Any) 
 
 
 def test_refused_payload_keeps_only_the_evidence(s3: Any) -> None:
-    stored = BlobStore(s3, BUCKET).put_transfer_objects(TRANSFER, b"not-elmo")
+    stored = BlobStore(s3, BUCKET).put_transfer_objects(TRANSFER, HashedBytes.of(b"not-elmo"))
 
     assert stored.results_key is None
-    assert "results_key" not in stored.to_json()
+    assert "results_key" not in stored.to_item()
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == [stored.payload_key]
 
 
 def test_retry_with_the_same_payload_is_accepted(s3: Any) -> None:
     store = BlobStore(s3, BUCKET)
-    first = store.put_transfer_objects(TRANSFER, b"same", {"a": 1}, [({}, b"att")])
-    second = store.put_transfer_objects(TRANSFER, b"same", {"a": 1}, [({}, b"att")])
+    attachment = AttachmentBlob(0, "application/octet-stream", HashedBytes.of(b"att"))
+    first = store.put_transfer_objects(TRANSFER, HashedBytes.of(b"same"), {"a": 1}, [attachment])
+    second = store.put_transfer_objects(TRANSFER, HashedBytes.of(b"same"), {"a": 1}, [attachment])
 
     assert first == second
-    assert first.attachments[0].mime_type == "application/octet-stream"
 
 
 def test_different_payload_never_overwrites_the_evidence(s3: Any) -> None:
     store = BlobStore(s3, BUCKET)
-    store.put_transfer_objects(TRANSFER, b"first")
+    store.put_transfer_objects(TRANSFER, HashedBytes.of(b"first"))
 
-    with pytest.raises(EvidenceConflictError):
-        store.put_transfer_objects(TRANSFER, b"second", {"a": 1})
+    with pytest.raises(EmrexError) as refused:
+        store.put_transfer_objects(TRANSFER, HashedBytes.of(b"second"), {"a": 1})
 
+    assert refused.value.code is ErrorCode.EVIDENCE_CONFLICT
     assert store.get_bytes(f"transfers/{TRANSFER}/payload.txt") == b"first"
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert keys == [f"transfers/{TRANSFER}/payload.txt"]
@@ -102,7 +105,7 @@ def test_bytes_given_with_their_hash_are_not_hashed_again() -> None:
     payload = HashedBytes(b"H4sIpayload", "a" * 64)
     pdf = HashedBytes(b"%PDF-1.4 fake", "b" * 64)
     stored = BlobStore(s3, BUCKET).put_transfer_objects(
-        TRANSFER, payload, None, [({"mime_type": "application/pdf"}, pdf)]
+        TRANSFER, payload, None, [AttachmentBlob(0, "application/pdf", pdf)]
     )
 
     assert stored.payload_sha256 == "a" * 64
@@ -113,14 +116,10 @@ def test_bytes_given_with_their_hash_are_not_hashed_again() -> None:
     ]
 
 
-def test_hashed_bytes_of_hashes_and_plain_bytes_store_like_hashed_bytes() -> None:
+def test_results_are_stored_as_canonical_json() -> None:
     assert HashedBytes.of(b"abc") == HashedBytes(b"abc", _sha(b"abc"))
-    plain, hashed = _Recorder(), _Recorder()
+    recorder = _Recorder()
     results = {"z": [1, {"b": "é", "a": None}], "a": True}
-    BlobStore(plain, BUCKET).put_transfer_objects(TRANSFER, b"p", results, [({}, b"x")])
-    BlobStore(hashed, BUCKET).put_transfer_objects(
-        TRANSFER, HashedBytes.of(b"p"), results, [({}, HashedBytes.of(b"x"))]
-    )
-    assert plain.puts == hashed.puts
-    assert plain.puts[1]["Body"] == '{"a":true,"z":[1,{"a":null,"b":"é"}]}'.encode()
-    assert plain.puts[2]["ContentType"] == "application/octet-stream"
+    BlobStore(recorder, BUCKET).put_transfer_objects(TRANSFER, HashedBytes.of(b"p"), results)
+    assert recorder.puts[1]["Body"] == '{"a":true,"z":[1,{"a":null,"b":"é"}]}'.encode()
+    assert recorder.puts[1]["ContentType"] == "application/json"

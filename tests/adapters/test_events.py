@@ -3,12 +3,32 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 
-from emrex_emc.adapters.events import SOURCE, DetailType, EventPublisher, PublishError, build_event
+from emrex_emc.adapters.events import MAX_DETAIL_BYTES, EventPublisher, entry_for
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.events import SOURCE, DetailType, PublishFailed
+
+
+@dataclass(frozen=True)
+class _Event:
+    detail_type: str
+    payload: dict[str, Any]
+
+    @property
+    def event_id(self) -> str:
+        return str(self.payload.get("event_id", ""))
+
+    def detail(self) -> dict[str, Any]:
+        return self.payload
+
+
+def build_event(detail_type: str, detail: dict[str, Any], bus: str) -> dict[str, str]:
+    return entry_for(_Event(detail_type, detail), bus)
 
 
 class FakeEvents:
@@ -45,6 +65,12 @@ def test_build_event_is_a_compact_put_events_entry() -> None:
     }
 
 
+def test_a_detail_over_the_bound_is_refused_not_published() -> None:
+    with pytest.raises(EmrexError) as refused:
+        build_event(DetailType.NO_RESULTS, {"event_id": "e", "x": "é" * MAX_DETAIL_BYTES}, "bus")
+    assert refused.value.code is ErrorCode.OUTCOME_TOO_LARGE
+
+
 def test_publishes_in_chunks_of_ten() -> None:
     fake = FakeEvents()
     EventPublisher(fake).publish(_entries(23))
@@ -63,7 +89,7 @@ def test_nothing_to_publish_makes_no_call() -> None:
 def test_failed_entries_raise_with_their_indexes_after_every_chunk_was_tried() -> None:
     fake = FakeEvents(fail={2: "ThrottlingException", 12: "InternalFailure"})
 
-    with pytest.raises(PublishError) as info:
+    with pytest.raises(PublishFailed) as info:
         EventPublisher(fake).publish(_entries(15))
 
     assert info.value.failed == (2, 12)
@@ -74,7 +100,7 @@ def test_failed_entries_raise_with_their_indexes_after_every_chunk_was_tried() -
 def test_failure_count_without_entry_details_fails_the_whole_chunk() -> None:
     fake = FakeEvents(fail={1: "InternalFailure"}, omit_entries=True)
 
-    with pytest.raises(PublishError) as info:
+    with pytest.raises(PublishFailed) as info:
         EventPublisher(fake).publish(_entries(3))
 
     assert info.value.failed == (0, 1, 2)

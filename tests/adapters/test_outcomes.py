@@ -3,43 +3,65 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
-from emrex_emc.adapters.outcomes import OutboxLedger, OutcomeStore, OutcomeWrite
-from emrex_emc.adapters.sessions import deserialize_item, serialize_item
+from emrex_emc.adapters.dynamodb import deserialize_item
+from emrex_emc.adapters.outcomes import OutboxLedger, OutcomeStore
+from emrex_emc.adapters.sessions import transfer_to_item
+from emrex_emc.core.audit import AuditRecord
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.events import OutcomeEvent
+from emrex_emc.core.outcome import Outcome, ResultSummary
+from emrex_emc.core.protocol import Status
+from emrex_emc.core.transfer import EmpRef, Transfer
 from tests.adapters.conftest import ADAPTER_TABLE
 
 TABLE = ADAPTER_TABLE
 TRANSFER = "0123456789abcdef0123456789abcdef"
 SID = "A" * 32
 NOW = 1_800_000_000
+PENDING = Transfer.new(
+    transfer_id=TRANSFER,
+    applicant_id="A-1",
+    given_names="Kari",
+    family_name="Nordmann",
+    birth_date="1998-04-03",
+    return_url="https://uni.example/back",
+    locale="en",
+    created_at="2027-01-15T08:00:00Z",
+    deadline=NOW + 600,
+)
+CHOSEN = replace(
+    PENDING,
+    start_used=True,
+    emrex_session_id=SID,
+    emp=EmpRef("no-123", "Norwegian EMP", "NO", "https://emp.example.no"),
+)
 
 
 @pytest.fixture
 def ddb(dynamodb: Any) -> Any:
-    """The adapters' moto table holding one pending session."""
-    dynamodb.put_item(
-        TableName=TABLE,
-        Item=serialize_item(
-            {"pk": f"SESSION#{TRANSFER}", "id": TRANSFER, "status": "pending", "emrex_session_id": SID}
-        ),
-    )
+    """The adapters' moto table holding one pending transfer (its EMP chosen)."""
+    dynamodb.put_item(TableName=TABLE, Item=transfer_to_item(CHOSEN))
     return dynamodb
 
 
-def _write(event_id: str = "e-1", status: str = "received", sid: str = SID) -> OutcomeWrite:
-    return OutcomeWrite(
-        transfer_id=TRANSFER,
-        emrex_session_id=sid,
-        status=status,
-        outcome={"status": status, "event_id": event_id, "summary": {"total_ects": "7.5", "ratio": 0.5}},
-        event_id=event_id,
-        entry={"Source": "emrex.emc", "DetailType": "EMREX No Results", "Detail": "{}", "EventBusName": "b"},
-        audit={"emp_id": "no-123", "signature_algorithm": "rsa-sha256"},
+def _outcome(event_id: str = "e-1", status: Status = Status.NO_RESULTS, **changes: Any) -> Outcome:
+    return replace(Outcome(status, "2027-01-15T08:05:00Z", "NCP_NO_RESULTS", "0" * 64, event_id), **changes)
+
+
+def _record(store: OutcomeStore, outcome: Outcome, transfer: Transfer = CHOSEN, now: int = NOW) -> bool:
+    return store.record(
+        transfer, outcome, event=OutcomeEvent(transfer, outcome), audit=AuditRecord(transfer, outcome), now=now
     )
+
+
+def _store(client: Any) -> OutcomeStore:
+    return OutcomeStore(client, TABLE, event_bus_name="bus", retention_days=30)
 
 
 def _get(ddb: Any, pk: str) -> dict[str, Any] | None:
@@ -52,19 +74,19 @@ def _pks(ddb: Any) -> set[str]:
 
 
 def test_records_outcome_outbox_and_audit_together(ddb: Any) -> None:
-    store = OutcomeStore(ddb, TABLE, retention_days=30)
+    summary = ResultSummary(issuers=(), course_count=3, total_ects="7.5", report_count=1, attachment_count=0)
+    assert _record(_store(ddb), _outcome(status=Status.RECEIVED, summary=summary))
 
-    result = store.record(_write(), now=NOW)
-
-    assert result.recorded and result.status == "received"
     session = _get(ddb, f"SESSION#{TRANSFER}")
     assert session is not None
     assert session["status"] == "received"
-    assert session["outcome"]["summary"] == {"total_ects": "7.5", "ratio": 0.5}
+    assert Transfer.from_item(session).outcome == _outcome(status=Status.RECEIVED, summary=summary)
     assert session["expires_at"] == NOW + 30 * 86400
     outbox = _get(ddb, "OUTBOX#e-1")
     assert outbox is not None
-    assert outbox["entry"]["DetailType"] == "EMREX No Results"
+    assert outbox["entry"]["DetailType"] == "EMREX Results Received"
+    assert outbox["entry"]["EventBusName"] == "bus"
+    assert json.loads(outbox["entry"]["Detail"])["summary"]["total_ects"] == "7.5"
     assert outbox["event_id"] == "e-1" and outbox["transfer_id"] == TRANSFER
     assert NOW < outbox["expires_at"] < NOW + 30 * 86400
     audit = _get(ddb, f"AUDIT#{TRANSFER}")
@@ -72,15 +94,12 @@ def test_records_outcome_outbox_and_audit_together(ddb: Any) -> None:
     assert audit["emp_id"] == "no-123" and audit["status"] == "received" and audit["event_id"] == "e-1"
 
 
-def test_second_outcome_is_refused_and_reports_the_stored_one(ddb: Any) -> None:
-    store = OutcomeStore(ddb, TABLE, retention_days=30)
-    store.record(_write("e-1", "received"), now=NOW)
+def test_second_outcome_is_refused_and_the_first_stays(ddb: Any) -> None:
+    store = _store(ddb)
+    assert _record(store, _outcome("e-1", Status.NO_RESULTS))
 
-    again = store.record(_write("e-2", "cancelled"), now=NOW + 5)
+    assert not _record(store, _outcome("e-2", Status.CANCELLED), now=NOW + 5)
 
-    assert not again.recorded
-    assert again.status == "received"
-    assert again.outcome is not None and again.outcome["event_id"] == "e-1"
     assert "OUTBOX#e-2" not in _pks(ddb)
     assert _get(ddb, f"SESSION#{TRANSFER}")["outcome"]["event_id"] == "e-1"  # type: ignore[index]
 
@@ -88,63 +107,103 @@ def test_second_outcome_is_refused_and_reports_the_stored_one(ddb: Any) -> None:
 def test_wrong_emrex_session_id_writes_nothing(ddb: Any) -> None:
     before = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"SESSION#{TRANSFER}"}})["Item"]
 
-    result = OutcomeStore(ddb, TABLE, retention_days=30).record(_write(sid="B" * 32), now=NOW)
+    assert not _record(_store(ddb), _outcome(), transfer=replace(CHOSEN, emrex_session_id="B" * 32))
 
-    assert not result.recorded and result.status == "pending" and result.emrex_session_id == SID
     assert ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"SESSION#{TRANSFER}"}})["Item"] == before
     assert _pks(ddb) == {f"SESSION#{TRANSFER}"}
 
 
-def test_unknown_session_is_not_created(ddb: Any) -> None:
-    write = _write()
-    missing = OutcomeWrite(**{**write.__dict__, "transfer_id": "f" * 32})
-
-    result = OutcomeStore(ddb, TABLE, retention_days=30).record(missing, now=NOW)
-
-    assert not result.recorded and result.status is None and result.outcome is None
+def test_unknown_transfer_is_not_created(ddb: Any) -> None:
+    assert not _record(_store(ddb), _outcome(), transfer=replace(CHOSEN, id="f" * 32))
     assert _pks(ddb) == {f"SESSION#{TRANSFER}"}
 
 
-class ConflictingClient:
-    """Delegates to moto but cancels the first ``conflicts`` transactions with TransactionConflict."""
+class FailingClient:
+    """Delegates to moto but fails the first ``times`` transactions with ``error``."""
 
-    def __init__(self, real: Any, conflicts: int, code: str = "TransactionConflict") -> None:
-        self.real, self.conflicts, self.code, self.attempts = real, conflicts, code, 0
+    def __init__(self, real: Any, times: int, error: Exception) -> None:
+        self.real, self.times, self.error, self.attempts = real, times, error, 0
 
     def transact_write_items(self, **kwargs: Any) -> Any:
         self.attempts += 1
-        if self.attempts <= self.conflicts:
-            raise ClientError(
-                {
-                    "Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
-                    "CancellationReasons": [{"Code": self.code}, {"Code": "None"}, {"Code": "None"}],
-                },
-                "TransactWriteItems",
-            )
+        if self.attempts <= self.times:
+            raise self.error
         return self.real.transact_write_items(**kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
 
+def _cancelled(code: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+            "CancellationReasons": [{"Code": code}, {"Code": "None"}, {"Code": "None"}],
+        },
+        "TransactWriteItems",
+    )
+
+
 def test_transaction_conflicts_are_retried(ddb: Any) -> None:
-    client = ConflictingClient(ddb, conflicts=2)
+    client = FailingClient(ddb, 2, _cancelled("TransactionConflict"))
 
-    result = OutcomeStore(client, TABLE, retention_days=30).record(_write(), now=NOW)
+    assert _record(_store(client), _outcome())
+    assert client.attempts == 3
 
-    assert result.recorded and client.attempts == 3
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        _cancelled("TransactionConflict"),  # persistently
+        _cancelled("ThrottlingError"),
+        ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}}, "Op"),
+        ClientError({"Error": {"Code": "InternalServerError", "Message": "oops"}}, "Op"),
+        ReadTimeoutError(endpoint_url="https://dynamodb.example"),
+    ],
+    ids=["conflict", "throttled-item", "throughput", "internal", "timeout"],
+)
+def test_transient_failures_are_storage_unavailable_and_write_nothing(ddb: Any, error: Exception) -> None:
+    with pytest.raises(EmrexError) as refused:
+        _record(_store(FailingClient(ddb, 99, error)), _outcome())
 
-def test_persistent_conflicts_and_other_cancellations_are_raised(ddb: Any) -> None:
-    with pytest.raises(ClientError):
-        OutcomeStore(ConflictingClient(ddb, conflicts=99), TABLE, retention_days=30).record(_write(), now=NOW)
-    with pytest.raises(ClientError):
-        OutcomeStore(ConflictingClient(ddb, 1, "ValidationError"), TABLE, retention_days=30).record(_write(), now=NOW)
+    assert refused.value.code is ErrorCode.STORAGE_UNAVAILABLE
     assert _get(ddb, f"SESSION#{TRANSFER}")["status"] == "pending"  # type: ignore[index]
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        _cancelled("ValidationError"),
+        ClientError(
+            {"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the maximum allowed size"}},
+            "TransactWriteItems",
+        ),
+    ],
+    ids=["cancelled", "validation"],
+)
+def test_an_item_too_large_is_outcome_too_large(ddb: Any, error: Exception) -> None:
+    with pytest.raises(EmrexError) as refused:
+        _record(_store(FailingClient(ddb, 1, error)), _outcome())
+
+    assert refused.value.code is ErrorCode.OUTCOME_TOO_LARGE
+
+
+def test_a_really_oversized_outcome_against_moto_is_outcome_too_large(ddb: Any) -> None:
+    huge = _outcome(status=Status.PROVIDER_ERROR, return_message="x" * 450_000)
+    with pytest.raises(EmrexError) as refused:
+        _record(_store(ddb), huge)
+    assert refused.value.code is ErrorCode.OUTCOME_TOO_LARGE
+    assert _get(ddb, f"SESSION#{TRANSFER}")["status"] == "pending"  # type: ignore[index]
+
+
+def test_other_errors_are_raised_as_they_are(ddb: Any) -> None:
+    error = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "TransactWriteItems")
+    with pytest.raises(ClientError):
+        _record(_store(FailingClient(ddb, 1, error)), _outcome())
+
+
 def test_outbox_ledger_marks_and_reports_published_events(ddb: Any) -> None:
-    OutcomeStore(ddb, TABLE, retention_days=30).record(_write("e-1"), now=NOW)
+    _record(_store(ddb), _outcome("e-1"))
     ledger = OutboxLedger(ddb, TABLE)
 
     assert ledger.published(["e-1", "e-404"]) == set()
@@ -157,6 +216,6 @@ def test_outbox_ledger_marks_and_reports_published_events(ddb: Any) -> None:
 
 
 def test_items_stay_small(ddb: Any) -> None:
-    OutcomeStore(ddb, TABLE, retention_days=30).record(_write(), now=NOW)
+    _record(_store(ddb), _outcome())
     for item in ddb.scan(TableName=TABLE)["Items"]:
         assert len(json.dumps(item)) < 4096

@@ -1,18 +1,15 @@
+import hashlib
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from emrex_emc.adapters.sessions import (
-    SessionRepository,
-    Transfer,
-    item_to_transfer,
-    session_pk,
-    transfer_to_item,
-)
+from emrex_emc.adapters.sessions import TransferTable, item_to_transfer, session_pk, transfer_to_item
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.outcome import Outcome, ResultSummary
 from emrex_emc.core.protocol import Status, new_session_id, new_transfer_id
 from emrex_emc.core.registry import Emp, emp_id
+from emrex_emc.core.transfer import EmpRef, Transfer
 from tests.adapters.conftest import ADAPTER_TABLE
 
 NOW = 1_800_000_000
@@ -44,28 +41,35 @@ def _transfer(**changes: Any) -> Transfer:
 
 
 @pytest.fixture
-def repo(dynamodb: Any) -> SessionRepository:
-    return SessionRepository(dynamodb, TABLE)
+def repo(dynamodb: Any) -> TransferTable:
+    return TransferTable(dynamodb, TABLE)
 
 
 def test_item_round_trip_including_outcome_numbers() -> None:
     transfer = _transfer(
         start_used=True,
         emrex_session_id=new_session_id(),
-        emp={"id": EMP.id, "name": EMP.name, "country": "SE", "url": EMP.url},
-        pinned_certs=[b"\x00\x01", b"\xff"],
-        cert_fingerprints=["ab", "cd"],
-        outcome={"status": "received", "summary": {"ects": 37.5, "courses": 12}, "warnings": []},
+        emp=EmpRef.of(EMP),
+        pinned_certs=(b"\x00\x01", b"\xff"),
+        status=Status.RECEIVED,
+        outcome=Outcome(
+            Status.RECEIVED,
+            "2027-01-15T08:05:00Z",
+            "NCP_OK",
+            "0" * 64,
+            "e-1",
+            summary=ResultSummary(issuers=(), course_count=12, total_ects="37.5", report_count=1, attachment_count=0),
+        ),
     )
     item = transfer_to_item(transfer)
     assert item["pk"] == {"S": session_pk(transfer.id)}
     assert item["deadline"] == {"N": str(NOW + 1800)}
     assert item["pinned_certs"] == {"L": [{"S": "AAE="}, {"S": "/w=="}]}
+    assert item["cert_fingerprints"] == {"L": [{"S": hashlib.sha256(der).hexdigest()} for der in transfer.pinned_certs]}
     back = item_to_transfer(item)
     assert back == transfer
-    assert isinstance(back.outcome, dict)
-    assert type(back.outcome["summary"]["courses"]) is int
-    assert back.outcome["summary"]["ects"] == 37.5
+    assert back.outcome is not None and back.outcome.summary is not None
+    assert type(back.outcome.summary.course_count) is int
 
 
 def test_none_attributes_are_left_out() -> None:
@@ -86,14 +90,14 @@ def test_effective_status() -> None:
     assert received.effective_status(NOW + 99999) is Status.RECEIVED
 
 
-def test_create_and_get(repo: SessionRepository) -> None:
+def test_create_and_get(repo: TransferTable) -> None:
     transfer = _transfer()
     repo.create(transfer)
     assert repo.get(transfer.id) == transfer
     assert repo.get(new_transfer_id()) is None
 
 
-def test_create_never_overwrites(repo: SessionRepository, dynamodb: Any) -> None:
+def test_create_never_overwrites(repo: TransferTable, dynamodb: Any) -> None:
     transfer = _transfer()
     repo.create(transfer)
     with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
@@ -102,33 +106,33 @@ def test_create_never_overwrites(repo: SessionRepository, dynamodb: Any) -> None
     assert stored is not None and stored.applicant_id == "A-7"
 
 
-def test_choose_emp_pins_certificates(repo: SessionRepository) -> None:
+def test_choose_emp_pins_certificates(repo: TransferTable) -> None:
     transfer = _transfer()
     repo.create(transfer)
     session_id = new_session_id()
     chosen = repo.choose_emp(transfer.id, emp=EMP, session_id=session_id, now=NOW)
     assert chosen.start_used is True
     assert chosen.emrex_session_id == session_id
-    assert chosen.emp == {"id": EMP.id, "name": "Ladok EMP", "country": "SE", "url": EMP.url}
-    assert chosen.pinned_certs == [b"cert-a", b"cert-b"]
-    assert chosen.cert_fingerprints == list(EMP.certificate_fingerprints())
+    assert chosen.emp == EmpRef(EMP.id, "Ladok EMP", "SE", EMP.url)
+    assert chosen.pinned_certs == (b"cert-a", b"cert-b")
+    assert chosen.cert_fingerprints == EMP.certificate_fingerprints()
     assert repo.get(transfer.id) == chosen
     assert chosen.status is Status.PENDING
 
 
-def test_choose_emp_only_once(repo: SessionRepository) -> None:
+def test_choose_emp_only_once(repo: TransferTable) -> None:
     transfer = _transfer()
     repo.create(transfer)
     first = new_session_id()
     repo.choose_emp(transfer.id, emp=EMP, session_id=first, now=NOW)
     with pytest.raises(EmrexError) as info:
         repo.choose_emp(transfer.id, emp=EMP, session_id=new_session_id(), now=NOW + 1)
-    assert info.value.code is ErrorCode.SESSION_ALREADY_COMPLETED
+    assert info.value.code is ErrorCode.START_LINK_USED
     stored = repo.get(transfer.id)
     assert stored is not None and stored.emrex_session_id == first
 
 
-def test_choose_emp_after_deadline(repo: SessionRepository) -> None:
+def test_choose_emp_after_deadline(repo: TransferTable) -> None:
     transfer = _transfer()
     repo.create(transfer)
     with pytest.raises(EmrexError) as info:
@@ -138,15 +142,15 @@ def test_choose_emp_after_deadline(repo: SessionRepository) -> None:
     assert stored is not None and stored.start_used is False and stored.emp is None
 
 
-def test_choose_emp_on_completed_transfer(repo: SessionRepository) -> None:
+def test_choose_emp_on_completed_transfer(repo: TransferTable) -> None:
     transfer = _transfer(status=Status.CANCELLED)
     repo.create(transfer)
     with pytest.raises(EmrexError) as info:
         repo.choose_emp(transfer.id, emp=EMP, session_id=new_session_id(), now=NOW)
-    assert info.value.code is ErrorCode.SESSION_ALREADY_COMPLETED
+    assert info.value.code is ErrorCode.START_LINK_USED
 
 
-def test_choose_emp_unknown_transfer_creates_nothing(repo: SessionRepository) -> None:
+def test_choose_emp_unknown_transfer_creates_nothing(repo: TransferTable) -> None:
     missing = new_transfer_id()
     with pytest.raises(EmrexError) as info:
         repo.choose_emp(missing, emp=EMP, session_id=new_session_id(), now=NOW)

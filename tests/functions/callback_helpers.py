@@ -9,9 +9,10 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
-from emrex_emc.adapters.sessions import Transfer, deserialize_item
+from emrex_emc.adapters.dynamodb import deserialize_item
 from emrex_emc.core.registry import Emp, emp_id
 from emrex_emc.core.state import StateClaims, StateSigner
+from emrex_emc.core.transfer import Transfer
 from emrex_emc.local.elmo_factory import (
     SigningIdentity,
     build_elmo,
@@ -62,7 +63,7 @@ def state_for(signer: StateSigner, transfer: Transfer, *, expires_at: int | None
     claims = StateClaims(
         transfer_id=transfer.id,
         session_id=transfer.emrex_session_id,
-        emp_id=transfer.emp["id"],
+        emp_id=transfer.emp.id,
         expires_at=transfer.deadline if expires_at is None else expires_at,
     )
     return signer.sign(claims)

@@ -21,10 +21,11 @@ import pytest
 from moto import mock_aws
 
 from emrex_emc.adapters.aws import reset_clients
-from emrex_emc.adapters.sessions import SessionRepository, Transfer, emp_summary
+from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.protocol import Status, new_session_id, new_transfer_id
 from emrex_emc.core.registry import Emp, emp_id
 from emrex_emc.core.state import StateSigner
+from emrex_emc.core.transfer import EmpRef, Transfer
 from emrex_emc.local.moto_env import create_table
 
 REGION = "eu-west-1"
@@ -56,8 +57,8 @@ class AwsEnv:
         return StateSigner(STATE_KEYS, STATE_KEY_ID)
 
     @property
-    def sessions(self) -> SessionRepository:
-        return SessionRepository(self.dynamodb, self.table)
+    def transfers(self) -> TransferTable:
+        return TransferTable(self.dynamodb, self.table)
 
 
 def secret_json() -> str:
@@ -150,11 +151,10 @@ def make_transfer(aws_env: AwsEnv) -> Callable[..., Transfer]:
                 transfer,
                 start_used=True,
                 emrex_session_id=new_session_id(),
-                emp=emp_summary(emp),
-                pinned_certs=list(emp.certificates),
-                cert_fingerprints=list(emp.certificate_fingerprints()),
+                emp=EmpRef.of(emp),
+                pinned_certs=emp.certificates,
             )
-        aws_env.sessions.create(transfer)
+        aws_env.transfers.create(transfer)
         return transfer
 
     return _make

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from callback import handler as callback_handler
-from emrex_emc.adapters.sessions import Transfer
+from emrex_emc.core.transfer import Transfer
 from emrex_emc.local.elmo_factory import build_elmo, encode_elmo, sign_elmo
 from tests.functions.callback_helpers import (
     APPLICANT,
@@ -28,6 +28,7 @@ from tests.functions.callback_helpers import (
     trusted_emp,
 )
 from tests.functions.conftest import AwsEnv
+from tests.lambda_context import LAMBDA_CONTEXT
 
 
 @pytest.fixture(autouse=True)
@@ -48,14 +49,14 @@ def _unsigned_xml() -> bytes:
 
 def post(aws_env: AwsEnv, transfer: Transfer, form: dict[str, str], **kwargs: Any) -> dict[str, Any]:
     event = callback_event(state_for(aws_env.signer, transfer), form, **kwargs)
-    response: dict[str, Any] = callback_handler.handler(event, None)
+    response: dict[str, Any] = callback_handler.handler(event, LAMBDA_CONTEXT)
     return response
 
 
 def session(aws_env: AwsEnv, transfer: Transfer) -> dict[str, Any]:
-    item = aws_env.sessions.get(transfer.id)
+    item = aws_env.transfers.get(transfer.id)
     assert item is not None
-    return {"status": item.status.value, "outcome": item.outcome}
+    return {"status": item.status.value, "outcome": item.outcome.to_item() if item.outcome else None}
 
 
 def test_ok_is_verified_stored_and_queued_once(aws_env: AwsEnv, transfer: Transfer) -> None:
@@ -127,7 +128,7 @@ def test_provider_message_is_truncated_and_escaped(aws_env: AwsEnv, transfer: Tr
     assert "<script>alert" not in response["body"] and "&lt;script&gt;alert(1)" in response["body"]
     [(_, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
     assert detail["return_code"] == "NCP_ERROR"
-    assert detail["return_message"] == message[:500]
+    assert detail["return_message"] == message[:499] + "…"
 
 
 def test_replay_shows_the_same_page_and_publishes_nothing(aws_env: AwsEnv, transfer: Transfer) -> None:
@@ -189,7 +190,7 @@ def test_forged_or_expired_state_leaves_the_session_byte_identical(
     before = raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}")
     for return_code in ("NCP_CANCEL", "NCP_OK"):
         event = callback_event(make_state(aws_env, transfer), form_for(transfer, return_code, ok_payload()))
-        response = callback_handler.handler(event, None)
+        response = callback_handler.handler(event, LAMBDA_CONTEXT)
         assert response["statusCode"] == status
         assert code in response["body"]
     assert raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}") == before
@@ -219,7 +220,7 @@ def test_state_bound_to_another_session_id_is_refused(aws_env: AwsEnv, transfer:
     stale = replace(transfer, emrex_session_id="Z" * 32)
     event = callback_event(state_for(aws_env.signer, stale), form_for(stale, "NCP_CANCEL"))
 
-    response = callback_handler.handler(event, None)
+    response = callback_handler.handler(event, LAMBDA_CONTEXT)
 
     assert response["statusCode"] == 400 and "SESSION_MISMATCH" in response["body"]
     assert session(aws_env, transfer)["status"] == "pending"
@@ -309,7 +310,7 @@ def test_base64_encoded_api_gateway_body(aws_env: AwsEnv, transfer: Transfer) ->
 def test_unreadable_form_is_refused(aws_env: AwsEnv, transfer: Transfer, event_change: dict[str, Any]) -> None:
     event = {**callback_event(state_for(aws_env.signer, transfer), {}), **event_change}
 
-    response = callback_handler.handler(event, None)
+    response = callback_handler.handler(event, LAMBDA_CONTEXT)
 
     assert response["statusCode"] == 400 and "FORM_INVALID" in response["body"]
     assert session(aws_env, transfer)["status"] == "pending"
@@ -320,7 +321,7 @@ def test_unknown_transfer_with_a_valid_state(aws_env: AwsEnv, transfer: Transfer
 
     ghost = replace(transfer, id="f" * 32)
     response = callback_handler.handler(
-        callback_event(state_for(aws_env.signer, ghost), form_for(ghost, "NCP_CANCEL")), None
+        callback_event(state_for(aws_env.signer, ghost), form_for(ghost, "NCP_CANCEL")), LAMBDA_CONTEXT
     )
 
     assert response["statusCode"] == 404 and "SESSION_NOT_FOUND" in response["body"]
@@ -333,7 +334,7 @@ def test_pending_session_past_its_deadline_is_expired(aws_env: AwsEnv, make_tran
         state_for(aws_env.signer, transfer, expires_at=transfer.deadline + 3600), form_for(transfer, "NCP_CANCEL")
     )
 
-    response = callback_handler.handler(event, None)
+    response = callback_handler.handler(event, LAMBDA_CONTEXT)
 
     assert response["statusCode"] == 410 and "SESSION_EXPIRED" in response["body"]
     assert "outcome=expired" in response["body"]
@@ -343,24 +344,42 @@ def test_pending_session_past_its_deadline_is_expired(aws_env: AwsEnv, make_tran
 def test_storage_failure_records_nothing_and_the_retry_succeeds(
     aws_env: AwsEnv, transfer: Transfer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
     from emrex_emc.adapters.blobs import BlobStore
 
-    real = BlobStore.put_transfer_objects
+    real = BlobStore._put
 
-    def broken(*args: Any, **kwargs: Any) -> Any:
-        raise ConnectionError("S3 unavailable")
+    def timing_out(*args: Any, **kwargs: Any) -> Any:
+        raise ReadTimeoutError(endpoint_url="https://s3.example")
 
-    monkeypatch.setattr(BlobStore, "put_transfer_objects", broken)
+    monkeypatch.setattr(BlobStore, "_put", timing_out)
     form = form_for(transfer, "NCP_OK", ok_payload())
     failed = post(aws_env, transfer, form)
 
-    assert failed["statusCode"] == 503
+    assert failed["statusCode"] == 503 and "STORAGE_UNAVAILABLE" in failed["body"]
     assert session(aws_env, transfer)["status"] == "pending"
     assert outbox_events(aws_env.dynamodb, aws_env.table) == []
 
-    monkeypatch.setattr(BlobStore, "put_transfer_objects", real)
+    monkeypatch.setattr(BlobStore, "_put", real)
     assert post(aws_env, transfer, form)["statusCode"] == 200
     assert len(outbox_events(aws_env.dynamodb, aws_env.table)) == 1
+
+
+def test_an_unexpected_failure_is_an_internal_error_page_and_records_nothing(
+    aws_env: AwsEnv, transfer: Transfer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emrex_emc.adapters.blobs import BlobStore
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(BlobStore, "put_transfer_objects", broken)
+    failed = post(aws_env, transfer, form_for(transfer, "NCP_OK", ok_payload()))
+
+    assert failed["statusCode"] == 500 and "INTERNAL_ERROR" in failed["body"] and "a bug" not in failed["body"]
+    assert session(aws_env, transfer)["status"] == "pending"
+    assert outbox_events(aws_env.dynamodb, aws_env.table) == []
 
 
 @pytest.mark.parametrize(
@@ -376,7 +395,7 @@ def test_storage_failure_records_nothing_and_the_retry_succeeds(
     ],
 )
 def test_return_link_keeps_the_query_and_sets_session_and_outcome(return_url: str, expected: str) -> None:
-    from emrex_emc.web.outcome_pages import return_link
+    from emrex_emc.web.outcome import return_link
 
     assert return_link(return_url, "abc", "received") == expected
 

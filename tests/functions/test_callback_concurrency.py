@@ -17,11 +17,13 @@ from moto.server import ThreadedMotoServer
 
 from callback import handler as callback_handler
 from emrex_emc.adapters.aws import reset_clients
-from emrex_emc.adapters.sessions import SessionRepository, Transfer, emp_summary
+from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.protocol import new_session_id
+from emrex_emc.core.transfer import EmpRef, Transfer
 from outbox_relay import handler as relay_handler
 from tests.functions.callback_helpers import callback_event, form_for, ok_payload, state_for, trusted_emp
 from tests.functions.conftest import BUCKET, BUS, REGION, SECRET, TABLE, AwsEnv, new_transfer, secret_json
+from tests.lambda_context import LAMBDA_CONTEXT
 
 SESSIONS = 100
 REPLAYED = 10
@@ -132,7 +134,7 @@ def _drain(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
 
 def test_100_concurrent_callbacks_produce_exactly_100_events(moto_server: str) -> None:
     ddb, queue_url = _create_resources(moto_server)
-    repository = SessionRepository(ddb, TABLE)
+    repository = TransferTable(ddb, TABLE)
     emp = trusted_emp()
     transfers: list[Transfer] = []
     for _ in range(SESSIONS):
@@ -140,8 +142,8 @@ def test_100_concurrent_callbacks_produce_exactly_100_events(moto_server: str) -
             new_transfer(),
             start_used=True,
             emrex_session_id=new_session_id(),
-            emp=emp_summary(emp),
-            pinned_certs=list(emp.certificates),
+            emp=EmpRef.of(emp),
+            pinned_certs=emp.certificates,
         )
         repository.create(transfer)
         transfers.append(transfer)
@@ -159,7 +161,7 @@ def test_100_concurrent_callbacks_produce_exactly_100_events(moto_server: str) -
     # the first REPLAYED POSTs are sent twice, back to back, so each copy races its twin
 
     def call(event: dict[str, Any]) -> int:
-        status: int = callback_handler.handler(event, None)["statusCode"]
+        status: int = callback_handler.handler(event, LAMBDA_CONTEXT)["statusCode"]
         return status
 
     # Server and clients share one process (and its GIL) on a small CI machine: WORKERS threads at a time
@@ -170,9 +172,11 @@ def test_100_concurrent_callbacks_produce_exactly_100_events(moto_server: str) -
 
     records = _stream_records(moto_server, ddb)
     for begin in range(0, len(records), 100):  # batches as an event source mapping would hand them over
-        assert relay_handler.handler({"Records": records[begin : begin + 100]}, None) == {"batchItemFailures": []}
+        assert relay_handler.handler({"Records": records[begin : begin + 100]}, LAMBDA_CONTEXT) == {
+            "batchItemFailures": []
+        }
     # a retried delivery of the whole stream changes nothing
-    assert relay_handler.handler({"Records": records[:100]}, None) == {"batchItemFailures": []}
+    assert relay_handler.handler({"Records": records[:100]}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
 
     delivered = _drain(_client("sqs", moto_server), queue_url)
     event_ids = Counter(d["detail"]["event_id"] for d in delivered)

@@ -71,7 +71,8 @@ def test_serving_the_chooser_and_choosing_loads_no_heavy_modules() -> None:
         _session().events.register(
             "creating-client-class", lambda event_name, **kwargs: created.add(event_name.split(".", 1)[1]))
         from emrex_emc.adapters.registry_store import RegistryStore
-        from emrex_emc.adapters.sessions import SessionRepository, Transfer
+        from emrex_emc.adapters.sessions import TransferTable
+        from emrex_emc.core.transfer import Transfer
         from emrex_emc.core.protocol import Status
         from emrex_emc.core.registry import Emp, RegistrySnapshot
         with mock_aws():
@@ -86,19 +87,21 @@ def test_serving_the_chooser_and_choosing_loads_no_heavy_modules() -> None:
             RegistryStore(ddb, "t").save(
                 RegistrySnapshot(fetched_at=datetime.now(UTC), source="t", emps=(emp,)))
             now = int(time.time())
-            SessionRepository(ddb, "t").create(Transfer(
+            TransferTable(ddb, "t").create(Transfer(
                 id="a" * 32, applicant_id="x", given_names="x", family_name="x", birth_date="2000-01-01",
                 return_url="https://uni.example/", locale="en", status=Status.PENDING, created_at="x",
                 deadline=now + 600, expires_at=now + 9999))
+            class Context:
+                function_name, memory_limit_in_mb, invoked_function_arn, aws_request_id = "f", 128, "arn", "r"
             def event(method, body="", cookies=None):
                 return {"routeKey": f"{method} /start/{{id}}", "rawPath": "/start/" + "a" * 32,
                         "pathParameters": {"id": "a" * 32}, "headers": {"host": "h",
                         "content-type": "application/x-www-form-urlencoded"}, "body": body,
                         "cookies": cookies or [], "requestContext": {"http": {"method": method}}}
-            page = handler.handler(event("GET"), None)
+            page = handler.handler(event("GET"), Context())
             cookie = page["cookies"][0].split(";")[0]
             field = page["body"].split('name="csrf" value="')[1].split('"')[0]
-            chosen = handler.handler(event("POST", urlencode({"csrf": field, "emp": "no-1"}), [cookie]), None)
+            chosen = handler.handler(event("POST", urlencode({"csrf": field, "emp": "no-1"}), [cookie]), Context())
         print(json.dumps({"heavy": heavy(), "status": [str(page["statusCode"]), str(chosen["statusCode"])],
                           "clients": sorted(created)}))
         """

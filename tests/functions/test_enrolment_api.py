@@ -5,11 +5,19 @@ from typing import Any
 
 import pytest
 
+from emrex_emc.core.errors import EmrexError
+from emrex_emc.core.evidence import StoredObjects
+from emrex_emc.core.identity import FieldMatch, IdentityResult
+from emrex_emc.core.outcome import ErrorInfo, Outcome, ResultSummary
 from emrex_emc.core.protocol import Status
-from emrex_emc.services.enrolment import FieldError, parse_enrolment, return_url_allowed
+from emrex_emc.core.return_urls import return_url_allowed
+from emrex_emc.services.enrolment import EnrolmentRequest
 from emrex_emc.settings import Settings
+from emrex_emc.web.enrolment import enrolment_request
+from emrex_emc.web.http import HttpRequest
 from enrolment_api import handler as enrolment
 from tests.functions.conftest import ALLOWED_RETURN_URLS, API_TOKEN, AwsEnv, apigw_event
+from tests.lambda_context import LAMBDA_CONTEXT
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -30,6 +38,13 @@ SETTINGS = Settings.from_env(
 AUTH = {"authorization": f"Bearer {API_TOKEN}", "content-type": "application/json"}
 
 
+def parse_enrolment(body: Any, *, settings: Settings, today: date) -> EnrolmentRequest:
+    request = HttpRequest("POST", "/sessions", {"content-type": "application/json"}, body=json.dumps(body).encode())
+    return enrolment_request(
+        request, allowed_return_urls=settings.allowed_return_urls, local_mode=settings.local_mode, today=today
+    )
+
+
 @pytest.fixture(autouse=True)
 def fresh_handler() -> Iterator[None]:
     enrolment.reset()
@@ -45,7 +60,7 @@ def post(body: Any, headers: dict[str, str] | None = None, *, raw: str | None = 
         headers=AUTH if headers is None else headers,
         body=raw if raw is not None else json.dumps(body),
     )
-    return enrolment.handler(event, None)
+    return enrolment.handler(event, LAMBDA_CONTEXT)
 
 
 def get(transfer_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -56,7 +71,7 @@ def get(transfer_id: str, headers: dict[str, str] | None = None) -> dict[str, An
         path_params={"id": transfer_id},
         headers=AUTH if headers is None else headers,
     )
-    return enrolment.handler(event, None)
+    return enrolment.handler(event, LAMBDA_CONTEXT)
 
 
 def stored_count(aws_env: AwsEnv) -> int:
@@ -105,7 +120,7 @@ def test_create_returns_201_and_stores_the_transfer(aws_env: AwsEnv) -> None:
     assert set(body) == {"id", "start_url", "expires_at"}
     assert len(body["id"]) == 32 and int(body["id"], 16) >= 0
     assert body["start_url"] == f"https://emc.example/start/{body['id']}"
-    stored = aws_env.sessions.get(body["id"])
+    stored = aws_env.transfers.get(body["id"])
     assert stored is not None
     assert (stored.applicant_id, stored.given_names, stored.family_name) == (
         "S-2027-0042",
@@ -136,16 +151,16 @@ def test_start_url_uses_the_request_base_when_no_public_url(aws_env: AwsEnv, mon
 def test_locale_is_optional_and_normalised(aws_env: AwsEnv) -> None:
     without = json.loads(post({k: v for k, v in VALID.items() if k != "locale"})["body"])
     with_region = json.loads(post({**VALID, "locale": "EN-gb"})["body"])
-    assert aws_env.sessions.get(without["id"]).locale == ""  # type: ignore[union-attr]
-    assert aws_env.sessions.get(with_region["id"]).locale == "en"  # type: ignore[union-attr]
+    assert aws_env.transfers.get(without["id"]).locale == ""  # type: ignore[union-attr]
+    assert aws_env.transfers.get(with_region["id"]).locale == "en"  # type: ignore[union-attr]
 
 
 def test_personal_data_is_not_logged(aws_env: AwsEnv, captured_logs: list[str]) -> None:
     post(VALID)
     post({**VALID, "birth_date": "2999-01-01"})
     post(VALID, {"authorization": "Bearer wrong-token", "content-type": "application/json"})
-    assert any("transfer not created" in line for line in captured_logs)
-    assert any("bearer token" in line for line in captured_logs)
+    assert any("VALIDATION_FAILED" in line for line in captured_logs)
+    assert any("UNAUTHORIZED" in line for line in captured_logs)
     output = "\n".join(captured_logs)
     for value in ("Joost", "Berg", "1999-02-28", "S-2027-0042", "2999-01-01", "wrong-token", API_TOKEN):
         assert value not in output
@@ -177,8 +192,8 @@ TOMORROW = (date.today() + timedelta(days=2)).isoformat()
         ({"birth_date": "1999-02-28T00:00:00"}, "birth_date", "at most"),
         ({"return_url": None}, "return_url", "required"),
         ({"return_url": "not a url"}, "return_url", "allow-list"),
-        ({"locale": "de"}, "locale", "'nl' or 'en'"),
-        ({"locale": 7}, "locale", "'nl' or 'en'"),
+        ({"locale": "de"}, "locale", "one of 'en', 'nl'"),
+        ({"locale": 7}, "locale", "string"),
         ({"nickname": "JJ"}, "nickname", "unknown field"),
     ],
 )
@@ -186,10 +201,10 @@ def test_invalid_fields_are_refused_precisely(change: dict[str, Any], field: str
     body = {**VALID, **change}
     if change.get(field, "") is None:
         del body[field]
-    with pytest.raises(FieldError) as info:
+    with pytest.raises(EmrexError) as info:
         parse_enrolment(body, settings=SETTINGS, today=date.today())
     assert info.value.field == field
-    assert fragment in info.value.reason
+    assert fragment in info.value.message
 
 
 @pytest.mark.parametrize(
@@ -249,7 +264,7 @@ def test_allowed_return_urls(url: str) -> None:
 def test_allowed_return_url_is_stored(aws_env: AwsEnv) -> None:
     response = post({**VALID, "return_url": "https://apply.uni.example/x"})
     assert response["statusCode"] == 201
-    stored = aws_env.sessions.get(json.loads(response["body"])["id"])
+    stored = aws_env.transfers.get(json.loads(response["body"])["id"])
     assert stored is not None and stored.return_url == "https://apply.uni.example/x"
 
 
@@ -350,37 +365,36 @@ def test_status_of_an_expired_transfer(make_transfer: Callable[..., Any]) -> Non
 
 
 def test_status_shows_the_emp_and_the_public_part_of_the_outcome(make_transfer: Callable[..., Any]) -> None:
-    outcome = {
-        "at": "2027-01-15T08:10:00Z",
-        "status": "received",
-        "return_code": "NCP_OK",
-        "error": None,
-        "payload_sha256": "ab" * 32,
-        "summary": {"reports": 1, "courses": 12, "ects": 37.5},
-        "signature": {"algorithm": "rsa-sha256", "certificate_sha256": "cd" * 32},
-        "identity": {"verdict": "MATCH", "fields": {"family_name": "MATCH"}},
-        "s3": {"payload": "transfers/x/payload.txt", "results": "transfers/x/results.json"},
-        "warnings": [],
-        "event_id": "e" * 32,
-    }
+    summary = ResultSummary(issuers=(), course_count=12, total_ects="37.5", report_count=1, attachment_count=0)
+    identity = IdentityResult("MATCH", (FieldMatch("family_name", "MATCH", "same"),))
+    stored = StoredObjects("b", "transfers/x/payload.txt", "ab" * 32, "transfers/x/results.json")
+    outcome = Outcome(
+        Status.RECEIVED,
+        "2027-01-15T08:10:00Z",
+        "NCP_OK",
+        "ab" * 32,
+        "e" * 32,
+        summary=summary,
+        identity=identity,
+        s3=stored,
+    )
     transfer = make_transfer(chosen=True, status=Status.RECEIVED, outcome=outcome)
     body = json.loads(get(transfer.id)["body"])
     assert body["status"] == "received"
-    assert body["emp"]["country"] == "NO" and body["emp"]["id"] == transfer.emp["id"]
+    assert body["emp"]["country"] == "NO" and body["emp"]["id"] == transfer.emp.id
     assert body["outcome"] == {
         "at": "2027-01-15T08:10:00Z",
         "status": "received",
         "return_code": "NCP_OK",
-        "summary": {"reports": 1, "courses": 12, "ects": 37.5},
+        "summary": summary.to_json(),
         "identity": "MATCH",
-        "error": None,
-        "s3": {"payload": "transfers/x/payload.txt", "results": "transfers/x/results.json"},
+        "s3": stored.to_item(),
         "warnings": [],
     }
 
 
 def test_status_shows_the_error_code_of_a_rejection(make_transfer: Callable[..., Any]) -> None:
-    outcome = {"at": "x", "status": "rejected", "error": {"code": "SIGNATURE_INVALID", "message": "m"}}
+    outcome = Outcome(Status.REJECTED, "x", "NCP_OK", "0" * 64, "e", error=ErrorInfo("SIGNATURE_INVALID", "m"))
     transfer = make_transfer(chosen=True, status=Status.REJECTED, outcome=outcome)
     body = json.loads(get(transfer.id)["body"])
     assert body["status"] == "rejected" and body["outcome"]["error"] == "SIGNATURE_INVALID"
@@ -393,10 +407,16 @@ def test_status_of_unknown_ids_is_404(aws_env: AwsEnv, transfer_id: str) -> None
     assert error_of(response)["code"] == "NOT_FOUND"
 
 
-def test_routing_without_route_key(aws_env: AwsEnv) -> None:
-    created = enrolment.handler(apigw_event("POST", "/prod/sessions", headers=AUTH, body=json.dumps(VALID)), None)
+def test_routing_is_by_route_key_only(aws_env: AwsEnv) -> None:
+    created = enrolment.handler(
+        apigw_event("POST", "/prod/sessions", route_key="POST /sessions", headers=AUTH, body=json.dumps(VALID)),
+        LAMBDA_CONTEXT,
+    )
     assert created["statusCode"] == 201
     transfer_id = json.loads(created["body"])["id"]
-    fetched = enrolment.handler(apigw_event("GET", f"/prod/sessions/{transfer_id}", headers=AUTH), None)
-    assert json.loads(fetched["body"])["id"] == transfer_id
-    assert enrolment.handler(apigw_event("DELETE", f"/sessions/{transfer_id}", headers=AUTH), None)["statusCode"] == 404
+    for event in (
+        apigw_event("GET", f"/prod/sessions/{transfer_id}", headers=AUTH),  # $default: the path routes nothing
+        apigw_event("DELETE", f"/sessions/{transfer_id}", route_key="$default", headers=AUTH),
+    ):
+        response = enrolment.handler(event, LAMBDA_CONTEXT)
+        assert response["statusCode"] == 404 and error_of(response)["code"] == "NOT_FOUND"

@@ -12,10 +12,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from callback import handler as callback_handler
-from emrex_emc.adapters.events import DetailType
-from emrex_emc.adapters.sessions import Transfer
+from emrex_emc.core.events import DetailType
+from emrex_emc.core.transfer import Transfer
 from tests.functions.callback_helpers import callback_event, form_for, ok_payload, outbox_events, state_for, trusted_emp
 from tests.functions.conftest import AwsEnv
+from tests.lambda_context import LAMBDA_CONTEXT
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "functions" / "emrex_emc" / "schemas" / "events"
 
@@ -61,7 +62,7 @@ def test_published_events_validate(
     payload = {"ok": ok_payload(), "tampered": ok_payload().replace("A", "B", 5), "": ""}[elmo]
     transfer = make_transfer(emp=trusted_emp())
     event = callback_event(state_for(aws_env.signer, transfer), form_for(transfer, code, payload, message))
-    assert callback_handler.handler(event, None)["statusCode"] == 200
+    assert callback_handler.handler(event, LAMBDA_CONTEXT)["statusCode"] == 200
 
     [(detail_type, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
     jsonschema.validate(detail, _schemas()[detail_type], format_checker=Draft202012Validator.FORMAT_CHECKER)

@@ -13,6 +13,7 @@ from emrex_emc.core.registry_parse import render_ewp_catalogue
 from emrex_emc.services.registry_refresh import diff_emps, refresh_registry
 from registry_refresh import handler as refresh_handler
 from tests.adapters.conftest import make_certificate
+from tests.lambda_context import LAMBDA_CONTEXT
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 SOURCE = "https://registry.example/catalogue-v1.xml"
@@ -210,7 +211,7 @@ def change_logs(caplog) -> list[tuple[str, str, str, str]]:
 
 
 def test_handler_refreshes_stores_and_emits_metrics(lambda_env, aws_env, capsys, caplog):
-    result = refresh_handler.handler({}, None)
+    result = refresh_handler.handler({}, LAMBDA_CONTEXT)
 
     assert result["status"] == "updated"
     assert result["emp_count"] == 2
@@ -223,18 +224,18 @@ def test_handler_refreshes_stores_and_emits_metrics(lambda_env, aws_env, capsys,
 
 
 def test_handler_skips_while_fresh_and_force_gets_not_modified(lambda_env, capsys):
-    refresh_handler.handler({}, None)
-    assert refresh_handler.handler({}, None)["status"] == "skipped"
-    assert refresh_handler.handler({"force": True}, None)["status"] == "not_modified"
+    refresh_handler.handler({}, LAMBDA_CONTEXT)
+    assert refresh_handler.handler({}, LAMBDA_CONTEXT)["status"] == "skipped"
+    assert refresh_handler.handler({"force": True}, LAMBDA_CONTEXT)["status"] == "not_modified"
 
 
 def test_handler_logs_a_certificate_change(lambda_env, capsys, caplog):
-    refresh_handler.handler({}, None)
+    refresh_handler.handler({}, LAMBDA_CONTEXT)
     lambda_env.write_bytes(render_ewp_catalogue([replace(NORWAY, certificates=(CERT_2,)), POLAND]))
     capsys.readouterr()
     caplog.clear()
 
-    result = refresh_handler.handler({"force": True}, None)
+    result = refresh_handler.handler({"force": True}, LAMBDA_CONTEXT)
 
     assert [(c["kind"], c["emp_id"]) for c in result["changes"]] == [("certificates_changed", NORWAY.id)]
     assert emitted_metrics(capsys)["RegistryEmpChanged"] == 1
@@ -245,7 +246,7 @@ def test_handler_failure_with_a_snapshot_reports_its_age_instead_of_crashing(lam
     seed(RegistryStore(aws_env.dynamodb, aws_env.table), [NORWAY], fetched_at=datetime.now(UTC) - timedelta(days=2))
     lambda_env.unlink()
 
-    result = refresh_handler.handler({}, None)
+    result = refresh_handler.handler({}, LAMBDA_CONTEXT)
 
     assert result["status"] == "failed"
     assert result["error"]["code"] == "REGISTRY_UNAVAILABLE"
@@ -262,7 +263,7 @@ def test_handler_refusing_an_oversized_snapshot_keeps_the_previous_one(lambda_en
     monkeypatch.setattr(refresh_handler, "RegistryStore", partial(RegistryStore, max_item_bytes=1024))
     refresh_handler.reset()
 
-    result = refresh_handler.handler({"force": True}, None)
+    result = refresh_handler.handler({"force": True}, LAMBDA_CONTEXT)
 
     assert (result["status"], result["error"]["code"], result["emp_count"]) == ("failed", "REGISTRY_INVALID", 1)
     assert "bytes allowed; the previous snapshot is kept" in result["error"]["message"]
@@ -273,6 +274,6 @@ def test_handler_refusing_an_oversized_snapshot_keeps_the_previous_one(lambda_en
 def test_handler_failure_without_a_snapshot_raises(lambda_env, capsys):
     lambda_env.write_bytes(b"not a registry")
     with pytest.raises(EmrexError) as caught:
-        refresh_handler.handler({}, None)
+        refresh_handler.handler({}, LAMBDA_CONTEXT)
     assert caught.value.code is ErrorCode.REGISTRY_INVALID
     assert emitted_metrics(capsys) == {"RegistryRefreshFailed": 1}

@@ -14,11 +14,12 @@ from callback import handler as callback_handler
 from emrex_emc.adapters.aws import client as aws_client
 from emrex_emc.adapters.outcomes import OutcomeStore
 from emrex_emc.adapters.registry_store import SNAPSHOT_PK, RegistryStore
-from emrex_emc.adapters.sessions import Transfer
 from emrex_emc.core.registry import RegistrySnapshot
+from emrex_emc.core.transfer import Transfer
 from outbox_relay import handler as relay_handler
 from tests.functions.callback_helpers import callback_event, form_for, outbox_events, state_for, trusted_emp
 from tests.functions.conftest import REGION, AwsEnv
+from tests.lambda_context import LAMBDA_CONTEXT
 
 
 class Stream:
@@ -94,7 +95,7 @@ def _use_events_client(monkeypatch: pytest.MonkeyPatch, events: Any) -> None:
 
 def _finish(env: AwsEnv, transfer: Transfer, code: str = "NCP_CANCEL") -> dict[str, Any]:
     event = callback_event(state_for(env.signer, transfer), form_for(transfer, code))
-    response: dict[str, Any] = callback_handler.handler(event, None)
+    response: dict[str, Any] = callback_handler.handler(event, LAMBDA_CONTEXT)
     return response
 
 
@@ -105,13 +106,13 @@ def test_outbox_rows_from_the_stream_are_delivered_once(env: AwsEnv, make_transf
         _finish(env, transfer)
     records = stream.read()
 
-    assert relay_handler.handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert relay_handler.handler({"Records": records}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
     delivered = sis.drain()
     assert sorted(d["detail"]["session_id"] for d in delivered) == sorted(t.id for t in transfers)
     assert {d["detail-type"] for d in delivered} == {"EMREX Transfer Cancelled"}
 
     # the same batch handed over again (e.g. a Lambda retry): nothing is published twice
-    assert relay_handler.handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert relay_handler.handler({"Records": records}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
     assert sis.drain() == []
 
 
@@ -131,14 +132,14 @@ def test_eventbridge_outage_then_recovery_delivers_exactly_once(
     flaky = FlakyEvents(env.events)  # every entry refused
     _use_events_client(monkeypatch, flaky)
     for _ in range(3):  # Lambda retries the batch while EventBridge is down
-        assert relay_handler.handler({"Records": records}, None) == {
+        assert relay_handler.handler({"Records": records}, LAMBDA_CONTEXT) == {
             "batchItemFailures": [{"itemIdentifier": outbox_sequence}]
         }
     assert flaky.calls == 3 and sis.drain() == []
 
     _use_events_client(monkeypatch, env.events)  # recovered
-    assert relay_handler.handler({"Records": records}, None) == {"batchItemFailures": []}
-    assert relay_handler.handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert relay_handler.handler({"Records": records}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
+    assert relay_handler.handler({"Records": records}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
     [delivered] = sis.drain()
     assert delivered["detail"]["session_id"] == transfer.id
 
@@ -154,13 +155,13 @@ def test_one_failing_event_does_not_block_the_others(
     failing_id = outbox_events_by_session(env)[first.id]
 
     _use_events_client(monkeypatch, FlakyEvents(env.events, {failing_id}))
-    response = relay_handler.handler({"Records": records}, None)
+    response = relay_handler.handler({"Records": records}, LAMBDA_CONTEXT)
 
     assert len(response["batchItemFailures"]) == 1
     assert [d["detail"]["session_id"] for d in sis.drain()] == [second.id]
 
     _use_events_client(monkeypatch, env.events)
-    assert relay_handler.handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert relay_handler.handler({"Records": records}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
     assert [d["detail"]["session_id"] for d in sis.drain()] == [first.id]
 
 
@@ -181,16 +182,16 @@ def test_crash_between_store_and_publish_still_publishes(
         raise RuntimeError("Lambda killed after the commit")
 
     monkeypatch.setattr(OutcomeStore, "record", commit_then_crash)
-    assert _finish(env, transfer)["statusCode"] == 503
+    assert _finish(env, transfer)["statusCode"] == 500
     monkeypatch.setattr(OutcomeStore, "record", real_record)
 
-    assert relay_handler.handler({"Records": stream.read()}, None) == {"batchItemFailures": []}
+    assert relay_handler.handler({"Records": stream.read()}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
     [delivered] = sis.drain()
     assert delivered["detail"]["session_id"] == transfer.id
 
     # the browser retries the same POST: same outcome page, nothing new to relay
     assert _finish(env, transfer)["statusCode"] == 200
-    assert relay_handler.handler({"Records": stream.read()}, None) == {"batchItemFailures": []}
+    assert relay_handler.handler({"Records": stream.read()}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
     assert sis.drain() == []
 
 
@@ -205,7 +206,7 @@ def test_other_items_are_ignored_and_a_malformed_outbox_record_is_reported(
     kinds = {(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"].split("#")[0]) for r in records}
     assert {("INSERT", "SESSION"), ("MODIFY", "SESSION"), ("INSERT", "AUDIT")} <= kinds
 
-    response = relay_handler.handler({"Records": records}, None)
+    response = relay_handler.handler({"Records": records}, LAMBDA_CONTEXT)
 
     broken_seq = next(
         r["dynamodb"]["SequenceNumber"] for r in records if r["dynamodb"]["Keys"]["pk"]["S"] == "OUTBOX#broken"
@@ -225,5 +226,5 @@ def test_registry_snapshot_writes_publish_no_event(env: AwsEnv) -> None:
         ("MODIFY", SNAPSHOT_PK),
     ]
 
-    assert relay_handler.handler({"Records": records}, None) == {"batchItemFailures": []}
+    assert relay_handler.handler({"Records": records}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
     assert sis.drain() == []

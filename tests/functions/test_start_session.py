@@ -11,12 +11,14 @@ import pytest
 
 from emrex_emc.adapters.aws import client as aws_client
 from emrex_emc.adapters.registry_store import SNAPSHOT_PK, RegistryStore
-from emrex_emc.adapters.sessions import Transfer
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
-from emrex_emc.services.start import CSRF_COOKIE_PLAIN, CSRF_COOKIE_SECURE, group_emps
+from emrex_emc.core.transfer import Transfer
+from emrex_emc.web.outcome import return_link
+from emrex_emc.web.start import CSRF_COOKIE_PLAIN, CSRF_COOKIE_SECURE, group_emps
 from start_session import handler as start
 from tests.functions.conftest import AwsEnv, apigw_event
+from tests.lambda_context import LAMBDA_CONTEXT
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -77,7 +79,7 @@ def get_page(transfer_id: str, *, query: dict[str, str] | None = None, **headers
         query=query,
         headers={k.replace("_", "-"): v for k, v in headers.items()},
     )
-    return start.handler(event, None)
+    return start.handler(event, LAMBDA_CONTEXT)
 
 
 def post_choice(transfer_id: str, fields: dict[str, str], cookies: list[str] | None = None) -> dict[str, Any]:
@@ -92,7 +94,7 @@ def post_choice(transfer_id: str, fields: dict[str, str], cookies: list[str] | N
         body=urlencode(fields),
         cookies=cookies,
     )
-    return start.handler(event, None)
+    return start.handler(event, LAMBDA_CONTEXT)
 
 
 def csrf_of(response: dict[str, Any]) -> tuple[str, str]:
@@ -172,7 +174,7 @@ def test_chooser_search_without_javascript(registry: AwsEnv, make_transfer: Call
 def test_search_query_is_escaped(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
     body = get_page(make_transfer().id, query={"q": '<script>alert(1)</script>"'})["body"]
     assert "<script>alert" not in body
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;&quot;" in body
+    assert '<script>alert(1)</script>"' in lxml.html.fromstring(body).text_content()
 
 
 def test_grouping_sorts_by_localised_country_name() -> None:
@@ -218,7 +220,7 @@ def test_chooser_reuses_a_valid_csrf_cookie(registry: AwsEnv, make_transfer: Cal
     name, _, value = cookie.partition("=")
     event = apigw_event("GET", f"/start/{transfer.id}", route_key="GET /start/{id}", path_params={"id": transfer.id})
     event["cookies"] = [cookie]
-    again = start.handler(event, None)
+    again = start.handler(event, LAMBDA_CONTEXT)
     assert again["cookies"][0].startswith(f"{name}={value};")
 
 
@@ -283,12 +285,12 @@ def test_choose_records_the_emp_session_and_signed_state(
     with pytest.raises(EmrexError) as info:
         registry.signer.verify(state, now=transfer.deadline)
     assert info.value.code is ErrorCode.STATE_EXPIRED
-    stored = registry.sessions.get(transfer.id)
+    stored = registry.transfers.get(transfer.id)
     assert stored is not None and stored.start_used
     assert stored.emrex_session_id == session_id
-    assert stored.emp == {"id": SE.id, "name": SE.name, "country": "SE", "url": SE.url}
-    assert stored.pinned_certs == list(SE.certificates)
-    assert stored.cert_fingerprints == [hashlib.sha256(SE.certificates[0]).hexdigest()]
+    assert stored.emp.to_json() == {"id": SE.id, "name": SE.name, "country": "SE", "url": SE.url}
+    assert stored.pinned_certs == SE.certificates
+    assert stored.cert_fingerprints == (hashlib.sha256(SE.certificates[0]).hexdigest(),)
 
 
 def test_session_ids_are_unique_across_transfers(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
@@ -304,13 +306,13 @@ def test_start_link_is_single_use(registry: AwsEnv, make_transfer: Callable[...,
     transfer = make_transfer(locale="en")
     cookie, field = csrf_of(get_page(transfer.id))
     assert post_choice(transfer.id, {"csrf": field, "emp": NO.id}, [cookie])["statusCode"] == 200
-    first = registry.sessions.get(transfer.id)
+    first = registry.transfers.get(transfer.id)
     again = post_choice(transfer.id, {"csrf": field, "emp": SE.id}, [cookie])
     assert again["statusCode"] == 410
     doc = lxml.html.fromstring(again["body"])
     assert "already been used" in doc.text_content() and "enrolment form" in doc.text_content()
-    assert doc.xpath("//a/@href") == [transfer.return_url]
-    assert registry.sessions.get(transfer.id) == first  # the first choice stands
+    assert doc.xpath("//a/@href") == [return_link(transfer.return_url, transfer.id, "pending")]
+    assert registry.transfers.get(transfer.id) == first  # the first choice stands
     reloaded = get_page(transfer.id)
     assert reloaded["statusCode"] == 410 and "already been used" in reloaded["body"]
 
@@ -321,13 +323,13 @@ def test_expired_start_link(registry: AwsEnv, make_transfer: Callable[..., Trans
     assert page["statusCode"] == 410
     assert "verlopen" in page["body"] and "inschrijfformulier" in page["body"]
     cookie = f"{CSRF_COOKIE_SECURE}={'A' * 43}"
-    from emrex_emc.services.start import CsrfGuard
+    from emrex_emc.core.csrf import CsrfGuard
     from tests.functions.conftest import STATE_KEY_ID, STATE_KEYS
 
     field = CsrfGuard(STATE_KEYS, STATE_KEY_ID).field_value(transfer.id, "A" * 43)
     refused = post_choice(transfer.id, {"csrf": field, "emp": NO.id}, [cookie])
     assert refused["statusCode"] == 410 and "verlopen" in refused["body"]
-    stored = registry.sessions.get(transfer.id)
+    stored = registry.transfers.get(transfer.id)
     assert stored is not None and not stored.start_used
 
 
@@ -367,7 +369,7 @@ def test_csrf_failures_do_not_consume_the_link(registry: AwsEnv, make_transfer: 
         response = post_choice(transfer.id, fields, cookies)
         assert response["statusCode"] == 403, fields
         assert "choose again" in response["body"].lower()
-    stored = registry.sessions.get(transfer.id)
+    stored = registry.transfers.get(transfer.id)
     assert stored is not None and not stored.start_used
     # and the genuine form still works afterwards
     assert post_choice(transfer.id, {"csrf": field, "emp": NO.id}, [cookie])["statusCode"] == 200
@@ -386,7 +388,7 @@ def test_form_must_be_urlencoded(registry: AwsEnv, make_transfer: Callable[..., 
         body=f'{{"csrf": "{field}", "emp": "{NO.id}"}}',
         cookies=[cookie],
     )
-    assert start.handler(event, None)["statusCode"] == 403
+    assert start.handler(event, LAMBDA_CONTEXT)["statusCode"] == 403
 
 
 def test_unknown_emp_is_refused_without_consuming(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
@@ -395,7 +397,7 @@ def test_unknown_emp_is_refused_without_consuming(registry: AwsEnv, make_transfe
     response = post_choice(transfer.id, {"csrf": field, "emp": "xx-0000000000"}, [cookie])
     assert response["statusCode"] == 400
     assert lxml.html.fromstring(response["body"]).xpath("//a/@href") == [transfer.id]
-    stored = registry.sessions.get(transfer.id)
+    stored = registry.transfers.get(transfer.id)
     assert stored is not None and not stored.start_used
 
 
@@ -411,7 +413,7 @@ def test_stale_registry_gives_503_and_is_logged(
     assert response["statusCode"] == 503
     assert "Temporarily unavailable" in response["body"]
     assert any("REGISTRY_STALE" in line and '"levelname": "ERROR"' in line for line in captured_logs)
-    stored = aws_env.sessions.get(transfer.id)
+    stored = aws_env.transfers.get(transfer.id)
     assert stored is not None and not stored.start_used
 
 
@@ -452,8 +454,21 @@ def test_empty_registry_says_so(aws_env: AwsEnv, make_transfer: Callable[..., Tr
     assert "No data providers are available" in response["body"]
 
 
-def test_routing_without_route_key(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+def test_routing_is_by_route_key_only(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
     transfer = make_transfer()
-    assert start.handler(apigw_event("GET", f"/prod/start/{transfer.id}"), None)["statusCode"] == 200
-    assert start.handler(apigw_event("PUT", f"/start/{transfer.id}"), None)["statusCode"] == 404
-    assert start.handler(apigw_event("GET", "/elsewhere"), None)["statusCode"] == 404
+    path_params = {"id": transfer.id}
+    chooser = apigw_event("GET", f"/prod/start/{transfer.id}", route_key="GET /start/{id}", path_params=path_params)
+    assert start.handler(chooser, LAMBDA_CONTEXT)["statusCode"] == 200
+    for event in (
+        apigw_event("GET", f"/start/{transfer.id}"),  # the $default route: the path alone routes nothing
+        apigw_event("PUT", f"/start/{transfer.id}", route_key="$default"),
+        apigw_event("GET", "/elsewhere", route_key="$default", headers={"accept": "text/html"}),
+    ):
+        response = start.handler(event, LAMBDA_CONTEXT)
+        assert response["statusCode"] == 404
+        assert response["headers"]["content-type"].startswith("text/html") and "NOT_FOUND" in response["body"]
+
+
+def test_favicon_is_an_empty_answer(registry: AwsEnv) -> None:
+    response = start.handler(apigw_event("GET", "/favicon.ico", route_key="GET /favicon.ico"), LAMBDA_CONTEXT)
+    assert response["statusCode"] == 204 and response["body"] == ""

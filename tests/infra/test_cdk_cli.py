@@ -61,5 +61,5 @@ def test_cdk_cli_synth(tmp_path: Path) -> None:
     assert (staged / "python" / "lxml").is_dir()
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     expected_xsd_dir = "/opt/emrex-xsd" if layer.has_xsd else ""
-    for fn in functions:
-        assert fn["Properties"]["Environment"]["Variables"]["EMREX_XSD_DIR"] == expected_xsd_dir
+    xsd_dirs = [fn["Properties"]["Environment"]["Variables"].get("EMREX_XSD_DIR") for fn in functions]
+    assert [value for value in xsd_dirs if value is not None] == [expected_xsd_dir]  # the callback only

@@ -469,7 +469,9 @@ callback.load_secret_bundle = lambda client, name: bundle
 event = {"rawPath": "/callback", "rawQueryString": "state=forged", "queryStringParameters": {"state": "forged"},
          "headers": {"content-type": "application/x-www-form-urlencoded"}, "body": "returnCode=NCP_OK",
          "requestContext": {"http": {"method": "POST"}, "requestId": "r"}}
-refused = callback.handler(event, None)
+class Context:
+    function_name, memory_limit_in_mb, invoked_function_arn, aws_request_id = "f", 128, "arn", "r"
+refused = callback.handler(event, Context())
 payload, cert = json.loads(sys.stdin.read())
 expected = ExpectedIdentity(given_names="Kari", family_name="Nordmann", birth_date=dt.date(1998, 4, 3))
 verified = verify_elmo(payload, [cert.encode()], PipelinePolicy(), expected=expected, xsd_dir=XSD_DIR)

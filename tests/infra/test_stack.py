@@ -299,24 +299,46 @@ def test_function_asset_content_excludes_local_runner(synth: Synth) -> None:
 
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_environment_wired(synth: Synth, ids: dict[str, str], name: str) -> None:
+    from emrex_emc.settings import variables_of
+
     env = synth.resources[ids[name]]["Properties"]["Environment"]["Variables"]
-    assert env["EMREX_TABLE_NAME"] == ref(ids["table"])
-    assert env["EMREX_BUCKET_NAME"] == ref(ids["bucket"])
-    assert env["EMREX_EVENT_BUS_NAME"] == ref(ids["bus"])
-    assert env["EMREX_SECRET_NAME"] == ref(ids["secret"])
-    assert env["EMREX_REGISTRY_URL"] == "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml"
-    assert env["EMREX_REGISTRY_MAX_AGE_SECONDS"] == "86400"
-    assert env["EMREX_ALLOWED_RETURN_URLS"] == ""
-    assert env["EMREX_SESSION_TTL_SECONDS"] == "1800"
-    assert env["EMREX_RETENTION_DAYS"] == "365"
-    assert env["EMREX_FORBID_SHA1"] == "false"
-    assert env["EMREX_STRICT_CERT_VALIDITY"] == "false"
-    assert env["EMREX_PUBLIC_BASE_URL"] == ""
-    assert env["EMREX_XSD_DIR"] == ""  # the stub layer carries no XSDs
+    expected = {
+        "EMREX_TABLE_NAME": ref(ids["table"]),
+        "EMREX_BUCKET_NAME": ref(ids["bucket"]),
+        "EMREX_EVENT_BUS_NAME": ref(ids["bus"]),
+        "EMREX_SECRET_NAME": ref(ids["secret"]),
+        "EMREX_REGISTRY_URL": "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml",
+        "EMREX_REGISTRY_MAX_AGE_SECONDS": "86400",
+        "EMREX_ALLOWED_RETURN_URLS": "",
+        "EMREX_SESSION_TTL_SECONDS": "1800",
+        "EMREX_RETENTION_DAYS": "365",
+        "EMREX_FORBID_SHA1": "false",
+        "EMREX_STRICT_CERT_VALIDITY": "false",
+        "EMREX_PUBLIC_BASE_URL": "",
+        "EMREX_XSD_DIR": "",  # the stub layer carries no XSDs
+    }
+    wanted = {variable.name for variable in variables_of(name)}
+    assert {key for key in env if key.startswith("EMREX_")} == wanted & set(expected)  # only what it reads
+    assert {key: env[key] for key in wanted & set(expected)} == {key: expected[key] for key in wanted & set(expected)}
     assert env["POWERTOOLS_SERVICE_NAME"] == name
     assert env["POWERTOOLS_METRICS_NAMESPACE"] == "EMREX"
     assert env["POWERTOOLS_LOG_LEVEL"] == "INFO"
     assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+
+
+def test_start_session_gets_no_bucket_and_the_relay_no_secret(synth: Synth, ids: dict[str, str]) -> None:
+    start = synth.resources[ids["start_session"]]["Properties"]["Environment"]["Variables"]
+    relay = synth.resources[ids["outbox_relay"]]["Properties"]["Environment"]["Variables"]
+    assert "EMREX_BUCKET_NAME" not in start and "EMREX_SECRET_NAME" not in relay
+
+
+@pytest.mark.parametrize("name", ["enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh"])
+def test_each_function_environment_is_valid_for_its_settings(synth: Synth, ids: dict[str, str], name: str) -> None:
+    from emrex_emc.settings import Settings
+
+    env = dict(synth.resources[ids[name]]["Properties"]["Environment"]["Variables"])
+    env.update({key: "resolved" for key, value in env.items() if not isinstance(value, str)})
+    Settings.from_env(env, function=name)  # raises when a variable it requires is missing
 
 
 def test_environment_is_valid_for_the_settings_model(synth: Synth, ids: dict[str, str]) -> None:
@@ -324,7 +346,7 @@ def test_environment_is_valid_for_the_settings_model(synth: Synth, ids: dict[str
 
     env = dict(synth.resources[ids["callback"]]["Properties"]["Environment"]["Variables"])
     env.update({key: "resolved" for key, value in env.items() if not isinstance(value, str)})
-    settings = Settings.from_env(env)
+    settings = Settings.from_env(env, function="callback")
     assert settings.session_ttl_seconds == 1800 and settings.verification.forbid_sha1 is False
 
 
@@ -489,13 +511,10 @@ def test_routes_map_to_their_functions(synth: Synth, ids: dict[str, str]) -> Non
     for route in synth.of_type("AWS::ApiGatewayV2::Route").values():
         target = route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
         routes[route["Properties"]["RouteKey"]] = integrations[target]
-    assert routes == {
-        "POST /sessions": arn(ids["enrolment_api"]),
-        "GET /sessions/{id}": arn(ids["enrolment_api"]),
-        "GET /start/{id}": arn(ids["start_session"]),
-        "POST /start/{id}": arn(ids["start_session"]),
-        "POST /callback": arn(ids["callback"]),
-    }
+    from emrex_emc.web.routes import ROUTES
+
+    assert routes == {route.key: arn(ids[route.function]) for route in ROUTES}
+    assert routes["$default"] == arn(ids["start_session"])  # unknown paths get a styled page
     for integration in synth.of_type("AWS::ApiGatewayV2::Integration").values():
         assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
 
@@ -608,11 +627,11 @@ def test_variant_custom_domain_email_architecture_and_settings(variant: Synth) -
     for fn in variant.of_type("AWS::Lambda::Function").values():
         props = fn["Properties"]
         assert props["Architectures"] == ["x86_64"]
-        assert props["Environment"]["Variables"]["EMREX_PUBLIC_BASE_URL"] == "https://emrex.example.edu"
-        assert (
-            props["Environment"]["Variables"]["EMREX_ALLOWED_RETURN_URLS"] == "https://apply.example.edu/emrex/return"
-        )
-        assert props["Environment"]["Variables"]["EMREX_FORBID_SHA1"] == "true"
+        env = props["Environment"]["Variables"]
+        assert env.get("EMREX_PUBLIC_BASE_URL", "https://emrex.example.edu") == "https://emrex.example.edu"
+        allowed = env.get("EMREX_ALLOWED_RETURN_URLS", "https://apply.example.edu/emrex/return")
+        assert allowed == "https://apply.example.edu/emrex/return"
+        assert env.get("EMREX_FORBID_SHA1", "true") == "true"
     (stage,) = variant.of_type("AWS::ApiGatewayV2::Stage").values()
     assert stage["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] == 20
     (table,) = variant.of_type("AWS::DynamoDB::Table").values()

@@ -2,7 +2,7 @@
 
 Issue 7 made the warm callback cheaper (form decoding, hashing each payload once, the canonical JSON
 encoder, DynamoDB item building). None of that may change a stored byte, so the real
-:class:`CallbackService` (real ``SessionRepository``, ``OutcomeStore``, ``BlobStore``, ``StateSigner``)
+:class:`CallbackService` (real ``TransferTable``, ``OutcomeStore``, ``BlobStore``, ``StateSigner``)
 runs on recording boto3 fakes with a fixed clock and event id, for a frozen signed input
 (``data/callback_input.json``: a synthetic learner, signed once with a throw-away key), and what the
 fakes received plus the response are compared with ``data/callback_snapshot.json``.
@@ -21,7 +21,6 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
-from unittest import mock
 from urllib.parse import urlencode
 
 import pytest
@@ -29,13 +28,16 @@ import pytest
 from benchmarks._callback_fixture import EMP_URL, SETTINGS_ENV  # the warm-callback benchmark's settings
 from emrex_emc.adapters.blobs import BlobStore
 from emrex_emc.adapters.outcomes import OutcomeStore
-from emrex_emc.adapters.sessions import SessionRepository, Transfer, transfer_to_item
+from emrex_emc.adapters.sessions import TransferTable, transfer_to_item
 from emrex_emc.core.protocol import Status
 from emrex_emc.core.registry import emp_id
 from emrex_emc.core.state import StateClaims, StateSigner
+from emrex_emc.core.transfer import EmpRef, Transfer
 from emrex_emc.services.callback import CallbackService
 from emrex_emc.settings import Settings
+from emrex_emc.web.callback import callback_post
 from emrex_emc.web.http import HttpRequest
+from emrex_emc.web.outcome import ReturnLink, outcome_page
 
 DATA = Path(__file__).resolve().parent / "data"
 INPUT = DATA / "callback_input.json"
@@ -104,7 +106,7 @@ def capture(form: dict[str, str]) -> dict[str, Any]:
     """Handle one callback POST; return what DynamoDB and S3 received and what the student got."""
     cert_der = base64.b64decode(frozen_input()["cert_der"])
     settings = Settings.from_env(SETTINGS_ENV)
-    emp = {"id": emp_id("NO", EMP_URL), "name": "Eksempel EMP", "country": "NO", "url": EMP_URL}
+    emp = EmpRef(id=emp_id("NO", EMP_URL), name="Eksempel EMP", country="NO", url=EMP_URL)
     transfer = Transfer(
         id=TRANSFER_ID,
         applicant_id="applicant-7",
@@ -120,21 +122,26 @@ def capture(form: dict[str, str]) -> dict[str, Any]:
         start_used=True,
         emrex_session_id=SESSION_ID,
         emp=emp,
-        pinned_certs=[cert_der],
-        cert_fingerprints=[hashlib.sha256(cert_der).hexdigest()],
+        pinned_certs=(cert_der,),
     )
     dynamodb = RecordingDynamoDB(transfer_to_item(transfer))
     s3 = RecordingS3()
     signer = StateSigner({"k1": b"s" * 32}, "k1")
     service = CallbackService(
         settings=settings,
-        sessions=SessionRepository(dynamodb, settings.table_name),
-        outcomes=OutcomeStore(dynamodb, settings.table_name, retention_days=settings.retention_days),
-        blobs=BlobStore(s3, settings.bucket_name),
-        signer=signer,
+        transfers=TransferTable(dynamodb, settings.table_name),
+        outcomes=OutcomeStore(
+            dynamodb,
+            settings.table_name,
+            event_bus_name=settings.event_bus_name,
+            retention_days=settings.retention_days,
+        ),
+        evidence=BlobStore(s3, settings.bucket_name),
+        states=signer,
         clock=lambda: NOW + 0.25,
+        new_event_id=lambda: str(EVENT_ID),
     )
-    claims = StateClaims(transfer_id=TRANSFER_ID, session_id=SESSION_ID, emp_id=emp["id"], expires_at=NOW + 1800)
+    claims = StateClaims(transfer_id=TRANSFER_ID, session_id=SESSION_ID, emp_id=emp.id, expires_at=NOW + 1800)
     request = HttpRequest(
         method="POST",
         path="/callback",
@@ -142,9 +149,12 @@ def capture(form: dict[str, str]) -> dict[str, Any]:
         query={"state": signer.sign(claims)},
         body=urlencode(form).encode("ascii"),
     )
-    with mock.patch("emrex_emc.services.callback.uuid.uuid4", return_value=EVENT_ID):
-        result = service.handle(request)
-    response = result.response
+    result = service.receive(callback_post(request, max_body_bytes=settings.max_body_bytes))
+    response = outcome_page(
+        result.outcome,
+        lang="nl",
+        link=ReturnLink(result.transfer.return_url, result.transfer.id, result.outcome.status.value),
+    )
     body = response.body.encode("utf-8") if isinstance(response.body, str) else response.body
     return {
         "dynamodb": dynamodb.calls,
@@ -155,14 +165,14 @@ def capture(form: dict[str, str]) -> dict[str, Any]:
             "body.sha256": hashlib.sha256(body).hexdigest(),
         },
         "result": {
-            "transfer_id": result.transfer_id,
-            "status": result.status,
-            "error_code": result.error_code,
+            "transfer_id": result.transfer.id,
+            "status": result.outcome.status.value,
+            "error_code": result.outcome.error_code,
             "recorded": result.recorded,
             "replay": result.replay,
-            "emp_id": result.emp_id,
-            "signature_algorithm": result.signature_algorithm,
-            "identity_verdict": result.identity_verdict,
+            "emp_id": emp.id,
+            "signature_algorithm": result.outcome.signature_algorithm if result.recorded else None,
+            "identity_verdict": result.outcome.identity_verdict if result.recorded else None,
         },
     }
 

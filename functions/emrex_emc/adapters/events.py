@@ -1,46 +1,36 @@
 """EventBridge publishing: the entries the outbox holds, sent in chunks of 10 (the PutEvents maximum).
 
-Delivery is at least once: :meth:`EventPublisher.publish` raises :class:`PublishError` when any entry
+Delivery is at least once: :meth:`EventPublisher.publish` raises :class:`PublishFailed` when any entry
 failed, so the caller (the outbox relay) lets the stream batch be retried. Consumers deduplicate by
 ``detail.event_id``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 from typing import Any
 
-SOURCE = "emrex.emc"
+from emrex_emc.core.canonical import canonical_text
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.events import SOURCE, Event, PublishFailed
+
 MAX_ENTRIES_PER_CALL = 10
+ENTRY_FIELDS = ("Source", "DetailType", "Detail", "EventBusName")
+MAX_DETAIL_BYTES = 16 * 1024
+"""Our own bound (EventBridge allows 256 KB per entry): every value from outside is capped where it is
+made, so a detail near this size means a cap is missing. It is refused rather than published."""
 
 
-class DetailType(StrEnum):
-    RESULTS_RECEIVED = "EMREX Results Received"
-    RESULTS_REJECTED = "EMREX Results Rejected"
-    TRANSFER_CANCELLED = "EMREX Transfer Cancelled"
-    NO_RESULTS = "EMREX No Results"
-    PROVIDER_ERROR = "EMREX Provider Error"
+def entry_for(event: Event, bus: str) -> dict[str, str]:
+    """The PutEvents entry of an event (what the outbox stores); ``Detail`` is canonical JSON.
 
-
-class PublishError(Exception):
-    """Some entries were not accepted by EventBridge; ``failed`` holds their indexes in the input."""
-
-    def __init__(self, failed: Sequence[int], reasons: Sequence[str]) -> None:
-        super().__init__(f"{len(failed)} event(s) not published: {', '.join(sorted(set(reasons)))}")
-        self.failed = tuple(failed)
-
-
-def build_event(detail_type: DetailType | str, detail: Mapping[str, Any], bus: str) -> dict[str, str]:
-    """One PutEvents entry; ``Detail`` is compact JSON with a stable key order."""
-    return {
-        "Source": SOURCE,
-        "DetailType": str(detail_type),
-        "Detail": json.dumps(detail, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
-        "EventBusName": bus,
-    }
+    Raises ``EmrexError`` ``OUTCOME_TOO_LARGE`` for a detail over :data:`MAX_DETAIL_BYTES`.
+    """
+    detail = canonical_text(event.detail())
+    if len(detail.encode("utf-8")) > MAX_DETAIL_BYTES:
+        raise EmrexError(ErrorCode.OUTCOME_TOO_LARGE, f"the event detail exceeds {MAX_DETAIL_BYTES} bytes")
+    return {"Source": SOURCE, "DetailType": str(event.detail_type), "Detail": detail, "EventBusName": bus}
 
 
 class EventPublisher:
@@ -48,7 +38,7 @@ class EventPublisher:
         self._events = events_client
 
     def publish(self, entries: Sequence[Mapping[str, str]]) -> None:
-        """Send every entry; raise :class:`PublishError` naming the failed ones after trying them all."""
+        """Send every entry; raise :class:`PublishFailed` naming the failed ones after trying them all."""
         failed: list[int] = []
         reasons: list[str] = []
         trace_header = os.environ.get("_X_AMZN_TRACE_ID")
@@ -66,4 +56,4 @@ class EventPublisher:
                     failed.append(start + offset)
                     reasons.append(str(result.get("ErrorCode") or "unknown"))
         if failed:
-            raise PublishError(failed, reasons)
+            raise PublishFailed(failed, reasons)

@@ -13,18 +13,24 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from emrex_emc.adapters.sessions import deserialize_item, serialize_item, session_pk
+from emrex_emc.adapters.dynamodb import NETWORK_ERRORS, error_code, is_transient, serialize_item, unavailable
+from emrex_emc.adapters.events import entry_for
+from emrex_emc.adapters.sessions import session_pk
+from emrex_emc.core.audit import AuditRecord
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.events import Event
+from emrex_emc.core.outcome import Outcome
+from emrex_emc.core.transfer import Transfer
 
 OUTBOX_TTL_SECONDS = 14 * 86400
+"""Outbox rows are only needed until relayed (stream records live 24 h); kept two weeks for forensics."""
 _JITTER = random.SystemRandom()
 """Retry jitter from the OS: no seeded state that SnapStart-restored environments would share."""
-"""Outbox rows are only needed until relayed (stream records live 24 h); kept two weeks for forensics."""
 _CONFLICT_RETRIES = 4
 
 
@@ -36,96 +42,73 @@ def audit_pk(transfer_id: str) -> str:
     return f"AUDIT#{transfer_id}"
 
 
-@dataclass(frozen=True)
-class OutcomeWrite:
-    """Everything written when a pending session gets its outcome."""
-
-    transfer_id: str
-    emrex_session_id: str
-    status: str
-    outcome: Mapping[str, Any]
-    """The ``outcome`` map of the session item (no ELMO content, only summaries and S3 keys)."""
-    event_id: str
-    entry: Mapping[str, str]
-    """The PutEvents entry ``{Source, DetailType, Detail, EventBusName}`` the relay will publish."""
-    audit: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    recorded: bool
-    """True when this call moved the session out of ``pending``; False when it was already decided."""
-    status: str | None
-    outcome: dict[str, Any] | None
-    emrex_session_id: str | None = None
-
-
 class OutcomeStore:
     def __init__(
         self,
         dynamodb_client: Any,
         table_name: str,
         *,
+        event_bus_name: str,
         retention_days: int,
         outbox_ttl_seconds: int = OUTBOX_TTL_SECONDS,
     ) -> None:
         self._ddb = dynamodb_client
         self._table = table_name
+        self._bus = event_bus_name
         self._retention_seconds = retention_days * 86400
         self._outbox_ttl_seconds = outbox_ttl_seconds
 
-    def record(self, write: OutcomeWrite, *, now: int) -> RecordResult:
-        """Store the outcome once; if the session is not pending any more, report what is stored."""
-        items = self._transact_items(write, now)
+    def record(self, transfer: Transfer, outcome: Outcome, *, event: Event, audit: AuditRecord, now: int) -> bool:
+        """Store the outcome, its outbox event and its audit record in one transaction, once.
+
+        True when this call moved the transfer out of ``pending``; False when it was already decided.
+
+        Raises ``EmrexError`` ``OUTCOME_TOO_LARGE`` when DynamoDB refuses the items for their size and
+        ``STORAGE_UNAVAILABLE`` on throttling or timeouts (nothing was written in either case).
+        """
+        items = self._transact_items(transfer, outcome, event, audit, now)
         for attempt in range(_CONFLICT_RETRIES + 1):
             try:
                 self._ddb.transact_write_items(TransactItems=items)
-                return RecordResult(True, write.status, dict(write.outcome), write.emrex_session_id)
+                return True
             except ClientError as exc:
-                codes = _cancellation_codes(exc)
-                if codes and codes[0] == "ConditionalCheckFailed":
-                    return self.read_decision(write.transfer_id)
-                if "TransactionConflict" in codes and attempt < _CONFLICT_RETRIES:
+                reasons = _cancellation_codes(exc)
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return False
+                if "TransactionConflict" in reasons and attempt < _CONFLICT_RETRIES:
                     time.sleep(_JITTER.uniform(0.01, 0.05) * (attempt + 1))
                     continue
+                if _too_large(exc, reasons):
+                    raise EmrexError(
+                        ErrorCode.OUTCOME_TOO_LARGE, "the outcome is too large to be stored with the transfer"
+                    ) from exc
+                if is_transient(exc) or "ThrottlingError" in reasons or "TransactionConflict" in reasons:
+                    raise unavailable("transfer table") from exc
                 raise
+            except NETWORK_ERRORS as exc:
+                raise unavailable("transfer table") from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def read_decision(self, transfer_id: str) -> RecordResult:
-        response = self._ddb.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": session_pk(transfer_id)}},
-            ConsistentRead=True,
-            ProjectionExpression="#s, outcome, emrex_session_id",
-            ExpressionAttributeNames={"#s": "status"},
-        )
-        item = deserialize_item(response.get("Item") or {})
-        outcome = item.get("outcome")
-        return RecordResult(
-            recorded=False,
-            status=item.get("status"),
-            outcome=outcome if isinstance(outcome, dict) else None,
-            emrex_session_id=item.get("emrex_session_id"),
-        )
-
-    def _transact_items(self, write: OutcomeWrite, now: int) -> list[dict[str, Any]]:
+    def _transact_items(
+        self, transfer: Transfer, outcome: Outcome, event: Event, audit: AuditRecord, now: int
+    ) -> list[dict[str, Any]]:
         retained_until = now + self._retention_seconds
         outbox = {
-            "pk": outbox_pk(write.event_id),
+            "pk": outbox_pk(event.event_id),
             "kind": "outbox",
-            "event_id": write.event_id,
-            "transfer_id": write.transfer_id,
-            "entry": dict(write.entry),
+            "event_id": event.event_id,
+            "transfer_id": transfer.id,
+            "entry": entry_for(event, self._bus),
             "created_at": now,
             "expires_at": now + self._outbox_ttl_seconds,
         }
-        audit = {
-            **write.audit,
-            "pk": audit_pk(write.transfer_id),
+        audit_item = {
+            **audit.to_item(),
+            "pk": audit_pk(transfer.id),
             "kind": "audit",
-            "transfer_id": write.transfer_id,
-            "status": write.status,
-            "event_id": write.event_id,
+            "transfer_id": transfer.id,
+            "status": outcome.status.value,
+            "event_id": event.event_id,
             "recorded_at": now,
             "expires_at": retained_until,
         }
@@ -133,17 +116,17 @@ class OutcomeStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": {"pk": {"S": session_pk(write.transfer_id)}},
+                    "Key": {"pk": {"S": session_pk(transfer.id)}},
                     "UpdateExpression": "SET #s = :status, outcome = :outcome, expires_at = :expires",
                     "ConditionExpression": "#s = :pending AND emrex_session_id = :sid",
                     "ExpressionAttributeNames": {"#s": "status"},
                     "ExpressionAttributeValues": serialize_item(
                         {
-                            ":status": write.status,
-                            ":outcome": dict(write.outcome),
+                            ":status": outcome.status.value,
+                            ":outcome": outcome.to_item(),
                             ":expires": retained_until,
                             ":pending": "pending",
-                            ":sid": write.emrex_session_id,
+                            ":sid": transfer.emrex_session_id,
                         }
                     ),
                 }
@@ -158,7 +141,7 @@ class OutcomeStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": serialize_item(audit),
+                    "Item": serialize_item(audit_item),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             },
@@ -166,10 +149,17 @@ class OutcomeStore:
 
 
 def _cancellation_codes(exc: ClientError) -> list[str]:
-    if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+    if error_code(exc) != "TransactionCanceledException":
         return []
     reasons = exc.response.get("CancellationReasons") or []
     return [str(reason.get("Code") or "None") for reason in reasons]
+
+
+def _too_large(exc: ClientError, reasons: Sequence[str]) -> bool:
+    """DynamoDB refuses an item over 400 KB (or a transaction over 4 MB) with a ValidationException
+    naming the size, or cancels the transaction with a ValidationError reason."""
+    message = str(exc.response.get("Error", {}).get("Message", "")).lower()
+    return "ValidationError" in reasons or (error_code(exc) == "ValidationException" and "size" in message)
 
 
 class OutboxLedger:

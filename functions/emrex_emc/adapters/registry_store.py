@@ -150,3 +150,14 @@ def load_fresh(store: RegistryStore, *, now: datetime, max_age_seconds: int) -> 
             f"more than the {max_age_seconds} s allowed",
         )
     return snapshot
+
+
+class FreshRegistry:
+    """The registry as the chooser sees it: the stored snapshot, only while it is younger than the ceiling."""
+
+    def __init__(self, store: RegistryStore, *, max_age_seconds: int) -> None:
+        self._store = store
+        self._max_age_seconds = max_age_seconds
+
+    def snapshot(self, *, now: datetime) -> RegistrySnapshot:
+        return load_fresh(self._store, now=now, max_age_seconds=self._max_age_seconds)

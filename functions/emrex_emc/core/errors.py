@@ -49,6 +49,15 @@ class ErrorCode(StrEnum):
     SESSION_MISMATCH = "SESSION_MISMATCH"
     SESSION_ALREADY_COMPLETED = "SESSION_ALREADY_COMPLETED"
     SESSION_EXPIRED = "SESSION_EXPIRED"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    # start link (the chooser)
+    START_LINK_USED = "START_LINK_USED"
+    CSRF_INVALID = "CSRF_INVALID"
+    EMP_UNKNOWN = "EMP_UNKNOWN"
+    # storing an outcome
+    OUTCOME_TOO_LARGE = "OUTCOME_TOO_LARGE"  # the store refused the outcome for its size: recorded as a rejection
+    EVIDENCE_CONFLICT = "EVIDENCE_CONFLICT"  # different evidence for the transfer is already stored
+    STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"  # throttling, timeouts: nothing stored, retrying is safe
     # registry
     REGISTRY_INVALID = "REGISTRY_INVALID"
     REGISTRY_UNAVAILABLE = "REGISTRY_UNAVAILABLE"
@@ -58,18 +67,27 @@ class ErrorCode(StrEnum):
     VALIDATION_FAILED = "VALIDATION_FAILED"
     RETURN_URL_NOT_ALLOWED = "RETURN_URL_NOT_ALLOWED"
     NOT_FOUND = "NOT_FOUND"
+    # anything unexpected (a bug or an outage); details only in the log
+    INTERNAL_ERROR = "INTERNAL_ERROR"
 
 
 class EmrexError(Exception):
-    """A refusal with a stable code and a message for people (never containing personal data)."""
+    """A refusal with a stable code and a message for people (never containing personal data).
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    ``field`` names the input field at fault, when there is one (the enrolment API returns it).
+    """
+
+    def __init__(self, code: ErrorCode, message: str, *, field: str | None = None) -> None:
         super().__init__(f"{code.value}: {message}")
         self.code = code
         self.message = message
+        self.field = field
 
     def to_json(self) -> dict[str, str]:
-        return {"code": self.code.value, "message": self.message}
+        data = {"code": self.code.value, "message": self.message}
+        if self.field is not None:
+            data["field"] = self.field
+        return data
 
 
 @dataclass(frozen=True)

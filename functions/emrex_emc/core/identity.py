@@ -15,13 +15,15 @@ distance <= 0.25) is REVIEW. Birth dates are compared exactly (timezones are str
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from emrex_emc.core.elmo.model import Learner
 
 Verdict = Literal["MATCH", "REVIEW", "MISMATCH"]
+FieldName = Literal["given_names", "family_name", "birth_date"]
 TYPO_THRESHOLD = 0.25
 """Largest normalised edit distance (edits / length of the longer name) treated as a typo."""
 
@@ -49,7 +51,7 @@ class ExpectedIdentity:
 
 @dataclass(frozen=True)
 class FieldMatch:
-    field: Literal["given_names", "family_name", "birth_date"]
+    field: FieldName
     verdict: Verdict
     reason: str
 
@@ -64,6 +66,20 @@ class IdentityResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "fields": [f.to_json() for f in self.fields]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> IdentityResult:
+        return cls(
+            verdict=cast(Verdict, str(data["verdict"])),
+            fields=tuple(
+                FieldMatch(
+                    field=cast(FieldName, str(item["field"])),
+                    verdict=cast(Verdict, str(item["verdict"])),
+                    reason=str(item.get("reason", "")),
+                )
+                for item in data.get("fields") or ()
+            ),
+        )
 
 
 def name_tokens(name: str) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ step reads only from the tree that the signature check returned.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,8 @@ from emrex_emc.core.decode import decode_elmo_value
 from emrex_emc.core.elmo import ElmoDocument, check_conformance, detect_version, read_elmo
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.policy import PipelinePolicy, XmlLimits
-from emrex_emc.core.signature import SignatureFacts, verify_enveloped
+from emrex_emc.core.signature import verify_enveloped
+from emrex_emc.core.signature_facts import SignatureFacts
 from emrex_emc.core.xmlsafe import parse_xml
 
 if TYPE_CHECKING:
@@ -42,24 +43,6 @@ class VerifiedElmo:
     identity: IdentityResult | None
     notices: tuple[Notice, ...]
     """Warnings of every step (signature, encoding, reader, conformance), in pipeline order."""
-
-    def summary(self, document_summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """A short, personal-data-free overview (counts, algorithms, verdict, warning codes).
-
-        ``document_summary``: ``self.document.summary()`` if the caller already has it (``to_json()`` holds it
-        under ``["elmo"]["summary"]``), so the learning opportunities are not walked again.
-        """
-        return {
-            "elmo_version": self.document.version,
-            "signature": {
-                "algorithm": self.signature.to_json()["algorithm"],
-                "certificate_sha256": self.signature.certificate_sha256,
-                "sha1": self.signature.sha1,
-            },
-            **(self.document.summary() if document_summary is None else document_summary),
-            "identity": None if self.identity is None else self.identity.verdict,
-            "warnings": sorted({notice.code for notice in self.notices}),
-        }
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from signxml.verifier import SignatureConfiguration, XMLVerifier
 from emrex_emc.core import certs
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.policy import VerificationPolicy
+from emrex_emc.core.signature_facts import SignatureFacts
 from emrex_emc.core.xmlsafe import thread_parser
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -57,38 +58,6 @@ DIGEST_METHODS: dict[str, DigestAlgorithm] = {
     d.value: d for d in (DigestAlgorithm.SHA1, DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512)
 }
 _SHA1 = frozenset({SignatureMethod.RSA_SHA1.value, DigestAlgorithm.SHA1.value})
-
-
-@dataclass(frozen=True)
-class SignatureFacts:
-    """What an accepted signature looked like and which registry certificate verified it."""
-
-    signature_algorithm: str
-    digest_algorithm: str
-    c14n_method: str
-    certificate_sha256: str
-    certificate_subject: str
-    certificate_not_before: datetime
-    certificate_not_after: datetime
-    sha1: bool
-    notices: tuple[Notice, ...] = field(default=())
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "algorithm": SIGNATURE_METHODS[self.signature_algorithm].name.lower().replace("_", "-"),
-            "algorithm_uri": self.signature_algorithm,
-            "digest": DIGEST_METHODS[self.digest_algorithm].name.lower(),
-            "digest_uri": self.digest_algorithm,
-            "c14n": C14N_METHODS[self.c14n_method],
-            "c14n_uri": self.c14n_method,
-            "sha1": self.sha1,
-            "certificate": {
-                "sha256": self.certificate_sha256,
-                "subject": self.certificate_subject,
-                "not_before": self.certificate_not_before.isoformat(),
-                "not_after": self.certificate_not_after.isoformat(),
-            },
-        }
 
 
 class _OwnTreeVerifier(XMLVerifier):

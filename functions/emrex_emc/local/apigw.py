@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from emrex_emc.web.routes import DEFAULT_ROUTE_KEY
+
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -47,10 +49,15 @@ class Route:
 
     @property
     def route_key(self) -> str:
-        return f"{self.method} {self.path}"
+        return DEFAULT_ROUTE_KEY if self.path == DEFAULT_ROUTE_KEY else f"{self.method} {self.path}"
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
-        """Path parameters when ``method`` and ``path`` match this route, else ``None``."""
+        """Path parameters when ``method`` and ``path`` match this route, else ``None``.
+
+        ``$default`` matches every request; :meth:`LocalApiGateway.find` tries it last, as API Gateway does.
+        """
+        if self.path == DEFAULT_ROUTE_KEY:
+            return {}
         if method != self.method:
             return None
         found = _route_regex(self.path).fullmatch(path)
@@ -225,7 +232,8 @@ class LocalApiGateway:
         self.routes = (*self.routes, *routes)
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        for route in self.routes:
+        ordered = sorted(self.routes, key=lambda route: route.path == DEFAULT_ROUTE_KEY)
+        for route in ordered:
             params = route.match(method, path)
             if params is not None:
                 return route, params

@@ -27,8 +27,8 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from emrex_emc.local.apigw import Route
+from emrex_emc.web.html import Markup, page
 from emrex_emc.web.http import HttpRequest, HttpResponse, html_response, json_response
-from emrex_emc.web.layout import render_page
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +56,15 @@ _DEMO_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action *; frame
 
 
 def _page(title: str, body: str) -> HttpResponse:
-    page = render_page(lang="en", title=title, body_html=f"<h1>{escape(title)}</h1>{body}")
-    return html_response(200, page, extra_headers={"content-security-policy": _DEMO_CSP})
+    html = page(lang="en", title=title, body=Markup(f"<h1>{escape(title)}</h1>{body}"))
+    return html_response(200, html, extra_headers={"content-security-policy": _DEMO_CSP})
 
 
 def _error_page(status: int, title: str, message: str) -> HttpResponse:
     body = (
         f'<h1>{escape(title)}</h1><p class="notice error" role="alert">{escape(message)}</p><p><a href="/">Back</a></p>'
     )
-    return html_response(status, render_page(lang="en", title=title, body_html=body))
+    return html_response(status, page(lang="en", title=title, body=Markup(body)))
 
 
 def _as_app(function_name: str, routes: Mapping[tuple[str, str], Callable[[HttpRequest], HttpResponse]]) -> list[Route]:

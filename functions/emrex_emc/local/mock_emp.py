@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from emrex_emc.local import elmo_factory
 from emrex_emc.local.apigw import Route
 from emrex_emc.local.elmo_factory import SignatureStyle, SigningIdentity
+from emrex_emc.web.html import Markup, page
 from emrex_emc.web.http import HttpRequest, HttpResponse, html_response
-from emrex_emc.web.layout import render_page
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ class MockEmp:
             + _input("Birth date", "birth_date", learner.birth_date, "date")
             + '</fieldset><p><button type="submit" id="send-results">Send to the EMREX client</button></p></form>'
         )
-        return html_response(200, render_page(lang="en", title=self.name, body_html=body))
+        return html_response(200, page(lang="en", title=self.name, body=Markup(body)))
 
     def respond_page(self, request: HttpRequest) -> HttpResponse:
         """The auto-submitting form back to ``returnUrl``, as every EMP answers."""
@@ -221,8 +221,8 @@ class MockEmp:
             '<p><button type="submit" id="return-button">Continue</button></p></form>'
             "<script>document.getElementById('emrex-response').submit();</script>"
         )
-        page = render_page(lang="en", title="Returning to your EMREX client", body_html=body)
-        return html_response(200, page, extra_headers={"content-security-policy": _AUTO_SUBMIT_CSP})
+        html = page(lang="en", title="Returning to your EMREX client", body=Markup(body))
+        return html_response(200, html, extra_headers={"content-security-policy": _AUTO_SUBMIT_CSP})
 
 
 def _read_form(request: HttpRequest) -> dict[str, str]:
@@ -247,7 +247,7 @@ def _input(label: str, name: str, value: str, kind: str = "text") -> str:
 
 def _error(status: int, message: str) -> HttpResponse:
     body = f'<h1>Mock EMP</h1><p class="notice error" role="alert">{escape(message)}</p>'
-    return html_response(status, render_page(lang="en", title="Mock EMP: error", body_html=body))
+    return html_response(status, page(lang="en", title="Mock EMP: error", body=Markup(body)))
 
 
 def load_or_create_identity(state_dir: Path, common_name: str = "EMREX mock EMP (local)") -> SigningIdentity:

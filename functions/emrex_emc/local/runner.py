@@ -36,7 +36,8 @@ from emrex_emc.local.moto_env import (
     default_xsd_dir,
     handler_env,
 )
-from emrex_emc.settings import Settings
+from emrex_emc.settings import FUNCTIONS, Settings
+from emrex_emc.web.routes import ROUTES
 
 logger = logging.getLogger(__name__)
 
@@ -206,11 +207,7 @@ def _start(
 
     reset_clients()
 
-    enrolment = _import_handler("enrolment_api.handler")
-    start = _import_handler("start_session.handler")
-    callback = _import_handler("callback.handler")
-    relay_handler = _import_handler("outbox_relay.handler")
-    refresh_handler = _import_handler("registry_refresh.handler")
+    handlers = {function: _import_handler(f"{function}.handler") for function in FUNCTIONS}
 
     urls = LocalUrls(
         api=api_url,
@@ -233,21 +230,15 @@ def _start(
         }
 
     api_gateway.add_routes(
-        [
-            Route("POST", "/sessions", "enrolment_api", enrolment),
-            Route("GET", "/sessions/{id}", "enrolment_api", enrolment),
-            Route("GET", "/start/{id}", "start_session", start),
-            Route("POST", "/start/{id}", "start_session", start),
-            Route("POST", "/callback", "callback", callback),
-            Route("GET", "/health", "health", health),
-        ]
+        [Route(route.method, route.path, route.function, handlers[route.function]) for route in ROUTES]
+        + [Route("GET", "/health", "health", health)]
     )
     form_gateway.add_routes(form.routes())
 
-    refresher = PeriodicRunner(refresh_handler, interval_seconds=REGISTRY_REFRESH_MINUTES * 60)
+    refresher = PeriodicRunner(handlers["registry_refresh"], interval_seconds=REGISTRY_REFRESH_MINUTES * 60)
     refresher.start()
     stoppers.append(refresher.stop)
-    relay = StreamRelay(moto.client("dynamodbstreams"), resources.stream_arn, relay_handler)
+    relay = StreamRelay(moto.client("dynamodbstreams"), resources.stream_arn, handlers["outbox_relay"])
     relay.start()
     stoppers.append(relay.stop)
     sis = DemoSis(moto.client("sqs"), resources.queue_url, events_file)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from emrex_emc.core.errors import EmrexError, ErrorCode
+
 HTML_SECURITY_HEADERS: dict[str, str] = {
     "content-security-policy": (
         "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -82,6 +84,8 @@ class HttpRequest:
     body: bytes = b""
     source_ip: str = ""
     request_id: str = ""
+    route_key: str = ""
+    """API Gateway's matched route (``"GET /start/{id}"``, ``"$default"``): what handlers dispatch on."""
 
     @classmethod
     def from_apigw(cls, event: Mapping[str, Any]) -> HttpRequest:
@@ -89,7 +93,7 @@ class HttpRequest:
         ctx = event.get("requestContext") or {}
         http = ctx.get("http") or {}
         raw_body = event.get("body") or ""
-        body = base64.b64decode(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8")
+        body = _decode_body(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8", "surrogatepass")
         headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
         cookies: dict[str, str] = {}
         for item in event.get("cookies") or []:
@@ -105,6 +109,7 @@ class HttpRequest:
             body=body,
             source_ip=str(http.get("sourceIp") or ""),
             request_id=str(ctx.get("requestId") or ""),
+            route_key=str(event.get("routeKey") or ""),
         )
 
     def form(self, max_fields: int = 50) -> dict[str, str]:
@@ -124,14 +129,18 @@ class HttpRequest:
                 fields.setdefault(_unquote_plus(name), _unquote_plus(value))
         return fields
 
-    def json(self) -> Any:
-        return json.loads(self.body.decode("utf-8"))
-
     def base_url(self) -> str:
         """The API's base URL as the client addressed it (scheme from X-Forwarded-Proto)."""
         host = self.headers.get("host", "localhost")
         proto = self.headers.get("x-forwarded-proto", "https")
         return f"{proto}://{host}"
+
+
+def _decode_body(raw_body: str) -> bytes:
+    try:
+        return base64.b64decode(raw_body, validate=True)
+    except (binascii.Error, ValueError):
+        raise EmrexError(ErrorCode.FORM_INVALID, "the request body is not valid base64") from None
 
 
 @dataclass
@@ -167,7 +176,3 @@ def json_response(status: int, payload: Any) -> HttpResponse:
         body=json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
         headers={"content-type": "application/json", "cache-control": "no-store", "x-content-type-options": "nosniff"},
     )
-
-
-def json_error(status: int, code: str, message: str) -> HttpResponse:
-    return json_response(status, {"error": {"code": code, "message": message}})

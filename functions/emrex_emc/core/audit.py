@@ -1,0 +1,39 @@
+"""The audit record of a transfer's outcome: who, which EMP, what was received and how it was trusted.
+
+Written in the same transaction as the outcome; ids, codes and hashes only (no names or results).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from emrex_emc.core.outcome import Outcome
+from emrex_emc.core.protocol import Status
+from emrex_emc.core.transfer import Transfer
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    transfer: Transfer
+    outcome: Outcome
+
+    def to_item(self) -> dict[str, Any]:
+        outcome = self.outcome
+        item: dict[str, Any] = {
+            "applicant_id": self.transfer.applicant_id,
+            "emp_id": self.transfer.emp.id if self.transfer.emp else None,
+            "return_code": outcome.return_code,
+            "payload_sha256": outcome.payload_sha256,
+            "at": outcome.at,
+        }
+        if outcome.status is Status.REJECTED:
+            item["error_code"] = outcome.error_code
+        elif outcome.status is Status.RECEIVED:
+            item.update(
+                signature_algorithm=outcome.signature_algorithm,
+                certificate_sha256=outcome.signature.certificate_sha256 if outcome.signature else None,
+                elmo_version=outcome.elmo_version,
+                identity_verdict=outcome.identity_verdict,
+            )
+        return item

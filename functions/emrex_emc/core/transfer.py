@@ -1,0 +1,184 @@
+"""A transfer: one applicant's import of study results, from the enrolment request to its outcome.
+
+Created by the enrolment API (``pending``), given its EMP once when the student chooses one, and given
+its :class:`~emrex_emc.core.outcome.Outcome` once by the callback. :meth:`Transfer.to_item` and
+:meth:`Transfer.from_item` are its stored form (plain values; the DynamoDB adapter does the wire format).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.outcome import Outcome
+from emrex_emc.core.protocol import Status
+from emrex_emc.core.registry import Emp
+
+PENDING_GRACE_SECONDS = 86400
+"""While pending, a transfer is kept ``deadline + 1 day``, so a late callback still finds it (as expired)."""
+
+
+@dataclass(frozen=True)
+class EmpRef:
+    """What a transfer remembers of its EMP (the registry entry may change or disappear later)."""
+
+    id: str
+    name: str
+    country: str
+    url: str
+
+    @classmethod
+    def of(cls, emp: Emp) -> EmpRef:
+        return cls(id=emp.id, name=emp.name, country=emp.country, url=emp.url)
+
+    def to_json(self) -> dict[str, str]:
+        return {"id": self.id, "name": self.name, "country": self.country, "url": self.url}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> EmpRef:
+        return cls(
+            id=str(data.get("id", "")),
+            name=str(data.get("name", "")),
+            country=str(data.get("country", "")),
+            url=str(data.get("url", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Transfer:
+    id: str
+    """32 lower-case hex characters; returned to the enrolment system."""
+    applicant_id: str
+    given_names: str
+    family_name: str
+    birth_date: str
+    """ISO ``YYYY-MM-DD``."""
+    return_url: str
+    locale: str
+    status: Status
+    created_at: str
+    """ISO-8601 UTC."""
+    deadline: int
+    """Epoch seconds by which the transfer must complete."""
+    expires_at: int
+    """When the stored item may be deleted (DynamoDB TTL, epoch seconds)."""
+    start_used: bool = False
+    emrex_session_id: str | None = None
+    emp: EmpRef | None = None
+    pinned_certs: tuple[bytes, ...] = ()
+    """DER certificates of the EMP when it was chosen: the only keys its results are verified with."""
+    outcome: Outcome | None = None
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        transfer_id: str,
+        applicant_id: str,
+        given_names: str,
+        family_name: str,
+        birth_date: str,
+        return_url: str,
+        locale: str,
+        created_at: str,
+        deadline: int,
+    ) -> Transfer:
+        return cls(
+            id=transfer_id,
+            applicant_id=applicant_id,
+            given_names=given_names,
+            family_name=family_name,
+            birth_date=birth_date,
+            return_url=return_url,
+            locale=locale,
+            status=Status.PENDING,
+            created_at=created_at,
+            deadline=deadline,
+            expires_at=deadline + PENDING_GRACE_SECONDS,
+        )
+
+    def effective_status(self, now: int) -> Status:
+        """The stored status, except that a pending transfer past its deadline is ``EXPIRED``."""
+        if self.status is Status.PENDING and now >= self.deadline:
+            return Status.EXPIRED
+        return self.status
+
+    @property
+    def cert_fingerprints(self) -> tuple[str, ...]:
+        return tuple(hashlib.sha256(der).hexdigest() for der in self.pinned_certs)
+
+    def __repr__(self) -> str:  # keep personal data out of logs and tracebacks
+        return f"Transfer(id={self.id!r}, status={self.status.value!r}, start_used={self.start_used!r})"
+
+    def to_item(self) -> dict[str, Any]:
+        """Plain attribute values; ``None`` attributes are left out."""
+        item: dict[str, Any] = {
+            "id": self.id,
+            "applicant_id": self.applicant_id,
+            "given_names": self.given_names,
+            "family_name": self.family_name,
+            "birth_date": self.birth_date,
+            "return_url": self.return_url,
+            "locale": self.locale,
+            "status": self.status.value,
+            "created_at": self.created_at,
+            "deadline": self.deadline,
+            "expires_at": self.expires_at,
+            "start_used": self.start_used,
+            "pinned_certs": [base64.b64encode(der).decode("ascii") for der in self.pinned_certs],
+            "cert_fingerprints": list(self.cert_fingerprints),
+        }
+        if self.emrex_session_id is not None:
+            item["emrex_session_id"] = self.emrex_session_id
+        if self.emp is not None:
+            item["emp"] = self.emp.to_json()
+        if self.outcome is not None:
+            item["outcome"] = self.outcome.to_item()
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Transfer:
+        emp = item.get("emp")
+        outcome = item.get("outcome")
+        session_id = item.get("emrex_session_id")
+        return cls(
+            id=str(item["id"]),
+            applicant_id=str(item["applicant_id"]),
+            given_names=str(item["given_names"]),
+            family_name=str(item["family_name"]),
+            birth_date=str(item["birth_date"]),
+            return_url=str(item["return_url"]),
+            locale=str(item.get("locale", "")),
+            status=Status(str(item["status"])),
+            created_at=str(item["created_at"]),
+            deadline=int(item["deadline"]),
+            expires_at=int(item["expires_at"]),
+            start_used=bool(item.get("start_used", False)),
+            emrex_session_id=str(session_id) if session_id is not None else None,
+            emp=EmpRef.from_json(emp) if isinstance(emp, Mapping) else None,
+            pinned_certs=tuple(base64.b64decode(c) for c in item.get("pinned_certs") or ()),
+            outcome=Outcome.from_item(outcome) if isinstance(outcome, Mapping) else None,
+        )
+
+
+class TransferRefused(EmrexError):
+    """A refusal about a request for a transfer that may be known.
+
+    ``transfer`` (once known) gives the page its language and the way back to the enrolment form;
+    ``back_with`` is the status that way back reports, when the form should hear of it.
+    """
+
+    def __init__(self, error: EmrexError, transfer: Transfer | None = None, back_with: Status | None = None) -> None:
+        super().__init__(error.code, error.message, field=error.field)
+        self.transfer = transfer
+        self.back_with = back_with
+
+
+def refused(
+    code: ErrorCode, message: str, transfer: Transfer | None = None, back_with: Status | None = None
+) -> TransferRefused:
+    return TransferRefused(EmrexError(code, message), transfer, back_with)

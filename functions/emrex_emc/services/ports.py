@@ -1,0 +1,69 @@
+"""The small interfaces (ports) services depend on; adapters and test fakes implement them.
+
+Services never import boto3, httpx or the web layer: handlers wire concrete adapters into these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from emrex_emc.core.audit import AuditRecord
+from emrex_emc.core.events import Event
+from emrex_emc.core.evidence import AttachmentBlob, HashedBytes, StoredObjects
+from emrex_emc.core.outcome import Outcome
+from emrex_emc.core.registry import Emp, RegistrySnapshot
+from emrex_emc.core.state import StateClaims
+from emrex_emc.core.transfer import Transfer
+
+Clock = Callable[[], float]
+"""Seconds since the epoch (``time.time`` in production)."""
+IdFactory = Callable[[], str]
+"""A fresh unique id (``lambda: str(uuid.uuid4())`` in production): event ids."""
+
+
+class Transfers(Protocol):
+    def create(self, transfer: Transfer) -> None: ...
+
+    def get(self, transfer_id: str) -> Transfer | None: ...
+
+    def choose_emp(self, transfer_id: str, *, emp: Emp, session_id: str, now: int) -> Transfer: ...
+
+
+class RecordOutcome(Protocol):
+    """Stores outcome + outbox event + audit record at once; ``recorded`` is False when already decided."""
+
+    def record(self, transfer: Transfer, outcome: Outcome, *, event: Event, audit: AuditRecord, now: int) -> bool: ...
+
+
+class Evidence(Protocol):
+    def put_transfer_objects(
+        self,
+        transfer_id: str,
+        payload: HashedBytes,
+        results: Mapping[str, Any] | None = None,
+        attachments: Sequence[AttachmentBlob] = (),
+    ) -> StoredObjects: ...
+
+
+class StateTokens(Protocol):
+    def sign(self, claims: StateClaims) -> str: ...
+
+    def verify(self, token: str, *, now: int) -> StateClaims: ...
+
+
+class Registry(Protocol):
+    def snapshot(self, *, now: datetime) -> RegistrySnapshot:
+        """The current snapshot; raises ``EmrexError`` (REGISTRY_*) when there is none or it is stale."""
+        ...
+
+
+class Publisher(Protocol):
+    def publish(self, entries: Sequence[Mapping[str, str]]) -> None: ...
+
+
+class Ledger(Protocol):
+    def published(self, event_ids: Sequence[str]) -> set[str]: ...
+
+    def mark_published(self, event_id: str, *, now: int) -> None: ...

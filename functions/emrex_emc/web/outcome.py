@@ -1,0 +1,87 @@
+"""The page a student sees once the EMP answered: what was received, or why not, and the way back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from emrex_emc.core.outcome import Outcome
+from emrex_emc.core.protocol import Status
+from emrex_emc.web.html import Markup, join, page
+from emrex_emc.web.http import HttpResponse, html_response
+from emrex_emc.web.texts import t
+
+MAX_SHOWN_MESSAGE_CHARS = 200
+
+
+def return_link(return_url: str, transfer_id: str, status: str) -> str:
+    """``return_url`` with ``session_id`` and ``outcome`` set in its query (other parameters kept)."""
+    parts = urlsplit(return_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in {"session_id", "outcome"}]
+    query += [("session_id", transfer_id), ("outcome", status)]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+@dataclass(frozen=True)
+class ReturnLink:
+    """The "back" button: the enrolment form's ``return_url`` with the transfer id and its status."""
+
+    return_url: str
+    transfer_id: str
+    status: str
+
+    @property
+    def href(self) -> str:
+        return return_link(self.return_url, self.transfer_id, self.status)
+
+
+def outcome_page(outcome: Outcome, *, lang: str, link: ReturnLink | None) -> HttpResponse:
+    status = outcome.status
+    kind = ""
+    if status is Status.RECEIVED:
+        body, kind = _received(outcome, lang), "success"
+    elif status is Status.REJECTED:
+        body, kind = _para(t(lang, "rejected.lead")) + _support_code(lang, outcome.error_code or ""), "error"
+    elif status is Status.PROVIDER_ERROR:
+        body, kind = _para(t(lang, "provider_error.lead")) + _provider_message(lang, outcome.return_message), "error"
+    elif status in {Status.CANCELLED, Status.NO_RESULTS}:
+        body = _para(t(lang, f"{status.value}.lead"))
+    else:
+        raise ValueError(f"no outcome page for status {status.value!r}")
+    title = t(lang, f"{status.value}.title")
+    role = "alert" if kind == "error" else "status"
+    html = Markup('<h1>{}</h1><div class="notice {}" role="{}">{}</div>').format(title, kind, role, body)
+    if link is not None:
+        html += Markup('<p><a class="button" href="{}">{}</a></p>').format(link.href, t(lang, "back"))
+    return html_response(200, page(lang=lang, title=title, body=html))
+
+
+def _received(outcome: Outcome, lang: str) -> Markup:
+    summary = outcome.summary
+    rows = [
+        (t(lang, "received.institutions"), ", ".join(summary.issuer_names()) if summary else ""),
+        (t(lang, "received.courses"), str(summary.course_count) if summary else "-"),
+        (t(lang, "received.credits"), summary.total_ects if summary else "-"),
+    ]
+    table = Markup("<table>{}</table>").format(
+        join(Markup('<tr><th scope="row">{}</th><td>{}</td></tr>').format(k, v or "-") for k, v in rows)
+    )
+    review = _para(t(lang, "received.review")) if outcome.identity_verdict != "MATCH" else Markup("")
+    return _para(t(lang, "received.lead")) + table + review
+
+
+def _provider_message(lang: str, message: str | None) -> Markup:
+    text = (message or "").strip()[:MAX_SHOWN_MESSAGE_CHARS]
+    if not text:
+        return Markup("")
+    return Markup('<p class="muted">{} <q>{}</q></p>').format(t(lang, "provider_error.message"), text)
+
+
+def _support_code(lang: str, code: str) -> Markup:
+    if not code:
+        return Markup("")
+    return Markup('<p class="muted">{} <code>{}</code></p>').format(t(lang, "support"), code)
+
+
+def _para(text: str) -> Markup:
+    return Markup("<p>{}</p>").format(text)

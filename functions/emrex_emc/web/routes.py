@@ -1,0 +1,41 @@
+"""The one route table of the HTTP API: the CDK app creates these routes, the local API Gateway serves them.
+
+Each function's handler dispatches on the ``routeKey`` API Gateway puts in the event (``"GET /start/{id}"``);
+there is no other routing. ``$default`` catches every other path, so a browser never sees API Gateway's
+raw ``{"message": "Not Found"}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_ROUTE_KEY = "$default"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    """An HTTP method, or ``ANY`` (only for ``$default``)."""
+    path: str
+    """API Gateway's route path, e.g. ``/sessions/{id}``; ``$default`` for the catch-all."""
+    function: str
+    """The function (``functions/<function>/handler.py``) that serves it."""
+
+    @property
+    def key(self) -> str:
+        return DEFAULT_ROUTE_KEY if self.path == DEFAULT_ROUTE_KEY else f"{self.method} {self.path}"
+
+
+CREATE_TRANSFER = Route("POST", "/sessions", "enrolment_api")
+GET_TRANSFER = Route("GET", "/sessions/{id}", "enrolment_api")
+CHOOSER = Route("GET", "/start/{id}", "start_session")
+CHOOSE = Route("POST", "/start/{id}", "start_session")
+FAVICON = Route("GET", "/favicon.ico", "start_session")
+NOT_FOUND = Route("ANY", DEFAULT_ROUTE_KEY, "start_session")
+CALLBACK = Route("POST", "/callback", "callback")
+
+ROUTES: tuple[Route, ...] = (CREATE_TRANSFER, GET_TRANSFER, CHOOSER, CHOOSE, FAVICON, CALLBACK, NOT_FOUND)
+
+
+def routes_of(function: str) -> tuple[Route, ...]:
+    return tuple(route for route in ROUTES if route.function == function)
