@@ -635,6 +635,16 @@ def test_outside_values_in_notices_are_clipped_and_cleaned():
     assert_bounded_and_clean(parsed)
 
 
+def test_a_notice_quoting_two_long_values_is_cut_to_the_warning_cap():
+    name, url = "N" * 500, "https://emp.example/" + "u" * 1000
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(name=name, url=url), dap_entry(name=name, url=url)))
+    assert codes(parsed) == [NOTICE_DUPLICATE]
+    message = parsed.notices[0].message
+    assert len(message) == registry_parse.MAX_WARNING_CHARS
+    assert message.startswith("N" * 199 + "… (NO, https://emp.example/uuu")
+    assert message.endswith("…")
+
+
 def test_an_unknown_namespace_is_clipped_in_its_notice():
     parsed = parse_ewp_catalogue(catalogue(dap_entry("urn:x:" + "n" * 5000)))
     assert codes(parsed) == [NOTICE_ENTRY_SKIPPED]

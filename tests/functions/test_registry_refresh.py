@@ -11,7 +11,7 @@ from emrex_emc.adapters.registry_store import MAX_ITEM_BYTES, RegistryStore, ite
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
 from emrex_emc.core.registry_parse import MAX_INSTITUTION_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS, render_ewp_catalogue
-from emrex_emc.core.text import MAX_FIELD_CHARS, is_clean
+from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, is_clean
 from emrex_emc.services.registry_refresh import diff_emps, refresh_registry
 from registry_refresh import handler as refresh_handler
 from tests.adapters.conftest import make_certificate
@@ -277,6 +277,17 @@ def test_change_details_from_an_old_unbounded_snapshot_are_clipped(store):
     assert removed.name.startswith("CSC ]0;x nnn")
     assert len(removed.name) == MAX_FIELD_CHARS
     assert all(is_clean(value) for change in report.changes for value in change.to_json().values())
+
+
+def test_a_certificate_change_from_an_old_snapshot_with_many_certificates_is_clipped(store):
+    many = tuple(make_certificate(f"old {n}") for n in range(60))  # stored before certificates were capped
+    seed(store, [replace(NORWAY, certificates=many)])
+    report = refresh_registry(fetcher=FakeFetcher([fetched([NORWAY])]), store=store, source=SOURCE, now=NOW)
+    (change,) = report.changes
+    assert change.kind == "certificates_changed"
+    assert change.detail.startswith(f"added sha256 {NORWAY.certificate_fingerprints()[0][:16]}; removed sha256 ")
+    assert len(change.detail) == MAX_MESSAGE_CHARS
+    assert change.detail.endswith("…")
 
 
 def test_not_modified_without_a_snapshot_is_unavailable(store):

@@ -63,8 +63,8 @@ MAX_CERTIFICATE_TEXT_CHARS = 2 * MAX_CERTIFICATE_BYTES
 """Longest base64 or PEM text of one certificate (4/3 of the DER plus line breaks and PEM armour)."""
 MAX_WARNINGS = 50
 """Notices kept per parse; the rest are counted in one closing notice."""
-MAX_WARNING_CHARS = MAX_MESSAGE_CHARS
-"""Longest notice message (each outside value in it is clipped to :data:`MAX_FIELD_CHARS` already)."""
+MAX_WARNING_CHARS = 300
+"""Longest notice message: enough for a reason and one clipped value (a notice quoting two is cut)."""
 
 NOTICE_ENTRY_SKIPPED = "REGISTRY_ENTRY_SKIPPED"
 NOTICE_ENTRY_TRIMMED = "REGISTRY_ENTRY_TRIMMED"

@@ -148,12 +148,12 @@ def diff_emps(before: tuple[Emp, ...], after: tuple[Emp, ...]) -> tuple[EmpChang
         if previous is None:
             previous = _take_same_name(removed, emp)
             if previous is None:
-                changes.append(_change("added", emp, clip(emp.url)))
+                changes.append(_change("added", emp, emp.url))
                 continue
             changes.append(_change("url_changed", emp, f"{clip(previous.url)} -> {clip(emp.url)}"))
         if set(previous.certificate_fingerprints()) != set(emp.certificate_fingerprints()):
             changes.append(_change("certificates_changed", emp, _fingerprint_delta(previous, emp)))
-    changes.extend(_change("removed", emp, clip(emp.url)) for emp in removed.values())
+    changes.extend(_change("removed", emp, emp.url) for emp in removed.values())
     return tuple(changes)
 
 
