@@ -423,31 +423,8 @@ def test_loopback_http_emp_is_listed_only_in_local_mode():
 
 
 def big_certificate(about_bytes: int) -> bytes:
-    """A valid self-signed certificate of about ``about_bytes`` DER bytes (many subject alternative names)."""
-    from datetime import UTC, datetime, timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import Encoding
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "big")])
-    hosts = [x509.DNSName(f"host-{n:05d}.emp.example") for n in range(about_bytes // 24)]
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.SubjectAlternativeName(hosts), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(Encoding.DER)
+    """A valid certificate of about ``about_bytes`` DER bytes (one 24-byte DNS name per 24 bytes)."""
+    return make_certificate("big", dns_names=[f"host-{n:05d}.emp.example" for n in range(about_bytes // 24)])
 
 
 def assert_bounded_and_clean(parsed: registry_parse.ParsedRegistry) -> None:
