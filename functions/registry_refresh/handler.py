@@ -6,7 +6,8 @@ reports changes as logs and metrics. A failed refresh with a snapshot in place d
 invocation: it logs an error and emits ``RegistrySnapshotAgeSeconds`` so an alarm on the age (the ceiling
 is ``EMREX_REGISTRY_MAX_AGE_SECONDS``) fires, instead of retrying for ever. A snapshot too large for a
 table item is such a failure too (REGISTRY_INVALID; the previous one stays). Without any snapshot it
-raises, so the Lambda's Errors metric shows it.
+raises, so the Lambda's Errors metric shows it. Losing a race to a refresh that fetched later (status
+``superseded``) is not a failure: the newer snapshot stays and is reported.
 
 The event may carry ``{"force": true}`` to fetch even while the snapshot is still fresh.
 """
@@ -80,9 +81,12 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     return report.to_json()
 
 
+_SUPERSEDED = "registry refresh skipped: a newer snapshot is stored"
+
+
 def _log_report(report: RefreshReport) -> None:
     logger.info(
-        "registry refresh done",
+        _SUPERSEDED if report.status == "superseded" else "registry refresh done",
         status=report.status,
         emp_count=report.emp_count,
         changes=len(report.changes),

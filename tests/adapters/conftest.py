@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,8 +19,9 @@ from emrex_emc.local.moto_env import create_table
 ADAPTER_TABLE = "adapters-test"
 
 
-def make_certificate(common_name: str, *, not_after: datetime | None = None) -> bytes:
-    """A self-signed EC certificate (DER) for ``common_name``, valid for a year unless ``not_after`` is given."""
+def make_certificate(common_name: str, *, not_after: datetime | None = None, dns_names: Sequence[str] = ()) -> bytes:
+    """A self-signed EC certificate (DER) for ``common_name``, valid for a year unless ``not_after`` is given;
+    ``dns_names`` become a subject alternative name extension (tests use many to make a large certificate)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
@@ -32,9 +34,11 @@ def make_certificate(common_name: str, *, not_after: datetime | None = None) -> 
         .serial_number(x509.random_serial_number())
         .not_valid_before(min(now, end) - timedelta(days=30))
         .not_valid_after(end)
-        .sign(key, hashes.SHA256())
     )
-    return certificate.public_bytes(Encoding.DER)
+    if dns_names:
+        names = x509.SubjectAlternativeName([x509.DNSName(host) for host in dns_names])
+        certificate = certificate.add_extension(names, critical=False)
+    return certificate.sign(key, hashes.SHA256()).public_bytes(Encoding.DER)
 
 
 def to_pem(der: bytes) -> str:

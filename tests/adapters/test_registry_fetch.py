@@ -11,6 +11,7 @@ import pytest
 from emrex_emc.adapters.registry_fetch import (
     DEFAULT_CACHE,
     MAX_CACHE,
+    MAX_ETAG_CHARS,
     MIN_CACHE,
     RegistryFetcher,
     cache_lifetime,
@@ -237,10 +238,38 @@ def test_redirect_loop_is_refused(registry, fetcher):
     assert "more than 5 redirects" in error.message
 
 
+def test_a_hostile_redirect_location_is_clipped_in_the_message(registry, fetcher):
+    location = "http://evil.example/" + "a" * 5000
+    registry.routes["/c.xml"] = Route(status=302, headers={"location": location}, body=b"")
+    error = unavailable(lambda: fetcher.fetch(f"{registry.base}/c.xml", now=NOW))
+    assert error.message.startswith("refusing to fetch 'http://evil.example/aaaa")
+    assert error.message.endswith("…': the registry must be served over https")
+    assert len(error.message) < 300
+
+
+@pytest.mark.parametrize("etag", ['"' + "e" * MAX_ETAG_CHARS + '"', '"café"'], ids=["too-long", "not-ascii"])
+def test_an_etag_too_long_or_not_ascii_is_not_kept(registry, fetcher, etag):
+    registry.routes["/c.xml"] = Route(etag=etag)
+    assert fetcher.fetch(f"{registry.base}/c.xml", now=NOW).etag is None
+    registry.routes["/c.xml"] = Route(etag='"' + "e" * (MAX_ETAG_CHARS - 2) + '"')
+    assert fetcher.fetch(f"{registry.base}/c.xml", now=NOW).etag == '"' + "e" * (MAX_ETAG_CHARS - 2) + '"'
+
+
 @pytest.mark.parametrize("url", ["http://registry.example/c.xml", "http://10.0.0.1/c.xml", "https:///c.xml"])
 def test_plain_http_is_refused_except_on_loopback(url):
     error = unavailable(lambda: RegistryFetcher().fetch(url, now=NOW))
     assert "must be served over https" in error.message
+
+
+@pytest.mark.parametrize("url", ["https://[registry.example/c.xml", "https://registry.example:443:1/c.xml"])
+def test_an_unparseable_source_is_unavailable(url):
+    error = unavailable(lambda: RegistryFetcher().fetch(url, now=NOW))
+    assert error.message.startswith(f"refusing to fetch {url!r}:")
+
+
+def test_a_url_httpx_refuses_is_unavailable(registry, fetcher):
+    error = unavailable(lambda: fetcher.fetch(f"{registry.base}/{'a' * 70_000}", now=NOW))
+    assert error.message == "could not fetch the registry from 127.0.0.1: InvalidURL: URL too long"
 
 
 def test_default_client_is_created_lazily_and_works(registry):

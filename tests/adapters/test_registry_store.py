@@ -2,7 +2,9 @@ import gzip
 import hashlib
 import json
 import os
-from datetime import UTC, datetime, timedelta
+import secrets
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ from emrex_emc.adapters.registry_store import (
     MAX_ITEM_BYTES,
     SNAPSHOT_PK,
     RegistryStore,
+    fetched_at_attribute,
     item_size,
     load_fresh,
     snapshot_item,
@@ -71,7 +74,7 @@ def test_the_item_holds_compressed_json_and_plain_attributes_for_operators(dynam
     assert json.loads(body)["emps"][0]["name"] == "Vitnemålsportalen"
     assert item["sha256"] == {"S": hashlib.sha256(body).hexdigest()}
     assert item["format"] == {"S": "json+gzip"}
-    assert item["fetched_at"] == {"S": NOW.isoformat()}
+    assert item["fetched_at"] == {"S": "2026-05-04T12:00:00.000000Z"}
     assert item["source"] == {"S": "https://registry.example/catalogue-v1.xml"}
     assert item["emp_count"] == {"N": "1"}
     assert set(item) == {"pk", "format", "snapshot", "sha256", "fetched_at", "source", "emp_count"}
@@ -142,6 +145,22 @@ def test_an_item_above_the_limit_is_refused_and_the_previous_snapshot_stays(dyna
     assert store.load(use_cache=False) == snapshot()  # the table
 
 
+def test_warnings_are_dropped_first_when_the_item_would_be_too_large(dynamodb):
+    store = RegistryStore(dynamodb, TABLE, clock=FakeClock())
+    bare = replace(snapshot(), warnings=())
+    noisy = replace(bare, warnings=tuple(secrets.token_hex(300) for _ in range(50)))  # 30 KB, incompressible
+    limit = item_size(snapshot_item(bare)) + 200
+    assert item_size(snapshot_item(noisy)) > limit
+    limited = RegistryStore(dynamodb, TABLE, max_item_bytes=limit, clock=FakeClock())
+
+    stored = limited.save(noisy)
+
+    assert stored == replace(noisy, warnings=(f"50 warning(s) dropped to fit the {limit}-byte table item",))
+    assert item_size(stored_item(dynamodb)) <= limit
+    assert store.load(use_cache=False) == stored
+    assert limited.save(bare) == bare  # nothing to drop when it fits
+
+
 def test_the_limit_is_inclusive(dynamodb):
     size = item_size(snapshot_item(snapshot()))
     RegistryStore(dynamodb, TABLE, max_item_bytes=size).save(snapshot())
@@ -192,6 +211,42 @@ def test_unreadable_snapshot_is_registry_invalid(dynamodb, how, reason):
         RegistryStore(dynamodb, TABLE).load()
     assert caught.value.code is ErrorCode.REGISTRY_INVALID
     assert reason in caught.value.message
+
+
+def test_an_older_snapshot_never_overwrites_a_newer_one(dynamodb):
+    writer = RegistryStore(dynamodb, TABLE, clock=FakeClock())
+    newer = snapshot(NOW + timedelta(minutes=15))
+    assert RegistryStore(dynamodb, TABLE).save(newer) == newer
+    writer.load()  # the losing writer had cached something older
+    assert writer.save(snapshot()) is None
+    assert stored_item(dynamodb)["fetched_at"] == {"S": "2026-05-04T12:15:00.000000Z"}
+    assert writer.load() == newer  # its cache was dropped, not left with what it failed to write
+
+
+def test_a_snapshot_fetched_at_the_same_instant_overwrites_so_a_retry_succeeds(dynamodb):
+    store = RegistryStore(dynamodb, TABLE)
+    store.save(snapshot())
+    again = replace(snapshot(), warnings=("retried",))
+    assert store.save(again) == again
+    assert RegistryStore(dynamodb, TABLE).load(use_cache=False) == again
+
+
+def test_fetched_at_is_stored_in_utc_whatever_the_offset_given():
+    plus_two = NOW.astimezone(timezone(timedelta(hours=2)))
+    assert snapshot_item(snapshot(plus_two))["fetched_at"] == {"S": "2026-05-04T12:00:00.000000Z"}
+    assert fetched_at_attribute(NOW + timedelta(microseconds=7)) == "2026-05-04T12:00:00.000007Z"
+
+
+@pytest.mark.parametrize("stored_as", ["2026-05-04T12:00:00+00:00", "2026-05-04T12:00:00.000000+00:00"])
+def test_an_item_written_before_the_fixed_format_is_compared_correctly(dynamodb, stored_as):
+    """Earlier versions stored ``isoformat()`` of a UTC time; it sorts as the same instant in the new format."""
+    old = snapshot_item(snapshot())
+    old["fetched_at"] = {"S": stored_as}
+    dynamodb.put_item(TableName=TABLE, Item=old)
+    store = RegistryStore(dynamodb, TABLE)
+    assert store.save(snapshot(NOW - timedelta(microseconds=1))) is None
+    assert store.save(snapshot(NOW)) == snapshot(NOW)
+    assert stored_item(dynamodb)["fetched_at"] == {"S": "2026-05-04T12:00:00.000000Z"}
 
 
 def test_missing_table_is_unavailable(dynamodb):

@@ -1,5 +1,6 @@
 import base64
 import json
+import secrets
 from dataclasses import replace
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 from lxml import etree
 
 from emrex_emc.core import registry_parse
-from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.registry import Emp, emp_id
 from emrex_emc.core.registry_parse import (
     DAP_NS,
@@ -20,6 +21,7 @@ from emrex_emc.core.registry_parse import (
     parse_registry,
     render_ewp_catalogue,
 )
+from emrex_emc.core.text import MAX_MESSAGE_CHARS, is_clean
 from tests.adapters.conftest import make_certificate, to_pem
 
 ELMO = Path(__file__).resolve().parents[2].parent / "shared" / "elmo"
@@ -415,3 +417,221 @@ def test_loopback_http_emp_is_listed_only_in_local_mode():
     assert [e.url for e in parse_registry(catalogue, allow_loopback_http=True).emps] == [emp.url]
     remote_http = render_ewp_catalogue([replace(emp, url="http://emp.example/emp")])
     assert parse_registry(remote_http, allow_loopback_http=True).emps == ()
+
+
+# --- one hostile entry never takes the others down ------------------------------------------------
+
+
+def big_certificate(about_bytes: int) -> bytes:
+    """A valid certificate of about ``about_bytes`` DER bytes (one 24-byte DNS name per 24 bytes)."""
+    return make_certificate("big", dns_names=[f"host-{n:05d}.emp.example" for n in range(about_bytes // 24)])
+
+
+def assert_bounded_and_clean(parsed: registry_parse.ParsedRegistry) -> None:
+    for notice in parsed.notices:
+        assert len(notice.message) <= registry_parse.MAX_WARNING_CHARS
+        assert is_clean(notice.message), notice.message
+    for emp in parsed.emps:
+        assert is_clean(emp.name) and len(emp.name) <= registry_parse.MAX_NAME_CHARS
+        assert is_clean(emp.url) and len(emp.url) <= registry_parse.MAX_URL_CHARS
+        assert all(is_clean(i) and len(i) <= registry_parse.MAX_INSTITUTION_CHARS for i in emp.institutions)
+
+
+def test_a_400_kb_random_url_skips_only_its_entry_with_one_short_notice():
+    huge_url = "https://emp.example/" + secrets.token_urlsafe(300_000)  # 400 000 characters
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(url=huge_url, name="Huge"), dap_entry(name="Good")))
+    assert [e.name for e in parsed.emps] == ["Good"]
+    assert codes(parsed) == [NOTICE_ENTRY_SKIPPED]
+    assert parsed.notices[0].message == (
+        f"EMREX entry #1 has a URL of {len(huge_url)} characters, more than the 2000 allowed; skipped"
+    )
+
+
+def test_a_url_of_exactly_the_cap_is_kept():
+    url = "https://emp.example/" + "a" * (registry_parse.MAX_URL_CHARS - len("https://emp.example/"))
+    assert [e.url for e in parse_ewp_catalogue(catalogue(dap_entry(url=url))).emps] == [url]
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(url=url + "a")))
+    assert parsed.emps == ()
+    assert "more than the 2000 allowed" in parsed.notices[0].message
+
+
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("https://user:secret@emp.example/", "carries credentials"),
+        ("https://emp.example@evil.example/", "carries credentials"),
+        ("https://emp.example/a b", "spaces or control characters"),
+        ("https://emp.example/\u202egnp.exe", "spaces or control characters"),
+        ("https://emp.example/\u0085next", "spaces or control characters"),
+        ("https://emp.example/\u200b", "spaces or control characters"),
+        ("https://[2001:db8::1/emp", "cannot be parsed"),
+        ("https://emp.example:99999/", "cannot be parsed"),
+        ("https://emp.example:https/", "cannot be parsed"),
+        ("https://emp..example/", "not a valid host name"),
+        ("https://-emp.example/", "not a valid host name"),
+        ("https://emp_1.example/", "not a valid host name"),
+        ("https://emp%2eexample/", "not a valid host name"),
+        (f"https://{'a' * 64}.example/", "not a valid host name"),
+    ],
+)
+def test_unusable_urls_are_skipped_with_their_reason(url, fragment):
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(url=url), dap_entry(name="Good")))
+    assert [e.name for e in parsed.emps] == ["Good"]
+    assert codes(parsed) == [NOTICE_ENTRY_SKIPPED]
+    assert fragment in parsed.notices[0].message
+    assert_bounded_and_clean(parsed)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://vitnemålsportalen.no/vp/init",
+        "https://xn--vitnemlsportalen-iob.no/vp/init",
+        "https://[2001:db8::1]:8443/emp",
+        "https://192.0.2.7/emp?x=1&y=%20",
+        "https://emp.example./emp#start",
+    ],
+)
+def test_unusual_but_valid_urls_are_kept_unchanged(url):
+    assert [e.url for e in parse_ewp_catalogue(catalogue(dap_entry(url=url.replace("&", "&amp;")))).emps] == [url]
+
+
+def test_names_are_clipped_and_an_entry_without_a_usable_name_is_skipped():
+    long_name = "Ü" * 5000
+    document = {
+        "emps": [
+            emreg_emp(acronym=long_name, url="https://long.example/"),
+            emreg_emp(acronym="Evil\u001b[2J\u001b]0;pwned\u0007Name", url="https://esc.example/"),
+            emreg_emp(acronym="\u001b\u0007\u200b", url="https://invisible.example/"),
+        ]
+    }
+    parsed = parse_emreg_json(json.dumps(document).encode())
+    long, escaped = parsed.emps
+    assert long.name == "Ü" * (registry_parse.MAX_NAME_CHARS - 1) + "…"
+    assert escaped.name == "Evil [2J ]0;pwned Name"
+    assert codes(parsed) == [NOTICE_ENTRY_SKIPPED]
+    assert "entry #3 has no usable 'acronym'" in parsed.notices[0].message
+    assert_bounded_and_clean(parsed)
+
+
+def test_an_xml_name_of_invisible_characters_is_skipped():
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(name="\u200b\u202e\u2066"), dap_entry(name="Good")))
+    assert [e.name for e in parsed.emps] == ["Good"]
+    assert "has no usable <name>" in parsed.notices[0].message
+
+
+def test_institutions_are_clipped_capped_and_text_only():
+    cap = registry_parse.MAX_INSTITUTIONS_PER_EMP
+    institutions = ["Universitetet\u001b[0m i Oslo", "x" * 1000, 42, None, "", *(f"U{n}" for n in range(cap))]
+    parsed = parse_emreg_json(json.dumps({"emps": [emreg_emp(institutions=institutions)]}).encode())
+    (emp,) = parsed.emps
+    assert len(emp.institutions) == cap
+    assert emp.institutions[:3] == ("Universitetet [0m i Oslo", "x" * 199 + "…", "U0")
+    assert emp.institutions[-1] == f"U{cap - 3}"
+    assert codes(parsed) == [registry_parse.NOTICE_ENTRY_TRIMMED]
+    assert f"FSAT (NO) lists {cap + 2} institutions; the first {cap} are kept" in parsed.notices[0].message
+    assert_bounded_and_clean(parsed)
+
+
+def test_certificates_beyond_the_cap_are_dropped_with_one_notice():
+    cap = registry_parse.MAX_CERTIFICATES_PER_EMP
+    certificates = [make_certificate(f"c{n}") for n in range(cap + 2)]
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(certificates=tuple(b64(c) for c in certificates))))
+    assert parsed.emps[0].certificates == tuple(certificates[:cap])
+    assert codes(parsed) == [NOTICE_CERTIFICATE_SKIPPED]
+    assert f"2 certificate(s) after the first {cap} ignored" in parsed.notices[0].message
+
+
+def test_an_oversized_certificate_is_dropped_and_the_emp_keeps_its_other_one():
+    big = big_certificate(registry_parse.MAX_CERTIFICATE_BYTES + 500)
+    assert len(big) > registry_parse.MAX_CERTIFICATE_BYTES
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(certificates=(b64(big), b64(CERT_A)))))
+    assert parsed.emps[0].certificates == (CERT_A,)
+    assert codes(parsed) == [NOTICE_CERTIFICATE_SKIPPED]
+    assert f"{len(big)} bytes, more than the {registry_parse.MAX_CERTIFICATE_BYTES} allowed" in (
+        parsed.notices[0].message
+    )
+
+
+def test_a_certificate_text_too_long_is_dropped_before_decoding():
+    too_long = "A" * (registry_parse.MAX_CERTIFICATE_TEXT_CHARS + 1)
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(certificates=(too_long, b64(CERT_A)))))
+    assert parsed.emps[0].certificates == (CERT_A,)
+    assert "more than the 32768 allowed" in parsed.notices[0].message
+
+
+def test_an_emreg_pubkey_too_large_skips_the_entry():
+    big_pem = to_pem(big_certificate(registry_parse.MAX_CERTIFICATE_BYTES + 500))
+    assert len(big_pem) <= registry_parse.MAX_CERTIFICATE_TEXT_CHARS  # the DER size check is what refuses it
+    parsed = parse_emreg_json(json.dumps({"emps": [emreg_emp(pubKey=big_pem)]}).encode())
+    assert parsed.emps == ()
+    assert "unreadable 'pubKey' certificate" in parsed.notices[0].message
+    assert f"more than the {registry_parse.MAX_CERTIFICATE_BYTES} allowed" in parsed.notices[0].message
+
+
+def test_a_certificate_just_under_the_cap_is_kept():
+    der = big_certificate(registry_parse.MAX_CERTIFICATE_BYTES - 1000)
+    assert registry_parse.MAX_CERTIFICATE_BYTES - 2000 < len(der) <= registry_parse.MAX_CERTIFICATE_BYTES
+    assert parse_ewp_catalogue(catalogue(dap_entry(certificates=(b64(der),)))).emps[0].certificates == (der,)
+
+
+def test_notices_are_capped_with_one_closing_count():
+    bad = [dap_entry(url=f"http://plain-{n}.example/") for n in range(registry_parse.MAX_WARNINGS + 10)]
+    parsed = parse_ewp_catalogue(catalogue(*bad, dap_entry(name="Good")))
+    assert [e.name for e in parsed.emps] == ["Good"]
+    assert len(parsed.notices) == registry_parse.MAX_WARNINGS + 1
+    assert parsed.notices[-1] == Notice(registry_parse.NOTICE_MORE_WARNINGS, "10 more warnings not listed")
+    assert "plain-49.example" in parsed.notices[-2].message
+
+
+def test_emps_beyond_the_cap_are_ignored_with_one_notice(monkeypatch):
+    monkeypatch.setattr(registry_parse, "MAX_EMPS", 2)
+    entries = [dap_entry(url=f"https://emp-{n}.example/", name=f"EMP {n}") for n in range(5)]
+    parsed = parse_ewp_catalogue(catalogue(*entries))
+    assert [e.name for e in parsed.emps] == ["EMP 0", "EMP 1"]
+    assert codes(parsed) == [NOTICE_ENTRY_SKIPPED]
+    assert parsed.notices[0].message == "3 more EMREX entries ignored: at most 2 EMPs"
+
+
+def test_outside_values_in_notices_are_clipped_and_cleaned():
+    document = {
+        "emps": [
+            emreg_emp(countryCode="\u001b[2J" + "N" * 5000),
+            emreg_emp(url="https://emp.example/\u001b[31m" + "p" * 1900),
+            emreg_emp(url="http://plain.example/" + "p" * 1900),
+        ]
+    }
+    parsed = parse_emreg_json(json.dumps(document).encode())
+    assert codes(parsed) == [NOTICE_ENTRY_SKIPPED] * 3
+    assert "country code '[2JNNN" in parsed.notices[0].message
+    assert "https://emp.example/ [31mppp" in parsed.notices[1].message
+    assert "spaces or control characters" in parsed.notices[1].message
+    assert "'http://plain.example/ppp" in parsed.notices[2].message
+    assert "…', which is not an absolute https URL" in parsed.notices[2].message
+    assert all(len(n.message) < 300 for n in parsed.notices)
+    assert_bounded_and_clean(parsed)
+
+
+def test_a_notice_quoting_two_long_values_is_cut_to_the_warning_cap():
+    name, url = "N" * 500, "https://emp.example/" + "u" * 1000
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(name=name, url=url), dap_entry(name=name, url=url)))
+    assert codes(parsed) == [NOTICE_DUPLICATE]
+    message = parsed.notices[0].message
+    assert len(message) == registry_parse.MAX_WARNING_CHARS
+    assert message.startswith("N" * 199 + "… (NO, https://emp.example/uuu")
+    assert message.endswith("…")
+
+
+def test_an_unknown_namespace_is_clipped_in_its_notice():
+    parsed = parse_ewp_catalogue(catalogue(dap_entry("urn:x:" + "n" * 5000)))
+    assert codes(parsed) == [NOTICE_ENTRY_SKIPPED]
+    assert len(parsed.notices[0].message) < 300
+    assert_bounded_and_clean(parsed)
+
+
+def test_an_unreadable_catalogue_message_is_bounded():
+    with pytest.raises(EmrexError) as caught:
+        parse_registry(b"<catalogue><" + b"a" * 50_000 + b"></catalogue>")
+    assert caught.value.code is ErrorCode.REGISTRY_INVALID
+    assert "the catalogue is unreadable" in caught.value.message
+    assert len(caught.value.message) <= len("the catalogue is unreadable: ") + MAX_MESSAGE_CHARS

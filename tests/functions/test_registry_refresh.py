@@ -1,15 +1,17 @@
 import json
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
 
-from emrex_emc.adapters.registry_fetch import FetchResult
-from emrex_emc.adapters.registry_store import RegistryStore, item_size, snapshot_item
+from emrex_emc.adapters.registry_fetch import FetchResult, RegistryFetcher
+from emrex_emc.adapters.registry_store import MAX_ITEM_BYTES, RegistryStore, item_size, load_fresh, snapshot_item
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
-from emrex_emc.core.registry_parse import render_ewp_catalogue
+from emrex_emc.core.registry_parse import MAX_INSTITUTION_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS, render_ewp_catalogue
+from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, is_clean
 from emrex_emc.services.registry_refresh import diff_emps, refresh_registry
 from registry_refresh import handler as refresh_handler
 from tests.adapters.conftest import make_certificate
@@ -169,6 +171,126 @@ def test_a_snapshot_too_large_for_a_table_item_keeps_the_previous_one(aws_env, s
     assert store.load() == previous
 
 
+def large_but_valid_emp(n: int) -> Emp:
+    """An EMP at every per-entry cap that matters for size, with incompressible (random) values."""
+    url = f"https://emp-{n}.example/" + secrets.token_urlsafe(1450)[: MAX_URL_CHARS - 30]
+    return Emp(
+        id=emp_id("NO", url),
+        name=secrets.token_urlsafe(150)[:MAX_NAME_CHARS],
+        url=url,
+        country="NO",
+        institutions=tuple(secrets.token_urlsafe(150)[:MAX_INSTITUTION_CHARS] for _ in range(20)),
+        certificates=(CERT_1,),
+    )
+
+
+def test_one_entry_with_a_400_kb_url_leaves_a_good_snapshot_with_one_short_warning(store):
+    huge = replace(POLAND, url="https://usosweb.uw.edu.pl/" + secrets.token_urlsafe(300_000))
+    fetcher = FakeFetcher([FetchResult(False, render_ewp_catalogue([NORWAY, huge]), None, NOW)])
+
+    report = refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
+
+    assert report.status == "updated"
+    stored = store.load()
+    assert stored.emps == (NORWAY,)
+    (warning,) = stored.warnings
+    assert warning == f"EMREX entry #2 has a URL of {len(huge.url)} characters, more than the 2000 allowed; skipped"
+
+
+def test_many_large_but_valid_entries_too_big_for_the_item_keep_the_previous_snapshot(store):
+    previous = seed(store, [NORWAY])
+    emps = [large_but_valid_emp(n) for n in range(300)]
+    fetcher = FakeFetcher([FetchResult(False, render_ewp_catalogue(emps), None, NOW)])
+    with pytest.raises(EmrexError) as caught:
+        refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
+    assert caught.value.code is ErrorCode.REGISTRY_INVALID
+    assert "(300 EMPs) needs a" in caught.value.message
+    assert f"more than the {MAX_ITEM_BYTES} bytes allowed; the previous snapshot is kept" in caught.value.message
+    assert store.load() == previous
+
+
+def test_large_entries_that_fit_only_without_warnings_are_stored_without_them(aws_env, store):
+    emps = [large_but_valid_emp(n) for n in range(20)]
+    skipped = [replace(NORWAY, url=f"http://plain-{n}.example/" + secrets.token_urlsafe(150)) for n in range(60)]
+    body = render_ewp_catalogue([*emps, *skipped])
+    parsed_emps = tuple(replace(emp, id=emp_id(emp.country, emp.url)) for emp in emps)
+    bare = RegistrySnapshot(fetched_at=NOW, source=SOURCE, emps=parsed_emps, cache_until=NOW)
+    limit = item_size(snapshot_item(bare)) + 300  # room for the EMPs and a note, not for 50 warnings
+    limited = RegistryStore(aws_env.dynamodb, aws_env.table, max_item_bytes=limit, cache_seconds=0)
+
+    report = refresh_registry(
+        fetcher=FakeFetcher([FetchResult(False, body, None, NOW)]), store=limited, source=SOURCE, now=NOW
+    )
+
+    assert report.status == "updated"
+    assert len(report.notices) == 51  # the report (logged) keeps every notice; the item could not
+    stored = store.load()
+    assert stored == report.snapshot
+    assert stored.emps == parsed_emps
+    assert stored.warnings == (f"51 warning(s) dropped to fit the {limit}-byte table item",)
+
+
+class RacingFetcher:
+    """A slow fetch: while it waits for the registry, a second refresh (fetching later) runs to the end."""
+
+    def __init__(self, slow_result: FetchResult, store: RegistryStore, later: datetime) -> None:
+        self.slow_result, self.store, self.later = slow_result, store, later
+        self.fast_report = None
+
+    def fetch(self, source: str, *, etag: str | None = None, now: datetime) -> FetchResult:
+        fast = FakeFetcher([fetched([NORWAY, POLAND, FINLAND], etag='"v2"')])
+        self.fast_report = refresh_registry(fetcher=fast, store=self.store, source=source, now=self.later, force=True)
+        return self.slow_result
+
+
+@pytest.mark.parametrize(
+    "slow_result",
+    [fetched([NORWAY], etag='"v0"'), FetchResult(True, None, '"v1"', NOW + timedelta(minutes=15))],
+    ids=["changed", "not-modified"],
+)
+def test_a_refresh_that_fetched_earlier_never_overwrites_one_that_fetched_later(aws_env, store, slow_result):
+    seed(store, [NORWAY, POLAND])
+    other_lambda = RegistryStore(aws_env.dynamodb, aws_env.table, consistent_read=True, cache_seconds=0)
+    racer = RacingFetcher(slow_result, other_lambda, later=NOW + timedelta(seconds=30))
+
+    report = refresh_registry(fetcher=racer, store=store, source=SOURCE, now=NOW)
+
+    assert racer.fast_report.status == "updated"
+    assert report.status == "superseded"
+    assert report.changes == ()
+    assert report.snapshot == racer.fast_report.snapshot  # the newer one, as stored
+    stored = store.load()
+    assert (stored.fetched_at, stored.etag) == (NOW + timedelta(seconds=30), '"v2"')
+    assert stored.emps == (NORWAY, POLAND, FINLAND)
+
+
+def test_change_details_from_an_old_unbounded_snapshot_are_clipped(store):
+    old_url = "https://usosweb.uw.edu.pl/\u001b[2J" + "x" * 5000  # stored before entries were validated
+    old_poland = replace(POLAND, url=old_url, id=emp_id("PL", old_url))
+    old_finland = replace(FINLAND, name="CSC\u001b]0;x\u0007" + "n" * 500)
+    seed(store, [old_poland, old_finland])
+    report = refresh_registry(fetcher=FakeFetcher([fetched([POLAND])]), store=store, source=SOURCE, now=NOW)
+    moved, removed = report.changes
+    assert (moved.kind, removed.kind) == ("url_changed", "removed")
+    assert moved.detail.startswith("https://usosweb.uw.edu.pl/ [2Jxxx")
+    assert moved.detail.endswith(f"… -> {POLAND.url}")
+    assert len(moved.detail) < 300
+    assert removed.name.startswith("CSC ]0;x nnn")
+    assert len(removed.name) == MAX_FIELD_CHARS
+    assert all(is_clean(value) for change in report.changes for value in change.to_json().values())
+
+
+def test_a_certificate_change_from_an_old_snapshot_with_many_certificates_is_clipped(store):
+    many = tuple(make_certificate(f"old {n}") for n in range(60))  # stored before certificates were capped
+    seed(store, [replace(NORWAY, certificates=many)])
+    report = refresh_registry(fetcher=FakeFetcher([fetched([NORWAY])]), store=store, source=SOURCE, now=NOW)
+    (change,) = report.changes
+    assert change.kind == "certificates_changed"
+    assert change.detail.startswith(f"added sha256 {NORWAY.certificate_fingerprints()[0][:16]}; removed sha256 ")
+    assert len(change.detail) == MAX_MESSAGE_CHARS
+    assert change.detail.endswith("…")
+
+
 def test_not_modified_without_a_snapshot_is_unavailable(store):
     fetcher = FakeFetcher([FetchResult(True, None, '"x"', NOW)])
     with pytest.raises(EmrexError) as caught:
@@ -269,6 +391,41 @@ def test_handler_refusing_an_oversized_snapshot_keeps_the_previous_one(lambda_en
     assert "bytes allowed; the previous snapshot is kept" in result["error"]["message"]
     assert emitted_metrics(capsys)["RegistryRefreshFailed"] == 1
     assert RegistryStore(aws_env.dynamodb, aws_env.table).load() == previous
+
+
+def test_handler_on_a_fresh_deploy_stores_the_good_emp_despite_a_400_kb_url(lambda_env, aws_env, capsys):
+    huge = replace(POLAND, url="https://usosweb.uw.edu.pl/" + secrets.token_urlsafe(300_000))
+    lambda_env.write_bytes(render_ewp_catalogue([NORWAY, huge]))
+
+    result = refresh_handler.handler({}, None)
+
+    assert (result["status"], result["emp_count"]) == ("updated", 1)
+    (notice,) = result["notices"]
+    assert len(notice["message"]) < 120
+    stored = load_fresh(RegistryStore(aws_env.dynamodb, aws_env.table), now=datetime.now(UTC), max_age_seconds=60)
+    assert stored.emps == (NORWAY,)
+    assert "RegistryRefreshFailed" not in emitted_metrics(capsys)
+
+
+def test_handler_that_loses_a_race_reports_superseded_without_failing(lambda_env, aws_env, monkeypatch, capsys, caplog):
+    table = RegistryStore(aws_env.dynamodb, aws_env.table)
+
+    class SlowFetcher(RegistryFetcher):
+        def fetch(self, source: str, *, etag: str | None = None, now: datetime) -> FetchResult:
+            seed(table, [FINLAND], fetched_at=now + timedelta(seconds=5), source=source)  # another run, later
+            return super().fetch(source, etag=etag, now=now)
+
+    monkeypatch.setattr(refresh_handler, "RegistryFetcher", SlowFetcher)
+    refresh_handler.reset()
+
+    result = refresh_handler.handler({}, None)
+
+    assert (result["status"], result["emp_count"], result["changes"]) == ("superseded", 1, [])
+    assert table.load(use_cache=False).emps == (FINLAND,)
+    assert "RegistryRefreshFailed" not in emitted_metrics(capsys)
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "registry refresh skipped: a newer snapshot is stored")
+    ]
 
 
 def test_handler_failure_without_a_snapshot_raises(lambda_env, capsys):

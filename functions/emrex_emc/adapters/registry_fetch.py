@@ -19,14 +19,17 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.registry import MAX_REGISTRY_BYTES
+from emrex_emc.core.text import clip
 
 MIN_CACHE = timedelta(minutes=1)
 MAX_CACHE = timedelta(hours=3)
 DEFAULT_CACHE = timedelta(minutes=15)
-MAX_BODY_BYTES = 20 * 1024 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_ETAG_CHARS = 200
+"""ETags are short opaque tokens (a hash or a version); a longer one is not stored."""
 USER_AGENT = "emrex-emc registry-refresh"
 
 
@@ -105,12 +108,34 @@ def _is_loopback(host: str | None) -> bool:
 
 def check_source_url(url: str) -> None:
     """Only https, or plain http to a loopback host (the local runner and tests)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise _unavailable(f"refusing to fetch {clip(url)!r}: not a valid URL") from None
+    if parts.scheme == "https" and host:
         return
-    if parts.scheme == "http" and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and _is_loopback(host):
         return
-    raise _unavailable(f"refusing to fetch {url!r}: the registry must be served over https")
+    raise _unavailable(f"refusing to fetch {clip(url)!r}: the registry must be served over https")
+
+
+def _host(url: str) -> str:
+    """The host of ``url`` for a message (the URL may come from a redirect, so it is clipped)."""
+    try:
+        return clip(urlsplit(url).hostname or "?")
+    except ValueError:
+        return "?"
+
+
+def _etag(headers: httpx.Headers) -> str | None:
+    """The response's ETag, unless it is too long or not printable ASCII: it is stored in the snapshot and
+    sent back in If-None-Match, so a hostile one is dropped (the next fetch is then unconditional)."""
+    value: str | None = headers.get("etag")
+    if value is None or len(value) > MAX_ETAG_CHARS or not (value.isascii() and value.isprintable()):
+        return None
+    return value
 
 
 class RegistryFetcher:
@@ -120,7 +145,7 @@ class RegistryFetcher:
         self,
         client: httpx.Client | None = None,
         *,
-        max_bytes: int = MAX_BODY_BYTES,
+        max_bytes: int = MAX_REGISTRY_BYTES,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
     ) -> None:
         self._client = client
@@ -134,13 +159,17 @@ class RegistryFetcher:
         return self._client
 
     def fetch(self, source: str, *, etag: str | None = None, now: datetime) -> FetchResult:
-        scheme = urlsplit(source).scheme.lower()
+        try:
+            parts = urlsplit(source)
+        except ValueError:
+            raise _unavailable(f"refusing to fetch {clip(source)!r}: not a valid URL") from None
+        scheme = parts.scheme.lower()
         if scheme in {"http", "https"}:
             return self._fetch_http(source, etag=etag, now=now)
         if scheme == "file":
-            return self._fetch_file(Path(unquote(urlsplit(source).path)), etag=etag, now=now)
+            return self._fetch_file(Path(unquote(parts.path)), etag=etag, now=now)
         if scheme and len(scheme) > 1:  # a one-letter "scheme" is a Windows drive letter
-            raise _unavailable(f"unsupported registry source {source!r} (use https://, file:// or a path)")
+            raise _unavailable(f"unsupported registry source {clip(source)!r} (use https://, file:// or a path)")
         return self._fetch_file(Path(source), etag=etag, now=now)
 
     def _fetch_http(self, url: str, *, etag: str | None, now: datetime) -> FetchResult:
@@ -158,25 +187,26 @@ class RegistryFetcher:
                         continue
                     return self._result(response, etag=etag, now=now)
         except httpx.TimeoutException:
-            raise _unavailable(f"timed out fetching the registry from {urlsplit(url).hostname}") from None
-        except httpx.HTTPError as exc:
-            host = urlsplit(url).hostname
-            raise _unavailable(f"could not fetch the registry from {host}: {type(exc).__name__}: {exc}") from None
+            raise _unavailable(f"timed out fetching the registry from {_host(url)}") from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            detail = clip(f"{type(exc).__name__}: {exc}")
+            raise _unavailable(f"could not fetch the registry from {_host(url)}: {detail}") from None
         raise _unavailable(f"more than {MAX_REDIRECTS} redirects fetching the registry")
 
     def _result(self, response: httpx.Response, *, etag: str | None, now: datetime) -> FetchResult:
         cache_until = now + cache_lifetime(response.headers, now)
         if response.status_code == httpx.codes.NOT_MODIFIED:
             return FetchResult(
-                not_modified=True, body=None, etag=response.headers.get("etag") or etag, cache_until=cache_until
+                not_modified=True, body=None, etag=_etag(response.headers) or etag, cache_until=cache_until
             )
         if response.status_code != httpx.codes.OK:
-            raise _unavailable(f"{response.url.host} answered HTTP {response.status_code}")
+            raise _unavailable(f"{clip(response.url.host)} answered HTTP {response.status_code}")
         body = self._read_capped(response)
-        return FetchResult(not_modified=False, body=body, etag=response.headers.get("etag"), cache_until=cache_until)
+        return FetchResult(not_modified=False, body=body, etag=_etag(response.headers), cache_until=cache_until)
 
     def _read_capped(self, response: httpx.Response) -> bytes:
-        declared = response.headers.get("content-length", "")
+        """The body, refused as soon as the declared length or the bytes received pass the cap."""
+        declared = response.headers.get("content-length", "")  # h11 lets only 1 to 20 ASCII digits through
         if declared.isdigit() and int(declared) > self._max_bytes:
             raise _unavailable(f"the registry is {declared} bytes, more than the {self._max_bytes} allowed")
         chunks: list[bytes] = []

@@ -5,10 +5,13 @@ attribute ``snapshot``; ``fetched_at``, ``source``, ``emp_count``, ``sha256`` (o
 checked on every read) and ``format`` are plain attributes for operators. The item never carries
 ``expires_at``, so the table's TTL never removes it; the table's own KMS key encrypts it at rest.
 
-A DynamoDB item holds at most 400 KB: a snapshot whose item would exceed :data:`MAX_ITEM_BYTES` is
-refused (REGISTRY_INVALID) and the stored one stays. Readers keep what they loaded for a short while
-(60 s by default), so a warm Lambda does not read the table on every request. Importing this module does
-not import the registry parser (no lxml on the chooser path).
+A DynamoDB item holds at most 400 KB: when a snapshot's item would exceed :data:`MAX_ITEM_BYTES` its
+warnings are dropped first (one line says how many); if it is still too large it is refused
+(REGISTRY_INVALID) and the stored one stays. The write is conditional on the stored ``fetched_at``
+(fixed-format UTC, so it sorts as text): a refresh that fetched earlier never overwrites a snapshot
+fetched later. Readers keep what they loaded for a short while (60 s by default), so a warm Lambda does
+not read the table on every request. Importing this module does not import the registry parser (no
+lxml on the chooser path).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import json
 import time
 import zlib
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -32,6 +36,9 @@ SNAPSHOT_FORMAT = "json+gzip"
 MAX_ITEM_BYTES = 350 * 1024
 """Safely below DynamoDB's 400 KB item limit (our size count is an upper bound, but leave room anyway)."""
 DEFAULT_CACHE_SECONDS = 60.0
+FETCHED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+"""The ``fetched_at`` attribute: UTC, fixed width, so DynamoDB's text comparison orders it by time."""
+_NOT_OLDER = "attribute_not_exists(fetched_at) OR fetched_at <= :fetched_at"
 
 
 class RegistryStore:
@@ -64,20 +71,46 @@ class RegistryStore:
         self._cached = (self._clock(), snapshot)
         return snapshot
 
-    def save(self, snapshot: RegistrySnapshot) -> None:
-        item = snapshot_item(snapshot)
-        size = item_size(item)
-        if size > self._max_item_bytes:
-            raise EmrexError(
-                ErrorCode.REGISTRY_INVALID,
-                f"the registry snapshot ({len(snapshot.emps)} EMPs) needs a {size}-byte table item, more than the "
-                f"{self._max_item_bytes} bytes allowed; the previous snapshot is kept",
-            )
+    def save(self, snapshot: RegistrySnapshot) -> RegistrySnapshot | None:
+        """Store ``snapshot`` unless the table holds one fetched later.
+
+        Returns what was stored (``snapshot``, or a copy without its warnings when only that fits the
+        item), or None when a newer snapshot is stored (nothing written: a concurrent refresh won).
+        """
+        snapshot, item = self._fitting_item(snapshot)
         try:
-            self._dynamodb.put_item(TableName=self._table, Item=item)
-        except (ClientError, BotoCoreError) as exc:
-            raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry snapshot: {exc}") from None
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression=_NOT_OLDER,
+                ExpressionAttributeValues={":fetched_at": item["fetched_at"]},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                self._cached = None
+                return None
+            raise _cannot_store(exc) from None
+        except BotoCoreError as exc:
+            raise _cannot_store(exc) from None
         self._cached = (self._clock(), snapshot)
+        return snapshot
+
+    def _fitting_item(self, snapshot: RegistrySnapshot) -> tuple[RegistrySnapshot, dict[str, dict[str, Any]]]:
+        """The snapshot and its item, warnings dropped if that makes it fit; REGISTRY_INVALID if nothing does."""
+        item = snapshot_item(snapshot)
+        if item_size(item) <= self._max_item_bytes:
+            return snapshot, item
+        if snapshot.warnings:
+            note = f"{len(snapshot.warnings)} warning(s) dropped to fit the {self._max_item_bytes}-byte table item"
+            snapshot = replace(snapshot, warnings=(note,))
+            item = snapshot_item(snapshot)
+            if item_size(item) <= self._max_item_bytes:
+                return snapshot, item
+        raise EmrexError(
+            ErrorCode.REGISTRY_INVALID,
+            f"the registry snapshot ({len(snapshot.emps)} EMPs) needs a {item_size(item)}-byte table item, more "
+            f"than the {self._max_item_bytes} bytes allowed; the previous snapshot is kept",
+        )
 
     def _read(self) -> RegistrySnapshot | None:
         try:
@@ -96,6 +129,15 @@ class RegistryStore:
             raise EmrexError(ErrorCode.REGISTRY_INVALID, message) from None
 
 
+def _cannot_store(exc: Exception) -> EmrexError:
+    return EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry snapshot: {exc}")
+
+
+def fetched_at_attribute(fetched_at: datetime) -> str:
+    """``fetched_at`` as stored in the item's attribute (compared as text by the conditional write)."""
+    return fetched_at.astimezone(UTC).strftime(FETCHED_AT_FORMAT)
+
+
 def snapshot_item(snapshot: RegistrySnapshot) -> dict[str, dict[str, Any]]:
     """The table item (low-level attribute values) holding ``snapshot``."""
     body = json.dumps(snapshot.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -104,7 +146,7 @@ def snapshot_item(snapshot: RegistrySnapshot) -> dict[str, dict[str, Any]]:
         "format": {"S": SNAPSHOT_FORMAT},
         "snapshot": {"B": gzip.compress(body, mtime=0)},
         "sha256": {"S": hashlib.sha256(body).hexdigest()},
-        "fetched_at": {"S": snapshot.fetched_at.isoformat()},
+        "fetched_at": {"S": fetched_at_attribute(snapshot.fetched_at)},
         "source": {"S": snapshot.source},
         "emp_count": {"N": str(len(snapshot.emps))},
     }

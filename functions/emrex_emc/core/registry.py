@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+MAX_REGISTRY_BYTES = 20 * 1024 * 1024
+"""Largest registry document fetched or parsed (the EWP catalogue of every EWP host is a few MB)."""
+
 
 @dataclass(frozen=True)
 class Emp:

@@ -1,19 +1,21 @@
 """EMP discovery: the EWP Registry catalogue (XML) and the legacy EMREG list (JSON) -> :class:`Emp`.
 
 Pure: bytes in, EMPs out. A catalogue or list that cannot be read at all raises
-``EmrexError(REGISTRY_INVALID)``; a single unusable entry (non-https URL, unreadable certificate,
-missing field) is skipped and reported as a :class:`Notice`, so one broken EMP never hides the others.
+``EmrexError(REGISTRY_INVALID)``. Every entry is checked on its own against the caps below: an unusable
+entry (bad URL, no name, bad country, no readable certificate) is skipped with a :class:`Notice`, so one
+broken or hostile EMP never hides the others nor makes the snapshot too large to store. Every value from
+the registry that ends up in an :class:`Emp` or a notice is bounded and free of control characters.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
+import ipaddress
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -22,7 +24,8 @@ from lxml import etree
 
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.policy import XmlLimits
-from emrex_emc.core.registry import Emp, emp_id
+from emrex_emc.core.registry import MAX_REGISTRY_BYTES, Emp, emp_id
+from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, clip
 from emrex_emc.core.xmlsafe import parse_xml
 
 PRODUCTION_CATALOGUE_URL = "https://registry.erasmuswithoutpaper.eu/catalogue-v1.xml"
@@ -34,15 +37,47 @@ NCP_NS = "https://github.com/erasmus-without-paper/ewp-specs-api-emrex-ncp/blob/
 EMREX_ENTRY_NAMESPACES = frozenset({DAP_NS, NCP_NS})
 """Namespaces of the ``emrex-data-access-point`` manifest entry seen in the wild (emrex-protocol.md §6.1)."""
 ENTRY_LOCAL_NAME = "emrex-data-access-point"
-MAX_REGISTRY_BYTES = 20 * 1024 * 1024
 MAX_ELEMENTS = 2_000_000
 
+# --- caps: what one registry (and one entry of it) may put into the snapshot --------------------------
+# The snapshot is one DynamoDB item (350 KB): these keep a single entry far below that, so a hostile or
+# broken entry is skipped or trimmed on its own instead of making the whole snapshot unstorable.
+
+MAX_EMPS = 1_000
+"""EMPs kept from one registry. Real lists hold a few dozen; the rest are ignored with one notice."""
+MAX_URL_CHARS = 2_000
+"""Longest EMP URL: the length browsers and servers reliably accept; an EMP entry point is far shorter.
+A longer URL is never cut (it would point elsewhere): the entry is skipped."""
+MAX_NAME_CHARS = MAX_FIELD_CHARS
+"""Longest EMP name (what a student reads on the chooser); a longer one is clipped. An entry whose name is
+empty once control characters are removed is skipped: a student must see whom they send results to."""
+MAX_INSTITUTIONS_PER_EMP = 200
+"""Institutions kept per EMP: a national EMP lists every institution of its country (under 100 today)."""
+MAX_INSTITUTION_CHARS = MAX_FIELD_CHARS
+"""Longest institution name; a longer one is clipped."""
+MAX_CERTIFICATES_PER_EMP = 5
+"""Certificates kept per EMP: a key rotation needs two; more are dropped with a notice."""
+MAX_CERTIFICATE_BYTES = 16 * 1024
+"""Largest DER certificate: a signing certificate is 1-2 KB, even with a 4096-bit RSA key."""
+MAX_CERTIFICATE_TEXT_CHARS = 2 * MAX_CERTIFICATE_BYTES
+"""Longest base64 or PEM text of one certificate (4/3 of the DER plus line breaks and PEM armour)."""
+MAX_WARNINGS = 50
+"""Notices kept per parse; the rest are counted in one closing notice."""
+MAX_WARNING_CHARS = 300
+"""Longest notice message: enough for a reason and one clipped value (a notice quoting two is cut)."""
+
 NOTICE_ENTRY_SKIPPED = "REGISTRY_ENTRY_SKIPPED"
+NOTICE_ENTRY_TRIMMED = "REGISTRY_ENTRY_TRIMMED"
 NOTICE_CERTIFICATE_SKIPPED = "REGISTRY_CERTIFICATE_SKIPPED"
 NOTICE_DUPLICATE = "REGISTRY_DUPLICATE_EMP"
+NOTICE_MORE_WARNINGS = "REGISTRY_MORE_WARNINGS"
 
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
-_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+_Entry = TypeVar("_Entry")
 
 
 @dataclass(frozen=True)
@@ -53,7 +88,7 @@ class ParsedRegistry:
 
 
 class _SkipEntry(Exception):
-    """One registry entry is unusable; the message says why."""
+    """One registry entry is unusable; the message says why (outside values in it already clipped)."""
 
 
 @dataclass
@@ -61,22 +96,50 @@ class _Collector:
     source: Literal["ewp", "emreg"]
     emps: dict[str, Emp] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    unlisted_notices: int = 0
 
     def notice(self, code: str, message: str) -> None:
-        self.notices.append(Notice(code, message))
+        if len(self.notices) < MAX_WARNINGS:
+            self.notices.append(Notice(code, clip(message, MAX_WARNING_CHARS)))
+        else:
+            self.unlisted_notices += 1
 
     def add(self, emp: Emp) -> None:
         if emp.id in self.emps:
-            self.notice(NOTICE_DUPLICATE, f"{emp.name} ({emp.country}, {emp.url}) is listed twice; the first is kept")
+            self.notice(
+                NOTICE_DUPLICATE, f"{emp.name} ({emp.country}, {clip(emp.url)}) is listed twice; the first is kept"
+            )
             return
         self.emps[emp.id] = emp
 
+    def collect(self, label: str, entries: Iterable[_Entry], read: Callable[[_Entry], Emp]) -> ParsedRegistry:
+        """``read`` every entry (it raises :class:`_SkipEntry` for an unusable one) up to :data:`MAX_EMPS`."""
+        remaining = iter(entries)
+        for position, entry in enumerate(remaining, start=1):
+            if len(self.emps) >= MAX_EMPS:
+                ignored = 1 + sum(1 for _ in remaining)
+                self.notice(NOTICE_ENTRY_SKIPPED, f"{ignored} more {label} entries ignored: at most {MAX_EMPS} EMPs")
+                break
+            try:
+                self.add(read(entry))
+            except _SkipEntry as skip:
+                self.notice(NOTICE_ENTRY_SKIPPED, f"{label} entry #{position} {skip}; skipped")
+        return self.result()
+
     def result(self) -> ParsedRegistry:
-        return ParsedRegistry(emps=tuple(self.emps.values()), notices=tuple(self.notices), source=self.source)
+        notices = list(self.notices)
+        if self.unlisted_notices:
+            notices.append(Notice(NOTICE_MORE_WARNINGS, f"{self.unlisted_notices} more warnings not listed"))
+        return ParsedRegistry(emps=tuple(self.emps.values()), notices=tuple(notices), source=self.source)
 
 
 def _invalid(message: str) -> EmrexError:
     return EmrexError(ErrorCode.REGISTRY_INVALID, message)
+
+
+def _check_size(data: bytes, what: str) -> None:
+    if len(data) > MAX_REGISTRY_BYTES:
+        raise _invalid(f"{what} is larger than {MAX_REGISTRY_BYTES} bytes")
 
 
 def parse_registry(data: bytes, *, allow_loopback_http: bool = False) -> ParsedRegistry:
@@ -95,17 +158,130 @@ def parse_registry(data: bytes, *, allow_loopback_http: bool = False) -> ParsedR
     raise _invalid("the registry document is neither an EWP catalogue (XML) nor an EMREG list (JSON)")
 
 
+# --- one entry, either format -----------------------------------------------------------------------
+
+
+def _emp_url(raw: str, allow_loopback_http: bool) -> str:
+    """``raw`` unchanged if it is a usable EMP URL (the form posts there, so it is never altered)."""
+    if len(raw) > MAX_URL_CHARS:
+        raise _SkipEntry(f"has a URL of {len(raw)} characters, more than the {MAX_URL_CHARS} allowed")
+    if not raw.isprintable() or " " in raw:
+        raise _SkipEntry(f"has URL {clip(raw)!r}, which holds spaces or control characters")
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        raise _SkipEntry(f"has URL {clip(raw)!r}, which cannot be parsed") from None
+    scheme = parts.scheme.lower()
+    allowed = scheme == "https" or (allow_loopback_http and scheme == "http" and host in _LOOPBACK_HOSTS)
+    if not allowed or not host:
+        raise _SkipEntry(f"has URL {clip(raw)!r}, which is not an absolute https URL")
+    if parts.username is not None:
+        raise _SkipEntry(f"has URL {clip(raw)!r}, which carries credentials")
+    if not _valid_host(host):
+        raise _SkipEntry(f"has URL {clip(raw)!r}, whose host is not a valid host name")
+    return raw
+
+
+def _valid_host(host: str) -> bool:
+    """An IP address, or a DNS name (internationalized names in their IDNA form) of valid labels."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return len(ascii_host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in ascii_host.rstrip(".").split("."))
+
+
+def _emp_name(raw: str, field_name: str) -> str:
+    name = clip(raw, MAX_NAME_CHARS)
+    if not name:
+        raise _SkipEntry(f"has no usable {field_name} (only control or invisible characters)")
+    return name
+
+
+def _country(raw: str) -> str:
+    if not _COUNTRY.fullmatch(raw):
+        raise _SkipEntry(f"has country code {clip(raw)!r}, expected two letters (ISO 3166-1 alpha-2)")
+    return raw.upper()
+
+
+def _institutions(values: Sequence[object], label: str, out: _Collector) -> tuple[str, ...]:
+    """Clipped institution names; values that are not text or empty are left out."""
+    names = [name for name in (clip(v, MAX_INSTITUTION_CHARS) for v in values if isinstance(v, str)) if name]
+    if len(names) > MAX_INSTITUTIONS_PER_EMP:
+        out.notice(
+            NOTICE_ENTRY_TRIMMED,
+            f"{label} lists {len(names)} institutions; the first {MAX_INSTITUTIONS_PER_EMP} are kept",
+        )
+    return tuple(names[:MAX_INSTITUTIONS_PER_EMP])
+
+
+def _certificates(values: Sequence[str], label: str, out: _Collector) -> tuple[bytes, ...]:
+    """The readable certificates among the base64 ``values``, without repeats (at least one)."""
+    certificates: list[bytes] = []
+    for number, value in enumerate(values, start=1):
+        if len(certificates) == MAX_CERTIFICATES_PER_EMP:
+            ignored = len(values) - number + 1
+            out.notice(
+                NOTICE_CERTIFICATE_SKIPPED,
+                f"{label}: {ignored} certificate(s) after the first {MAX_CERTIFICATES_PER_EMP} ignored",
+            )
+            break
+        try:
+            certificate = _base64_der(value)
+        except ValueError as exc:  # binascii.Error is a ValueError
+            out.notice(
+                NOTICE_CERTIFICATE_SKIPPED, f"{label}: certificate #{number} is unreadable ({clip(exc)}); skipped"
+            )
+            continue
+        if certificate not in certificates:
+            certificates.append(certificate)
+    if not certificates:
+        raise _SkipEntry(f"({label}) has no readable certificate")
+    return tuple(certificates)
+
+
+def _base64_der(text: str) -> bytes:
+    """DER of a base64 certificate body (line breaks allowed); ValueError if it is not a bounded X.509."""
+    if len(text) > MAX_CERTIFICATE_TEXT_CHARS:
+        raise ValueError(f"{len(text)} characters, more than the {MAX_CERTIFICATE_TEXT_CHARS} allowed")
+    return _checked_der(base64.b64decode("".join(text.split()), validate=True))
+
+
+def _pem_or_base64_der(text: str) -> bytes:
+    """DER of an EMREG ``pubKey``: a PEM certificate, or a bare base64 DER body."""
+    if len(text) > MAX_CERTIFICATE_TEXT_CHARS:
+        raise ValueError(f"{len(text)} characters, more than the {MAX_CERTIFICATE_TEXT_CHARS} allowed")
+    block = _PEM_BLOCK.search(text)
+    if block is None:
+        return _base64_der(text)
+    certificate = x509.load_pem_x509_certificate(block.group(0).encode("ascii", errors="replace"))
+    return _checked_der(certificate.public_bytes(Encoding.DER))
+
+
+def _checked_der(der: bytes) -> bytes:
+    if len(der) > MAX_CERTIFICATE_BYTES:
+        raise ValueError(f"{len(der)} bytes, more than the {MAX_CERTIFICATE_BYTES} allowed")
+    x509.load_der_x509_certificate(der)
+    return der
+
+
 # --- EWP catalogue --------------------------------------------------------------------------------
 
 
 def _parse_xml(data: bytes) -> etree._Element:
     """The catalogue through the same hardened parser as ELMO documents (no DTD, entities, network)."""
-    if len(data) > MAX_REGISTRY_BYTES:
-        raise _invalid(f"the catalogue is larger than {MAX_REGISTRY_BYTES} bytes")
+    _check_size(data, "the catalogue")
     try:
         return parse_xml(data, XmlLimits(max_depth=32, max_elements=MAX_ELEMENTS))
     except EmrexError as exc:
-        raise _invalid(f"the catalogue is unreadable: {exc.message}") from None
+        raise _invalid(f"the catalogue is unreadable: {clip(exc.message, MAX_MESSAGE_CHARS)}") from None
 
 
 def _local(element: etree._Element) -> str:
@@ -128,34 +304,25 @@ def parse_ewp_catalogue(data: bytes, *, allow_loopback_http: bool = False) -> Pa
     """Every ``emrex-data-access-point`` entry of an EWP Registry catalogue (or manifest)."""
     root = _parse_xml(data)
     if _local(root) not in {"catalogue", "manifest"}:
-        raise _invalid(f"the root element is <{_local(root)}>, expected an EWP <catalogue>")
+        raise _invalid(f"the root element is <{clip(_local(root))}>, expected an EWP <catalogue>")
     out = _Collector(source="ewp")
-    for position, entry in enumerate(_emrex_entries(root, out), start=1):
-        try:
-            url = _emp_url(_one_text(entry, "url"), allow_loopback_http)
-            name = _one_text(entry, "name")
-            country = _country(_one_text(entry, "country-code"))
-        except _SkipEntry as skip:
-            out.notice(NOTICE_ENTRY_SKIPPED, f"EMREX entry #{position} {skip}; skipped")
-            continue
+
+    def read(entry: etree._Element) -> Emp:
+        url = _emp_url(_one_text(entry, "url"), allow_loopback_http)
+        name = _emp_name(_one_text(entry, "name"), "<name>")
+        country = _country(_one_text(entry, "country-code"))
         label = f"{name} ({country})"
-        certificates = _der_certificates(_texts(entry, "certificate"), label, out)
-        if not certificates:
-            out.notice(NOTICE_ENTRY_SKIPPED, f"{label} has no readable certificate; skipped")
-            continue
-        institutions = tuple(value for value in _texts(entry, "institution") if value)
-        out.add(
-            Emp(
-                id=emp_id(country, url),
-                name=name,
-                url=url,
-                country=country,
-                institutions=institutions,
-                certificates=certificates,
-                source="ewp",
-            )
+        return Emp(
+            id=emp_id(country, url),
+            name=name,
+            url=url,
+            country=country,
+            institutions=_institutions(_texts(entry, "institution"), label, out),
+            certificates=_certificates(_texts(entry, "certificate"), label, out),
+            source="ewp",
         )
-    return out.result()
+
+    return out.collect("EMREX", _emrex_entries(root, out), read)
 
 
 def _emrex_entries(root: etree._Element, out: _Collector) -> Iterator[etree._Element]:
@@ -166,40 +333,7 @@ def _emrex_entries(root: etree._Element, out: _Collector) -> Iterator[etree._Ele
         if namespace in EMREX_ENTRY_NAMESPACES:
             yield element
         else:
-            out.notice(NOTICE_ENTRY_SKIPPED, f"<{ENTRY_LOCAL_NAME}> in unknown namespace {namespace!r}; skipped")
-
-
-_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-
-
-def _emp_url(raw: str, allow_loopback_http: bool) -> str:
-    parts = urlsplit(raw)
-    scheme = parts.scheme.lower()
-    if scheme == "https" and parts.hostname:
-        return raw
-    if allow_loopback_http and scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
-        return raw
-    raise _SkipEntry(f"has URL {raw!r}, which is not an absolute https URL")
-
-
-def _country(raw: str) -> str:
-    if not _COUNTRY.fullmatch(raw):
-        raise _SkipEntry(f"has country code {raw!r}, expected two letters")
-    return raw.upper()
-
-
-def _der_certificates(values: Iterable[str], label: str, out: _Collector) -> tuple[bytes, ...]:
-    certificates: list[bytes] = []
-    for number, value in enumerate(values, start=1):
-        try:
-            der = base64.b64decode("".join(value.split()), validate=True)
-            x509.load_der_x509_certificate(der)
-        except (binascii.Error, ValueError) as exc:
-            out.notice(NOTICE_CERTIFICATE_SKIPPED, f"{label}: certificate #{number} is unreadable ({exc}); skipped")
-            continue
-        if der not in certificates:
-            certificates.append(der)
-    return tuple(certificates)
+            out.notice(NOTICE_ENTRY_SKIPPED, f"<{ENTRY_LOCAL_NAME}> in unknown namespace {clip(namespace)!r}; skipped")
 
 
 def render_ewp_catalogue(emps: Iterable[Emp]) -> bytes:
@@ -232,19 +366,11 @@ def parse_emreg_json(data: bytes, *, allow_loopback_http: bool = False) -> Parse
         raise _invalid("the EMREG list has no 'emps' (or older 'ncps') array")
     out = _Collector(source="emreg")
     single_fetch = _single_fetch_countries(document.get("countries"), out)
-    for position, entry in enumerate(entries, start=1):
-        try:
-            emp = _emreg_emp(entry, single_fetch, allow_loopback_http)
-        except _SkipEntry as skip:
-            out.notice(NOTICE_ENTRY_SKIPPED, f"EMREG entry #{position} {skip}; skipped")
-            continue
-        out.add(emp)
-    return out.result()
+    return out.collect("EMREG", entries, lambda entry: _emreg_emp(entry, single_fetch, allow_loopback_http, out))
 
 
 def _load_json(data: bytes) -> Any:
-    if len(data) > MAX_REGISTRY_BYTES:
-        raise _invalid(f"the EMREG list is larger than {MAX_REGISTRY_BYTES} bytes")
+    _check_size(data, "the EMREG list")
     text = data.decode("utf-8-sig", errors="replace")
     try:
         document = json.loads(text)
@@ -273,23 +399,26 @@ def _single_fetch_countries(countries: Any, out: _Collector) -> frozenset[str]:
     return frozenset(codes)
 
 
-def _emreg_emp(entry: Any, single_fetch: frozenset[str], allow_loopback_http: bool) -> Emp:
+def _emreg_emp(entry: Any, single_fetch: frozenset[str], allow_loopback_http: bool, out: _Collector) -> Emp:
     if not isinstance(entry, Mapping):
         raise _SkipEntry("is not a JSON object")
-    name = _json_text(entry, "acronym")
+    name = _emp_name(_json_text(entry, "acronym"), "'acronym'")
     url = _emp_url(_json_text(entry, "url"), allow_loopback_http)
     country = _country(_json_text(entry, "countryCode"))
+    label = f"{name} ({country})"
     raw_institutions = entry.get("institutions") or []
     if not isinstance(raw_institutions, list):
-        raise _SkipEntry(f"({name}) has 'institutions' that is not an array")
-    institutions = tuple(str(item).strip() for item in raw_institutions if str(item).strip())
-    certificate = _pem_certificate(_json_text(entry, "pubKey"))
+        raise _SkipEntry(f"({label}) has 'institutions' that is not an array")
+    try:
+        certificate = _pem_or_base64_der(_json_text(entry, "pubKey"))
+    except ValueError as exc:
+        raise _SkipEntry(f"({label}) has an unreadable 'pubKey' certificate ({clip(exc)})") from None
     return Emp(
         id=emp_id(country, url),
         name=name,
         url=url,
         country=country,
-        institutions=institutions,
+        institutions=_institutions(raw_institutions, label, out),
         certificates=(certificate,),
         single_fetch=country in single_fetch,
         source="emreg",
@@ -301,17 +430,3 @@ def _json_text(entry: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _SkipEntry(f"has no '{key}'")
     return value.strip()
-
-
-def _pem_certificate(pem: str) -> bytes:
-    """DER of the ``pubKey`` certificate (PEM; a bare base64 DER body is accepted too)."""
-    raw = pem.encode("ascii", errors="replace")
-    block = _PEM_BLOCK.search(raw)
-    try:
-        if block:
-            certificate = x509.load_pem_x509_certificate(block.group(0))
-        else:
-            certificate = x509.load_der_x509_certificate(base64.b64decode(b"".join(raw.split()), validate=True))
-    except (binascii.Error, ValueError) as exc:
-        raise _SkipEntry(f"has an unreadable 'pubKey' certificate ({exc})") from None
-    return certificate.public_bytes(Encoding.DER)

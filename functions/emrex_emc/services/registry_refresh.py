@@ -1,7 +1,7 @@
 """Refresh the registry snapshot: fetch (conditionally), parse, compare with the previous one, store.
 
 The report lists what changed for operators (EMP added / removed, URL changed, certificates changed);
-it names EMPs by id, name and country only (no personal data).
+it names EMPs by id, name and country only (no personal data), every registry value clipped.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ from emrex_emc.adapters.registry_fetch import FetchResult
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.registry import Emp, RegistrySnapshot
 from emrex_emc.core.registry_parse import parse_registry
+from emrex_emc.core.text import MAX_MESSAGE_CHARS, clip
 
 ChangeKind = Literal["added", "removed", "url_changed", "certificates_changed"]
-RefreshStatus = Literal["updated", "not_modified", "skipped"]
+RefreshStatus = Literal["updated", "not_modified", "skipped", "superseded"]
+"""``skipped``: nothing fetched, the stored snapshot is still within its cache lifetime. ``superseded``:
+fetched, but a concurrent refresh that fetched later had already stored its snapshot, which is kept and
+reported (not a failure)."""
 
 
 class Fetcher(Protocol):
@@ -26,7 +30,9 @@ class Fetcher(Protocol):
 class SnapshotStore(Protocol):
     def load(self, *, use_cache: bool = True) -> RegistrySnapshot | None: ...
 
-    def save(self, snapshot: RegistrySnapshot) -> None: ...
+    def save(self, snapshot: RegistrySnapshot) -> RegistrySnapshot | None:
+        """What was stored (warnings may be dropped to fit), or None when a newer snapshot is stored."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -97,8 +103,10 @@ def refresh_registry(
         if previous is None or not same_source:
             raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, "the registry answered 'not modified' to a first fetch")
         snapshot = replace(previous, fetched_at=now, cache_until=result.cache_until, etag=result.etag or previous.etag)
-        store.save(snapshot)
-        return RefreshReport(status="not_modified", source=source, snapshot=snapshot)
+        stored = store.save(snapshot)
+        if stored is None:
+            return _superseded(store, source, snapshot)
+        return RefreshReport(status="not_modified", source=source, snapshot=stored)
 
     if result.body is None:
         raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, "the registry fetch returned no document")
@@ -116,9 +124,16 @@ def refresh_registry(
         cache_until=result.cache_until,
         warnings=tuple(notice.message for notice in parsed.notices),
     )
-    store.save(snapshot)
+    stored = store.save(snapshot)
+    if stored is None:
+        return _superseded(store, source, snapshot)
     changes = diff_emps(previous.emps if previous else (), parsed.emps)
-    return RefreshReport(status="updated", source=source, snapshot=snapshot, changes=changes, notices=parsed.notices)
+    return RefreshReport(status="updated", source=source, snapshot=stored, changes=changes, notices=parsed.notices)
+
+
+def _superseded(store: SnapshotStore, source: str, attempted: RegistrySnapshot) -> RefreshReport:
+    newer = store.load(use_cache=False)
+    return RefreshReport(status="superseded", source=source, snapshot=newer or attempted)
 
 
 def diff_emps(before: tuple[Emp, ...], after: tuple[Emp, ...]) -> tuple[EmpChange, ...]:
@@ -135,7 +150,7 @@ def diff_emps(before: tuple[Emp, ...], after: tuple[Emp, ...]) -> tuple[EmpChang
             if previous is None:
                 changes.append(_change("added", emp, emp.url))
                 continue
-            changes.append(_change("url_changed", emp, f"{previous.url} -> {emp.url}"))
+            changes.append(_change("url_changed", emp, f"{clip(previous.url)} -> {clip(emp.url)}"))
         if set(previous.certificate_fingerprints()) != set(emp.certificate_fingerprints()):
             changes.append(_change("certificates_changed", emp, _fingerprint_delta(previous, emp)))
     changes.extend(_change("removed", emp, emp.url) for emp in removed.values())
@@ -157,4 +172,11 @@ def _fingerprint_delta(before: Emp, after: Emp) -> str:
 
 
 def _change(kind: ChangeKind, emp: Emp, detail: str) -> EmpChange:
-    return EmpChange(kind=kind, emp_id=emp.id, name=emp.name, country=emp.country, detail=detail)
+    """The EMP may come from a snapshot stored before entries were capped: its values are clipped here."""
+    return EmpChange(
+        kind=kind,
+        emp_id=clip(emp.id),
+        name=clip(emp.name),
+        country=clip(emp.country),
+        detail=clip(detail, MAX_MESSAGE_CHARS),
+    )
