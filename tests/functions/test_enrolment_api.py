@@ -11,7 +11,7 @@ from emrex_emc.core.identity import FieldMatch, IdentityResult
 from emrex_emc.core.outcome import ErrorInfo, Outcome, ResultSummary
 from emrex_emc.core.protocol import Status
 from emrex_emc.core.return_urls import return_url_allowed
-from emrex_emc.services.enrolment import EnrolmentRequest
+from emrex_emc.core.transfer import EnrolmentRequest
 from emrex_emc.settings import Settings
 from emrex_emc.web.enrolment import enrolment_request
 from emrex_emc.web.http import HttpRequest

@@ -397,7 +397,7 @@ def test_handler_on_a_fresh_deploy_stores_the_good_emp_despite_a_400_kb_url(lamb
     huge = replace(POLAND, url="https://usosweb.uw.edu.pl/" + secrets.token_urlsafe(300_000))
     lambda_env.write_bytes(render_ewp_catalogue([NORWAY, huge]))
 
-    result = refresh_handler.handler({}, None)
+    result = refresh_handler.handler({}, LAMBDA_CONTEXT)
 
     assert (result["status"], result["emp_count"]) == ("updated", 1)
     (notice,) = result["notices"]
@@ -418,7 +418,7 @@ def test_handler_that_loses_a_race_reports_superseded_without_failing(lambda_env
     monkeypatch.setattr(refresh_handler, "RegistryFetcher", SlowFetcher)
     refresh_handler.reset()
 
-    result = refresh_handler.handler({}, None)
+    result = refresh_handler.handler({}, LAMBDA_CONTEXT)
 
     assert (result["status"], result["emp_count"], result["changes"]) == ("superseded", 1, [])
     assert table.load(use_cache=False).emps == (FINLAND,)

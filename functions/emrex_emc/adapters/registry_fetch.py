@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.registry import MAX_REGISTRY_BYTES
+from emrex_emc.core.registry import MAX_REGISTRY_BYTES, FetchResult
 from emrex_emc.core.text import clip
 
 MIN_CACHE = timedelta(minutes=1)
@@ -31,15 +30,6 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_ETAG_CHARS = 200
 """ETags are short opaque tokens (a hash or a version); a longer one is not stored."""
 USER_AGENT = "emrex-emc registry-refresh"
-
-
-@dataclass(frozen=True)
-class FetchResult:
-    not_modified: bool
-    """True when the server answered 304 (or a file is unchanged): keep the EMPs already known."""
-    body: bytes | None
-    etag: str | None
-    cache_until: datetime
 
 
 def _unavailable(message: str) -> EmrexError:

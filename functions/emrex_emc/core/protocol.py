@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from dataclasses import dataclass
 from enum import StrEnum
 
 SESSION_ID_LENGTH = 32
@@ -69,3 +70,15 @@ def new_transfer_id() -> str:
 
 def is_valid_transfer_id(value: object) -> bool:
     return isinstance(value, str) and _TRANSFER_ID_RE.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class EmpAnswer:
+    """What an EMP sent back for a transfer (EMREX 1: the form posted to our ``returnUrl``)."""
+
+    state: str
+    """Our signed state from the ``returnUrl`` (binds the transfer, the ``sessionId`` and the EMP)."""
+    session_id: str
+    return_code: str
+    return_message: str = ""
+    elmo: str = ""

@@ -116,3 +116,12 @@ class RegistrySnapshot:
             warnings=tuple(data.get("warnings", ())),
             emps=tuple(Emp.from_json(e) for e in data.get("emps", ())),
         )
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    not_modified: bool
+    """True when the server answered 304 (or a file is unchanged): keep the EMPs already known."""
+    body: bytes | None
+    etag: str | None
+    cache_until: datetime

@@ -11,6 +11,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
@@ -20,6 +21,11 @@ from emrex_emc.core.registry import Emp
 
 PENDING_GRACE_SECONDS = 86400
 """While pending, a transfer is kept ``deadline + 1 day``, so a late callback still finds it (as expired)."""
+
+
+def utc_iso(epoch: float) -> str:
+    """``2027-01-15T08:00:00Z``: how transfers and outcomes write their times (whole seconds, UTC)."""
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,36 @@ class Transfer:
             pinned_certs=tuple(base64.b64decode(c) for c in item.get("pinned_certs") or ()),
             outcome=Outcome.from_item(outcome) if isinstance(outcome, Mapping) else None,
         )
+
+
+@dataclass(frozen=True)
+class EnrolmentRequest:
+    applicant_id: str
+    given_names: str
+    family_name: str
+    birth_date: str
+    """ISO ``YYYY-MM-DD``, a real date in the past."""
+    return_url: str
+    """On the allow-list."""
+    locale: str
+    """A page language, or empty (then the browser's Accept-Language decides)."""
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A pending transfer and the EMPs its student may choose from."""
+
+    transfer: Transfer
+    emps: tuple[Emp, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    transfer: Transfer
+    emp: Emp
+    session_id: str
+    state: str
+    """Signed; the EMP gets it back to us in the ``returnUrl``."""
 
 
 class TransferRefused(EmrexError):

@@ -39,9 +39,9 @@ from emrex_emc.core.outcome import (
     stored_return_code,
     stored_return_message,
 )
-from emrex_emc.core.protocol import ReturnCode, Status, parse_return_code
+from emrex_emc.core.protocol import EmpAnswer, ReturnCode, Status, parse_return_code
 from emrex_emc.core.state import StateClaims
-from emrex_emc.core.transfer import Transfer, TransferRefused, refused
+from emrex_emc.core.transfer import Transfer, TransferRefused, refused, utc_iso
 from emrex_emc.services.ports import Clock, Evidence, IdFactory, RecordOutcome, StateTokens, Transfers
 from emrex_emc.settings import Settings
 
@@ -58,17 +58,6 @@ TOO_LARGE_MESSAGE = "the verified results are too large to be stored; ask the ap
 
 ElmoVerifier = Callable[..., "VerifiedElmo"]
 """``emrex_emc.core.pipeline.verify_elmo`` (injectable for tests)."""
-
-
-@dataclass(frozen=True)
-class CallbackPost:
-    """What the EMP sent (the web layer has already bounded the body and parsed the form)."""
-
-    state: str
-    session_id: str
-    return_code: str
-    return_message: str = ""
-    elmo: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,7 +92,7 @@ class CallbackService:
         self._new_event_id = new_event_id
         self._verifier = verifier
 
-    def receive(self, post: CallbackPost) -> CallbackResult:
+    def receive(self, post: EmpAnswer) -> CallbackResult:
         now = self._clock()
         try:
             claims = self._states.verify(post.state, now=int(now))
@@ -134,11 +123,11 @@ class CallbackService:
     # --- deciding -----------------------------------------------------------------------------------
 
     def _decide(
-        self, transfer: Transfer, post: CallbackPost, answer: _Answer, payload: HashedBytes, now: float
+        self, transfer: Transfer, post: EmpAnswer, answer: _Answer, payload: HashedBytes, now: float
     ) -> Outcome:
         base = Outcome(
             status=Status.PENDING,
-            at=datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            at=utc_iso(now),
             return_code=stored_return_code(post.return_code),
             payload_sha256=payload.sha256,
             event_id=self._new_event_id(),

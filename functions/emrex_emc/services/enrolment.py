@@ -6,30 +6,10 @@ checked by the handler before anything here runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import is_valid_transfer_id, new_transfer_id
-from emrex_emc.core.transfer import Transfer
+from emrex_emc.core.transfer import EnrolmentRequest, Transfer, utc_iso
 from emrex_emc.services.ports import Clock, Transfers
-
-
-@dataclass(frozen=True)
-class EnrolmentRequest:
-    applicant_id: str
-    given_names: str
-    family_name: str
-    birth_date: str
-    """ISO ``YYYY-MM-DD``, a real date in the past."""
-    return_url: str
-    """On the allow-list."""
-    locale: str
-    """A page language, or empty (then the browser's Accept-Language decides)."""
-
-
-def iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 class EnrolmentService:
@@ -48,7 +28,7 @@ class EnrolmentService:
             birth_date=request.birth_date,
             return_url=request.return_url,
             locale=request.locale,
-            created_at=iso(now),
+            created_at=utc_iso(now),
             deadline=now + self._ttl,
         )
         self._transfers.create(transfer)

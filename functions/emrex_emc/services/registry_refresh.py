@@ -10,17 +10,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from emrex_emc.adapters.registry_fetch import FetchResult
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
-from emrex_emc.core.registry import Emp, RegistrySnapshot
+from emrex_emc.core.registry import Emp, FetchResult, RegistrySnapshot
 from emrex_emc.core.registry_parse import parse_registry
 from emrex_emc.core.text import MAX_MESSAGE_CHARS, clip
 
 ChangeKind = Literal["added", "removed", "url_changed", "certificates_changed"]
-RefreshStatus = Literal["updated", "not_modified", "skipped", "superseded"]
+RefreshStatus = Literal["updated", "not_modified", "skipped", "superseded", "failed"]
 """``skipped``: nothing fetched, the stored snapshot is still within its cache lifetime. ``superseded``:
 fetched, but a concurrent refresh that fetched later had already stored its snapshot, which is kept and
-reported (not a failure)."""
+reported (not a failure). ``failed``: the refresh failed and the previous snapshot stays in use (its age is
+what the staleness alarm watches)."""
 
 
 class Fetcher(Protocol):
@@ -60,14 +60,16 @@ class RefreshReport:
     snapshot: RegistrySnapshot
     changes: tuple[EmpChange, ...] = ()
     notices: tuple[Notice, ...] = ()
+    error: EmrexError | None = None
+    """Why a ``failed`` refresh failed."""
 
     @property
     def emp_count(self) -> int:
         return len(self.snapshot.emps)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, now: datetime, max_age_seconds: int) -> dict[str, Any]:
         cache_until = self.snapshot.cache_until
-        return {
+        data: dict[str, Any] = {
             "status": self.status,
             "source": self.source,
             "fetched_at": self.snapshot.fetched_at.isoformat(),
@@ -76,6 +78,37 @@ class RefreshReport:
             "changes": [change.to_json() for change in self.changes],
             "notices": [notice.to_json() for notice in self.notices],
         }
+        if self.error is not None:
+            data.update(
+                error=self.error.to_json(),
+                snapshot_age_seconds=int(self.snapshot.age(now).total_seconds()),
+                snapshot_stale=self.snapshot.is_stale(now, max_age_seconds),
+            )
+        return data
+
+
+def refresh_or_keep(
+    *,
+    fetcher: Fetcher,
+    store: SnapshotStore,
+    source: str,
+    now: datetime,
+    force: bool = False,
+    allow_loopback_http: bool = False,
+) -> RefreshReport:
+    """:func:`refresh_registry`; a failure with a snapshot in place is reported (``failed``), never raised.
+
+    Without any snapshot the error is raised: there is nothing students could be offered.
+    """
+    try:
+        return refresh_registry(
+            fetcher=fetcher, store=store, source=source, now=now, force=force, allow_loopback_http=allow_loopback_http
+        )
+    except EmrexError as error:
+        previous = store.load(use_cache=False)
+        if previous is None:
+            raise
+        return RefreshReport(status="failed", source=source, snapshot=previous, error=error)
 
 
 def refresh_registry(

@@ -8,34 +8,16 @@ errors; the web layer renders the chooser, the redirect to the EMP and every ref
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import Status, is_valid_transfer_id, new_session_id
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.state import StateClaims
-from emrex_emc.core.transfer import Transfer, TransferRefused, refused
+from emrex_emc.core.transfer import Choice, Offer, Transfer, TransferRefused, refused
 from emrex_emc.services.ports import Clock, Registry, StateTokens, Transfers
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Offer:
-    """A pending transfer and the EMPs its student may choose from."""
-
-    transfer: Transfer
-    emps: tuple[Emp, ...]
-
-
-@dataclass(frozen=True)
-class Choice:
-    transfer: Transfer
-    emp: Emp
-    session_id: str
-    state: str
-    """Signed; the EMP gets it back to us in the ``returnUrl``."""
 
 
 class StartService:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.services.callback import CallbackPost
+from emrex_emc.core.protocol import EmpAnswer
 from emrex_emc.web.http import HttpRequest
 
 MAX_FORM_FIELDS = 20
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 
-def callback_post(request: HttpRequest, *, max_body_bytes: int) -> CallbackPost:
+def callback_post(request: HttpRequest, *, max_body_bytes: int) -> EmpAnswer:
     """The EMP's answer from an EMREX 1 ``POST /callback?state=…``; raises ``EmrexError`` when unreadable.
 
     EMREX 1 answers are HTML forms (``application/x-www-form-urlencoded``, never ``multipart/form-data``).
@@ -24,7 +24,7 @@ def callback_post(request: HttpRequest, *, max_body_bytes: int) -> CallbackPost:
         form = request.form(max_fields=MAX_FORM_FIELDS)
     except (UnicodeDecodeError, ValueError):
         raise EmrexError(ErrorCode.FORM_INVALID, "the form cannot be read") from None
-    return CallbackPost(
+    return EmpAnswer(
         state=request.query.get("state", ""),
         session_id=form.get("sessionId", ""),
         return_code=form.get("returnCode", ""),

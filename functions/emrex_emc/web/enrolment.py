@@ -17,8 +17,7 @@ from typing import Any
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.return_urls import return_url_allowed
 from emrex_emc.core.schema import FieldProblem, Text, validate
-from emrex_emc.core.transfer import Transfer
-from emrex_emc.services.enrolment import EnrolmentRequest, iso
+from emrex_emc.core.transfer import EnrolmentRequest, Transfer, utc_iso
 from emrex_emc.web.http import HttpRequest, HttpResponse, json_response
 from emrex_emc.web.i18n import SUPPORTED_LANGUAGES
 
@@ -104,7 +103,7 @@ def _locale(value: str) -> str:
 def created(transfer: Transfer, *, base_url: str) -> HttpResponse:
     return json_response(
         201,
-        {"id": transfer.id, "start_url": f"{base_url}/start/{transfer.id}", "expires_at": iso(transfer.deadline)},
+        {"id": transfer.id, "start_url": f"{base_url}/start/{transfer.id}", "expires_at": utc_iso(transfer.deadline)},
     )
 
 
@@ -117,7 +116,7 @@ def transfer_status(transfer: Transfer, *, now: int) -> HttpResponse:
             "applicant_id": transfer.applicant_id,
             "emp": transfer.emp.to_json() if transfer.emp else None,
             "created_at": transfer.created_at,
-            "expires_at": iso(transfer.deadline),
+            "expires_at": utc_iso(transfer.deadline),
             "outcome": _public_outcome(transfer),
         },
     )

@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 from emrex_emc.core.csrf import CsrfGuard
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp
-from emrex_emc.services.start import Choice, Offer
+from emrex_emc.core.transfer import Choice, Offer
 from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HTML_SECURITY_HEADERS, HttpRequest, HttpResponse, html_response
 from emrex_emc.web.i18n import country_name, fold
