@@ -237,6 +237,33 @@ def test_invalid_fields_get_a_precise_400_and_nothing_is_stored(
 )
 def test_bad_bodies(aws_env: AwsEnv, raw: str, headers: dict[str, str], status: int) -> None:
     assert post(None, headers, raw=raw)["statusCode"] == status
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ("[" * 8000 + "]" * 8000, "body"),  # RecursionError in the JSON parser
+        ('{"a":' * 2000 + "1" + "}" * 2000, "body"),
+        (json.dumps(VALID).replace('"Joost Pieter"', r'"Joost\ud800"'), "given_names"),  # an escaped lone surrogate
+        (json.dumps(VALID).replace('"van den Berg-\\u00d6degaard"', r'"\udfff"'), "family_name"),
+        (json.dumps(VALID).replace('"Joost Pieter"', '"Joost\ud800"'), "body"),  # a raw one: not UTF-8
+    ],
+    ids=["nested-arrays", "nested-objects", "escaped-high-surrogate", "escaped-low-surrogate", "raw-surrogate"],
+)
+def test_hostile_json_is_a_precise_400_with_the_documented_shape(aws_env: AwsEnv, raw: str, field: str) -> None:
+    response = post(None, raw=raw)
+    assert response["statusCode"] == 400
+    error = error_of(response)
+    assert set(error) == {"code", "message", "field"} and error["code"] == "VALIDATION_FAILED"
+    assert error["field"] == field and len(error["message"]) < 200
+    assert stored_count(aws_env) == 0
+
+
+def test_an_undecodable_base64_body_is_a_400(aws_env: AwsEnv) -> None:
+    event = apigw_event("POST", "/sessions", route_key="POST /sessions", headers=AUTH, body="!!!not base64")
+    event["isBase64Encoded"] = True
+    response = enrolment.handler(event, LAMBDA_CONTEXT)
+    assert response["statusCode"] == 400 and error_of(response)["code"] == "FORM_INVALID"
     assert stored_count(aws_env) == 0
 
 
@@ -289,6 +316,20 @@ def test_allowed_return_url_is_stored(aws_env: AwsEnv) -> None:
         "https://uni.example:99999/enrol/",
         "http://127.0.0.1:8080/enrol/",
         "http://localhost/enrol/",
+        # on the allowed host and path, but read differently by some browser or server
+        "https://uni.example/enrol/%2e%2e/%2e%2e/admin",
+        "https://uni.example/enrol/%2E./admin",
+        "https://uni.example/enrol/.%2e/admin",
+        "https://uni.example/enrol/%2fadmin",
+        "https://uni.example/enrol/x%2F..%2F..%2Fadmin",
+        "https://uni.example/enrol/%5c..%5cadmin",
+        "https://uni.example/enrol/..;/admin",
+        "https://uni.example/enrol/;jsessionid=x/../../admin",
+        "https://uni.example/enrol/\uff0e\uff0e/admin",  # fullwidth dots
+        "https://uni.example/enrol/\u2024\u2024/admin",  # one-dot leaders
+        "https://uni.example/enrol/\u3002/done",
+        "https://uni.example/enrol/done\u0000",
+        "https://uni.exam\u0440le/enrol/",  # Cyrillic look-alike in the host
     ],
 )
 def test_refused_return_urls(url: str) -> None:
