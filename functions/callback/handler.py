@@ -1,8 +1,9 @@
 """Lambda entry point for ``POST /callback?state=…`` (thin: wiring, logging, metrics, last-resort errors).
 
-Settings, clients and the secret are loaded once per process on first use. The trust pipeline (lxml,
-signxml) is imported only when an OK payload is processed. Logs at INFO carry ids, statuses and codes
-only, never names, birth dates or document content.
+Settings and clients are created once per process on first use; the secret is cached for
+``EMREX_SECRET_MAX_AGE_SECONDS`` and re-read early for a state under a key id not seen yet. The trust
+pipeline (lxml, signxml) is imported only when an OK payload is processed. Logs at INFO carry ids,
+statuses and codes only, never names, birth dates or document content.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from emrex_emc.adapters.aws import client
 from emrex_emc.adapters.blobs import BlobStore
 from emrex_emc.adapters.outcomes import OutcomeStore
-from emrex_emc.adapters.secrets import load_secret_bundle
+from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import SessionRepository
 from emrex_emc.core.errors import ErrorCode
 from emrex_emc.services.callback import CallbackResult, CallbackService
+from emrex_emc.services.secret_keys import RotatingStateSigner
 from emrex_emc.settings import Settings
 from emrex_emc.web.http import HttpRequest, HttpResponse
 from emrex_emc.web.layout import pick_language
@@ -35,13 +37,15 @@ metrics = Metrics(namespace=NAMESPACE)
 def _service() -> CallbackService:
     settings = Settings.from_env()
     dynamodb = client("dynamodb")
-    bundle = load_secret_bundle(client("secretsmanager"), settings.secret_name)
+    secret = SecretProvider(
+        client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
+    )
     return CallbackService(
         settings=settings,
         sessions=SessionRepository(dynamodb, settings.table_name),
         outcomes=OutcomeStore(dynamodb, settings.table_name, retention_days=settings.retention_days),
         blobs=BlobStore(client("s3"), settings.bucket_name),
-        signer=bundle.state_signer(),
+        signer=RotatingStateSigner(secret),
         clock=time.time,
     )
 

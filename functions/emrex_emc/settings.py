@@ -62,6 +62,9 @@ class Settings:
     event_bus_name: str
     secret_name: str
     """Secrets Manager secret holding the state-signing keys and the enrolment API token."""
+    secret_max_age_seconds: int = 300
+    """How long a warm instance uses the secret it read before reading it again (rotation reaches every
+    instance within this time; a state under a key id not yet seen triggers an early, rate-limited read)."""
     registry_url: str = ""
     registry_max_age_seconds: int = 24 * 3600
     allowed_return_urls: tuple[str, ...] = ()
@@ -102,6 +105,7 @@ class Settings:
             bucket_name=env["EMREX_BUCKET_NAME"],
             event_bus_name=env["EMREX_EVENT_BUS_NAME"],
             secret_name=env["EMREX_SECRET_NAME"],
+            secret_max_age_seconds=_int(env, "EMREX_SECRET_MAX_AGE_SECONDS", 300, minimum=1),
             registry_url=env.get("EMREX_REGISTRY_URL", ""),
             registry_max_age_seconds=_int(env, "EMREX_REGISTRY_MAX_AGE_SECONDS", 24 * 3600, minimum=60),
             allowed_return_urls=_url_list(env, "EMREX_ALLOWED_RETURN_URLS"),

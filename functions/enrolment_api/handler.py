@@ -1,7 +1,8 @@
 """Lambda: the enrolment API (``POST /sessions``, ``GET /sessions/{id}``), bearer-token protected.
 
 Thin: routing, auth and error mapping here; the work is in :mod:`emrex_emc.services.enrolment`.
-Settings, clients and the secret are loaded lazily once per process.
+Settings and clients are created lazily once per process; the secret (the bearer tokens) is cached for
+``EMREX_SECRET_MAX_AGE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from emrex_emc.adapters.aws import client
-from emrex_emc.adapters.secrets import load_secret_bundle
+from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import SessionRepository
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.services.enrolment import EnrolmentService, unauthorized
+from emrex_emc.services.secret_keys import ApiTokens
 from emrex_emc.settings import Settings
 from emrex_emc.web.http import HttpRequest, HttpResponse, json_error
 
@@ -39,11 +41,13 @@ _COLLECTION_PATH = re.compile(r"(?:^|/)sessions/?$")
 @cache
 def _service() -> EnrolmentService:
     settings = Settings.from_env()
-    bundle = load_secret_bundle(client("secretsmanager"), settings.secret_name)
+    secret = SecretProvider(
+        client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
+    )
     return EnrolmentService(
         sessions=SessionRepository(client("dynamodb"), settings.table_name),
         settings=settings,
-        api_token=bundle.api_token,
+        api_tokens=ApiTokens(secret),
         clock=time.time,
     )
 

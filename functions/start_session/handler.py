@@ -1,8 +1,8 @@
 """Lambda: the student's start link (``GET /start/{id}`` chooser, ``POST /start/{id}`` -> EMP).
 
 Stays light at cold start: no lxml, signxml or httpx on any path and no S3 client (the registry snapshot
-is a table item), checked by tests. Settings, clients, the secret, the signer and the registry store are
-created lazily once per process.
+is a table item), checked by tests. Settings, clients, the signer and the registry store are created
+lazily once per process; the secret is cached for ``EMREX_SECRET_MAX_AGE_SECONDS``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from emrex_emc.adapters.aws import client
 from emrex_emc.adapters.registry_store import RegistryStore, load_fresh
-from emrex_emc.adapters.secrets import load_secret_bundle
+from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import SessionRepository
 from emrex_emc.core.registry import RegistrySnapshot
-from emrex_emc.services.start import CsrfGuard, StartService
+from emrex_emc.services.secret_keys import RotatingCsrfGuard, RotatingStateSigner
+from emrex_emc.services.start import StartService
 from emrex_emc.settings import Settings
 from emrex_emc.web.http import HttpRequest, HttpResponse, html_response
 from emrex_emc.web.layout import pick_language
@@ -47,7 +48,9 @@ def _count(name: str) -> None:
 @cache
 def _service() -> StartService:
     settings = Settings.from_env()
-    bundle = load_secret_bundle(client("secretsmanager"), settings.secret_name)
+    secret = SecretProvider(
+        client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
+    )
     dynamodb = client("dynamodb")  # the only AWS clients: DynamoDB (transfers, registry snapshot), Secrets Manager
     store = RegistryStore(dynamodb, settings.table_name)
 
@@ -56,8 +59,8 @@ def _service() -> StartService:
 
     return StartService(
         sessions=SessionRepository(dynamodb, settings.table_name),
-        signer=bundle.state_signer(),
-        csrf=CsrfGuard(bundle.state_keys, bundle.state_key_id),
+        signer=RotatingStateSigner(secret),
+        csrf=RotatingCsrfGuard(secret),
         load_registry=load_registry,
         public_base_url=settings.public_base_url,
         clock=time.time,

@@ -8,14 +8,13 @@ one, the public part of the outcome. Both require ``Authorization: Bearer <api_t
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import SplitResult, urlsplit
 
 from emrex_emc.adapters.sessions import PENDING_TTL_GRACE_SECONDS, SessionRepository, Transfer
@@ -210,24 +209,30 @@ def public_outcome(outcome: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return result
 
 
+class BearerTokens(Protocol):
+    def accepts(self, presented: bytes) -> bool:
+        """Whether ``presented`` is a valid token (compared in constant time)."""
+        ...
+
+
 class EnrolmentService:
     def __init__(
         self,
         *,
         sessions: SessionRepository,
         settings: Settings,
-        api_token: str,
+        api_tokens: BearerTokens,
         clock: Callable[[], float],
     ) -> None:
         self._sessions = sessions
         self._settings = settings
-        self._api_token = api_token.encode("utf-8")
+        self._api_tokens = api_tokens
         self._clock = clock
 
     def authorized(self, request: HttpRequest) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         presented = token.strip().encode("utf-8") if scheme.lower() == "bearer" else b""
-        return hmac.compare_digest(presented, self._api_token)
+        return bool(presented) and self._api_tokens.accepts(presented)
 
     def create(self, request: HttpRequest) -> HttpResponse:
         if len(request.body) > MAX_BODY_BYTES:

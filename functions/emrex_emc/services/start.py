@@ -15,13 +15,14 @@ import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from emrex_emc.adapters.sessions import SessionRepository, Transfer
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import Status, is_valid_transfer_id, new_session_id
 from emrex_emc.core.registry import Emp, RegistrySnapshot
-from emrex_emc.core.state import StateClaims, StateSigner
+from emrex_emc.core.state import StateClaims, StateTokens
 from emrex_emc.web.http import HttpRequest, HttpResponse, html_response
 from emrex_emc.web.i18n import country_name, fold
 from emrex_emc.web.layout import pick_language
@@ -44,6 +45,18 @@ MAX_QUERY_CHARS = 100
 MAX_RETURN_URL_CHARS = 1000
 _CSRF_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 _CSRF_CONTEXT = b"emrex-emc/csrf/v1"
+
+
+class CsrfTokens(Protocol):
+    """What the start form needs: :class:`CsrfGuard`, or one that follows key rotation."""
+
+    def new_cookie_token(self) -> str: ...
+
+    def is_cookie_token(self, value: str | None) -> bool: ...
+
+    def field_value(self, transfer_id: str, cookie_token: str) -> str: ...
+
+    def check(self, transfer_id: str, cookie_token: str | None, field_value: str | None) -> bool: ...
 
 
 class CsrfGuard:
@@ -115,8 +128,8 @@ class StartService:
         self,
         *,
         sessions: SessionRepository,
-        signer: StateSigner,
-        csrf: CsrfGuard,
+        signer: StateTokens,
+        csrf: CsrfTokens,
         load_registry: Callable[[], RegistrySnapshot],
         public_base_url: str,
         clock: Callable[[], float],
