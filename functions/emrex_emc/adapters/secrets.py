@@ -124,8 +124,12 @@ def _api_token(value: Any, field: str) -> str:
 
 
 def load_secret_bundle(client: Any, secret_name: str) -> SecretBundle:
-    """Read and validate the secret (``client`` is a boto3 ``secretsmanager`` client)."""
-    response = client.get_secret_value(SecretId=secret_name)
+    """Read and validate the AWSCURRENT version (``client`` is a boto3 ``secretsmanager`` client).
+
+    The stage is named although it is the default: moto (local stack, tests) keeps answering with the
+    version it had before a rotation moved AWSCURRENT with ``UpdateSecretVersionStage``.
+    """
+    response = client.get_secret_value(SecretId=secret_name, VersionStage="AWSCURRENT")
     secret_string = response.get("SecretString")
     if not isinstance(secret_string, str):
         raise SecretFormatError(f"secret {clip(secret_name)!r} has no SecretString")
