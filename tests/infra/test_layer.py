@@ -446,7 +446,7 @@ def test_the_optional_steps_are_inputs_of_the_fingerprint(inputs: tuple[Path, Pa
 
 # --- every function runs on the trimmed layer ----------------------------------------------------------------
 
-FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh")
+FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh", "secret_rotation")
 
 _CHECK = """
 import json, os, sys, datetime as dt, importlib, pkgutil
