@@ -218,12 +218,21 @@ def rotation_function(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> str:
     """A moto Lambda whose invocations run ``secret_rotation.handler`` in this process (moto would start a
     container), so ``RotateSecret`` drives the function as Secrets Manager does."""
     from moto.awslambda.models import LambdaBackend
+    from moto.secretsmanager.models import SecretsManagerBackend
 
     def invoke(backend: Any, function_name: str, **call: Any) -> bytes:
         rotation_handler.handler(json.loads(call["body"]), None)
         return b""
 
+    rotate = SecretsManagerBackend.rotate_secret
+
+    def rotate_with_the_configured_function(backend: Any, secret_id: str, **call: Any) -> Any:
+        # AWS keeps the rotation function when RotateSecret names none; moto would forget it
+        configured = backend.secrets[secret_id].rotation_lambda_arn
+        return rotate(backend, secret_id, **{**call, "rotation_lambda_arn": call["rotation_lambda_arn"] or configured})
+
     monkeypatch.setattr(LambdaBackend, "invoke", invoke)
+    monkeypatch.setattr(SecretsManagerBackend, "rotate_secret", rotate_with_the_configured_function)
     role = boto3.client("iam", region_name=REGION).create_role(RoleName="rotation", AssumeRolePolicyDocument="{}")
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as archive:
@@ -262,3 +271,23 @@ def test_the_rotation_function_rotates_only_its_own_secret(
             SecretId=aws_env.secret, RotationLambdaARN=rotation_function, RotationRules={"AutomaticallyAfterDays": 30}
         )
     assert load_secret_bundle(aws_env.secretsmanager, aws_env.secret).state_key_id == STATE_KEY_ID
+
+
+def test_the_documented_cli_command_starts_the_rotation_function(
+    aws_env: AwsEnv, rotation_function: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from emrex_emc.cli import main
+
+    clock = Clock()
+    clock.now = 1_800_000_000.0
+    monkeypatch.setattr(rotation_handler, "SecretRotation", partial(SecretRotation, clock=clock))
+    rotation_handler.reset()
+    aws_env.secretsmanager.rotate_secret(
+        SecretId=aws_env.secret, RotationLambdaARN=rotation_function, RotationRules={"AutomaticallyAfterDays": 30}
+    )
+    first = load_secret_bundle(aws_env.secretsmanager, aws_env.secret).state_key_id
+    clock.now += 86400
+    assert main(["secret", "rotate-state-key", "--secret-id", aws_env.secret]) == 0
+    assert "rotation started" in capsys.readouterr().err
+    bundle = load_secret_bundle(aws_env.secretsmanager, aws_env.secret)
+    assert bundle.state_key_id == "k20270116T080000Z" != first and first in bundle.state_keys

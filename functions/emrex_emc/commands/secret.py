@@ -76,8 +76,9 @@ def _act(args: argparse.Namespace) -> int:
     if args.action == "rotate-api-token":
         print(rotation.edit(with_new_api_token).api_token)
         _tell(
-            "api_token rotated; the previous token stays accepted until drop-previous-api-token. Warm functions "
-            "accept the new one within EMREX_SECRET_MAX_AGE_SECONDS (default 300 s)."
+            "api_token rotated; the old token (now api_token_previous) stays accepted until "
+            "drop-previous-api-token. Warm functions accept the new one within EMREX_SECRET_MAX_AGE_SECONDS "
+            "(default 300 s)."
         )
     elif args.action == "drop-previous-api-token":
         rotation.edit(without_previous_api_token)
