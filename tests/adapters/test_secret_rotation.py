@@ -23,6 +23,7 @@ from emrex_emc.adapters.secret_rotation import (
     without_previous_api_token,
 )
 from emrex_emc.adapters.secrets import load_secret_bundle, parse_secret_bundle
+from tests.clock import ManualClock
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 WINDOW = retired_key_window(1800, 300)
@@ -134,14 +135,6 @@ def test_api_token_rollover_and_drop() -> None:
 # --- the four steps against moto ------------------------------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def client(mocked_aws: None) -> Iterator[Any]:
     client = boto3.client("secretsmanager", region_name="eu-west-1")
@@ -163,7 +156,7 @@ def event(arn: str, step: str, token: str) -> dict[str, str]:
 
 
 def test_create_puts_a_pending_version_and_finish_makes_it_current(client: Any, secret_arn: str) -> None:
-    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=Clock())
+    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=ManualClock(NOW))
     token = "11111111-2222-3333-4444-555555555555"
     rotation.create_secret(token)  # RotateSecret's first call
     assert stages(client, secret_arn)[token] == ["AWSPENDING"]
@@ -177,7 +170,7 @@ def test_create_puts_a_pending_version_and_finish_makes_it_current(client: Any, 
 
 
 def test_every_step_is_idempotent(client: Any, secret_arn: str) -> None:
-    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=Clock())
+    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=ManualClock(NOW))
     token = "aaaaaaaa-2222-3333-4444-555555555555"
     rotation.create_secret(token)
     pending = client.get_secret_value(SecretId=secret_arn, VersionStage="AWSPENDING")["SecretString"]
@@ -190,7 +183,7 @@ def test_every_step_is_idempotent(client: Any, secret_arn: str) -> None:
 
 
 def test_rotating_twice_keeps_the_key_that_signed_until_now(client: Any, secret_arn: str) -> None:
-    clock = Clock()
+    clock = ManualClock(NOW)
     rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=clock)
     first = rotation.rotate_now()
     clock.now += 30 * 86400
@@ -202,7 +195,7 @@ def test_rotating_twice_keeps_the_key_that_signed_until_now(client: Any, secret_
 
 
 def test_test_step_refuses_a_pending_version_that_lost_the_signing_key(client: Any, secret_arn: str) -> None:
-    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=Clock())
+    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=ManualClock(NOW))
     signing = rotation.rotate_now()
     token = "bbbbbbbb-2222-3333-4444-555555555555"
     lost = {"state_keys": {"k9": KEY}, "state_key_id": "k9", "api_token": TOKEN}
@@ -215,7 +208,7 @@ def test_test_step_refuses_a_pending_version_that_lost_the_signing_key(client: A
 
 
 def test_test_step_refuses_a_malformed_pending_version(client: Any, secret_arn: str) -> None:
-    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=Clock())
+    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=ManualClock(NOW))
     token = "cccccccc-2222-3333-4444-555555555555"
     client.put_secret_value(
         SecretId=secret_arn, ClientRequestToken=token, SecretString=json.dumps(INITIAL), VersionStages=["AWSPENDING"]
@@ -227,7 +220,7 @@ def test_test_step_refuses_a_malformed_pending_version(client: Any, secret_arn: 
 
 def test_create_refuses_to_store_a_secret_the_functions_cannot_read(client: Any, mocked_aws: None) -> None:
     arn = client.create_secret(Name="broken", SecretString=json.dumps({**INITIAL, "api_token": "short"}))["ARN"]
-    rotation = SecretRotation(client, arn, keep_retired_seconds=WINDOW, clock=Clock())
+    rotation = SecretRotation(client, arn, keep_retired_seconds=WINDOW, clock=ManualClock(NOW))
     with pytest.raises(RotationError, match="api_token must be"):
         rotation.create_secret("dddddddd-2222-3333-4444-555555555555")
     assert list(stages(client, arn).values()) == [["AWSCURRENT"]]
@@ -245,13 +238,13 @@ def test_create_refuses_to_store_a_secret_the_functions_cannot_read(client: Any,
 def test_events_for_another_secret_step_or_version_are_refused(
     client: Any, secret_arn: str, change: dict[str, str], message: str
 ) -> None:
-    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=Clock())
+    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=ManualClock(NOW))
     with pytest.raises(RotationError, match=message):
         rotation.handle_event({**event(secret_arn, "createSecret", "x"), **change})
 
 
 def test_a_version_that_is_neither_pending_nor_current_is_refused(client: Any, secret_arn: str) -> None:
-    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=Clock())
+    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=ManualClock(NOW))
     old = client.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")["VersionId"]
     rotation.rotate_now()
     with pytest.raises(RotationError, match="not AWSPENDING"):
@@ -259,7 +252,7 @@ def test_a_version_that_is_neither_pending_nor_current_is_refused(client: Any, s
 
 
 def test_edits_and_manual_rotation_wait_for_a_rotation_in_progress(client: Any, secret_arn: str) -> None:
-    clock = Clock()
+    clock = ManualClock(NOW)
     rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=clock)
     rotation.rotate_now()
     clock.now += 60
@@ -271,7 +264,7 @@ def test_edits_and_manual_rotation_wait_for_a_rotation_in_progress(client: Any, 
 
 
 def test_api_token_edit_makes_a_new_current_version(client: Any, secret_arn: str) -> None:
-    clock = Clock()
+    clock = ManualClock(NOW)
     rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=clock)
     rotation.rotate_now()
     rolled = rotation.edit(with_new_api_token)
@@ -286,7 +279,7 @@ def test_api_token_edit_makes_a_new_current_version(client: Any, secret_arn: str
 def test_a_pending_label_left_on_the_current_version_is_cleared(client: Any, secret_arn: str) -> None:
     """Another rotation function may leave AWSPENDING on the current version; left on the version that is
     no longer current it would look like a rotation "in progress" and block the next RotateSecret."""
-    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=Clock())
+    rotation = SecretRotation(client, secret_arn, keep_retired_seconds=WINDOW, clock=ManualClock(NOW))
     rotation.rotate_now()
     current = client.get_secret_value(SecretId=secret_arn, VersionStage="AWSCURRENT")["VersionId"]
     client.update_secret_version_stage(SecretId=secret_arn, VersionStage="AWSPENDING", MoveToVersionId=current)

@@ -7,6 +7,7 @@ from moto import mock_aws
 
 from emrex_emc.adapters.secrets import SecretFormatError, SecretProvider, load_secret_bundle, parse_secret_bundle
 from emrex_emc.core.state import StateClaims
+from tests.clock import ManualClock
 
 KEY1 = base64.b64encode(b"\x01" * 32).decode()
 KEY2 = base64.b64encode(b"\x02" * 48).decode()
@@ -104,14 +105,6 @@ def test_a_huge_key_id_is_clipped_in_the_message() -> None:
 # --- SecretProvider: max age and the rate-limited early re-read ------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class CountingClient:
     """A secretsmanager client stand-in: answers with ``secret`` (JSON) and counts the reads."""
 
@@ -130,12 +123,12 @@ class CountingClient:
 ROTATED = {**GOOD, "state_keys": {**GOOD["state_keys"], "k3": KEY1}, "state_key_id": "k3"}
 
 
-def provider(client: CountingClient, clock: Clock, max_age: float = 300) -> SecretProvider:
+def provider(client: CountingClient, clock: ManualClock, max_age: float = 300) -> SecretProvider:
     return SecretProvider(client, "emrex", max_age_seconds=max_age, clock=clock)
 
 
 def test_the_secret_is_read_once_then_again_after_max_age() -> None:
-    client, clock = CountingClient(GOOD), Clock()
+    client, clock = CountingClient(GOOD), ManualClock()
     secrets = provider(client, clock)
     assert client.reads == 1  # at construction: a broken secret fails the first request
     client.secret = ROTATED
@@ -147,7 +140,7 @@ def test_the_secret_is_read_once_then_again_after_max_age() -> None:
 
 
 def test_max_age_of_one_second_is_honoured() -> None:
-    client, clock = CountingClient(GOOD), Clock()
+    client, clock = CountingClient(GOOD), ManualClock()
     secrets = provider(client, clock, max_age=1)
     client.secret = ROTATED
     clock.now += 1
@@ -155,7 +148,7 @@ def test_max_age_of_one_second_is_honoured() -> None:
 
 
 def test_an_unknown_key_id_re_reads_at_most_once_per_30_seconds() -> None:
-    client, clock = CountingClient(GOOD), Clock()
+    client, clock = CountingClient(GOOD), ManualClock()
     secrets = provider(client, clock)
     assert secrets.refresh_for_unknown_key("forged") is False
     assert client.reads == 2
@@ -171,14 +164,14 @@ def test_an_unknown_key_id_re_reads_at_most_once_per_30_seconds() -> None:
 
 
 def test_a_known_key_id_never_re_reads() -> None:
-    client, clock = CountingClient(GOOD), Clock()
+    client, clock = CountingClient(GOOD), ManualClock()
     secrets = provider(client, clock)
     assert secrets.refresh_for_unknown_key("k1") is True
     assert client.reads == 1
 
 
 def test_a_failed_re_read_keeps_the_previous_secret_and_retries_later(caplog: pytest.LogCaptureFixture) -> None:
-    client, clock = CountingClient(GOOD), Clock()
+    client, clock = CountingClient(GOOD), ManualClock()
     secrets = provider(client, clock)
     client.secret = {**GOOD, "api_token": "short"}
     clock.now += 300
@@ -195,14 +188,14 @@ def test_a_missing_secret_fails_at_construction() -> None:
     client = CountingClient(GOOD)
     client.secret = RuntimeError("AccessDenied")
     with pytest.raises(RuntimeError, match="AccessDenied"):
-        provider(client, Clock())
+        provider(client, ManualClock())
 
 
 def test_provider_reads_the_current_version_from_moto() -> None:
     with mock_aws():
         client = boto3.client("secretsmanager", region_name="eu-west-1")
         client.create_secret(Name="emrex", SecretString=json.dumps(GOOD))
-        clock = Clock()
+        clock = ManualClock()
         secrets = SecretProvider(client, "emrex", max_age_seconds=300, clock=clock)
         client.put_secret_value(SecretId="emrex", SecretString=json.dumps(ROTATED))
         assert secrets.refresh_for_unknown_key("k3") is True

@@ -33,6 +33,7 @@ from emrex_emc.core.state import StateSigner
 from enrolment_api import handler as enrolment_handler
 from secret_rotation import handler as rotation_handler
 from start_session import handler as start_handler
+from tests.clock import ManualClock
 from tests.functions.callback_helpers import callback_event, form_for, state_for
 from tests.functions.conftest import API_TOKEN, REGION, STATE_KEY_ID, STATE_KEYS, AwsEnv, apigw_event
 from tests.functions.test_start_session import NO, csrf_of, get_page, post_choice, store_snapshot
@@ -43,18 +44,10 @@ NEW_KEY_ID, NEW_KEY = "k3", b"\x03" * 32
 HANDLERS = (callback_handler, start_handler, enrolment_handler, rotation_handler)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+def clock(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[ManualClock]:
     """Every handler's SecretProvider gets this clock (the wiring is otherwise the real one)."""
-    clock = Clock()
+    clock = ManualClock()
     for module in HANDLERS[:3]:
         monkeypatch.setattr(module, "SecretProvider", partial(SecretProvider, clock=clock))
     for module in HANDLERS:
@@ -100,7 +93,7 @@ def post_callback(state: str, transfer: Transfer) -> dict[str, Any]:
 
 
 def test_warm_callback_accepts_a_state_signed_with_a_newly_rotated_key(
-    aws_env: AwsEnv, clock: Clock, reads: list[str], make_transfer: Callable[..., Transfer]
+    aws_env: AwsEnv, clock: ManualClock, reads: list[str], make_transfer: Callable[..., Transfer]
 ) -> None:
     first, second = make_transfer(chosen=True), make_transfer(chosen=True)
     assert post_callback(state_for(aws_env.signer, first), first)["statusCode"] == 200  # warm, old secret
@@ -114,7 +107,7 @@ def test_warm_callback_accepts_a_state_signed_with_a_newly_rotated_key(
 
 
 def test_forged_key_ids_cost_the_callback_at_most_one_read_per_30_seconds(
-    aws_env: AwsEnv, clock: Clock, reads: list[str], make_transfer: Callable[..., Transfer]
+    aws_env: AwsEnv, clock: ManualClock, reads: list[str], make_transfer: Callable[..., Transfer]
 ) -> None:
     transfer = make_transfer(chosen=True)
     forged = state_for(StateSigner({"forged": b"\x09" * 32}, "forged"), transfer)
@@ -142,7 +135,7 @@ def redirect_state(response: dict[str, Any]) -> str:
 
 
 def test_warm_start_signs_with_the_new_key_within_max_age_and_accepts_new_csrf_fields(
-    aws_env: AwsEnv, clock: Clock, reads: list[str], make_transfer: Callable[..., Transfer]
+    aws_env: AwsEnv, clock: ManualClock, reads: list[str], make_transfer: Callable[..., Transfer]
 ) -> None:
     store_snapshot(aws_env)
     before, during, after = make_transfer(), make_transfer(), make_transfer()
@@ -169,7 +162,7 @@ def _csrf_mac(transfer_id: str, cookie_token: str) -> str:
 
 
 def test_forged_csrf_key_ids_cost_start_at_most_one_read_per_30_seconds(
-    aws_env: AwsEnv, clock: Clock, reads: list[str], make_transfer: Callable[..., Transfer]
+    aws_env: AwsEnv, clock: ManualClock, reads: list[str], make_transfer: Callable[..., Transfer]
 ) -> None:
     store_snapshot(aws_env)
     transfer = make_transfer()
@@ -192,7 +185,7 @@ def list_call(token: str) -> int:
     return status  # 404: authorized (no such transfer), 401: refused
 
 
-def test_api_token_rollover_reaches_a_warm_enrolment_api(aws_env: AwsEnv, clock: Clock, reads: list[str]) -> None:
+def test_api_token_rollover_reaches_a_warm_enrolment_api(aws_env: AwsEnv, clock: ManualClock, reads: list[str]) -> None:
     rotation = SecretRotation(
         aws_env.secretsmanager, aws_env.secret, keep_retired_seconds=retired_key_window(1800, 300)
     )
@@ -278,8 +271,7 @@ def test_the_documented_cli_command_starts_the_rotation_function(
 ) -> None:
     from emrex_emc.cli import main
 
-    clock = Clock()
-    clock.now = 1_800_000_000.0
+    clock = ManualClock(1_800_000_000.0)  # 2027-01-15T08:00:00Z
     monkeypatch.setattr(rotation_handler, "SecretRotation", partial(SecretRotation, clock=clock))
     rotation_handler.reset()
     aws_env.secretsmanager.rotate_secret(

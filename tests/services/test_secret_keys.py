@@ -14,6 +14,7 @@ from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.state import StateClaims, StateSigner, UnknownStateKey
 from emrex_emc.services.secret_keys import ApiTokens, RotatingCsrfGuard, RotatingStateSigner
 from emrex_emc.services.start import CsrfGuard
+from tests.clock import ManualClock
 
 K1, K2, K3 = b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
 TOKEN, NEW_TOKEN = "current-token-0123456789", "rotated-token-0123456789"
@@ -31,14 +32,6 @@ BEFORE = secret({"k1": K1, "k2": K2}, "k2")
 AFTER = secret({"k2": K2, "k3": K3}, "k3")  # rotated: k3 signs, k2 still verifies
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class StubSecretsManager:
     def __init__(self, content: dict[str, Any]) -> None:
         self.content = content
@@ -50,8 +43,8 @@ class StubSecretsManager:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(0.0)
 
 
 @pytest.fixture
@@ -60,7 +53,7 @@ def stub() -> StubSecretsManager:
 
 
 @pytest.fixture
-def source(stub: StubSecretsManager, clock: Clock) -> SecretProvider:
+def source(stub: StubSecretsManager, clock: ManualClock) -> SecretProvider:
     return SecretProvider(stub, "emrex", max_age_seconds=300, clock=clock)
 
 
@@ -79,7 +72,7 @@ def test_a_state_signed_with_a_newly_rotated_key_is_accepted_after_one_re_read(
 
 
 def test_signing_switches_to_the_new_key_after_max_age(
-    source: SecretProvider, stub: StubSecretsManager, clock: Clock
+    source: SecretProvider, stub: StubSecretsManager, clock: ManualClock
 ) -> None:
     signer = RotatingStateSigner(source)
     old_state = signer.sign(CLAIMS)
@@ -91,7 +84,7 @@ def test_signing_switches_to_the_new_key_after_max_age(
 
 
 def test_forged_key_ids_cost_at_most_one_read_per_30_seconds(
-    source: SecretProvider, stub: StubSecretsManager, clock: Clock
+    source: SecretProvider, stub: StubSecretsManager, clock: ManualClock
 ) -> None:
     signer = RotatingStateSigner(source)
     forged = StateSigner({"kx": b"\x09" * 32}, "kx").sign(CLAIMS)
@@ -149,7 +142,7 @@ def test_a_csrf_field_under_a_new_key_is_accepted_after_one_re_read(
 
 
 def test_csrf_forgeries_re_read_only_for_unknown_key_ids_and_at_most_once_per_30_s(
-    source: SecretProvider, stub: StubSecretsManager, clock: Clock
+    source: SecretProvider, stub: StubSecretsManager, clock: ManualClock
 ) -> None:
     guard = RotatingCsrfGuard(source)
     genuine = guard.field_value("t" * 32, COOKIE)
@@ -174,7 +167,7 @@ def test_the_rotating_guard_keeps_the_cookie_helpers() -> None:
 
 
 def test_the_api_token_and_during_a_rollover_the_previous_one(
-    source: SecretProvider, stub: StubSecretsManager, clock: Clock
+    source: SecretProvider, stub: StubSecretsManager, clock: ManualClock
 ) -> None:
     tokens = ApiTokens(source)
     assert tokens.accepts(TOKEN.encode()) and not tokens.accepts(NEW_TOKEN.encode())
