@@ -130,6 +130,8 @@ def test_api_token_rollover_and_drop() -> None:
     assert "api_token_previous" not in dropped and dropped["api_token"] == rolled["api_token"]
     with pytest.raises(RotationError, match="nothing to drop"):
         without_previous_api_token(dropped)
+    with pytest.raises(RotationError, match="no api_token to roll over"):
+        with_new_api_token({"state_keys": {}})
 
 
 # --- the four steps against moto ------------------------------------------------------------------------------
@@ -285,3 +287,22 @@ def test_a_pending_label_left_on_the_current_version_is_cleared(client: Any, sec
     client.update_secret_version_stage(SecretId=secret_arn, VersionStage="AWSPENDING", MoveToVersionId=current)
     rotation.edit(with_new_api_token)
     assert not [labels for labels in stages(client, secret_arn).values() if "AWSPENDING" in labels]
+
+
+@pytest.mark.parametrize(
+    ("stored", "message"),
+    [
+        ({"SecretString": "[1, 2]"}, "must be a JSON object"),
+        ({"SecretString": "{not json"}, "not valid JSON"),
+        ({"SecretBinary": b"\x00"}, "no SecretString"),
+    ],
+)
+def test_a_secret_that_is_not_a_json_object_is_neither_rotated_nor_edited(
+    client: Any, stored: dict[str, Any], message: str
+) -> None:
+    arn = client.create_secret(Name="odd", **stored)["ARN"]
+    rotation = SecretRotation(client, arn, keep_retired_seconds=WINDOW, clock=ManualClock(NOW))
+    for attempt in (rotation.rotate_now, lambda: rotation.edit(with_new_api_token)):
+        with pytest.raises(RotationError, match=message):
+            attempt()
+    assert list(stages(client, arn).values()) == [["AWSCURRENT"]]

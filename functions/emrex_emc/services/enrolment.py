@@ -232,7 +232,7 @@ class EnrolmentService:
     def authorized(self, request: HttpRequest) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         presented = token.strip().encode("utf-8") if scheme.lower() == "bearer" else b""
-        return bool(presented) and self._api_tokens.accepts(presented)
+        return self._api_tokens.accepts(presented)
 
     def create(self, request: HttpRequest) -> HttpResponse:
         if len(request.body) > MAX_BODY_BYTES:
