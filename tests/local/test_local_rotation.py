@@ -1,52 +1,71 @@
 """``emrex-emc local`` reads the secret from moto as the functions do in AWS, and picks up a rotation.
 
-The whole local stack runs in this process (moto server, the real handlers behind the local API Gateway)
-with ``EMREX_SECRET_MAX_AGE_SECONDS=1``; the rotations are the ``emrex-emc secret`` commands pointed at the
-stack's moto endpoint, as a developer would run them in a second terminal.
+``emrex-emc local`` runs as a subprocess, as a person runs it (its moto keeps no state shared with the
+in-process mocks of other tests), with ``EMREX_SECRET_MAX_AGE_SECONDS=1``; the rotations are the
+``emrex-emc secret`` commands pointed at the stack's moto endpoint, as from a second terminal.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+import boto3
 import httpx
 import lxml.html
 import pytest
 
 from emrex_emc.adapters.secrets import SecretBundle, load_secret_bundle
 from emrex_emc.cli import main
-from emrex_emc.local.moto_env import ResourceNames
-from emrex_emc.local.runner import LocalStack, start_local_stack
+from emrex_emc.local.moto_env import ResourceNames, aws_client_env
+from tests.e2e.test_browser_flow import REPO, _free_port, _wait_healthy
 
-pytestmark = [pytest.mark.filterwarnings("ignore:No application metrics to publish"), pytest.mark.xdist_group("local")]
+# the same worker as the browser test: both use the repository's .local/ state folder
+pytestmark = [pytest.mark.filterwarnings("ignore:No application metrics to publish"), pytest.mark.xdist_group("e2e")]
 
 API_TOKEN = "local-rotation-test-token-0123456789"
 MAX_AGE_SECONDS = 1
-HEALTH_TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    api: str
+    moto: str
+    enrolment_form: str
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    saved = dict(os.environ)  # the runner sets the handlers' environment in os.environ, as at a cold start
-    os.environ.update({"EMREX_API_TOKEN": API_TOKEN, "EMREX_SECRET_MAX_AGE_SECONDS": str(MAX_AGE_SECONDS)})
-    local = start_local_stack(port=0, state_dir=tmp_path_factory.mktemp("local-state"))
+    log = tmp_path_factory.mktemp("local") / "local-stack.log"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
+    env.update({"EMREX_API_TOKEN": API_TOKEN, "EMREX_SECRET_MAX_AGE_SECONDS": str(MAX_AGE_SECONDS)})
+    command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while httpx.get(f"{local.urls.api}/health").status_code != 200:
-            assert time.monotonic() < deadline, "the local stack did not become healthy"
-            time.sleep(0.2)
-        yield local
+        urls = _wait_healthy(f"http://127.0.0.1:{port}", process, log)["urls"]
+        yield LocalStack(api=urls["api"], moto=urls["moto"], enrolment_form=urls["enrolment_form"])
     finally:
-        local.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def moto_credentials(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's boto3 (the CLI) talks to the stack's moto, as from a shell with these variables."""
+    for name, value in aws_client_env(stack.moto).items():
+        monkeypatch.setenv(name, value)
 
 
 def secret_cli(stack: LocalStack, action: str, capsys: pytest.CaptureFixture[str]) -> str:
     capsys.readouterr()
-    status = main(["secret", action, "--secret-id", ResourceNames().secret, "--endpoint-url", stack.urls.moto])
+    status = main(["secret", action, "--secret-id", ResourceNames().secret, "--endpoint-url", stack.moto])
     out, err = capsys.readouterr()
     assert status == 0, err
     return out.strip()
@@ -58,10 +77,10 @@ def create_transfer(stack: LocalStack, token: str = API_TOKEN) -> httpx.Response
         "given_names": "Astrid",
         "family_name": "Lindqvist",
         "birth_date": "1999-04-17",
-        "return_url": stack.urls.enrolment_form + "return",
+        "return_url": stack.enrolment_form + "return",
         "locale": "en",
     }
-    return httpx.post(f"{stack.urls.api}/sessions", json=body, headers={"authorization": f"Bearer {token}"})
+    return httpx.post(f"{stack.api}/sessions", json=body, headers={"authorization": f"Bearer {token}"})
 
 
 def state_key_id_of_a_new_transfer(stack: LocalStack) -> str:
@@ -82,14 +101,12 @@ def state_key_id_of_a_new_transfer(stack: LocalStack) -> str:
 
 
 def current_secret(stack: LocalStack) -> SecretBundle:
-    import boto3
-
-    client = boto3.client("secretsmanager", endpoint_url=stack.urls.moto)
+    client = boto3.client("secretsmanager", endpoint_url=stack.moto)
     return load_secret_bundle(client, ResourceNames().secret)
 
 
 def test_warm_local_handlers_sign_with_a_rotated_state_key_within_max_age(
-    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+    stack: LocalStack, moto_credentials: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = state_key_id_of_a_new_transfer(stack)
     secret_cli(stack, "rotate-state-key", capsys)
@@ -99,7 +116,9 @@ def test_warm_local_handlers_sign_with_a_rotated_state_key_within_max_age(
     assert state_key_id_of_a_new_transfer(stack) == rotated
 
 
-def test_local_api_token_rollover(stack: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+def test_local_api_token_rollover(
+    stack: LocalStack, moto_credentials: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     new_token = secret_cli(stack, "rotate-api-token", capsys)
     assert len(new_token) >= 32 and new_token != API_TOKEN
     time.sleep(MAX_AGE_SECONDS + 0.2)
