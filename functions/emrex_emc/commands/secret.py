@@ -71,6 +71,7 @@ def _act(args: argparse.Namespace) -> int:
         boto3.client("cloudformation", endpoint_url=args.endpoint_url), args.stack
     )
     client = boto3.client("secretsmanager", endpoint_url=args.endpoint_url)
+    # used only where this process rotates (no rotation function): the window of the default settings
     window = retired_key_window(Settings.session_ttl_seconds, Settings.secret_max_age_seconds)
     rotation = SecretRotation(client, secret_id, keep_retired_seconds=window)
     if args.action == "rotate-api-token":
