@@ -62,8 +62,8 @@ import boto3  # what the handler imports first anyway; timed on its own as the p
 boto3_seconds = time.perf_counter() - started
 import importlib, json
 module = importlib.import_module({handler!r} + ".handler")
-from emrex_emc.adapters.secrets import parse_secret_bundle
-module.load_secret_bundle = lambda client, name: parse_secret_bundle({secret!r})  # the one network call
+from emrex_emc.adapters import secrets
+secrets.load_secret_bundle = lambda client, name: secrets.parse_secret_bundle({secret!r})  # the one network call
 module._wiring()
 print(json.dumps({{"seconds": time.perf_counter() - started, "boto3_seconds": boto3_seconds}}))
 """

@@ -39,6 +39,8 @@ class EmrexConfig:
     registry_max_age_seconds: int = 24 * 3600
     allowed_return_urls: tuple[str, ...] = ()
     session_ttl_seconds: int = 1800
+    secret_max_age_seconds: int = 300
+    """How long warm functions use the secret they read before reading it again (rotation reaches them)."""
     retention_days: int = 365
     forbid_sha1: bool = False
     strict_cert_validity: bool = False
@@ -109,6 +111,7 @@ class EmrexConfig:
         ]
         problems += _range("registry_max_age_seconds", self.registry_max_age_seconds, 900, 30 * 86400)
         problems += _range("session_ttl_seconds", self.session_ttl_seconds, 60, 86400)
+        problems += _range("secret_max_age_seconds", self.secret_max_age_seconds, 1, 3600)
         problems += _range("retention_days", self.retention_days, 1, 3650)
         problems += _range("throttle_rate_limit", self.throttle_rate_limit, 1, 10000)
         problems += _range("throttle_burst_limit", self.throttle_burst_limit, 1, 5000)

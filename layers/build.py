@@ -71,7 +71,8 @@ SDK_OPERATIONS: dict[str, frozenset[str]] = {
     "dynamodb": frozenset({"BatchGetItem", "GetItem", "PutItem", "TransactWriteItems", "UpdateItem"}),
     "events": frozenset({"PutEvents"}),
     "s3": frozenset({"GetObject", "HeadBucket", "HeadObject", "PutObject"}),  # HeadBucket: botocore's region redirect
-    "secretsmanager": frozenset({"GetSecretValue"}),
+    # the rotation function: DescribeSecret, PutSecretValue, UpdateSecretVersionStage
+    "secretsmanager": frozenset({"DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"}),
 }
 """The services the deployed functions create clients for, and the operations they call. botocore keeps the
 data of these services only, each model with these operations (plus any endpoint-discovery operation), every

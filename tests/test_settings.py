@@ -17,6 +17,11 @@ def test_defaults_and_parsing():
     assert settings.allowed_return_urls == ("https://a.example/x", "https://b.example/")
     assert settings.verification.forbid_sha1 is True
     assert settings.session_ttl_seconds == 1800
+    assert settings.secret_max_age_seconds == 300
+
+
+def test_secret_max_age_is_honoured_down_to_one_second():
+    assert Settings.from_env({**BASE, "EMREX_SECRET_MAX_AGE_SECONDS": "1"}).secret_max_age_seconds == 1
 
 
 @pytest.mark.parametrize(
@@ -25,6 +30,7 @@ def test_defaults_and_parsing():
         ({}, "EMREX_TABLE_NAME"),
         ({**BASE, "EMREX_SESSION_TTL_SECONDS": "abc"}, "EMREX_SESSION_TTL_SECONDS"),
         ({**BASE, "EMREX_SESSION_TTL_SECONDS": "5"}, ">= 60"),
+        ({**BASE, "EMREX_SECRET_MAX_AGE_SECONDS": "0"}, "EMREX_SECRET_MAX_AGE_SECONDS must be >= 1"),
         ({**BASE, "EMREX_FORBID_SHA1": "maybe"}, "EMREX_FORBID_SHA1"),
         ({**BASE, "EMREX_ALLOWED_RETURN_URLS": "ftp://x"}, "EMREX_ALLOWED_RETURN_URLS"),
     ],

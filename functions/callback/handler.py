@@ -14,10 +14,11 @@ from typing import Any
 from emrex_emc.adapters.aws import client
 from emrex_emc.adapters.blobs import BlobStore
 from emrex_emc.adapters.outcomes import OutcomeStore
-from emrex_emc.adapters.secrets import load_secret_bundle
+from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.observability import count, logger, metrics, milliseconds, report_refusal
 from emrex_emc.services.callback import CallbackResult, CallbackService
+from emrex_emc.services.secret_keys import RotatingStateSigner
 from emrex_emc.settings import Settings
 from emrex_emc.web.callback import callback_post
 from emrex_emc.web.http import HttpRequest, HttpResponse
@@ -40,7 +41,11 @@ def _wiring() -> tuple[Settings, CallbackService]:
             retention_days=settings.retention_days,
         ),
         evidence=BlobStore(client("s3"), settings.bucket_name),
-        states=load_secret_bundle(client("secretsmanager"), settings.secret_name).state_signer(),
+        states=RotatingStateSigner(
+            SecretProvider(
+                client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
+            )
+        ),
         clock=time.time,
         new_event_id=lambda: str(uuid.uuid4()),
     )

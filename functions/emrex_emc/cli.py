@@ -12,6 +12,7 @@ _COMMAND_MODULES = (
     "emrex_emc.commands.verify",
     "emrex_emc.commands.registry",
     "emrex_emc.commands.local",
+    "emrex_emc.commands.secret",
 )
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from emrex_emc.core.policy import DecodeLimits, PipelinePolicy, VerificationPolicy
 
-FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh")
+FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh", "secret_rotation")
 
 DEFAULT_REGISTRY_URL = "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml"
 """The EWP DEV registry: a new installation starts on the test network (docs/DEPLOY.md says when to switch)."""
@@ -24,6 +24,9 @@ SESSION_TTL = (1800, 60, 86400)
 REGISTRY_MAX_AGE = (86400, 900, 30 * 86400)
 """A snapshot older than this is an error (alarmed), never used; at least one refresh interval (15 min)."""
 RETENTION_DAYS = (365, 1, 3650)
+SECRET_MAX_AGE = (300, 1, 3600)
+"""How long a warm instance uses the secret it read before reading it again: rotation reaches every instance
+within this time (a state under a key id not yet seen triggers an early, rate-limited read)."""
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Callback form bodies above this get a 413 page. API Gateway base64-encodes form bodies, and a synchronous
 Lambda event may be 6 MB, so about 4.4 MB of body is the most that can reach us."""
@@ -42,16 +45,17 @@ class Variable:
 
 
 _ALL = FUNCTIONS
-_SECRET_READERS = ("enrolment_api", "start_session", "callback")
+_SECRET_READERS = ("enrolment_api", "start_session", "callback", "secret_rotation")
 VARIABLES: tuple[Variable, ...] = (
     Variable("EMREX_TABLE_NAME", _ALL, required=True),
     Variable("EMREX_BUCKET_NAME", ("callback",), required=True),
     Variable("EMREX_EVENT_BUS_NAME", ("callback",), required=True),
     Variable("EMREX_SECRET_NAME", _SECRET_READERS, required=True),
+    Variable("EMREX_SECRET_MAX_AGE_SECONDS", _SECRET_READERS),
     Variable("EMREX_REGISTRY_URL", ("registry_refresh",)),
     Variable("EMREX_REGISTRY_MAX_AGE_SECONDS", ("start_session", "registry_refresh")),
     Variable("EMREX_ALLOWED_RETURN_URLS", ("enrolment_api",)),
-    Variable("EMREX_SESSION_TTL_SECONDS", ("enrolment_api",)),
+    Variable("EMREX_SESSION_TTL_SECONDS", ("enrolment_api", "secret_rotation")),
     Variable("EMREX_RETENTION_DAYS", ("callback",)),
     Variable("EMREX_FORBID_SHA1", ("callback",)),
     Variable("EMREX_STRICT_CERT_VALIDITY", ("callback",)),
@@ -115,6 +119,7 @@ class Settings:
     event_bus_name: str = ""
     secret_name: str = ""
     """Secrets Manager secret holding the state-signing keys and the enrolment API token."""
+    secret_max_age_seconds: int = SECRET_MAX_AGE[0]
     registry_url: str = DEFAULT_REGISTRY_URL
     registry_max_age_seconds: int = REGISTRY_MAX_AGE[0]
     allowed_return_urls: tuple[str, ...] = ()
@@ -151,6 +156,7 @@ class Settings:
             bucket_name=env.get("EMREX_BUCKET_NAME", ""),
             event_bus_name=env.get("EMREX_EVENT_BUS_NAME", ""),
             secret_name=env.get("EMREX_SECRET_NAME", ""),
+            secret_max_age_seconds=_int(env, "EMREX_SECRET_MAX_AGE_SECONDS", *SECRET_MAX_AGE),
             registry_url=env.get("EMREX_REGISTRY_URL") or DEFAULT_REGISTRY_URL,
             registry_max_age_seconds=_int(env, "EMREX_REGISTRY_MAX_AGE_SECONDS", *REGISTRY_MAX_AGE),
             allowed_return_urls=_url_list(env, "EMREX_ALLOWED_RETURN_URLS"),

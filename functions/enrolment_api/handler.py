@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from emrex_emc.adapters.aws import client
-from emrex_emc.adapters.secrets import load_secret_bundle
+from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.observability import count, logger, metrics, report_refusal
@@ -24,12 +24,14 @@ from emrex_emc.web.surface import serve_api
 
 
 @cache
-def _wiring() -> tuple[Settings, EnrolmentService, str]:
+def _wiring() -> tuple[Settings, EnrolmentService, SecretProvider]:
     settings = Settings.from_env(function="enrolment_api")
-    secret = load_secret_bundle(client("secretsmanager"), settings.secret_name)
+    secret = SecretProvider(
+        client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
+    )
     transfers = TransferTable(client("dynamodb"), settings.table_name)
     service = EnrolmentService(transfers=transfers, session_ttl_seconds=settings.session_ttl_seconds, clock=time.time)
-    return settings, service, secret.api_token
+    return settings, service, secret
 
 
 def reset() -> None:
@@ -40,8 +42,8 @@ def reset() -> None:
 def _answer(request: HttpRequest) -> HttpResponse:
     if request.route_key not in {CREATE_TRANSFER.key, GET_TRANSFER.key}:
         raise EmrexError(ErrorCode.NOT_FOUND, "no such route")
-    settings, service, api_token = _wiring()
-    authorize(request, [api_token])
+    settings, service, secret = _wiring()
+    authorize(request, secret.current().api_tokens())
     if request.route_key == GET_TRANSFER.key:
         transfer = service.get(request.path_params.get("id", ""))
         return transfer_status(transfer, now=service.now())

@@ -12,12 +12,12 @@ from typing import Any
 
 from emrex_emc.adapters.aws import client
 from emrex_emc.adapters.registry_store import FreshRegistry, RegistryStore
-from emrex_emc.adapters.secrets import load_secret_bundle
+from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
-from emrex_emc.core.csrf import CsrfGuard
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.transfer import TransferRefused
 from emrex_emc.observability import count, logger, metrics, report_refusal
+from emrex_emc.services.secret_keys import RotatingCsrfGuard, RotatingStateSigner
 from emrex_emc.services.start import StartService
 from emrex_emc.settings import Settings
 from emrex_emc.web.http import HttpRequest, HttpResponse
@@ -28,20 +28,22 @@ from emrex_emc.web.surface import serve_page
 
 
 @cache
-def _wiring() -> tuple[Settings, StartService, CsrfGuard]:
+def _wiring() -> tuple[Settings, StartService, RotatingCsrfGuard]:
     settings = Settings.from_env(function="start_session")
-    secret = load_secret_bundle(client("secretsmanager"), settings.secret_name)
+    secret = SecretProvider(
+        client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
+    )
     dynamodb = client("dynamodb")  # the only AWS clients: DynamoDB (transfers, registry snapshot), Secrets Manager
     registry = FreshRegistry(
         RegistryStore(dynamodb, settings.table_name), max_age_seconds=settings.registry_max_age_seconds
     )
     service = StartService(
         transfers=TransferTable(dynamodb, settings.table_name),
-        states=secret.state_signer(),
+        states=RotatingStateSigner(secret),
         registry=registry,
         clock=time.time,
     )
-    return settings, service, CsrfGuard(secret.state_keys, secret.state_key_id)
+    return settings, service, RotatingCsrfGuard(secret)
 
 
 def reset() -> None:

@@ -1,4 +1,5 @@
-"""The five Lambdas (asset root ``functions/``), each with its own role holding only its own permissions."""
+"""The six Lambdas (asset root ``functions/``), each with its own role holding only its own permissions, and the
+secret's rotation schedule."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -29,6 +31,10 @@ REGISTRY_SNAPSHOT_PK = "REGISTRY#snapshot"
 """The table item holding the registry snapshot (emrex_emc.adapters.registry_store.SNAPSHOT_PK)."""
 TRANSFERS_PREFIX = "transfers/"
 REFRESH_RATE = Duration.minutes(15)
+STATE_KEY_ROTATION = "rate(30 days)"
+"""How often the rotation function puts a new state key (and drops keys no live state can need)."""
+SECRET_READERS = frozenset({"enrolment_api", "start_session", "callback", "secret_rotation"})
+"""The functions that read the secret (and cache it for ``emrex:secretMaxAgeSeconds``)."""
 SNAP_START = frozenset({"start_session", "callback"})
 """The functions a student waits on: with ``emrex:snapStart`` they restore from a snapshot instead of cold
 starting. Their init is import-only (settings, clients and the secret are created on the first request,
@@ -53,12 +59,14 @@ class FunctionSpec:
 #   waits for; 1024 MB (~0.6 vCPU) keeps it under a second without paying for a core on warm requests.
 # - enrolment_api: server-to-server, small I/O-bound requests: 512 MB. outbox_relay, registry_refresh:
 #   background, nobody waits; registry_refresh parses the EWP catalogue (lxml), hence the longer timeout.
+# - secret_rotation: four small Secrets Manager calls per step, once a month: the smallest size.
 SPECS = {
     "enrolment_api": FunctionSpec("enrolment_api", "POST /sessions, GET /sessions/{id}", 512, Duration.seconds(10)),
     "start_session": FunctionSpec("start_session", "GET/POST /start/{id}: EMP chooser", 1024, Duration.seconds(10)),
     "callback": FunctionSpec("callback", "POST /callback: verify and store results", 1769, Duration.seconds(29)),
     "outbox_relay": FunctionSpec("outbox_relay", "DynamoDB stream OUTBOX# -> EventBridge", 256, Duration.seconds(30)),
     "registry_refresh": FunctionSpec("registry_refresh", "EWP registry -> table snapshot", 512, Duration.seconds(120)),
+    "secret_rotation": FunctionSpec("secret_rotation", "rotates the secret's state key", 128, Duration.seconds(30)),
 }
 
 
@@ -127,6 +135,7 @@ class Functions(Construct):
         self._grant_start_session(self.by_name["start_session"])
         self._grant_callback(self.by_name["callback"])
         self._grant_registry_refresh(self.by_name["registry_refresh"])
+        self._rotate_secret_with(self.by_name["secret_rotation"])
         self.relay_dlq = self._wire_outbox_relay(self.by_name["outbox_relay"], events_)
         events.Rule(
             self,
@@ -171,7 +180,7 @@ class Functions(Construct):
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.DISABLED,
-            environment={**environment, "POWERTOOLS_SERVICE_NAME": spec.name},
+            environment={**environment, **self._secret_env(spec, config), "POWERTOOLS_SERVICE_NAME": spec.name},
             snap_start=(
                 lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.snap_start and spec.name in SNAP_START else None
             ),
@@ -182,6 +191,12 @@ class Functions(Construct):
             f"Pinned to {RUNTIME.name}: the layer wheels are built and tested for it (layers/build.py PYTHON_VERSION).",
         )
         return function
+
+    @staticmethod
+    def _secret_env(spec: FunctionSpec, config: EmrexConfig) -> dict[str, str]:
+        if spec.name not in SECRET_READERS:
+            return {}
+        return {"EMREX_SECRET_MAX_AGE_SECONDS": str(config.secret_max_age_seconds)}
 
     # --- permissions, one method per function -------------------------------------------------------
 
@@ -233,6 +248,42 @@ class Functions(Construct):
             **{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [REGISTRY_SNAPSHOT_PK]}},
         )
         self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb"])
+
+    def _rotate_secret_with(self, fn: lambda_.Function) -> None:
+        """Secrets Manager rotates the secret with ``fn``: once at creation (the first state key) and then on
+        :data:`STATE_KEY_ROTATION`. An L1 schedule: CDK's ``add_rotation_schedule`` would also grant
+        ``secretsmanager:GetRandomPassword`` on ``*`` and all of KMS encrypt/decrypt/re-encrypt."""
+        secret = self._storage.secret
+        self._allow(
+            fn,
+            [
+                f"secretsmanager:{action}"
+                for action in ("DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage")
+            ],
+            [secret.secret_arn],
+        )
+        self._kms(fn, ["Decrypt", "GenerateDataKey"], ["secretsmanager"])
+        permission = lambda_.CfnPermission(
+            self,
+            "SecretsManagerInvokesRotation",
+            action="lambda:InvokeFunction",
+            function_name=fn.function_arn,
+            principal="secretsmanager.amazonaws.com",
+            source_account=Stack.of(self).account,
+            source_arn=secret.secret_arn,
+        )
+        schedule = secretsmanager.CfnRotationSchedule(
+            self,
+            "SecretRotationSchedule",
+            secret_id=secret.secret_arn,
+            rotation_lambda_arn=fn.function_arn,
+            rotation_rules=secretsmanager.CfnRotationSchedule.RotationRulesProperty(
+                schedule_expression=STATE_KEY_ROTATION
+            ),
+            rotate_immediately_on_update=True,
+        )
+        schedule.add_dependency(permission)
+        schedule.node.add_dependency(_policy(fn))  # the function can read and write the secret before it runs
 
     def _wire_outbox_relay(self, fn: lambda_.Function, events_: Events) -> sqs.Queue:
         dlq = encrypted_queue(self, "OutboxRelayDeadLetterQueue", self._storage.key)

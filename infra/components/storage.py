@@ -112,8 +112,10 @@ class Storage(Construct):
             removal_policy=removal,
         )
 
-        # generate_secret_string fills one field only: api_token is generated; the state-signing keys are
-        # written once after the first deploy (docs/DEPLOY.md), until then the functions fail loudly.
+        # The secret is created with a generated api_token and no state key; the rotation schedule
+        # (infra/components/functions.py) rotates it once at creation, which adds the first state key, so no
+        # hand-run step follows a deploy. Never change the generator settings: CloudFormation would generate
+        # the whole secret again and every state and the enrolment system's token would stop working.
         self.secret = secretsmanager.Secret(
             self,
             "Secret",
@@ -126,9 +128,4 @@ class Storage(Construct):
                 exclude_punctuation=True,
             ),
             removal_policy=removal,
-        )
-        acknowledge(
-            self.secret,
-            "AwsSolutions-SMG4",
-            "State keys rotate by adding a kid and switching state_key_id (docs/DEPLOY.md), not by a Lambda.",
         )

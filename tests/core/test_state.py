@@ -4,7 +4,7 @@ import json
 import pytest
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.state import MAX_TOKEN_CHARS, StateClaims, StateSigner
+from emrex_emc.core.state import MAX_TOKEN_CHARS, StateClaims, StateSigner, UnknownStateKey
 
 KEYS = {"k1": b"\x11" * 32, "k2": b"\x22" * 32}
 NOW = 1_800_000_000
@@ -127,3 +127,18 @@ def test_overlong_token_is_rejected() -> None:
 def test_misconfiguration_is_refused(keys: dict[str, bytes], current: str) -> None:
     with pytest.raises(ValueError):
         StateSigner(keys, current)
+
+
+def test_an_unknown_well_formed_key_id_is_told_apart_from_a_forgery() -> None:
+    token = StateSigner({"k9": b"\x99" * 32}, "k9").sign(CLAIMS)
+    with pytest.raises(UnknownStateKey) as info:
+        StateSigner(KEYS, "k1").verify(token, now=NOW)
+    assert info.value.key_id == "k9" and info.value.code is ErrorCode.STATE_INVALID
+    forged = "k1." + token.split(".", 1)[1]  # a known key id, another key's MAC
+    with pytest.raises(EmrexError) as forged_info:
+        StateSigner(KEYS, "k1").verify(forged, now=NOW)
+    assert not isinstance(forged_info.value, UnknownStateKey)
+    bad_id = "k!9." + token.split(".", 1)[1]  # cannot be a key id: not "unknown", just malformed
+    with pytest.raises(EmrexError) as bad_info:
+        StateSigner(KEYS, "k1").verify(bad_id, now=NOW)
+    assert not isinstance(bad_info.value, UnknownStateKey) and bad_info.value.code is ErrorCode.STATE_INVALID

@@ -51,6 +51,8 @@ def test_json_values_from_cdk_json_are_accepted() -> None:
         ({"allowedReturnUrls": "https://x.example.edu/?q=1"}, "emrex:allowedReturnUrls"),
         ({"registryMaxAgeSeconds": 60}, "emrex:registryMaxAgeSeconds"),
         ({"sessionTtlSeconds": 59}, "emrex:sessionTtlSeconds"),
+        ({"secretMaxAgeSeconds": 0}, "emrex:secretMaxAgeSeconds"),
+        ({"secretMaxAgeSeconds": 3601}, "emrex:secretMaxAgeSeconds"),
         ({"retentionDays": 0}, "emrex:retentionDays"),
         ({"throttleRateLimit": 0}, "emrex:throttleRateLimit"),
         ({"throttleBurstLimit": 5001}, "emrex:throttleBurstLimit"),

@@ -446,7 +446,7 @@ def test_the_optional_steps_are_inputs_of_the_fingerprint(inputs: tuple[Path, Pa
 
 # --- every function runs on the trimmed layer ----------------------------------------------------------------
 
-FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh")
+FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh", "secret_rotation")
 
 _CHECK = """
 import json, os, sys, datetime as dt, importlib, pkgutil
@@ -459,13 +459,14 @@ for info in pkgutil.walk_packages(emrex_emc.__path__, "emrex_emc."):
     if not info.name.startswith(skip):
         importlib.import_module(info.name)
 handlers = {name: importlib.import_module(name + ".handler") for name in FUNCTIONS}
-from emrex_emc.adapters.secrets import parse_secret_bundle
+from emrex_emc.adapters import secrets
 from emrex_emc.core.identity import ExpectedIdentity
 from emrex_emc.core.pipeline import verify_elmo
 from emrex_emc.core.policy import PipelinePolicy
-bundle = parse_secret_bundle(json.dumps({"state_keys": {"k": "a2" * 22}, "state_key_id": "k", "api_token": "t" * 20}))
+bundle = secrets.parse_secret_bundle(
+    json.dumps({"state_keys": {"k": "a2" * 22}, "state_key_id": "k", "api_token": "t" * 20}))
+secrets.load_secret_bundle = lambda client, name: bundle
 callback = handlers["callback"]
-callback.load_secret_bundle = lambda client, name: bundle
 event = {"rawPath": "/callback", "rawQueryString": "state=forged", "queryStringParameters": {"state": "forged"},
          "headers": {"content-type": "application/x-www-form-urlencoded"}, "body": "returnCode=NCP_OK",
          "requestContext": {"http": {"method": "POST"}, "requestId": "r"}}

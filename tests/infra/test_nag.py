@@ -49,7 +49,7 @@ def test_every_acknowledgement_has_a_one_line_reason(synth: Synth) -> None:
 def test_acknowledgements_are_the_reviewed_set(synth: Synth) -> None:
     rules = sorted({rule.split("::", 1)[1].split("[")[0] for r in acknowledgements(synth).values() for rule in r})
     assert rules == ["AwsSolutions-APIG4", "AwsSolutions-IAM5", "AwsSolutions-L1", "AwsSolutions-S1",
-                     "AwsSolutions-SMG4", "AwsSolutions-SQS3"]  # fmt: skip
+                     "AwsSolutions-SQS3"]  # fmt: skip
     wildcard_findings = sorted(
         rule for r in acknowledgements(synth).values() for rule in r if rule.startswith("Annotation::AwsSolutions-IAM5")
     )

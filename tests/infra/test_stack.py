@@ -13,7 +13,7 @@ from tests.infra.conftest import Synth, synthesize
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
-FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh")
+FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh", "secret_rotation")
 # Exactly the IAM actions each function may hold (besides writing its own log group).
 EXPECTED_ACTIONS = {
     "enrolment_api": {
@@ -66,6 +66,14 @@ EXPECTED_ACTIONS = {
         "dynamodb:PutItem",
         "kms:Decrypt",
         "kms:Encrypt",
+        "kms:GenerateDataKey",
+    },
+    "secret_rotation": {
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+        "kms:Decrypt",
         "kms:GenerateDataKey",
     },
 }
@@ -274,7 +282,7 @@ def test_memory_and_timeouts(synth: Synth, ids: dict[str, str]) -> None:
 
 def test_function_log_groups_have_retention(synth: Synth) -> None:
     groups = synth.of_type("AWS::Logs::LogGroup")
-    assert len(groups) == 6  # five functions + API access logs
+    assert len(groups) == 7  # six functions + API access logs
     assert {group["Properties"]["RetentionInDays"] for group in groups.values()} == {90}
 
 
@@ -316,6 +324,7 @@ def test_environment_wired(synth: Synth, ids: dict[str, str], name: str) -> None
         "EMREX_STRICT_CERT_VALIDITY": "false",
         "EMREX_PUBLIC_BASE_URL": "",
         "EMREX_XSD_DIR": "",  # the stub layer carries no XSDs
+        "EMREX_SECRET_MAX_AGE_SECONDS": "300",
     }
     wanted = {variable.name for variable in variables_of(name)}
     assert {key for key in env if key.startswith("EMREX_")} == wanted & set(expected)  # only what it reads
@@ -379,7 +388,7 @@ def test_no_managed_policies_on_function_roles(synth: Synth) -> None:
 
 
 def test_kms_use_is_limited_to_the_calling_services(synth: Synth, ids: dict[str, str]) -> None:
-    for name in ("enrolment_api", "start_session", "callback", "registry_refresh"):
+    for name in ("enrolment_api", "start_session", "callback", "registry_refresh", "secret_rotation"):
         for statement in statements(function_policy(synth, ids, name)):
             if any(action.startswith("kms:") for action in as_list(statement["Action"])):
                 assert statement["Resource"] == arn(ids["key"])
@@ -418,6 +427,58 @@ def test_start_session_reads_the_snapshot_from_the_table_not_the_bucket(synth: S
     (kms,) = [s for s in policy if "kms:Decrypt" in as_list(s["Action"])]
     via = kms["Condition"]["StringEquals"]["kms:ViaService"]
     assert [v["Fn::Join"][1][0] for v in via] == ["dynamodb.", "secretsmanager."]
+
+
+def test_the_rotation_function_writes_only_the_secret_through_secrets_manager(
+    synth: Synth, ids: dict[str, str]
+) -> None:
+    policy = [s for s in statements(function_policy(synth, ids, "secret_rotation")) if s["Resource"] != "*"]
+    secret_statements = [s for s in policy if as_list(s["Action"])[0].startswith("secretsmanager:")]
+    assert [s["Resource"] for s in secret_statements] == [ref(ids["secret"])]
+    (kms,) = [s for s in policy if "kms:Decrypt" in as_list(s["Action"])]
+    assert kms["Resource"] == arn(ids["key"])
+    via = kms["Condition"]["StringEquals"]["kms:ViaService"]
+    assert [v["Fn::Join"][1][0] for v in via] == ["secretsmanager."]
+
+
+# --- secret rotation -------------------------------------------------------------------------------------
+
+
+def test_the_secret_is_rotated_at_creation_and_every_30_days(synth: Synth, ids: dict[str, str]) -> None:
+    (schedule,) = synth.of_type("AWS::SecretsManager::RotationSchedule").values()
+    props = schedule["Properties"]
+    assert props["SecretId"] == ref(ids["secret"])
+    assert props["RotationLambdaARN"] == arn(ids["secret_rotation"])
+    assert props["RotationRules"] == {"ScheduleExpression": "rate(30 days)"}
+    assert props.get("RotateImmediatelyOnUpdate", True) is True  # fills the first state key at deploy
+    # it waits for the invoke permission and the function's grants, or the first rotation would fail
+    role = synth.resources[ids["secret_rotation"]]["Properties"]["Role"]["Fn::GetAtt"][0]
+    (policy,) = [key for key, p in synth.of_type("AWS::IAM::Policy").items() if ref(role) in p["Properties"]["Roles"]]
+    (permission,) = [
+        key
+        for key, p in synth.of_type("AWS::Lambda::Permission").items()
+        if p["Properties"]["FunctionName"] == arn(ids["secret_rotation"])
+    ]
+    assert {policy, permission} <= set(schedule["DependsOn"])
+
+
+def test_only_secrets_manager_invokes_the_rotation_function_and_only_for_this_secret(
+    synth: Synth, ids: dict[str, str]
+) -> None:
+    permissions = [
+        p["Properties"]
+        for p in synth.of_type("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == arn(ids["secret_rotation"])
+    ]
+    assert permissions == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": arn(ids["secret_rotation"]),
+            "Principal": "secretsmanager.amazonaws.com",
+            "SourceAccount": ref("AWS::AccountId"),
+            "SourceArn": ref(ids["secret"]),
+        }
+    ]
 
 
 # --- outbox relay, schedule, events -------------------------------------------------------------------

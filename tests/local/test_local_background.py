@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from emrex_emc.adapters.secrets import parse_secret_bundle
+from emrex_emc.adapters.secret_rotation import key_created_at
+from emrex_emc.core.secret import parse_secret_bundle
 from emrex_emc.local.background import PeriodicRunner, StreamRelay, records_to_retry, to_lambda_record
 from emrex_emc.local.demo_apps import DemoSis
 from emrex_emc.local.moto_env import (
@@ -56,12 +57,15 @@ def test_bucket_encrypts_with_kms(moto: MotoEnv, resources: Resources) -> None:
     assert default == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": resources.kms_key_id}
 
 
-def test_secret_has_the_documented_layout(moto: MotoEnv, resources: Resources) -> None:
-    secret = moto.client("secretsmanager").get_secret_value(SecretId=resources.names.secret)["SecretString"]
+def test_secret_is_filled_by_a_rotation_as_at_deploy(moto: MotoEnv, resources: Resources) -> None:
+    client = moto.client("secretsmanager")
+    secret = client.get_secret_value(SecretId=resources.names.secret, VersionStage="AWSCURRENT")["SecretString"]
     bundle = parse_secret_bundle(secret)
     assert bundle.api_token == API_TOKEN == resources.api_token
-    assert bundle.state_key_id == "k1"
-    assert len(bundle.state_keys["k1"]) == 32
+    assert key_created_at(bundle.state_key_id) is not None  # a generated key id, not a fixed one
+    assert list(bundle.state_keys) == [bundle.state_key_id] and len(bundle.state_keys[bundle.state_key_id]) == 32
+    previous = client.get_secret_value(SecretId=resources.names.secret, VersionStage="AWSPREVIOUS")["SecretString"]
+    assert json.loads(previous)["state_keys"] == {}  # created empty, as the stack creates it
 
 
 def test_generated_api_token_when_none_is_given(moto: MotoEnv) -> None:

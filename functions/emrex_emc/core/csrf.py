@@ -13,9 +13,22 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping
+from typing import Protocol
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 _CONTEXT = b"emrex-emc/csrf/v1"
+
+
+class CsrfTokens(Protocol):
+    """What the chooser needs: :class:`CsrfGuard`, or one that follows a rotating secret."""
+
+    def new_cookie_token(self) -> str: ...
+
+    def is_cookie_token(self, value: str | None) -> bool: ...
+
+    def field_value(self, transfer_id: str, cookie_token: str) -> str: ...
+
+    def check(self, transfer_id: str, cookie_token: str | None, field_value: str | None) -> bool: ...
 
 
 class CsrfGuard:

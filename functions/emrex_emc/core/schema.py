@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.text import clip
@@ -63,17 +63,27 @@ class Text:
         return self.check(value) if self.check is not None else value
 
 
-Schema = Mapping[str, Text]
+class Rule(Protocol):
+    """A field rule: the field's cleaned value, or :class:`FieldProblem`. :class:`Text` is the common one."""
+
+    def read(self, data: Mapping[str, Any], name: str) -> Any: ...
 
 
-def validate(data: Any, schema: Schema, *, what: str = "body") -> dict[str, str]:
-    """The cleaned value of every field of ``schema``; raises ``EmrexError`` for the first problem."""
+Schema = Mapping[str, Rule]
+
+
+def validate(data: Any, schema: Schema, *, what: str = "body", ignore_unknown: bool = False) -> dict[str, Any]:
+    """The cleaned value of every field of ``schema``; raises ``EmrexError`` for the first problem.
+
+    Fields the schema does not name are refused, unless ``ignore_unknown`` (a document that newer code
+    may extend, like the secret).
+    """
     if not isinstance(data, dict):
         raise _invalid(what, FieldProblem("must be a JSON object"))
     unknown = sorted(str(key) for key in data if key not in schema)
-    if unknown:
+    if unknown and not ignore_unknown:
         raise _invalid(clip(unknown[0], 64), FieldProblem("unknown field"))
-    values: dict[str, str] = {}
+    values: dict[str, Any] = {}
     for name, rule in schema.items():
         try:
             values[name] = rule.read(data, name)
@@ -83,4 +93,5 @@ def validate(data: Any, schema: Schema, *, what: str = "body") -> dict[str, str]
 
 
 def _invalid(field: str, problem: FieldProblem) -> EmrexError:
-    return EmrexError(problem.code, f"{field} {problem.reason}", field=field)
+    separator = "" if problem.reason.startswith("[") else " "  # "state_keys['k1'] is ...": a part of the field
+    return EmrexError(problem.code, f"{field}{separator}{problem.reason}", field=field)

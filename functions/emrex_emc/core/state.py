@@ -5,7 +5,9 @@ Token layout (URL-safe, no escaping needed in a query string)::
     {key id}.{base64url(claims JSON)}.{base64url(HMAC-SHA256(key, "{key id}.{claims part}"))}
 
 The key id lets keys rotate: the current key signs, every configured key verifies. The MAC is checked
-(in constant time) before the claims are decoded, so nothing unauthenticated is ever parsed.
+(in constant time) before the claims are decoded, so nothing unauthenticated is ever parsed. A well-formed
+token whose key id is not configured raises :class:`UnknownStateKey`, so a caller holding a cache of the
+keys can tell "signed with a key I have not seen yet" from "forged" (a wrong MAC under a known key).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 
@@ -39,6 +41,11 @@ class StateClaims:
     """Epoch seconds; the state is refused from this moment on."""
 
 
+def is_state_key_id(value: str) -> bool:
+    """Whether ``value`` can name a state key (1-32 characters of ``[A-Za-z0-9_-]``)."""
+    return _KEY_ID_RE.fullmatch(value) is not None
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -53,6 +60,22 @@ def _invalid(message: str) -> EmrexError:
     return EmrexError(ErrorCode.STATE_INVALID, message)
 
 
+class UnknownStateKey(EmrexError):
+    """``STATE_INVALID`` because the token names a (well-formed) key id the signer does not have."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(ErrorCode.STATE_INVALID, "the state parameter was signed with an unknown key")
+        self.key_id = key_id
+
+
+class StateTokens(Protocol):
+    """What the services need of a signer: :class:`StateSigner`, or one that follows key rotation."""
+
+    def sign(self, claims: StateClaims) -> str: ...
+
+    def verify(self, token: str, *, now: int) -> StateClaims: ...
+
+
 class StateSigner:
     """Signs and verifies :class:`StateClaims` with HMAC-SHA256 keys identified by a key id."""
 
@@ -60,7 +83,7 @@ class StateSigner:
         if not keys:
             raise ValueError("at least one state key is required")
         for key_id, key in keys.items():
-            if not _KEY_ID_RE.fullmatch(key_id):
+            if not is_state_key_id(key_id):
                 raise ValueError(f"state key id {key_id!r} must be 1-32 characters of [A-Za-z0-9_-]")
             if len(key) < MIN_KEY_BYTES:
                 raise ValueError(f"state key {key_id!r} must be at least {MIN_KEY_BYTES} bytes")
@@ -81,8 +104,9 @@ class StateSigner:
     def verify(self, token: str, *, now: int) -> StateClaims:
         """Return the claims of a genuine, unexpired token.
 
-        Raises ``EmrexError(STATE_INVALID)`` for anything malformed, an unknown key id or a wrong MAC,
-        and ``EmrexError(STATE_EXPIRED)`` once ``now >= expires_at``.
+        Raises ``EmrexError(STATE_INVALID)`` for anything malformed, an unknown key id (as
+        :class:`UnknownStateKey` when the key id is well-formed) or a wrong MAC, and
+        ``EmrexError(STATE_EXPIRED)`` once ``now >= expires_at``.
         """
         if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
             raise _invalid("the state parameter is missing or has an invalid length")
@@ -91,6 +115,8 @@ class StateSigner:
             raise _invalid("the state parameter is malformed")
         key_id, payload_part, mac_part = parts
         if key_id not in self._keys:
+            if is_state_key_id(key_id):
+                raise UnknownStateKey(key_id)
             raise _invalid("the state parameter was signed with an unknown key")
         expected = self._mac(key_id, f"{key_id}.{payload_part}")
         if not hmac.compare_digest(expected.encode("ascii"), mac_part.encode("utf-8", "replace")):

@@ -3,13 +3,13 @@
 :class:`MotoEnv` starts the server and points this process's boto3 at it (fake credentials, region,
 ``AWS_ENDPOINT_URL``). :func:`create_resources` creates the table (``pk`` S, TTL ``expires_at``, stream
 NEW_IMAGE), the KMS key and bucket, the event bus with the SIS rule (``source = emrex.emc``) delivering to
-an SQS queue, and the secret. :meth:`MotoEnv.handler_env` gives the ``EMREX_*`` variables the handlers read
+an SQS queue, and the secret (created with empty ``state_keys`` and filled by one rotation, as the stack's
+rotation schedule does at deploy). :meth:`MotoEnv.handler_env` gives the ``EMREX_*`` variables the handlers read
 at cold start.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emrex_emc.adapters.secrets import MIN_API_TOKEN_CHARS
+from emrex_emc.adapters.secret_rotation import SecretRotation, retired_key_window
+from emrex_emc.core.secret import MIN_API_TOKEN_CHARS
+from emrex_emc.settings import Settings
 
 REGION = "eu-west-1"
 NAME_PREFIX = "emrex-local"
@@ -119,16 +121,7 @@ def create_resources(client: Callable[[str], Any], names: ResourceNames, api_tok
     events.put_targets(Rule=names.sis_rule, EventBusName=names.event_bus, Targets=[{"Id": "sis", "Arn": queue_arn}])
 
     token = api_token or secrets.token_urlsafe(32)
-    client("secretsmanager").create_secret(
-        Name=names.secret,
-        SecretString=json.dumps(
-            {
-                "state_keys": {"k1": base64.b64encode(secrets.token_bytes(32)).decode("ascii")},
-                "state_key_id": "k1",
-                "api_token": token,
-            }
-        ),
-    )
+    create_secret(client("secretsmanager"), names.secret, token)
     return Resources(
         names=names,
         stream_arn=table["TableDescription"]["LatestStreamArn"],
@@ -136,6 +129,14 @@ def create_resources(client: Callable[[str], Any], names: ResourceNames, api_tok
         kms_key_id=kms_key_id,
         api_token=token,
     )
+
+
+def create_secret(secretsmanager: Any, name: str, api_token: str) -> None:
+    """The secret as the stack creates it (no state key yet), then filled by one rotation, as at deploy."""
+    initial = {"state_key_id": "k1", "state_keys": {}, "api_token": api_token}
+    secretsmanager.create_secret(Name=name, SecretString=json.dumps(initial))
+    window = retired_key_window(Settings.session_ttl_seconds, Settings.secret_max_age_seconds)
+    SecretRotation(secretsmanager, name, keep_retired_seconds=window).rotate_now()
 
 
 def handler_env(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from emrex_emc.core.csrf import CsrfGuard
+from emrex_emc.core.csrf import CsrfTokens
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import Choice, Offer
@@ -91,7 +91,7 @@ def _search_text(emp: Emp) -> str:
 
 
 def chooser_response(
-    request: HttpRequest, offer: Offer, *, csrf: CsrfGuard, base_url: str, lang: str, now: int
+    request: HttpRequest, offer: Offer, *, csrf: CsrfTokens, base_url: str, lang: str, now: int
 ) -> HttpResponse:
     """The chooser page, and the CSRF cookie its form needs (kept if the browser already has a valid one)."""
     transfer = offer.transfer
@@ -180,7 +180,7 @@ def _emp_item(lang: str, emp: Emp) -> Markup:
 # --- choosing ----------------------------------------------------------------------------------------
 
 
-def choice_form(request: HttpRequest, *, csrf: CsrfGuard, transfer_id: str, base_url: str) -> str:
+def choice_form(request: HttpRequest, *, csrf: CsrfTokens, transfer_id: str, base_url: str) -> str:
     """The chosen EMP's id from a genuine chooser form; raises ``EmrexError`` ``CSRF_INVALID`` otherwise."""
     form = _small_form(request)
     cookie = request.cookies.get(_cookie_name(base_url))
