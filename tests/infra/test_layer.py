@@ -201,7 +201,7 @@ def test_a_lock_the_layer_cannot_be_built_from_is_rejected(tmp_path: Path, conte
 
 
 def test_a_missing_lock_is_reported(tmp_path: Path) -> None:
-    with pytest.raises(LayerBuildError, match="cannot read missing.lock"):
+    with pytest.raises(LayerBuildError, match=r"cannot read missing\.lock"):
         layer_pins("arm64", tmp_path / "missing.lock")
 
 
