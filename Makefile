@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:  make local   and   make test
-.PHONY: setup local test lint typecheck unit e2e bench layer synth clean
+.PHONY: setup local test lint typecheck unit e2e bench layer synth lock lock-upgrade clean
 
 VENV := .venv/bin
 
@@ -28,6 +28,13 @@ layer: setup
 
 synth: setup layer
 	npx cdk synth --quiet
+
+lock: ## update uv.lock after editing pyproject.toml (moves only the pins that must move)
+	scripts/uv lock
+
+lock-upgrade: ## every Python dependency (dev tools and the layer's too) to its newest allowed version, then test
+	scripts/uv lock --upgrade
+	$(MAKE) test
 
 clean:
 	rm -rf cdk.out layers/build test-artifacts .pytest_cache .mypy_cache .ruff_cache

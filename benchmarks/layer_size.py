@@ -22,11 +22,11 @@ DIRECT = ("aws-lambda-powertools[tracer]", "lxml", "signxml", "cryptography", "h
 
 
 def naive_install(target: Path, arch: str = "arm64") -> None:
-    pins = build.read_pins()
+    pins = build.layer_pins(arch)
     requirements = []
     for spec in DIRECT:
         name, _, extra = spec.partition("[")
-        requirements.append(f"{name}{'[' + extra if extra else ''}=={pins[build.canonical_name(name)]}")
+        requirements.append(f"{name}{'[' + extra if extra else ''}=={pins[build.canonical_name(name)].version}")
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
     command += ["--only-binary=:all:", "--implementation", "cp", "--python-version", build.PYTHON_VERSION]
     for platform in build.PLATFORMS[arch]:

@@ -1,6 +1,11 @@
 """Build the Lambda dependency layer without Docker: ``python layers/build.py [--arch arm64|x86_64] [--force]``.
 
-pip downloads manylinux wheels for the Lambda runtime (``--platform``, ``--only-binary=:all:``) into
+``--pins`` prints the layer's pins instead.
+
+The layer's pins come from ``uv.lock``, the lock the development environment and the tests are installed
+from (:func:`layer_pins`): the closure of ``[project.dependencies]`` for the Lambda runtime's Python on the
+target architecture, less :data:`NOT_NEEDED`. pip downloads those manylinux wheels, checked against the
+lock's hashes, for the Lambda runtime (``--platform``, ``--only-binary=:all:``) into
 ``layers/build/deps/python`` (``--no-compile``). The ELMO XSDs (``../shared/elmo``) go to
 ``layers/build/deps/emrex-xsd`` (``/opt/emrex-xsd`` in Lambda) when present.
 
@@ -16,10 +21,10 @@ precompiles the Python files to ``unchecked-hash`` bytecode when a ``python3.13`
 ``/opt`` is read-only, so without it every cold start compiles Powertools, signxml, ... again). Which of
 the two optional steps ran is part of the fingerprint and printed by the build.
 
-A stamp (``layers/build/stamp.json``) records the fingerprint of the inputs: the normalized pins, the
-target platform and the XSD files. The build is skipped while the stamp matches, and the CDK stack uses
-the same fingerprint as the layer's asset hash, so a new layer version is deployed only when an input
-changes (a comment in requirements.txt is not an input).
+A stamp (``layers/build/stamp.json``) records the fingerprint of the inputs: the layer's pins, the target
+platform and the XSD files. The build is skipped while the stamp matches, and the CDK stack uses the same
+fingerprint as the layer's asset hash, so a new layer version is deployed only when an input changes (a new
+version of a dev tool in ``uv.lock`` is not an input).
 """
 
 from __future__ import annotations
@@ -34,14 +39,17 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.markers import Marker
+
 LAYERS_DIR = Path(__file__).resolve().parent
-REQUIREMENTS = LAYERS_DIR / "requirements.txt"
+LOCK = LAYERS_DIR.parent / "uv.lock"
 BUILD_DIR = LAYERS_DIR / "build"
 XSD_SOURCE = LAYERS_DIR.parent.parent / "shared" / "elmo"
 XSD_ENTRIES = (
@@ -64,6 +72,8 @@ PLATFORMS: dict[str, tuple[str, ...]] = {
     "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
 }
+MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
+"""``platform_machine`` of the Lambda runtime on each architecture (for the environment markers in uv.lock)."""
 SDK_PACKAGES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
 """The AWS SDK. The Lambda runtime ships one too, but of a version AWS changes underneath us and with the
 data of all ~440 services; the layer pins ours (the version the tests run) and trims it (:func:`trim_sdk_data`)."""
@@ -136,12 +146,11 @@ KEEP_ONLY: dict[str, frozenset[str]] = {
 }
 """Folders of which only the named entries stay (the Logger imports jmespath_utils; typing is the context)."""
 
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9][A-Za-z0-9.+!_-]*)$")
 _TRIM_DIRS = frozenset({"__pycache__", "tests", "test"})
 _TRIM_SUFFIXES = (".pyc", ".pyi")
 
 Installer = Callable[[Path, Path, str], None]
-"""(requirements file, target site-packages dir, architecture) -> None."""
+"""(requirements file of hashed ``name==version`` pins, target site-packages dir, architecture) -> None."""
 
 
 class LayerBuildError(RuntimeError):
@@ -166,23 +175,94 @@ def canonical_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def read_pins(requirements: Path = REQUIREMENTS) -> dict[str, str]:
-    """``{canonical name: version}``; every requirement must be an exact ``==`` pin."""
-    pins: dict[str, str] = {}
-    for number, raw in enumerate(requirements.read_text(encoding="utf-8").splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+@dataclass(frozen=True)
+class Pin:
+    """One package of the layer: its version in ``uv.lock`` and the hashes of its wheels there."""
+
+    version: str
+    hashes: tuple[str, ...]
+
+
+def lambda_environment(arch: str) -> dict[str, str]:
+    """The values of the PEP 508 environment markers in the Lambda runtime (python3.13, Linux) on ``arch``."""
+    if arch not in PLATFORMS:
+        raise LayerBuildError(f"unknown architecture {arch!r}; expected one of {sorted(PLATFORMS)}")
+    version = f"{PYTHON_VERSION}.0"
+    return {
+        "python_version": PYTHON_VERSION,
+        "python_full_version": version,
+        "implementation_name": "cpython",
+        "implementation_version": version,
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": MACHINES[arch],
+        "platform_release": "",
+        "platform_version": "",
+        "extra": "",
+    }
+
+
+def layer_pins(arch: str = "arm64", lock: Path = LOCK) -> dict[str, Pin]:
+    """``{canonical name: Pin}``: what ``[project.dependencies]`` needs in Lambda on ``arch``, as ``uv.lock`` pins it.
+
+    Walks the lock from the project's runtime dependencies (no extras: no dev tools), following every
+    dependency whose marker holds in :func:`lambda_environment` and the extras it asks for, except
+    :data:`NOT_NEEDED`. The lock is universal (every Python >= 3.11, every platform), so the same file pins
+    the x86_64 development environment and this aarch64 python3.13 layer.
+    """
+    environment = lambda_environment(arch)
+    try:
+        locked = tomllib.loads(lock.read_text(encoding="utf-8")).get("package", [])
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise LayerBuildError(f"cannot read {lock.name}: {exc}") from exc
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for package in locked:
+        by_name.setdefault(package["name"], []).append(package)
+    projects = [package for package in locked if package.get("source", {}).get("editable") == "."]
+    if len(projects) != 1:
+        raise LayerBuildError(f"{lock.name} has no entry for the project (source editable '.'); run `make lock`")
+    pins: dict[str, Pin] = {}
+    followed: set[tuple[str, str]] = set()
+    pending = list(projects[0].get("dependencies", []))
+    while pending:
+        dependency = pending.pop()
+        name = dependency["name"]
+        marker = dependency.get("marker")
+        if name in NOT_NEEDED or (marker and not Marker(marker).evaluate(environment)):
             continue
-        match = _PIN.match(line)
-        if match is None:
-            raise LayerBuildError(f"{requirements.name}:{number}: {line!r} is not an exact 'name==version' pin")
-        name = canonical_name(match.group(1))
-        if name in pins:
-            raise LayerBuildError(f"{requirements.name}:{number}: {name} is pinned twice")
-        pins[name] = match.group(2)
-    if not pins:
-        raise LayerBuildError(f"{requirements.name} pins nothing")
+        package = _locked_package(by_name, dependency, lock.name)
+        wheels = tuple(wheel["hash"] for wheel in package.get("wheels", []))
+        if not wheels:
+            raise LayerBuildError(f"{lock.name}: {name} {package['version']} has no wheel (the layer needs wheels)")
+        pins[name] = Pin(package["version"], wheels)
+        for extra in ("", *dependency.get("extra", [])):
+            if (name, extra) in followed:
+                continue
+            followed.add((name, extra))
+            optional = package.get("optional-dependencies", {})
+            pending += optional.get(extra, []) if extra else package.get("dependencies", [])
     return pins
+
+
+def _locked_package(by_name: dict[str, list[dict[str, Any]]], dependency: dict[str, Any], lock_name: str) -> Any:
+    """The lock entry a dependency means: by name, and by version and source where the lock has several."""
+    name = dependency["name"]
+    matches = [
+        package
+        for package in by_name.get(name, [])
+        if all(package.get(key) == dependency[key] for key in ("version", "source") if key in dependency)
+    ]
+    if len(matches) != 1:
+        raise LayerBuildError(f"{lock_name}: {len(matches)} entries match the dependency on {name}; run `make lock`")
+    return matches[0]
+
+
+def requirements_text(pins: Mapping[str, Pin]) -> str:
+    """A pip requirements file: one exact pin per line with the lock's hashes (pip checks every wheel)."""
+    lines = (f"{name}=={pin.version}" + "".join(f" --hash={h}" for h in pin.hashes) for name, pin in pins.items())
+    return "".join(line + "\n" for line in sorted(lines))
 
 
 def _xsd_files(xsd_source: Path) -> Iterator[Path]:
@@ -198,19 +278,16 @@ def has_xsd_source(xsd_source: Path) -> bool:
     return (xsd_source / XSD_ENTRIES[0]).is_file()
 
 
-def fingerprint(
-    arch: str, requirements: Path = REQUIREMENTS, xsd_source: Path = XSD_SOURCE, tools: Tools | None = None
-) -> str:
+def fingerprint(arch: str, lock: Path = LOCK, xsd_source: Path = XSD_SOURCE, tools: Tools | None = None) -> str:
     """SHA-256 over every input of the layer content (and nothing else; ``tools`` default: none)."""
-    if arch not in PLATFORMS:
-        raise LayerBuildError(f"unknown architecture {arch!r}; expected one of {sorted(PLATFORMS)}")
+    pins = layer_pins(arch, lock)
     digest = hashlib.sha256()
     header: dict[str, object] = {"recipe": RECIPE_VERSION, "python": PYTHON_VERSION, "platforms": PLATFORMS[arch]}
     header["sdk"] = {service: sorted(kept) for service, kept in SDK_OPERATIONS.items()}
     header |= (tools or NO_TOOLS).to_json()
     digest.update(json.dumps(header, sort_keys=True).encode())
-    for name, version in sorted(read_pins(requirements).items()):
-        digest.update(f"\npin {name}=={version}".encode())
+    for name, pin in sorted(pins.items()):
+        digest.update(f"\npin {name}=={pin.version}".encode())
     if has_xsd_source(xsd_source):
         for path in _xsd_files(xsd_source):
             digest.update(f"\nxsd {path.relative_to(xsd_source).as_posix()} ".encode())
@@ -220,7 +297,7 @@ def fingerprint(
 
 def pip_install(requirements: Path, target: Path, arch: str) -> None:
     """Download and unpack the pinned wheels for the Lambda platform (no sdists, no dependency resolution)."""
-    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--require-hashes"]
     command += ["--no-deps", "--no-compile", "--only-binary=:all:", "--implementation", "cp"]
     command += ["--python-version", PYTHON_VERSION]
     for platform in PLATFORMS[arch]:
@@ -451,7 +528,7 @@ def ensure_layer(
     arch: str = "arm64",
     *,
     build_dir: Path = BUILD_DIR,
-    requirements: Path = REQUIREMENTS,
+    lock: Path = LOCK,
     xsd_source: Path = XSD_SOURCE,
     install: Installer = pip_install,
     force: bool = False,
@@ -463,7 +540,7 @@ def ensure_layer(
     stripping and bytecode.
     """
     tools = Tools.detect(arch) if tools is None else tools
-    wanted = fingerprint(arch, requirements, xsd_source, tools)
+    wanted = fingerprint(arch, lock, xsd_source, tools)
     deps_dir = build_dir / "deps"
     stamp_path = build_dir / "stamp.json"
     with _locked(build_dir):
@@ -482,6 +559,8 @@ def ensure_layer(
         shutil.rmtree(deps_dir, ignore_errors=True)
         site_dir = deps_dir / "python"
         site_dir.mkdir(parents=True)
+        requirements = build_dir / "requirements.txt"
+        requirements.write_text(requirements_text(layer_pins(arch, lock)), encoding="utf-8")
         install(requirements, site_dir, arch)
         trim(site_dir)
         drop_unused(site_dir)
@@ -518,8 +597,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--arch", choices=sorted(PLATFORMS), default="arm64")
     parser.add_argument("--force", action="store_true", help="rebuild even if the stamp matches")
+    parser.add_argument("--pins", action="store_true", help="print the layer's pins (from uv.lock) and exit")
     args = parser.parse_args(argv)
     try:
+        if args.pins:
+            print("".join(f"{name}=={pin.version}\n" for name, pin in sorted(layer_pins(args.arch).items())), end="")
+            return 0
         build = ensure_layer(args.arch, force=args.force)
     except LayerBuildError as exc:
         print(f"layer build failed: {exc}", file=sys.stderr)

@@ -91,7 +91,7 @@ class Functions(Construct):
             code=layer.code,
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[architecture],
-            description="EMREX EMC runtime dependencies and ELMO XSDs (layers/requirements.txt)",
+            description="EMREX EMC runtime dependencies and ELMO XSDs (pinned by uv.lock)",
         )
         staged, _compiled = stage_function_code()
         code = lambda_.Code.from_asset(str(staged))

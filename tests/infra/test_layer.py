@@ -1,4 +1,4 @@
-"""layers/: pinned requirements (the AWS SDK included), a stamped (idempotent) build, trimming, and real builds.
+"""layers/: pins derived from uv.lock (the AWS SDK included), a stamped (idempotent) build, trimming, real builds.
 
 The real-build checks import and run every function's code on the TRIMMED layer (an x86_64 build of the
 same recipe, with the runtime's python3.13), so a removed file that something still needs fails here.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import importlib.metadata
 import json
 import os
@@ -24,11 +25,53 @@ import pytest
 from packaging.requirements import Requirement
 
 from layers import build
-from layers.build import NO_TOOLS, LayerBuildError, Tools, drop_unused, ensure_layer, fingerprint, read_pins
+from layers.build import NO_TOOLS, LayerBuildError, Tools, drop_unused, ensure_layer, fingerprint, layer_pins
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def project_entry(dependencies: str, dev: str = "[]") -> str:
+    """The head of a uv.lock: the project (editable) with its runtime dependencies and a dev extra."""
+    return f"""version = 1
+requires-python = ">=3.11"
+
+[[package]]
+name = "emrex-emc"
+version = "0.1.0"
+source = {{ editable = "." }}
+dependencies = {dependencies}
+
+[package.optional-dependencies]
+dev = {dev}
+"""
+
+
+def locked(name: str, version: str, dependencies: str = "[]", *, wheels: bool = True, tail: str = "") -> str:
+    """A registry package of a uv.lock (one wheel with a made-up hash); ``tail`` adds its optional-dependencies."""
+    digest = hashlib.sha256(f"{name}=={version}".encode()).hexdigest()
+    wheel = f'{{ url = "https://files.example/{name}-{version}-py3-none-any.whl", hash = "sha256:{digest}" }}'
+    return f"""
+[[package]]
+name = "{name}"
+version = "{version}"
+source = {{ registry = "https://pypi.org/simple" }}
+dependencies = {dependencies}
+wheels = [{wheel if wheels else ""}]
+{tail}"""
+
+
+SMALL_LOCK = (
+    project_entry('[{ name = "lxml" }, { name = "nh3" }]', dev='[{ name = "pytest" }]')
+    + locked("lxml", "6.1.3")
+    + locked("nh3", "0.3.8")
+    + locked("pytest", "9.0.0")
+)
+
+
+def versions(pins: dict[str, build.Pin]) -> dict[str, str]:
+    return {name: pin.version for name, pin in pins.items()}
 
 
 class FakeInstaller:
@@ -39,7 +82,8 @@ class FakeInstaller:
 
     def __call__(self, requirements: Path, target: Path, arch: str) -> None:
         self.calls += 1
-        for name, version in read_pins(requirements).items():
+        for line in requirements.read_text().splitlines():
+            name, version = line.split()[0].split("==")
             module = target / name.replace("-", "_")
             module.mkdir()
             (module / "__init__.py").write_text(f"VERSION = {version!r}\n")
@@ -55,82 +99,141 @@ class FakeInstaller:
 
 @pytest.fixture
 def inputs(tmp_path: Path) -> tuple[Path, Path]:
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("# comment\nlxml==6.1.3\nnh3==0.3.8  # trailing comment\n")
+    lock = tmp_path / "uv.lock"
+    lock.write_text(SMALL_LOCK)
     xsd = tmp_path / "elmo"
     (xsd / "elmo-schemas" / "v1.7.0").mkdir(parents=True)
     (xsd / "offline-import-map.json").write_text("{}")
     (xsd / "elmo-schemas" / "v1.7.0" / "schema.xsd").write_text("<schema/>")
-    return requirements, xsd
+    return lock, xsd
 
 
 def build_into(
     tmp_path: Path, inputs: tuple[Path, Path], installer: FakeInstaller, **kwargs: object
 ) -> build.LayerBuild:
-    requirements, xsd = inputs
+    lock, xsd = inputs
     kwargs.setdefault("tools", NO_TOOLS)
-    return ensure_layer(
-        "arm64", build_dir=tmp_path / "build", requirements=requirements, xsd_source=xsd, install=installer, **kwargs
-    )  # type: ignore[arg-type]
+    return ensure_layer("arm64", build_dir=tmp_path / "build", lock=lock, xsd_source=xsd, install=installer, **kwargs)  # type: ignore[arg-type]
 
 
-# --- requirements ----------------------------------------------------------------------------------------
+# --- the layer's pins: uv.lock, the lock the tests are installed from ----------------------------------------
 
 
-def test_requirements_pin_the_sdk_version_the_tests_run() -> None:
-    pins = read_pins()
-    assert {"aws-lambda-powertools", "lxml", "signxml", "cryptography", "httpx", "nh3"} <= set(pins)
-    assert set(pins) >= build.SDK_PACKAGES
-    for name in build.SDK_PACKAGES:
-        assert pins[name] == importlib.metadata.version(name), f"layer {name}=={pins[name]} is not what the tests run"
-
-
-def test_requirements_cover_the_runtime_dependencies_of_the_package() -> None:
+def test_layer_pins_are_the_locked_versions_the_tests_run() -> None:
+    """The layer ships what the tests ran: scripts/setup.sh installs .venv from the same uv.lock."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    pins = read_pins()
-    for dependency in project["dependencies"]:
-        requirement = Requirement(dependency)
-        name = build.canonical_name(requirement.name)
-        assert name in pins, f"{name} is a runtime dependency but not in layers/requirements.txt"
-        assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} violates {requirement}"
-        assert not requirement.extras, "the layer installs no extras"
+    for arch in build.PLATFORMS:
+        pins = versions(layer_pins(arch))
+        assert set(pins) >= build.SDK_PACKAGES and not set(pins) & set(build.NOT_NEEDED)
+        for dependency in map(Requirement, project["dependencies"]):
+            name = build.canonical_name(dependency.name)
+            assert name in pins and dependency.specifier.contains(pins[name]), f"{dependency} vs {pins.get(name)}"
+        tested = {name: importlib.metadata.version(name) for name in pins}
+        assert pins == tested, f"{arch}: the layer pins differ from what the tests run: run scripts/setup.sh"
+
+
+def test_layer_pins_are_what_uv_exports_from_the_lock() -> None:
+    """uv's own reading of uv.lock (the runtime closure, less NOT_NEEDED) agrees with layers/build.py's."""
+    command = [str(REPO / "scripts" / "uv"), "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes"]
+    command += ["--no-header", "--no-annotate", "--format", "requirements.txt"]
+    command += [arg for name in build.NOT_NEEDED for arg in ("--prune", name)]
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for arch in build.PLATFORMS:
+        exported = {}
+        for line in result.stdout.splitlines():
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate(build.lambda_environment(arch)):
+                (version,) = (spec.version for spec in requirement.specifier)
+                exported[build.canonical_name(requirement.name)] = version
+        assert versions(layer_pins(arch)) == exported, arch
+
+
+def test_layer_pins_follow_markers_extras_and_versions_for_the_lambda_runtime(tmp_path: Path) -> None:
+    lock = tmp_path / "uv.lock"
+    project = """[
+    { name = "lxml" },
+    { name = "colorama", marker = "sys_platform == 'win32'" },
+    { name = "old-backport", marker = "python_full_version < '3.12'" },
+    { name = "gravitonly", marker = "platform_machine == 'aarch64'" },
+    { name = "powertools", extra = ["tracer"] },
+    { name = "httpx" },
+]"""
+    lock.write_text(
+        project_entry(project, dev='[{ name = "pytest" }]')
+        + locked("lxml", "6.1.3")
+        + locked("colorama", "0.4.6")
+        + locked("old-backport", "1.0")
+        + locked("gravitonly", "2.0")
+        + locked("powertools", "3.0", tail='[package.optional-dependencies]\ntracer = [{ name = "xray" }]\n')
+        + locked("xray", "2.15")
+        + locked("httpx", "0.29.0", '[{ name = "anyio" }, { name = "idna", version = "3.21" }]')
+        + locked("anyio", "4.16.0", '[{ name = "sniffio" }]')
+        + locked("sniffio", "1.3.1")
+        + locked("idna", "3.20")
+        + locked("idna", "3.21")
+        + locked("pytest", "9.0.0")
+    )
+    arm = layer_pins("arm64", lock)
+    assert versions(arm) == {"lxml": "6.1.3", "gravitonly": "2.0", "powertools": "3.0", "xray": "2.15",
+                             "httpx": "0.29.0", "idna": "3.21"}  # fmt: skip
+    assert set(layer_pins("x86_64", lock)) == set(arm) - {"gravitonly"}
+    (wheel_hash,) = arm["lxml"].hashes
+    assert wheel_hash == "sha256:" + hashlib.sha256(b"lxml==6.1.3").hexdigest()
+    assert build.requirements_text(arm).splitlines()[3] == f"lxml==6.1.3 --hash={wheel_hash}"
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("lxml>=6\n", "not an exact"),
-        ("lxml\n", "not an exact"),
-        ("lxml==6.1.3\nLXML==6.1.3\n", "pinned twice"),
-        ("# nothing\n", "pins nothing"),
-        ("-e git+https://example.invalid/x.git\n", "not an exact"),
+        (locked("lxml", "6.1.3"), "no entry for the project"),
+        (project_entry('[{ name = "lxml" }]'), "0 entries match the dependency on lxml"),
+        (project_entry('[{ name = "lxml" }]') + locked("lxml", "6.1.3") + locked("lxml", "6.2.0"), "2 entries"),
+        (project_entry('[{ name = "lxml" }]') + locked("lxml", "6.1.3", wheels=False), "lxml 6.1.3 has no wheel"),
+        ("version = 1\n[[package]\n", "cannot read uv.lock"),
     ],
 )
-def test_bad_requirements_are_rejected(tmp_path: Path, content: str, message: str) -> None:
-    path = tmp_path / "requirements.txt"
-    path.write_text(content)
+def test_a_lock_the_layer_cannot_be_built_from_is_rejected(tmp_path: Path, content: str, message: str) -> None:
+    lock = tmp_path / "uv.lock"
+    lock.write_text(content)
     with pytest.raises(LayerBuildError, match=message):
-        read_pins(path)
+        layer_pins("arm64", lock)
+
+
+def test_a_missing_lock_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(LayerBuildError, match=r"cannot read missing\.lock"):
+        layer_pins("arm64", tmp_path / "missing.lock")
+
+
+def test_build_main_prints_the_pins(capsys: pytest.CaptureFixture[str]) -> None:
+    assert build.main(["--pins", "--arch", "x86_64"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == sorted(f"{name}=={pin.version}" for name, pin in layer_pins("x86_64").items())
 
 
 # --- fingerprint ---------------------------------------------------------------------------------------------
 
 
-def test_fingerprint_ignores_comments_and_order(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
-    requirements, xsd = inputs
-    before = fingerprint("arm64", requirements, xsd)
-    requirements.write_text("nh3==0.3.8\n# reordered, new comment\nlxml==6.1.3\n")
-    assert fingerprint("arm64", requirements, xsd) == before
+def test_fingerprint_ignores_what_the_layer_does_not_contain(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
+    lock, xsd = inputs
+    before = fingerprint("arm64", lock, xsd)
+    lock.write_text(
+        project_entry('[{ name = "nh3" }, { name = "lxml" }]', dev='[{ name = "pytest" }]')
+        + locked("pytest", "9.1.0")  # a dev tool moved, and the order changed
+        + locked("nh3", "0.3.8")
+        + locked("lxml", "6.1.3")
+    )
+    assert fingerprint("arm64", lock, xsd) == before
 
 
 def test_fingerprint_changes_with_every_real_input(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
-    requirements, xsd = inputs
-    seen = {fingerprint("arm64", requirements, xsd), fingerprint("x86_64", requirements, xsd)}
+    lock, xsd = inputs
+    seen = {fingerprint("arm64", lock, xsd), fingerprint("x86_64", lock, xsd)}
     (xsd / "elmo-schemas" / "v1.7.0" / "schema.xsd").write_text("<schema changed='1'/>")
-    seen.add(fingerprint("arm64", requirements, xsd))
-    requirements.write_text("lxml==6.1.4\nnh3==0.3.8\n")
-    seen.add(fingerprint("arm64", requirements, xsd))
-    seen.add(fingerprint("arm64", requirements, tmp_path / "no-xsd-here"))
+    seen.add(fingerprint("arm64", lock, xsd))
+    lock.write_text(SMALL_LOCK.replace('version = "6.1.3"', 'version = "6.1.4"'))
+    seen.add(fingerprint("arm64", lock, xsd))
+    seen.add(fingerprint("arm64", lock, tmp_path / "no-xsd-here"))
     assert len(seen) == 5
 
 
@@ -150,12 +253,14 @@ def test_build_is_skipped_while_the_stamp_matches(tmp_path: Path, inputs: tuple[
     assert first.rebuilt and not second.rebuilt
     assert first.fingerprint == second.fingerprint
     assert second.unzipped_bytes == first.unzipped_bytes > 0
+    installed = (tmp_path / "build" / "requirements.txt").read_text()
+    assert installed == build.requirements_text(layer_pins("arm64", inputs[0]))  # what pip got: hashes included
 
 
-def test_changed_requirements_rebuild_from_scratch(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
+def test_changed_pins_rebuild_from_scratch(tmp_path: Path, inputs: tuple[Path, Path]) -> None:
     installer = FakeInstaller()
     build_into(tmp_path, inputs, installer)
-    inputs[0].write_text("lxml==6.1.3\n")
+    inputs[0].write_text(project_entry('[{ name = "lxml" }]') + locked("lxml", "6.1.3") + locked("nh3", "0.3.8"))
     result = build_into(tmp_path, inputs, installer)
     assert installer.calls == 2 and result.rebuilt
     assert not (result.deps_dir / "python" / "nh3").exists()  # the old content is gone
@@ -197,7 +302,7 @@ def test_real_build_is_a_loadable_lambda_layer(capsys: pytest.CaptureFixture[str
     assert not result.rebuilt  # main() just built or confirmed it: idempotent
     site = result.deps_dir / "python"
     installed = build.installed_names(site)
-    assert set(read_pins()) == installed
+    assert set(layer_pins()) == installed
     assert installed >= build.SDK_PACKAGES and not installed & set(build.NOT_NEEDED)
     assert sorted(path.name for path in (site / "botocore" / "data").iterdir() if path.is_dir()) == sorted(
         build.SDK_OPERATIONS
@@ -212,10 +317,7 @@ def test_real_build_is_a_loadable_lambda_layer(capsys: pytest.CaptureFixture[str
     assert result.unzipped_bytes < 100_000_000
     assert result.has_xsd == build.has_xsd_source(build.XSD_SOURCE)
     # Every dependency a layer package declares is in the layer or provided by the runtime.
-    environment = {"python_version": build.PYTHON_VERSION, "python_full_version": f"{build.PYTHON_VERSION}.0",
-                   "sys_platform": "linux", "platform_machine": "aarch64", "platform_system": "Linux",
-                   "implementation_name": "cpython", "platform_python_implementation": "CPython", "os_name": "posix",
-                   "extra": ""}  # fmt: skip
+    environment = build.lambda_environment("arm64")
     for info in site.glob("*.dist-info"):
         metadata = Parser().parsestr((info / "METADATA").read_text(encoding="utf-8"))
         for line in metadata.get_all("Requires-Dist") or []:
