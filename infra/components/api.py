@@ -11,10 +11,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.aws_apigatewayv2_integrations import HttpLambdaIntegration
 from constructs import Construct
 
+from emrex_emc.web.routes import NOT_FOUND, ROUTES
 from infra.components.nag import acknowledge
 from infra.config import EmrexConfig
-
-from emrex_emc.web.routes import NOT_FOUND, ROUTES
 
 # What an access-log line may hold: no path (it carries the start-link id), no query string (the signed
 # state), no bodies, no source IP, no user agent. $context.routeKey is the route template, not the path.

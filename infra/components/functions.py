@@ -17,14 +17,13 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from emrex_emc.settings import variables_of
 from infra.components.events import Events, encrypted_queue, mark_as_dead_letter_queue
 from infra.components.nag import acknowledge, logical_id
 from infra.components.storage import Storage
 from infra.config import EmrexConfig
 from infra.function_code import stage_function_code
 from infra.layer import LayerAsset
-
-from emrex_emc.settings import variables_of
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 REGISTRY_SNAPSHOT_PK = "REGISTRY#snapshot"
