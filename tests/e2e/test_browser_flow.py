@@ -224,3 +224,27 @@ def test_demo_sis_lists_the_events_newest_first(page: Any, stack: Stack) -> None
     assert "EMREX No Results" in first_row.inner_text()
     assert transfer_id in first_row.inner_text()
     page.screenshot(path=str(ARTIFACTS / "e2e-demo-sis.png"), full_page=True)
+
+
+def test_the_mock_emp_knows_the_applicant_and_fits_a_phone(browser: Any, stack: Stack) -> None:
+    context = browser.new_context(locale="en-GB", viewport={"width": 375, "height": 740})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(stack.urls["enrolment_form"])
+        page.fill("#given_names", APPLICANT.given_names)
+        page.fill("#family_name", APPLICANT.family_name)
+        page.fill("#birth_date", APPLICANT.birth_date)
+        page.click("#start-transfer")
+        page.wait_for_url(re.compile(r"/start/[0-9a-f]{32}$"))
+        page.get_by_label("EMREX mock EMP (local)").check()
+        page.get_by_role("button", name="Continue").click()
+        page.wait_for_url(stack.urls["mock_emp"])
+        # what the EMP's login would show: the applicant of this transfer, not the demo default
+        assert page.input_value("#given-names") == APPLICANT.given_names
+        assert page.input_value("#family-name") == APPLICANT.family_name
+        assert page.input_value("#birth-date") == APPLICANT.birth_date
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+        page.screenshot(path=str(ARTIFACTS / "e2e-mock-emp-375px.png"), full_page=True)
+    finally:
+        context.close()

@@ -19,15 +19,15 @@ import secrets
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import httpx
 
+from emrex_emc.core.text import clip
 from emrex_emc.local.apigw import Route
-from emrex_emc.web.html import Markup, page
+from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HttpRequest, HttpResponse, html_response, json_response
 
 logger = logging.getLogger(__name__)
@@ -44,27 +44,26 @@ DEMO_APPLICANT = Applicant(given_names="Astrid Maria", family_name="Lindqvist", 
 """Prefilled in the enrolment form and the mock EMP, so the demo gives a MATCH without typing."""
 
 
-def _field(label: str, name: str, value: str, kind: str = "text") -> str:
-    return (
-        f'<label for="{name}">{escape(label)}</label>'
-        f'<input id="{name}" name="{name}" type="{kind}" value="{escape(value)}" required>'
-    )
+def _field(label: str, name: str, value: str, kind: str = "text") -> Markup:
+    return Markup(
+        '<label for="{name}">{label}</label><input id="{name}" name="{name}" type="{kind}" value="{value}" required>'
+    ).format(name=name, label=label, kind=kind, value=value)
 
 
 _DEMO_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'"
 """The demo enrolment form's backend answers its POST with a redirect to the EMC (another origin here)."""
 
 
-def _page(title: str, body: str) -> HttpResponse:
-    html = page(lang="en", title=title, body=Markup(f"<h1>{escape(title)}</h1>{body}"))
+def _page(title: str, body: Markup) -> HttpResponse:
+    html = page(lang="en", title=title, body=Markup("<h1>{}</h1>").format(title) + body)
     return html_response(200, html, extra_headers={"content-security-policy": _DEMO_CSP})
 
 
 def _error_page(status: int, title: str, message: str) -> HttpResponse:
-    body = (
-        f'<h1>{escape(title)}</h1><p class="notice error" role="alert">{escape(message)}</p><p><a href="/">Back</a></p>'
+    body = Markup('<h1>{}</h1><p class="notice error" role="alert">{}</p><p><a href="/">Back</a></p>').format(
+        title, clip(message, 500)
     )
-    return html_response(status, page(lang="en", title=title, body=Markup(body)))
+    return html_response(status, page(lang="en", title=title, body=body))
 
 
 def _as_app(function_name: str, routes: Mapping[tuple[str, str], Callable[[HttpRequest], HttpResponse]]) -> list[Route]:
@@ -106,14 +105,18 @@ class EnrolmentForm:
     def form(self, request: HttpRequest) -> HttpResponse:
         applicant = DEMO_APPLICANT
         body = (
-            "<p>Demo university: apply for a master's programme and import your study results with EMREX.</p>"
-            '<form method="post" action="/apply">'
+            Markup(
+                "<p>Demo university: apply for a master's programme and import your study results with EMREX.</p>"
+                '<form method="post" action="/apply">'
+            )
             + _field("Given names", "given_names", applicant.given_names)
             + _field("Family name", "family_name", applicant.family_name)
             + _field("Birth date", "birth_date", applicant.birth_date, "date")
-            + '<label for="locale">Language</label><select id="locale" name="locale">'
-            '<option value="en" selected>English</option><option value="nl">Nederlands</option></select>'
-            '<p><button type="submit" id="start-transfer">Import my results with EMREX</button></p></form>'
+            + Markup(
+                '<label for="locale">Language</label><select id="locale" name="locale">'
+                '<option value="en" selected>English</option><option value="nl">Nederlands</option></select>'
+                '<p><button type="submit" id="start-transfer">Import my results with EMREX</button></p></form>'
+            )
         )
         return _page("Enrolment form", body)
 
@@ -145,15 +148,17 @@ class EnrolmentForm:
 
     def returned(self, request: HttpRequest) -> HttpResponse:
         transfer_id = self._transfers.get(request.query.get("ref", ""))
-        rows = "".join(
-            f"<tr><th scope='row'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in request.query.items()
+        rows = join(
+            Markup("<tr><th scope='row'>{}</th><td>{}</td></tr>").format(k, v) for k, v in request.query.items()
         )
-        body = f'<p>Back from EMREX. The EMC added:</p><table id="return-query">{rows}</table>'
+        body = Markup('<p>Back from EMREX. The EMC added:</p><table id="return-query">{}</table>').format(rows)
         if transfer_id is None:
-            body += '<p class="notice error">Unknown return reference.</p>'
+            body += Markup('<p class="notice error">Unknown return reference.</p>')
         else:
             body += self._status_html(transfer_id)
-            body += f'<p><a id="status-link" href="/status/{quote(transfer_id)}">Transfer status (JSON)</a></p>'
+            body += Markup('<p><a id="status-link" href="/status/{}">Transfer status (JSON)</a></p>').format(
+                quote(transfer_id)
+            )
         return _page("Welcome back", body)
 
     def status(self, request: HttpRequest) -> HttpResponse:
@@ -162,22 +167,21 @@ class EnrolmentForm:
             return _error_page(404, "Not found", "This form did not start that transfer.")
         return _page("Transfer status", self._status_html(transfer_id))
 
-    def _status_html(self, transfer_id: str) -> str:
+    def _status_html(self, transfer_id: str) -> Markup:
         try:
             response = self._http.get(
                 f"{self.api_base_url}/sessions/{quote(transfer_id)}", headers={"authorization": f"Bearer {self._token}"}
             )
             data: Any = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            return f'<p class="notice error">Status unavailable: {escape(str(exc))}</p>'
+            return Markup('<p class="notice error">Status unavailable: {}</p>').format(clip(exc))
         status = data.get("status", "") if isinstance(data, dict) else ""
         outcome = data.get("outcome") if isinstance(data, dict) else None
         verdict = outcome.get("identity", "") if isinstance(outcome, dict) else ""
-        return (
-            f'<p>Status: <strong id="transfer-status">{escape(str(status))}</strong>'
-            f"{' · identity: ' + escape(str(verdict)) if verdict else ''}</p>"
-            f'<pre id="transfer-json">{escape(json.dumps(data, indent=2, ensure_ascii=False))}</pre>'
-        )
+        identity = f" · identity: {verdict}" if verdict else ""
+        return Markup(
+            '<p>Status: <strong id="transfer-status">{}</strong>{}</p><pre id="transfer-json">{}</pre>'
+        ).format(status, identity, json.dumps(data, indent=2, ensure_ascii=False))
 
 
 @dataclass
@@ -253,16 +257,15 @@ class DemoSis:
     def page(self, request: HttpRequest) -> HttpResponse:
         with self._lock:
             newest_first = list(reversed(self.events))
-        rows = "".join(_event_row(event) for event in newest_first)
-        body = (
-            f"<p>{len(newest_first)} event(s) received from the EMC (newest first). Reload to update.</p>"
+        body = Markup(
+            "<p>{} event(s) received from the EMC (newest first). Reload to update.</p>"
             '<table id="events"><thead><tr><th>Time</th><th>Detail type</th><th>Transfer</th><th>Outcome</th>'
-            f"<th>Summary</th></tr></thead><tbody>{rows}</tbody></table>"
-        )
+            "<th>Summary</th></tr></thead><tbody>{}</tbody></table>"
+        ).format(len(newest_first), join(_event_row(event) for event in newest_first))
         return _page("Demo SIS: EMREX events", body)
 
 
-def _event_row(event: Mapping[str, Any]) -> str:
+def _event_row(event: Mapping[str, Any]) -> Markup:
     detail = _detail(event)
     transfer = detail.get("session_id") or ""
     outcome = " ".join(str(part) for part in _outcome_parts(detail) if part)
@@ -273,7 +276,7 @@ def _event_row(event: Mapping[str, Any]) -> str:
         outcome,
         _summary_text(detail.get("summary")),
     )
-    return "<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in cells) + "</tr>"
+    return Markup("<tr>{}</tr>").format(join(Markup("<td>{}</td>").format(cell) for cell in cells))
 
 
 def _summary_text(summary: Any) -> str:

@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from html import escape
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +21,7 @@ from urllib.parse import urlsplit
 from emrex_emc.local import elmo_factory
 from emrex_emc.local.apigw import Route
 from emrex_emc.local.elmo_factory import SignatureStyle, SigningIdentity
-from emrex_emc.web.html import Markup, page
+from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HttpRequest, HttpResponse, html_response
 
 logger = logging.getLogger(__name__)
@@ -30,6 +29,11 @@ logger = logging.getLogger(__name__)
 EMP_PATH = "/emp"
 RESPOND_PATH = "/emp/respond"
 CATALOGUE_PATH = "/catalogue-v1.xml"
+_NARROW_SCREEN_CSS = Markup(
+    "<style>code{overflow-wrap:anywhere}fieldset{min-width:0;border:1px solid #b0b0b0;margin:1rem 0}"
+    "label[for^=scenario-]{display:inline;font-weight:400;margin-left:.4rem}</style>"
+)
+"""The page must fit a phone (375 px): the long returnUrl wraps instead of widening the page."""
 _AUTO_SUBMIT_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action *"
 """The mock EMP is another site: like real EMPs, its answer page auto-submits a form to the EMC."""
 LARGE_PDF_BYTES = 2 * 1024 * 1024 + 512 * 1024
@@ -110,12 +114,15 @@ class MockEmp:
         unregistered_identity: SigningIdentity,
         catalogue: Callable[[], bytes],
         default_learner: Learner,
+        learner_for: Callable[[str], Learner | None] = lambda _return_url: None,
         name: str = "EMREX mock EMP (local)",
     ) -> None:
         self.identity = identity
         self.unregistered_identity = unregistered_identity
         self._catalogue = catalogue
         self.default_learner = default_learner
+        self._learner_for = learner_for
+        """The applicant of the transfer a ``returnUrl`` belongs to: who a real EMP's login would show."""
         self.name = name
 
     # --- the answers --------------------------------------------------------------------------------
@@ -169,28 +176,32 @@ class MockEmp:
         session_id, return_url = fields.get("sessionId", ""), fields.get("returnUrl", "")
         if not session_id or not _is_http_url(return_url):
             return _error(400, "The request must carry a sessionId and an absolute http(s) returnUrl.")
-        learner = self.default_learner
-        radios = "".join(
-            f'<div><input type="radio" name="scenario" id="scenario-{s.id}" value="{s.id}"'
-            f'{" checked" if s.id == "ok" else ""}><label for="scenario-{s.id}" style="display:inline">'
-            f"{escape(s.label)}</label></div>"
+        learner = self._learner_for(return_url) or self.default_learner
+        radios = join(
+            Markup(
+                '<div><input type="radio" name="scenario" id="scenario-{id}" value="{id}"{checked}>'
+                '<label for="scenario-{id}">{label}</label></div>'
+            ).format(id=s.id, checked=Markup(" checked") if s.id == "ok" else "", label=s.label)
             for s in SCENARIOS
         )
         body = (
-            f"<h1>{escape(self.name)}</h1>"
-            "<p>A test data provider: no login. Pick what the EMREX client should receive.</p>"
-            f'<p class="muted">Results will be sent to <code id="return-url">{escape(return_url)}</code></p>'
-            f'<form method="post" action="{RESPOND_PATH}" id="scenario-form">'
-            f'<input type="hidden" name="sessionId" value="{escape(session_id)}">'
-            f'<input type="hidden" name="returnUrl" value="{escape(return_url)}">'
-            f"<fieldset><legend>Scenario</legend>{radios}</fieldset>"
-            "<fieldset><legend>Learner in the results</legend>"
+            Markup(
+                "<h1>{name}</h1><p>A test data provider: no login. Pick what the EMREX client should receive.</p>"
+                '<p class="muted">Results will be sent to <code id="return-url">{return_url}</code></p>'
+                '<form method="post" action="{action}" id="scenario-form">'
+                '<input type="hidden" name="sessionId" value="{session_id}">'
+                '<input type="hidden" name="returnUrl" value="{return_url}">'
+                "<fieldset><legend>Scenario</legend>{radios}</fieldset>"
+                "<fieldset><legend>Learner in the results</legend>"
+            ).format(name=self.name, return_url=return_url, action=RESPOND_PATH, session_id=session_id, radios=radios)
             + _input("Given names", "given_names", learner.given_names)
             + _input("Family name", "family_name", learner.family_name)
             + _input("Birth date", "birth_date", learner.birth_date, "date")
-            + '</fieldset><p><button type="submit" id="send-results">Send to the EMREX client</button></p></form>'
+            + Markup(
+                '</fieldset><p><button type="submit" id="send-results">Send to the EMREX client</button></p></form>'
+            )
         )
-        return html_response(200, page(lang="en", title=self.name, body=Markup(body)))
+        return html_response(200, page(lang="en", title=self.name, body=body, head=_NARROW_SCREEN_CSS))
 
     def respond_page(self, request: HttpRequest) -> HttpResponse:
         """The auto-submitting form back to ``returnUrl``, as every EMP answers."""
@@ -211,17 +222,17 @@ class MockEmp:
             return _error(400, "The birth date must be a date in the form YYYY-MM-DD.")
         answer = self.respond(fields["scenario"], fields["sessionId"], learner)
         logger.info("mock EMP answers with %s", answer.return_code)
-        hidden = "".join(
-            f'<input type="hidden" name="{name}" value="{escape(value)}">'
+        hidden = join(
+            Markup('<input type="hidden" name="{}" value="{}">').format(name, value)
             for name, value in answer.form_fields().items()
         )
-        body = (
+        body = Markup(
             "<h1>Returning to your EMREX client</h1>"
-            f'<form method="post" action="{escape(return_url)}" id="emrex-response">{hidden}'
+            '<form method="post" action="{}" id="emrex-response">{}'
             '<p><button type="submit" id="return-button">Continue</button></p></form>'
             "<script>document.getElementById('emrex-response').submit();</script>"
-        )
-        html = page(lang="en", title="Returning to your EMREX client", body=Markup(body))
+        ).format(return_url, hidden)
+        html = page(lang="en", title="Returning to your EMREX client", body=body)
         return html_response(200, html, extra_headers={"content-security-policy": _AUTO_SUBMIT_CSP})
 
 
@@ -237,17 +248,15 @@ def _is_http_url(url: str) -> bool:
     return parts.scheme in {"http", "https"} and bool(parts.netloc)
 
 
-def _input(label: str, name: str, value: str, kind: str = "text") -> str:
-    field_id = name.replace("_", "-")
-    return (
-        f'<label for="{field_id}">{escape(label)}</label>'
-        f'<input id="{field_id}" name="{name}" type="{kind}" value="{escape(value)}">'
-    )
+def _input(label: str, name: str, value: str, kind: str = "text") -> Markup:
+    return Markup(
+        '<label for="{id}">{label}</label><input id="{id}" name="{name}" type="{kind}" value="{value}">'
+    ).format(id=name.replace("_", "-"), label=label, name=name, kind=kind, value=value)
 
 
 def _error(status: int, message: str) -> HttpResponse:
-    body = f'<h1>Mock EMP</h1><p class="notice error" role="alert">{escape(message)}</p>'
-    return html_response(status, page(lang="en", title="Mock EMP: error", body=Markup(body)))
+    body = Markup('<h1>Mock EMP</h1><p class="notice error" role="alert">{}</p>').format(message)
+    return html_response(status, page(lang="en", title="Mock EMP: error", body=body))
 
 
 def load_or_create_identity(state_dir: Path, common_name: str = "EMREX mock EMP (local)") -> SigningIdentity:

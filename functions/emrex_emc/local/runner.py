@@ -14,14 +14,19 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, MutableMapping
 from dataclasses import asdict, dataclass, field
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from emrex_emc.adapters.registry_store import SNAPSHOT_PK
+from emrex_emc.adapters.secrets import SecretProvider
+from emrex_emc.adapters.sessions import TransferTable
+from emrex_emc.core.errors import EmrexError
 from emrex_emc.local.apigw import LocalApiGateway, Route, serve
 from emrex_emc.local.background import PeriodicRunner, StreamRelay
 from emrex_emc.local.catalogue import registry_source, write_local_catalogue
@@ -36,6 +41,7 @@ from emrex_emc.local.moto_env import (
     default_xsd_dir,
     handler_env,
 )
+from emrex_emc.services.secret_keys import RotatingStateSigner
 from emrex_emc.settings import FUNCTIONS, Settings
 from emrex_emc.web.routes import ROUTES
 
@@ -182,16 +188,16 @@ def _start(
     identity = load_or_create_identity(state)
     catalogue = write_local_catalogue(state / "catalogue-v1.xml", f"{emp_url}{EMP_PATH}", identity.cert_der)
     registry_url = registry_source(registry) if registry else f"{emp_url}{CATALOGUE_PATH}"
+    names = ResourceNames()
+    resources = create_resources(moto.client, names, api_token_from_env(env))
     mock = MockEmp(
         identity=identity,
         unregistered_identity=generate_signing_identity("Unregistered signer (local)"),
         catalogue=lambda: catalogue,
         default_learner=Learner(DEMO_APPLICANT.given_names, DEMO_APPLICANT.family_name, DEMO_APPLICANT.birth_date),
+        learner_for=applicant_lookup(moto, names),
     )
     emp_gateway.add_routes(mock.routes())
-
-    names = ResourceNames()
-    resources = create_resources(moto.client, names, api_token_from_env(env))
     form = EnrolmentForm(api_base_url=api_url, api_token=resources.api_token, base_url=form_url)
     stoppers.append(form.close)
     env.update(
@@ -248,6 +254,27 @@ def _start(
     ready.set()
 
     return LocalStack(urls=urls, api_token=resources.api_token, events_file=events_file, sis=sis, _stoppers=stoppers)
+
+
+def applicant_lookup(moto: MotoEnv, names: ResourceNames) -> Callable[[str], Learner | None]:
+    """The applicant of the transfer a ``returnUrl`` belongs to, as a real EMP's login would know the student.
+
+    The state in the ``returnUrl`` is verified with the EMC's own keys (read from the local secret, as the
+    functions do): the mock EMP never trusts a URL it was merely given.
+    """
+    secret = SecretProvider(moto.client("secretsmanager"), names.secret, max_age_seconds=1)
+    transfers = TransferTable(moto.client("dynamodb"), names.table)
+    states = RotatingStateSigner(secret)
+
+    def lookup(return_url: str) -> Learner | None:
+        state = dict(parse_qsl(urlsplit(return_url).query)).get("state", "")
+        try:
+            transfer = transfers.get(states.verify(state, now=int(time.time())).transfer_id)
+        except EmrexError:
+            return None
+        return Learner(transfer.given_names, transfer.family_name, transfer.birth_date) if transfer else None
+
+    return lookup
 
 
 def _snapshot_present(dynamodb: Any, table: str) -> bool:
