@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from emrex_emc.adapters.blobs import HashedBytes
-from emrex_emc.core.elmo import ElmoDocument
+from emrex_emc.core.elmo.model import ElmoDocument
 from emrex_emc.services.callback import _hashed_attachments, _plain
 from tests.services.test_callback_service_bytes import capture, scenario_forms
 

@@ -10,8 +10,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from lxml import etree
 
-from emrex_emc.core.elmo import read_elmo
 from emrex_emc.core.elmo.attachments import AttachmentDecodeError, decode_content, mime_types_agree, sniff_mime_type
+from emrex_emc.core.elmo.reader import read_elmo
 
 Build = Callable[..., etree._Element]
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
