@@ -175,6 +175,14 @@ def test_mismatch_bare_base64_and_invalid_content_become_notices(build: Build) -
     assert document.attachments[0].contents[0].mime_type == "image/png"  # the sniffed type is what we report
 
 
+def test_a_declared_mime_type_is_clipped_in_its_notice(build: Build) -> None:
+    declared = "application/" + "x" * 5000 + "\n\u202eforged"
+    top = _attachment(f"data:{declared};base64,{b64(PDF)}")
+    [notice] = read_elmo(build(top=top)).notices
+    assert notice.code == "ATTACHMENT_MIME_MISMATCH"
+    assert len(notice.message) < 300 and "\n" not in notice.message and "\u202e" not in notice.message
+
+
 def test_notices_of_one_code_are_capped(build: Build) -> None:
     top = "".join(_attachment(b64(PDF + bytes([i]))) for i in range(25))
     notices = read_elmo(build(top=top)).notices

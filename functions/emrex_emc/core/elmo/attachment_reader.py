@@ -8,6 +8,7 @@ from emrex_emc.core.elmo.attachments import AttachmentDecodeError, decode_conten
 from emrex_emc.core.elmo.elements import XML_LANG, Elements, identifiers, localized, text_of
 from emrex_emc.core.elmo.model import Attachment, AttachmentContent
 from emrex_emc.core.elmo.values import Notices
+from emrex_emc.core.text import clip
 
 _ATTACHMENT_TEXTS = frozenset({"type"})
 
@@ -54,7 +55,7 @@ class AttachmentReader:
         if not mime_types_agree(decoded.declared_mime_type, sniffed):
             self._notices.add(
                 "ATTACHMENT_MIME_MISMATCH",
-                f"attachment content {index} is declared {decoded.declared_mime_type}"
+                f"attachment content {index} is declared {clip(decoded.declared_mime_type)}"
                 f" but its bytes look like {sniffed}",
             )
         return AttachmentContent(
