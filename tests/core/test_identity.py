@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from emrex_emc.core.elmo import Learner
+from emrex_emc.core.elmo.model import Learner
 from emrex_emc.core.identity import (
     ExpectedIdentity,
     distance_ratio,

@@ -5,7 +5,7 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emrex_emc.core.elmo import Learner
+from emrex_emc.core.elmo.model import Learner
 from emrex_emc.core.identity import ExpectedIdentity, match_identity
 
 LETTERS = "abcdefghijklmnopqrstuvwxyzáéíóúàèäöüåøłæßđþñçšžč"

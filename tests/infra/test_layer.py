@@ -651,7 +651,8 @@ def test_every_function_imports_and_runs_on_the_trimmed_layer(trimmed_x86_layer:
 def test_the_layer_xsds_give_the_verdicts_of_the_whole_schema_folder(trimmed_x86_layer: Path) -> None:
     """XSD_ENTRIES ships only what conformance validates with: nothing it imports may be missing."""
     from emrex_emc.core.decode import decode_elmo_value
-    from emrex_emc.core.elmo import check_conformance, detect_version
+    from emrex_emc.core.elmo.conformance import check_conformance
+    from emrex_emc.core.elmo.versions import detect_version
     from emrex_emc.core.errors import EmrexError
     from emrex_emc.core.policy import PipelinePolicy
     from emrex_emc.core.xmlsafe import parse_xml

@@ -29,6 +29,7 @@ from benchmarks._callback_fixture import EMP_URL, SETTINGS_ENV  # the warm-callb
 from emrex_emc.adapters.blobs import BlobStore
 from emrex_emc.adapters.outcomes import OutcomeStore
 from emrex_emc.adapters.sessions import TransferTable, transfer_to_item
+from emrex_emc.core.canonical import canonical_json
 from emrex_emc.core.protocol import Status
 from emrex_emc.core.registry import emp_id
 from emrex_emc.core.state import StateClaims, StateSigner
@@ -224,7 +225,7 @@ def test_stored_objects_are_exactly_the_payload_the_canonical_json_and_the_attac
     """What the hashes in the snapshot stand for, recomputed independently of the adapters."""
     form = scenario_forms()["received"]
     verified = verify_frozen_ok()
-    results = json.dumps(verified.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    results = canonical_json(verified.to_json())
     [(_, pdf)] = verified.attachments_with_content()
     calls = {call[1]["Key"]: call[1] for call in snapshot()["received"]["s3"]}
     expected = {

@@ -17,7 +17,10 @@ from lxml import etree
 
 from emrex_emc.core import certs
 from emrex_emc.core.decode import decode_elmo_value
-from emrex_emc.core.elmo import ElmoDocument, check_conformance, detect_version, read_elmo
+from emrex_emc.core.elmo.conformance import check_conformance
+from emrex_emc.core.elmo.model import ElmoDocument
+from emrex_emc.core.elmo.reader import read_elmo
+from emrex_emc.core.elmo.versions import detect_version
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.policy import PipelinePolicy, XmlLimits
 from emrex_emc.core.signature import verify_enveloped

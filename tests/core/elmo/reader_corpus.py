@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from emrex_emc.core.elmo import dumps_canonical, read_elmo
+from emrex_emc.core.canonical import canonical_json
+from emrex_emc.core.elmo.reader import read_elmo
 from emrex_emc.core.errors import EmrexError
 from emrex_emc.local.elmo_factory import make_pdf, sample_elmo
 from tests.core.elmo.conftest import LEGACY_DOCUMENTS, REAL_DOCUMENTS, SHARED_ELMO, load_root
@@ -39,7 +40,7 @@ def outcome(root: etree._Element) -> str:
         document = read_elmo(root)
     except EmrexError as exc:
         return f"error {exc.code.value}: {exc.message}"
-    return hashlib.sha256(dumps_canonical(document.to_json())).hexdigest()
+    return hashlib.sha256(canonical_json(document.to_json())).hexdigest()
 
 
 def shared_documents() -> dict[str, Loader]:

@@ -10,8 +10,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from lxml import etree
 
-from emrex_emc.core.elmo import read_elmo
 from emrex_emc.core.elmo.attachments import AttachmentDecodeError, decode_content, mime_types_agree, sniff_mime_type
+from emrex_emc.core.elmo.reader import read_elmo
 
 Build = Callable[..., etree._Element]
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
@@ -173,6 +173,14 @@ def test_mismatch_bare_base64_and_invalid_content_become_notices(build: Build) -
     assert "declared application/pdf but its bytes look like image/png" in document.notices[0].message
     assert [len(a.contents) for a in document.attachments] == [1, 1, 0]
     assert document.attachments[0].contents[0].mime_type == "image/png"  # the sniffed type is what we report
+
+
+def test_a_declared_mime_type_is_clipped_in_its_notice(build: Build) -> None:
+    declared = "application/" + "x" * 5000 + "\n\u202eforged"
+    top = _attachment(f"data:{declared};base64,{b64(PDF)}")
+    [notice] = read_elmo(build(top=top)).notices
+    assert notice.code == "ATTACHMENT_MIME_MISMATCH"
+    assert len(notice.message) < 300 and "\n" not in notice.message and "\u202e" not in notice.message
 
 
 def test_notices_of_one_code_are_capped(build: Build) -> None:

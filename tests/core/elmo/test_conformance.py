@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from emrex_emc.core.elmo import check_conformance, detect_version
-from emrex_emc.core.elmo.conformance import MAX_VIOLATIONS, _OfflineResolver
+from emrex_emc.core.elmo.conformance import MAX_VIOLATIONS, _OfflineResolver, check_conformance
+from emrex_emc.core.elmo.versions import detect_version
 
 Load = Callable[[str], etree._Element]
 

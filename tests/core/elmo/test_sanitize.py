@@ -6,7 +6,7 @@ from xml.sax.saxutils import escape
 import pytest
 from lxml import etree
 
-from emrex_emc.core.elmo import read_elmo
+from emrex_emc.core.elmo.reader import read_elmo
 from emrex_emc.core.elmo.sanitize import sanitize_html
 
 

@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from lxml import etree
 
-from emrex_emc.core.elmo import read_elmo
+from emrex_emc.core.elmo.reader import read_elmo
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from emrex_emc.core.elmo import detect_version, read_elmo
-from emrex_emc.core.elmo.versions import NAMESPACE_PREFIX
+from emrex_emc.core.elmo.reader import read_elmo
+from emrex_emc.core.elmo.versions import NAMESPACE_PREFIX, detect_version
 from emrex_emc.core.errors import EmrexError, ErrorCode
 
 Build = Callable[..., etree._Element]

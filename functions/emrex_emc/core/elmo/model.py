@@ -1,20 +1,18 @@
-"""The typed ELMO model (frozen dataclasses) and its canonical JSON form.
+"""The typed ELMO model (frozen dataclasses) and its JSON form.
 
-``ElmoDocument.to_json()`` is what an SIS receives; it is described by
-``emrex_emc/schemas/elmo-results.schema.json``. Keys are emitted in a fixed order, dates are ISO-8601
-strings, decimals are strings, and attachment bytes are never part of the JSON (see
-:meth:`ElmoDocument.attachments_with_content`).
+``ElmoDocument.to_json()``, encoded by :func:`emrex_emc.core.canonical.canonical_json`, is what an SIS
+receives; it is described by ``emrex_emc/schemas/elmo-results.schema.json``. Keys are emitted in a fixed
+order, dates are ISO-8601 strings, decimals are strings, and attachment bytes are never part of the JSON
+(see :meth:`ElmoDocument.attachments_with_content`).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from emrex_emc.core.errors import Notice
 
@@ -22,13 +20,8 @@ PASSED = "passed"
 COURSE_TYPE = "course"
 
 
-@lru_cache(maxsize=1024)
 def decimal_str(value: Decimal) -> str:
-    """Canonical decimal text: no exponent, no trailing zeros (``10.000`` -> ``10``, ``7.50`` -> ``7.5``).
-
-    Cached: a transcript repeats a few credit values thousands of times, and equal decimals (``7.50`` and
-    ``7.5``, ``0`` and ``-0``) have the same canonical text, so the cache cannot mix up results.
-    """
+    """Canonical decimal text: no exponent, no trailing zeros (``10.000`` -> ``10``, ``7.50`` -> ``7.5``)."""
     text = format(value.normalize(), "f")
     return "0" if text in {"-0", ""} else text
 
@@ -39,6 +32,14 @@ def _iso(value: date | datetime | None) -> str | None:
 
 def _dec(value: Decimal | None) -> str | None:
     return decimal_str(value) if value is not None else None
+
+
+class _JsonValue(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def _json_list(items: Iterable[_JsonValue]) -> list[dict[str, Any]]:
+    return [item.to_json() for item in items]
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,6 @@ class LocalizedText:
 
     def to_json(self) -> dict[str, Any]:
         return {"lang": self.lang, "value": self.value}
-
-
-def _texts(items: tuple[LocalizedText, ...]) -> list[dict[str, Any]]:
-    return [{"lang": item.lang, "value": item.value} for item in items]  # LocalizedText.to_json, inlined (hot)
-
-
-def _ids(items: tuple[Identifier, ...]) -> list[dict[str, Any]]:
-    return [{"type": item.type, "value": item.value} for item in items]  # Identifier.to_json, inlined (hot)
 
 
 def preferred_text(items: tuple[LocalizedText, ...], lang: str = "en") -> str | None:
@@ -97,7 +90,7 @@ class Learner:
             "gender": self.gender,
             "place_of_birth": self.place_of_birth,
             "birth_name": self.birth_name,
-            "identifiers": _ids(self.identifiers),
+            "identifiers": _json_list(self.identifiers),
         }
 
 
@@ -132,7 +125,7 @@ class AcademicTerm:
     end: date | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"titles": _texts(self.titles), "start": _iso(self.start), "end": _iso(self.end)}
+        return {"titles": _json_list(self.titles), "start": _iso(self.start), "end": _iso(self.end)}
 
 
 @dataclass(frozen=True)
@@ -150,7 +143,7 @@ class GradingScheme:
     descriptions: tuple[LocalizedText, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"local_id": self.local_id, "descriptions": _texts(self.descriptions)}
+        return {"local_id": self.local_id, "descriptions": _json_list(self.descriptions)}
 
 
 @dataclass(frozen=True)
@@ -187,24 +180,22 @@ class Instance:
         return self.status.strip().casefold() == PASSED
 
     def to_json(self) -> dict[str, Any]:
-        credits = [c.to_json() for c in self.credits]
-        ects = next((c["value"] for c in credits if c["is_ects"] and c["value"] is not None), None)  # == _dec(ects)
         return {
-            "identifiers": _ids(self.identifiers),
+            "identifiers": _json_list(self.identifiers),
             "start": _iso(self.start),
             "date": _iso(self.completion_date),
             "status": self.status,
             "status_declared": self.status_declared,
             "result_label": self.result_label,
             "grading_scheme_local_id": self.grading_scheme_local_id,
-            "grading_scheme": _texts(self.grading_scheme),
-            "credits": credits,
-            "ects": ects,
-            "levels": [level.to_json() for level in self.levels],
+            "grading_scheme": _json_list(self.grading_scheme),
+            "credits": _json_list(self.credits),
+            "ects": _dec(self.ects),
+            "levels": _json_list(self.levels),
             "language_of_instruction": self.language_of_instruction,
             "engagement_hours": _dec(self.engagement_hours),
             "academic_term": self.academic_term.to_json() if self.academic_term else None,
-            "groupings": [g.to_json() for g in self.groupings],
+            "groupings": _json_list(self.groupings),
             "attachment_refs": list(self.attachment_refs),
             "has_diploma_supplement": self.has_diploma_supplement,
         }
@@ -240,17 +231,17 @@ class LearningOpportunity:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "identifiers": _ids(self.identifiers),
-            "titles": _texts(self.titles),
+            "identifiers": _json_list(self.identifiers),
+            "titles": _json_list(self.titles),
             "type": self.type,
             "is_course": self.is_course,
             "subject_area": self.subject_area,
             "isced_code": self.isced_code,
             "url": self.url,
-            "descriptions": _texts(self.descriptions),
-            "descriptions_html": _texts(self.descriptions_html),
+            "descriptions": _json_list(self.descriptions),
+            "descriptions_html": _json_list(self.descriptions_html),
             "instance": self.instance.to_json() if self.instance else None,
-            "parts": [part.to_json() for part in self.parts],
+            "parts": _json_list(self.parts),
         }
 
 
@@ -282,8 +273,8 @@ class Issuer:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "identifiers": _ids(self.identifiers),
-            "titles": _texts(self.titles),
+            "identifiers": _json_list(self.identifiers),
+            "titles": _json_list(self.titles),
             "country": self.country,
             "url": self.url,
         }
@@ -327,11 +318,11 @@ class Attachment:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "identifiers": _ids(self.identifiers),
-            "titles": _texts(self.titles),
+            "identifiers": _json_list(self.identifiers),
+            "titles": _json_list(self.titles),
             "type": self.type,
-            "descriptions": _texts(self.descriptions),
-            "contents": [c.to_json() for c in self.contents],
+            "descriptions": _json_list(self.descriptions),
+            "contents": _json_list(self.contents),
         }
 
 
@@ -351,9 +342,9 @@ class Report:
         return {
             "issuer": self.issuer.to_json(),
             "issue_date": _iso(self.issue_date),
-            "learning_opportunities": [los.to_json() for los in self.learning_opportunities],
-            "grading_schemes": [g.to_json() for g in self.grading_schemes],
-            "attachments": [a.to_json() for a in self.attachments],
+            "learning_opportunities": _json_list(self.learning_opportunities),
+            "grading_schemes": _json_list(self.grading_schemes),
+            "attachments": _json_list(self.attachments),
         }
 
 
@@ -364,7 +355,7 @@ class Group:
     titles: tuple[LocalizedText, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "sorting_key": self.sorting_key, "titles": _texts(self.titles)}
+        return {"id": self.id, "sorting_key": self.sorting_key, "titles": _json_list(self.titles)}
 
 
 @dataclass(frozen=True)
@@ -374,13 +365,13 @@ class GroupType:
     groups: tuple[Group, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "titles": _texts(self.titles), "groups": [g.to_json() for g in self.groups]}
+        return {"id": self.id, "titles": _json_list(self.titles), "groups": _json_list(self.groups)}
 
 
 @dataclass(frozen=True)
 class ElmoDocument:
     version: str
-    """``v1``, ``v1.3.0`` or ``v2`` (see :func:`emrex_emc.core.elmo.detect_version`)."""
+    """``v1``, ``v1.3.0`` or ``v2`` (see :func:`emrex_emc.core.elmo.versions.detect_version`)."""
     namespace: str
     learner: Learner
     generated_date: datetime | date | None = None
@@ -409,7 +400,7 @@ class ElmoDocument:
             {
                 "name": preferred_text(report.issuer.titles),
                 "country": report.issuer.country,
-                "identifiers": _ids(report.issuer.identifiers),
+                "identifiers": _json_list(report.issuer.identifiers),
             }
             for report in self.reports
         ]
@@ -429,12 +420,12 @@ class ElmoDocument:
             "namespace": self.namespace,
             "generated_date": _iso(self.generated_date),
             "learner": self.learner.to_json(),
-            "reports": [r.to_json() for r in self.reports],
-            "attachments": [a.to_json() for a in self.attachments],
-            "groups": [g.to_json() for g in self.group_types],
+            "reports": _json_list(self.reports),
+            "attachments": _json_list(self.attachments),
+            "groups": _json_list(self.group_types),
             "has_diploma_supplement": self.has_diploma_supplement,
             "summary": self.summary(),
-            "notices": [n.to_json() for n in self.notices],
+            "notices": _json_list(self.notices),
         }
 
     def attachments_with_content(self) -> list[tuple[dict[str, Any], bytes]]:
@@ -447,8 +438,3 @@ class ElmoDocument:
                 meta["title"] = preferred_text(attachment.titles)
                 items.append((meta, content.data))
         return sorted(items, key=lambda item: int(item[0]["index"]))
-
-
-def dumps_canonical(data: Any) -> bytes:
-    """Canonical JSON bytes (sorted keys, no insignificant whitespace, UTF-8): stable hashes and diffs."""
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
