@@ -23,6 +23,16 @@ PENDING_GRACE_SECONDS = 86400
 """While pending, a transfer is kept ``deadline + 1 day``, so a late callback still finds it (as expired)."""
 
 
+def support_code(transfer_id: str) -> str:
+    """What a student quotes to support: the first 12 hex digits of the transfer id, ``3F2A-91C0-77BE``.
+
+    Transfer ids are 128 random bits, so 48 of them tell transfers apart in practice; support staff look a
+    transfer up by it (``emrex-emc transfers show``). It reveals nothing the return URL does not carry.
+    """
+    head = transfer_id[:12].upper()
+    return "-".join(head[i : i + 4] for i in range(0, len(head), 4))
+
+
 def utc_iso(epoch: float) -> str:
     """``2027-01-15T08:00:00Z``: how transfers and outcomes write their times (whole seconds, UTC)."""
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
