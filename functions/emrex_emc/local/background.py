@@ -183,9 +183,10 @@ class PeriodicRunner:
             return False
         return True
 
-    def start(self) -> bool:
-        """Run once now, then keep the schedule in a thread; returns whether the first run succeeded."""
-        succeeded = self.run_once()
+    def start(self, *, run_now: bool = True) -> bool:
+        """Run once now (unless the caller just did), then keep the schedule in a thread; returns whether the
+        first run succeeded."""
+        succeeded = self.run_once() if run_now else True
         self._thread = threading.Thread(target=self._loop, args=(succeeded,), name=self.function_name, daemon=True)
         self._thread.start()
         return succeeded

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from emrex_emc.core.registry import Emp, emp_id
 from emrex_emc.core.registry_parse import render_ewp_catalogue
+from emrex_emc.core.text import clip
 
 MOCK_EMP_COUNTRY = "FI"
 MOCK_EMP_NAME = "EMREX mock EMP (local)"
@@ -40,7 +41,16 @@ def write_local_catalogue(path: Path, emp_url: str, certificate_der: bytes) -> b
 
 
 def registry_source(value: str) -> str:
-    """``--registry``: an ``https://``/``file://`` URL passes through, a path becomes absolute."""
+    """``--registry``: an ``https://``/``file://`` URL passes through, a path becomes absolute.
+
+    Raises ``ValueError`` with one line to show for anything else (another scheme, a missing file).
+    """
     if "://" in value:
+        scheme = value.split("://", 1)[0].lower()
+        if scheme not in {"https", "http", "file"}:
+            raise ValueError(f"--registry must be an https:// or file:// URL or a path, not {clip(value, 100)!r}")
         return value
-    return str(Path(value).expanduser().resolve())
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise ValueError(f"--registry: there is no file at {clip(str(path), 200)}")
+    return str(path)

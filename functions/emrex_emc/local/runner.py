@@ -8,6 +8,7 @@ before the handlers are imported, because they read :class:`~emrex_emc.settings.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
 import logging
@@ -27,8 +28,9 @@ from emrex_emc.adapters.registry_store import SNAPSHOT_PK
 from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError
-from emrex_emc.local.apigw import LocalApiGateway, Route, serve
-from emrex_emc.local.background import PeriodicRunner, StreamRelay
+from emrex_emc.core.text import clip
+from emrex_emc.local.apigw import LocalApiGateway, Route, new_context, serve
+from emrex_emc.local.background import PeriodicRunner, StreamRelay, scheduled_event
 from emrex_emc.local.catalogue import registry_source, write_local_catalogue
 from emrex_emc.local.demo_apps import DEMO_APPLICANT, DemoSis, EnrolmentForm
 from emrex_emc.local.elmo_factory import generate_signing_identity
@@ -116,7 +118,12 @@ def _url(host: str, server: ThreadingHTTPServer) -> str:
 
 
 def _start_server(gateway: LocalApiGateway, host: str, port: int, name: str) -> ThreadingHTTPServer:
-    server = serve(gateway, host, port)
+    try:
+        server = serve(gateway, host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ValueError(f"port {port} on {host} is already in use; choose another one with --port") from exc
+        raise
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name=name, daemon=True)
     thread.start()
     return server
@@ -241,8 +248,9 @@ def _start(
     )
     form_gateway.add_routes(form.routes())
 
+    first_refresh(handlers["registry_refresh"], registry_url)
     refresher = PeriodicRunner(handlers["registry_refresh"], interval_seconds=REGISTRY_REFRESH_MINUTES * 60)
-    refresher.start()
+    refresher.start(run_now=False)
     stoppers.append(refresher.stop)
     relay = StreamRelay(moto.client("dynamodbstreams"), resources.stream_arn, handlers["outbox_relay"])
     relay.start()
@@ -254,6 +262,15 @@ def _start(
     ready.set()
 
     return LocalStack(urls=urls, api_token=resources.api_token, events_file=events_file, sis=sis, _stoppers=stoppers)
+
+
+def first_refresh(handler: Callable[[dict[str, Any], Any], Any], source: str) -> None:
+    """The first registry refresh, before the stack says it is ready: an unusable ``--registry`` stops the
+    start with one line (the refresh's error code and message), not a traceback followed by "ready"."""
+    try:
+        handler(scheduled_event("registry_refresh"), new_context("registry_refresh", timeout_seconds=120))
+    except EmrexError as error:
+        raise ValueError(f"the registry {clip(source)} cannot be used: {error.code.value}: {error.message}") from None
 
 
 def applicant_lookup(moto: MotoEnv, names: ResourceNames) -> Callable[[str], Learner | None]:
