@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from emrex_emc.core.registry_parse import parse_registry
 from emrex_emc.local.catalogue import MOCK_EMP_NAME, registry_source, write_local_catalogue
 from emrex_emc.local.elmo_factory import generate_signing_identity
@@ -19,8 +21,12 @@ def test_catalogue_round_trips_through_the_emc_parser(tmp_path: Path) -> None:
     assert emp.certificates == (identity.cert_der,)
 
 
-def test_registry_option_keeps_urls_and_makes_paths_absolute() -> None:
+def test_registry_option_keeps_urls_and_makes_paths_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert registry_source("https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml").startswith("https://")
     assert registry_source("file:///srv/catalogue.xml") == "file:///srv/catalogue.xml"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "catalogue.xml").write_text("<catalogue/>")
     resolved = registry_source("catalogue.xml")
     assert Path(resolved).is_absolute() and resolved.endswith("catalogue.xml")
+    with pytest.raises(ValueError, match="no file at"):
+        registry_source("missing.xml")
