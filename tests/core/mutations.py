@@ -15,6 +15,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -396,6 +398,58 @@ def mutate_encoded(rng: random.Random, xml: bytes) -> tuple[str | bytes, str]:
     at = rng.randrange(len(text) + 1)
     insert = rng.choice(("\ud800", "\udfff", "\x00", "\x1b[2J", "é", "\u202e", "\U0001f600", "\ufeff"))
     return text[:at] + insert + text[at:], f"text: insert {insert!r} at {at}"
+
+
+_HASHES = {
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1": hashes.SHA1,
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256": hashes.SHA256,
+}
+
+
+def sign_signed_info(root: etree._Element, key_pem: bytes) -> bool:
+    """Make the SignatureValue match the (mutated) SignedInfo again, as signxml will canonicalize it.
+
+    The signature then verifies and signxml goes on to the reference, the transforms and the digest with
+    whatever the mutation left there. False when the SignedInfo cannot be signed (unknown algorithms).
+    """
+    signature = signature_of(root)
+    signed_info = None if signature is None else signature.find(f"{{{DS_NS}}}SignedInfo")
+    value = None if signature is None else signature.find(f"{{{DS_NS}}}SignatureValue")
+    if signed_info is None or value is None:
+        return False
+    method = signed_info.find(f"{{{DS_NS}}}SignatureMethod")
+    c14n = signed_info.find(f"{{{DS_NS}}}CanonicalizationMethod")
+    algorithm = "" if method is None else method.get("Algorithm", "")
+    c14n_uri = "" if c14n is None else c14n.get("Algorithm", "")
+    if algorithm not in _HASHES or c14n_uri not in _C14N:
+        return False
+    exclusive, with_comments = _C14N[c14n_uri]
+    prefixes = c14n.find(f"{{{EXC_C14N_NS}}}InclusiveNamespaces[@PrefixList]") if c14n is not None else None
+    try:  # signxml canonicalizes SignedInfo inside a re-parsed copy of the Signature element
+        copy_of_signed_info = etree.fromstring(etree.tostring(signature)).find(f"{{{DS_NS}}}SignedInfo")
+        canonical = etree.tostring(
+            copy_of_signed_info,
+            method="c14n",
+            exclusive=exclusive,
+            with_comments=with_comments,
+            inclusive_ns_prefixes=None if prefixes is None else (prefixes.get("PrefixList") or "").split(" "),
+        )
+    except (etree.LxmlError, ValueError, TypeError, AttributeError):
+        return False
+    if not exclusive:
+        canonical = canonical.replace(b' xmlns=""', b"")
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    value.text = base64.b64encode(key.sign(canonical, padding.PKCS1v15(), _HASHES[algorithm]())).decode("ascii")
+    return True
+
+
+_C14N = {
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315": (False, False),
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments": (False, True),
+    "http://www.w3.org/2001/10/xml-exc-c14n#": (True, False),
+    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments": (True, True),
+}
 
 
 def serialize(root: etree._Element) -> bytes | None:

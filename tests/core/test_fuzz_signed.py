@@ -112,8 +112,10 @@ def make_case(rng: random.Random, base: Base, identity: SigningIdentity) -> tupl
     if kind < 0.35:
         root = etree.fromstring(base.signed)
         what = mutations.mutate_tree(rng, root, in_signature=True)
-        xml = mutations.serialize(root)
-        return _mutated(xml, f"signature tree: {what}"), list(base.certificates)
+        if rng.random() < 0.4 and mutations.sign_signed_info(root, identity.key_pem):
+            # a SignedInfo as odd as the mutation made it, but signed: signxml goes on to the reference
+            return _mutated(mutations.serialize(root), f"signature tree, signed: {what}"), [identity.cert_pem]
+        return _mutated(mutations.serialize(root), f"signature tree: {what}"), list(base.certificates)
     if kind < 0.45:
         root = etree.fromstring(base.signed)
         what = mutations.mutate_tree(rng, root, in_signature=False)

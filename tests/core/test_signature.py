@@ -15,6 +15,7 @@ from emrex_emc.core.text import is_clean
 from emrex_emc.core.xmlsafe import parse_xml
 from emrex_emc.local.elmo_factory import SigningIdentity, generate_signing_identity, sign_elmo
 from tests.adapters.conftest import make_certificate
+from tests.core.mutations import sign_signed_info
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 POLICY = VerificationPolicy()
@@ -230,3 +231,19 @@ def refused_with(xml: bytes, certificates: list[x509.Certificate]) -> EmrexError
     with pytest.raises(EmrexError) as info:
         verify_enveloped(parse_xml(xml, XmlLimits()), certificates, POLICY, NOW)
     return info.value
+
+
+def test_two_canonicalization_transforms_are_refused_even_when_signed(
+    signed_sha256: bytes, emp_identity: SigningIdentity
+) -> None:
+    """An EMP could sign such a Reference; signxml then tried to canonicalize bytes (TypeError)."""
+
+    def second_c14n(sig: etree._Element) -> None:
+        transform = sig.find("ds:SignedInfo/ds:Reference/ds:Transforms/ds:Transform[2]", DS)
+        transform.addnext(copy.deepcopy(transform))
+
+    root = etree.fromstring(edit_signature(signed_sha256, second_c14n))
+    assert sign_signed_info(root, emp_identity.key_pem)
+    error = refused(etree.tostring(root), [emp_identity])
+    assert error.code is ErrorCode.SIGNATURE_TRANSFORM_FORBIDDEN
+    assert error.message == "the Reference may use one canonicalization transform at most"

@@ -252,6 +252,11 @@ def _check_transforms(reference: etree._Element) -> None:
             ErrorCode.SIGNATURE_TRANSFORM_FORBIDDEN,
             "the Reference must use the enveloped-signature transform exactly once",
         )
+    if len(algorithms) > 2:  # signxml cannot canonicalize twice (it raised TypeError)
+        raise EmrexError(
+            ErrorCode.SIGNATURE_TRANSFORM_FORBIDDEN,
+            "the Reference may use one canonicalization transform at most",
+        )
 
 
 def _only_child(parent: etree._Element, local: str, code: ErrorCode) -> etree._Element:
