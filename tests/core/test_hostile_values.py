@@ -159,12 +159,6 @@ def test_huge_text_quoted_by_the_xml_parser(emp_identity: SigningIdentity) -> No
     assert error.message.startswith("the document is not well-formed XML: ")
 
 
-def test_lone_surrogate_in_a_text_payload_is_an_encoding_error(emp_identity: SigningIdentity) -> None:
-    with pytest.raises(EmrexError) as info:
-        verify_elmo("<elmo>\ud800</elmo>", [emp_identity.cert_pem], PipelinePolicy())
-    assert info.value.code is ErrorCode.ENCODING_INVALID
-
-
 @pytest.mark.skipif(not (SHARED_ELMO / "elmo-schemas").is_dir(), reason="shared ELMO schemas not found")
 def test_long_element_name_in_an_xsd_violation() -> None:
     xml = build_elmo(given_names="A", family_name="B", birth_date=BIRTH_DATE, courses=1)

@@ -124,7 +124,9 @@ def _as_bytes(value: str | bytes) -> bytes:
     try:
         return value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: no encoding can represent it
-        raise EmrexError(ErrorCode.ENCODING_INVALID, "the XML text contains a character that is not Unicode") from None
+        raise EmrexError(
+            ErrorCode.ENCODING_INVALID, "the XML text contains a lone surrogate, which no encoding can represent"
+        ) from None
 
 
 def _looks_like_xml(data: bytes) -> bool:

@@ -290,7 +290,7 @@ def _forbidden_algorithm(kind: str, uri: str) -> EmrexError:
 
 def _quoted(value: str | None) -> str:
     """A value from the document, clipped and quoted as ``repr`` would (the quotes show where it ends)."""
-    return repr(clip(value, 100))
+    return "None" if value is None else repr(clip(value, 100))
 
 
 def _key_info_certificates(signature: etree._Element) -> list[x509.Certificate]:
