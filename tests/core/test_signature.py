@@ -171,7 +171,7 @@ def _text_after_signature(sig: etree._Element) -> None:
         (_set_text("ds:SignedInfo/ds:Reference/ds:DigestValue", None), ErrorCode.SIGNATURE_REFERENCE_INVALID),
         (_set_text("ds:SignedInfo/ds:Reference/ds:DigestValue", "@@@@"), ErrorCode.SIGNATURE_REFERENCE_INVALID),
         (_duplicate("ds:SignedInfo/ds:Reference/ds:DigestValue"), ErrorCode.SIGNATURE_REFERENCE_INVALID),
-        (_text_after_signature, ErrorCode.SIGNATURE_MISPLACED),  # was XMLSyntaxError inside signxml
+        (_text_after_signature, ErrorCode.SIGNATURE_DIGEST_MISMATCH),  # was XMLSyntaxError inside signxml
     ],
     ids=[
         "empty-signature-value",
@@ -182,7 +182,7 @@ def _text_after_signature(sig: etree._Element) -> None:
         "empty-digest-value",
         "non-base64-digest-value",
         "two-digest-values",
-        "text-after-signature",
+        "text-added-after-signature",
     ],
 )
 def test_values_signxml_would_trip_over_are_refused_with_a_precise_code(  # type: ignore[no-untyped-def]
@@ -247,3 +247,23 @@ def test_two_canonicalization_transforms_are_refused_even_when_signed(
     error = refused(etree.tostring(root), [emp_identity])
     assert error.code is ErrorCode.SIGNATURE_TRANSFORM_FORBIDDEN
     assert error.message == "the Reference may use one canonicalization transform at most"
+
+
+def test_signed_text_after_the_signature_verifies(unsigned_xml: bytes, emp_identity: SigningIdentity) -> None:
+    """Text the signer placed after its Signature is signed content: signxml failed to re-read it."""
+    root = etree.fromstring(sign_elmo(unsigned_xml.replace(b"</elmo>", b"trailing words</elmo>"), emp_identity))
+    signature = root.find("ds:Signature", DS)
+    before = signature.getprevious()
+    signature.tail, before.tail = before.tail, None  # the same text, now after the Signature
+    assert signature.tail == "trailing words"
+    signed, _ = verify(etree.tostring(root), [emp_identity])
+    assert signed[-1].tail == "trailing words"
+
+
+def test_non_ascii_element_and_attribute_names_verify(unsigned_xml: bytes, emp_identity: SigningIdentity) -> None:
+    """signxml's ASCII copies turned such names into character references it could not re-read."""
+    extended = unsigned_xml.replace(b"</learner>", "<notitie-ø kenmerk-é='1'>x</notitie-ø></learner>".encode(), 1)
+    assert extended != unsigned_xml
+    for style in ("java-sha1-inclusive", "ds-sha256-exclusive"):
+        signed, _ = verify(sign_elmo(extended, emp_identity, style=style), [emp_identity])
+        assert signed.find(".//{*}notitie-ø").get("kenmerk-é") == "1"

@@ -114,11 +114,17 @@ class _OwnTreeVerifier(XMLVerifier):
     """signxml copies an input element before working on it and copies it again to apply the transforms.
 
     The pipeline hands over a tree it owns and never reads again (signxml does not modify it), so the
-    first, redundant copy of a possibly large document is skipped.
+    first, redundant copy of a possibly large document is skipped. signxml copies by serializing and
+    re-parsing; lxml's default serialization (ASCII, with the element's tail) cannot be re-parsed when
+    an element or attribute name is not ASCII (``<&#248;>``) or when text follows the Signature, so
+    every copy is made in UTF-8 and without the tail (a copy of one element never needs it).
     """
 
     def get_root(self, data: Any) -> Any:
         return data if isinstance(data, etree._Element) else super().get_root(data)  # type: ignore[no-untyped-call]
+
+    def _tostring(self, xml_node: Any, **kwargs: Any) -> bytes:
+        return etree.tostring(xml_node, encoding="utf-8", with_tail=False, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -172,11 +178,6 @@ def verify_enveloped(
 def check_shape(root: etree._Element, policy: VerificationPolicy) -> _Shape:
     """Structural checks that run before any cryptography (see the module docstring)."""
     signature = _the_signature(root)
-    if signature.tail and signature.tail.strip():
-        raise EmrexError(
-            ErrorCode.SIGNATURE_MISPLACED,
-            "text follows the Signature element inside the root element (it must stand between elements)",
-        )
     signed_info = _only_child(signature, "SignedInfo", ErrorCode.SIGNATURE_INVALID)
     c14n = _algorithm(_only_child(signed_info, "CanonicalizationMethod", ErrorCode.SIGNATURE_INVALID))
     if c14n not in C14N_METHODS:

@@ -208,6 +208,10 @@ def sign_elmo(xml: bytes, identity: SigningIdentity, *, style: SignatureStyle = 
         def check_deprecated_methods(self) -> None:
             """Real EMPs still sign with SHA-1; this factory must be able to as well."""
 
+        def _tostring(self, xml_node: Any, **kwargs: Any) -> bytes:
+            """signxml's ASCII copies cannot be re-read when a name is not ASCII; Java signers have no such limit."""
+            return etree.tostring(xml_node, encoding="utf-8", **kwargs)
+
     signer = _EmpSigner(
         method=SignatureConstructionMethod.enveloped,
         signature_algorithm=method,
