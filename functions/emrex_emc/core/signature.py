@@ -124,7 +124,8 @@ class _OwnTreeVerifier(XMLVerifier):
         return data if isinstance(data, etree._Element) else super().get_root(data)  # type: ignore[no-untyped-call]
 
     def _tostring(self, xml_node: Any, **kwargs: Any) -> bytes:
-        return etree.tostring(xml_node, encoding="utf-8", with_tail=False, **kwargs)
+        copy: bytes = etree.tostring(xml_node, encoding="utf-8", with_tail=False, **kwargs)
+        return copy
 
 
 @dataclass(frozen=True)

@@ -210,7 +210,8 @@ def sign_elmo(xml: bytes, identity: SigningIdentity, *, style: SignatureStyle = 
 
         def _tostring(self, xml_node: Any, **kwargs: Any) -> bytes:
             """signxml's ASCII copies cannot be re-read when a name is not ASCII; Java signers have no such limit."""
-            return etree.tostring(xml_node, encoding="utf-8", **kwargs)
+            copy: bytes = etree.tostring(xml_node, encoding="utf-8", **kwargs)
+            return copy
 
     signer = _EmpSigner(
         method=SignatureConstructionMethod.enveloped,
