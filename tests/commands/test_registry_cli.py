@@ -9,7 +9,9 @@ import pytest
 from emrex_emc.cli import main
 from emrex_emc.core.registry import Emp, emp_id
 from emrex_emc.core.registry_parse import render_ewp_catalogue
+from emrex_emc.core.text import is_clean
 from tests.adapters.conftest import make_certificate, to_pem
+from tests.core.conftest import identity_with_subject
 
 VALID = make_certificate("Vitnemalsportalen signing")
 EXPIRED = make_certificate("Old signing", not_after=datetime.now(UTC) - timedelta(days=3))
@@ -132,3 +134,38 @@ def test_unreadable_registry_exits_1_with_a_clear_message(tmp_path, capsys, cont
 def test_plain_http_to_a_remote_host_is_refused(capsys):
     assert main(["registry", "http://registry.example/catalogue-v1.xml"]) == 1
     assert "must be served over https" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
+def test_registry_values_never_reach_the_terminal_raw(tmp_path, capsys):
+    """An EMREG list is JSON, so its names may hold ESC; certificates may too. 100 kB of each."""
+    hostile = "\x1b[2J\x9b2J\u202e"
+    certificate = identity_with_subject(hostile + "c" * 100_000).cert_pem.decode("ascii")
+    document = {
+        "countries": [{"countryCode": "IT", "singleFetch": "true"}],
+        "emps": [
+            {"acronym": hostile + "N" * 100_000, "countryCode": "IT", "url": "https://www.univr.it/ncp/",
+             "institutions": [hostile + "I" * 100_000, "University of Verona"], "pubKey": certificate},
+            {"acronym": hostile + "S" * 100_000, "countryCode": "SE", "url": "http://plain.example/" + "p" * 100_000,
+             "institutions": [], "pubKey": certificate},
+        ],
+    }  # fmt: skip
+    path = tmp_path / "emp-list.json"
+    path.write_text(json.dumps(document))
+
+    assert main(["registry", str(path)]) == 0
+    out = capsys.readouterr().out
+    for line in out.splitlines():
+        assert is_clean(line), repr(line[:200])
+        assert len(line) <= 700, len(line)
+    assert "subject CN= [2J 2J ccc" in out
+    assert "REGISTRY_ENTRY_SKIPPED" in out
+
+    assert main(["registry", str(path), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert all(is_clean(line) for line in out.splitlines())
+    listing = json.loads(out)
+    (emp,) = listing["emps"]
+    assert emp["name"] == hostile + "N" * 100_000  # JSON keeps the value whole, escaped
+    assert len(emp["certificates"][0]["subject"]) <= 200
+    assert all(len(notice["message"]) <= 600 for notice in listing["notices"])

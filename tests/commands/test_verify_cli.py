@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from emrex_emc.cli import main
+from emrex_emc.core.text import is_clean
 from emrex_emc.local.elmo_factory import SigningIdentity, build_elmo, encode_elmo, generate_signing_identity, sign_elmo
+from tests.core.conftest import identity_with_subject
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +131,125 @@ def test_the_cli_module_does_not_import_lxml_or_signxml() -> None:
     code = "import sys, emrex_emc.commands.verify; print('lxml' in sys.modules, 'signxml' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+# --- nothing from documents or certificates reaches the terminal raw; never a traceback -----------------
+
+SHARED_ELMO = Path(__file__).resolve().parents[2].parent / "shared" / "elmo"
+ESCAPES = "\x1b[2J\x9b2J\u202e"
+"""ESC clears the screen (certificates may hold it), C1 CSI and a bidi override (XML text may hold those)."""
+
+
+def assert_terminal_safe(text: str, *, line_limit: int = 800) -> None:
+    for line in text.splitlines():
+        assert is_clean(line), repr(line[:200])
+        assert len(line) <= line_limit, len(line)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A document signed by a certificate whose CN is escapes plus 100 kB, with escapes in its own values."""
+    identity = identity_with_subject(ESCAPES + "c" * 100_000)
+    xml = build_elmo(
+        given_names="Jan\x9b2J", family_name="Jansen\u202e", birth_date=dt.date(2000, 5, 6), pdf_bytes=b"%PDF-1.4 x"
+    )
+    xml = xml.replace(b"data:application/pdf;", ("data:image/\x9b2J" + "m" * 100_000 + ";").encode(), 1)
+    folder = tmp_path_factory.mktemp("hostile")
+    paths = {"xml": folder / "elmo.xml", "pem": folder / "emp.pem", "uri": folder / "uri.xml"}
+    signed = sign_elmo(xml, identity, style="ds-sha256-exclusive")
+    paths["xml"].write_bytes(signed)
+    paths["pem"].write_bytes(identity.cert_pem)
+    paths["uri"].write_bytes(signed.replace(b'URI=""', ('URI="\x9b2J' + "u" * 100_000 + '"').encode(), 1))
+    return paths
+
+
+@pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
+def test_accepted_output_is_terminal_safe(hostile: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(hostile["xml"]), "--cert", str(hostile["pem"])]) == 0
+    captured = capsys.readouterr()
+    assert_terminal_safe(captured.out + captured.err)
+    assert "certificate: CN= [2J 2J ccc" in captured.out
+    mismatch = "warning ATTACHMENT_MIME_MISMATCH: attachment content 0 is declared image/ 2jmmm"  # lower-cased
+    assert mismatch in captured.out
+
+
+@pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
+def test_json_output_escapes_every_control_character(
+    hostile: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", str(hostile["xml"]), "--cert", str(hostile["pem"]), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert_terminal_safe(out)
+    result = json.loads(out)
+    assert result["elmo"]["learner"]["given_names"] == "Jan\x9b2J"  # the data is whole, only escaped
+    assert "\\u009b2J" in out and "\\u202e" in out
+    assert len(result["signature"]["certificate"]["subject"]) <= 200
+    assert all(len(warning["message"]) <= 600 for warning in result["warnings"])
+
+
+@pytest.mark.filterwarnings("ignore:Attribute's length must be:UserWarning")
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_refusal_output_is_terminal_safe(
+    hostile: dict[str, Path], capsys: pytest.CaptureFixture[str], as_json: bool
+) -> None:
+    args = ["verify", str(hostile["uri"]), "--cert", str(hostile["pem"]), *(["--json"] if as_json else [])]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert_terminal_safe(captured.out + captured.err)
+    assert captured.err.startswith("REFUSED SIGNATURE_REFERENCE_INVALID: the signature must sign the whole document")
+    if as_json:
+        assert json.loads(captured.out)["error"]["code"] == "SIGNATURE_REFERENCE_INVALID"
+
+
+def test_an_empty_signature_value_is_a_refusal_not_a_traceback(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hardening issue's case: signxml raised TypeError, the command printed a traceback."""
+    emptied = tmp_path / "empty-signature-value.xml"
+    xml = files["xml"].read_bytes()
+    start = xml.index(b"<SignatureValue>") + len(b"<SignatureValue>")
+    emptied.write_bytes(xml[:start] + xml[xml.index(b"</SignatureValue>") :])
+    assert main(["verify", str(emptied), "--cert", str(files["pem"])]) == 1
+    err = capsys.readouterr().err
+    assert err == "REFUSED SIGNATURE_INVALID: the signature's SignatureValue is empty or not base64\n"
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_files_are_read_no_further_than_the_limits(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", "/dev/zero", "--cert", str(files["pem"])]) == 1
+    assert capsys.readouterr().err.startswith("REFUSED PAYLOAD_TOO_LARGE: the file holds more than the limit of ")
+    assert main(["verify", str(files["xml"]), "--cert", "/dev/zero"]) == 2
+    assert "is larger than 1048576 bytes" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not (SHARED_ELMO / "elmo-schemas").is_dir(), reason="shared ELMO schemas not found")
+def test_xsd_dir_with_the_schemas_gives_conformance_warnings(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", str(files["xml"]), "--cert", str(files["pem"]), "--xsd-dir", str(SHARED_ELMO)]) == 0
+    out = capsys.readouterr().out  # the document is on line 2, after its XML declaration
+    assert "warning XSD_VIOLATION: line 2: Element 'value'" in out  # "7,5" ECTS is not an xs:decimal
+
+
+@pytest.mark.parametrize("folder", ["empty", "not-a-folder", "partial"])
+def test_xsd_dir_without_the_schemas_is_a_usage_error(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], folder: str
+) -> None:
+    xsd_dir = tmp_path / folder
+    if folder == "empty":
+        xsd_dir.mkdir()
+    elif folder == "partial":
+        (xsd_dir / "elmo-schemas" / "v1.7.0").mkdir(parents=True)
+        (xsd_dir / "elmo-schemas" / "v1.7.0" / "schema.xsd").write_text("<schema/>")
+        (xsd_dir / "offline-import-map.json").write_text("{}")
+    assert main(["verify", str(files["xml"]), "--cert", str(files["pem"]), "--xsd-dir", str(xsd_dir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"emrex-emc verify: error: --xsd-dir '{xsd_dir}' ")
+    expected = (
+        "is not a folder" if folder == "not-a-folder" else "does not hold the ELMO schemas (missing or unreadable: "
+    )
+    assert expected in err
+    if folder == "partial":
+        assert "elmo-schemas/v1.3.0/schema.xsd" in err and "elmo-schemas/v1.7.0/schema.xsd" not in err

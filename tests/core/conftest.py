@@ -37,3 +37,8 @@ def signed_xml(unsigned_xml: bytes, emp_identity: SigningIdentity) -> bytes:
 @pytest.fixture(scope="session")
 def signed_sha256(unsigned_xml: bytes, emp_identity: SigningIdentity) -> bytes:
     return sign_elmo(unsigned_xml, emp_identity, style="ds-sha256-exclusive")
+
+
+def identity_with_subject(common_name: str) -> SigningIdentity:
+    """A signing identity whose certificate's CN is ``common_name`` as given (any length, any characters)."""
+    return generate_signing_identity(common_name, not_before=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))

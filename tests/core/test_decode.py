@@ -121,3 +121,13 @@ def test_a_bomb_is_never_fully_inflated(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(EmrexError):
         decode_elmo_value(base64.b64encode(_zero_bomb(32)), limits)
     assert sum(produced) <= limits.max_decompressed_bytes + 256 * 1024
+
+
+@pytest.mark.parametrize(
+    ("value", "code"), [("<elmo>\ud800</elmo>", "ENCODING_INVALID"), ("QUJD\udfff", "BASE64_INVALID")]
+)
+def test_text_with_a_lone_surrogate_is_refused_not_a_crash(value: str, code: str) -> None:
+    """A str value may hold lone surrogates, which cannot be encoded (UnicodeEncodeError before)."""
+    with pytest.raises(EmrexError) as info:
+        decode_elmo_value(value, DecodeLimits())
+    assert info.value.code.value == code

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import pytest
+from cryptography import x509
 from lxml import etree
 
+from emrex_emc.core import signature
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.policy import VerificationPolicy, XmlLimits
 from emrex_emc.core.signature import DS_NS, verify_enveloped
+from emrex_emc.core.text import is_clean
 from emrex_emc.core.xmlsafe import parse_xml
 from emrex_emc.local.elmo_factory import SigningIdentity, generate_signing_identity, sign_elmo
+from tests.adapters.conftest import make_certificate
+from tests.core.mutations import sign_signed_info
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 POLICY = VerificationPolicy()
@@ -140,3 +146,124 @@ def test_comments_are_not_part_of_the_verified_tree(signed_xml: bytes, emp_ident
     signed, _ = verify(injected, [emp_identity])
     assert signed.find(".//{*}familyName").text == "de Vries"
     assert not list(signed.iter(etree.Comment))
+
+
+def _set_text(path: str, value: str | None):  # type: ignore[no-untyped-def]
+    return lambda sig: setattr(sig.find(path, DS), "text", value)
+
+
+def _duplicate(path: str):  # type: ignore[no-untyped-def]
+    return lambda sig: sig.find(path, DS).addnext(copy.deepcopy(sig.find(path, DS)))
+
+
+def _text_after_signature(sig: etree._Element) -> None:
+    sig.tail = "unsigned words"
+
+
+@pytest.mark.parametrize(
+    ("edit", "code"),
+    [
+        (_set_text("ds:SignatureValue", None), ErrorCode.SIGNATURE_INVALID),  # was TypeError inside signxml
+        (_set_text("ds:SignatureValue", " \n "), ErrorCode.SIGNATURE_INVALID),
+        (_set_text("ds:SignatureValue", "QUJD\u00e9"), ErrorCode.SIGNATURE_INVALID),  # was ValueError (non-ASCII)
+        (lambda sig: sig.remove(sig.find("ds:SignatureValue", DS)), ErrorCode.SIGNATURE_INVALID),
+        (_duplicate("ds:SignatureValue"), ErrorCode.SIGNATURE_INVALID),
+        (_set_text("ds:SignedInfo/ds:Reference/ds:DigestValue", None), ErrorCode.SIGNATURE_REFERENCE_INVALID),
+        (_set_text("ds:SignedInfo/ds:Reference/ds:DigestValue", "@@@@"), ErrorCode.SIGNATURE_REFERENCE_INVALID),
+        (_duplicate("ds:SignedInfo/ds:Reference/ds:DigestValue"), ErrorCode.SIGNATURE_REFERENCE_INVALID),
+        (_text_after_signature, ErrorCode.SIGNATURE_DIGEST_MISMATCH),  # was XMLSyntaxError inside signxml
+    ],
+    ids=[
+        "empty-signature-value",
+        "blank-signature-value",
+        "non-ascii-signature-value",
+        "no-signature-value",
+        "two-signature-values",
+        "empty-digest-value",
+        "non-base64-digest-value",
+        "two-digest-values",
+        "text-added-after-signature",
+    ],
+)
+def test_values_signxml_would_trip_over_are_refused_with_a_precise_code(  # type: ignore[no-untyped-def]
+    signed_sha256: bytes, emp_identity: SigningIdentity, edit, code
+) -> None:
+    assert refused(edit_signature(signed_sha256, edit), [emp_identity]).code is code
+
+
+def test_a_line_wrapped_signature_value_still_verifies(signed_sha256: bytes, emp_identity: SigningIdentity) -> None:
+    def wrap(sig: etree._Element) -> None:  # the SignatureValue is outside SignedInfo: its layout is not signed
+        value = sig.find("ds:SignatureValue", DS)
+        text = value.text or ""
+        value.text = "\n" + "\r\n".join(text[i : i + 20] for i in range(0, len(text), 20)) + "\n"
+
+    signed, _ = verify(edit_signature(signed_sha256, wrap), [emp_identity])
+    assert etree.QName(signed).localname == "elmo"
+
+
+def test_a_registry_certificate_with_another_key_type_is_skipped(
+    signed_xml: bytes, emp_identity: SigningIdentity
+) -> None:
+    """signxml refused an EC certificate outright, so the right RSA certificate after it was never tried."""
+    without_hint = edit_signature(signed_xml, lambda sig: sig.remove(sig.find("ds:KeyInfo", DS)))
+    ec_certificate = x509.load_der_x509_certificate(make_certificate("EC EMP"))
+    root = parse_xml(without_hint, XmlLimits())
+    _, facts = verify_enveloped(root, [ec_certificate, emp_identity.certificate], POLICY, NOW)
+    assert facts.certificate_subject == "CN=Test EMP"
+    only_ec = refused_with(without_hint, [ec_certificate])
+    assert only_ec.code is ErrorCode.SIGNATURE_INVALID
+
+
+def test_an_unforeseen_signxml_failure_is_a_clean_signature_invalid(
+    monkeypatch: pytest.MonkeyPatch, signed_sha256: bytes, emp_identity: SigningIdentity
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise TypeError("internal \x1b[2J" + "k" * 10_000)
+
+    monkeypatch.setattr(signature._OwnTreeVerifier, "verify", broken)
+    error = refused(signed_sha256, [emp_identity])
+    assert error.code is ErrorCode.SIGNATURE_INVALID
+    assert error.message.startswith("the signature cannot be verified: internal [2Jkkk")
+    assert is_clean(error.message) and len(error.message) < 400
+
+
+def refused_with(xml: bytes, certificates: list[x509.Certificate]) -> EmrexError:
+    with pytest.raises(EmrexError) as info:
+        verify_enveloped(parse_xml(xml, XmlLimits()), certificates, POLICY, NOW)
+    return info.value
+
+
+def test_two_canonicalization_transforms_are_refused_even_when_signed(
+    signed_sha256: bytes, emp_identity: SigningIdentity
+) -> None:
+    """An EMP could sign such a Reference; signxml then tried to canonicalize bytes (TypeError)."""
+
+    def second_c14n(sig: etree._Element) -> None:
+        transform = sig.find("ds:SignedInfo/ds:Reference/ds:Transforms/ds:Transform[2]", DS)
+        transform.addnext(copy.deepcopy(transform))
+
+    root = etree.fromstring(edit_signature(signed_sha256, second_c14n))
+    assert sign_signed_info(root, emp_identity.key_pem)
+    error = refused(etree.tostring(root), [emp_identity])
+    assert error.code is ErrorCode.SIGNATURE_TRANSFORM_FORBIDDEN
+    assert error.message == "the Reference may use one canonicalization transform at most"
+
+
+def test_signed_text_after_the_signature_verifies(unsigned_xml: bytes, emp_identity: SigningIdentity) -> None:
+    """Text the signer placed after its Signature is signed content: signxml failed to re-read it."""
+    root = etree.fromstring(sign_elmo(unsigned_xml.replace(b"</elmo>", b"trailing words</elmo>"), emp_identity))
+    signature = root.find("ds:Signature", DS)
+    before = signature.getprevious()
+    signature.tail, before.tail = before.tail, None  # the same text, now after the Signature
+    assert signature.tail == "trailing words"
+    signed, _ = verify(etree.tostring(root), [emp_identity])
+    assert signed[-1].tail == "trailing words"
+
+
+def test_non_ascii_element_and_attribute_names_verify(unsigned_xml: bytes, emp_identity: SigningIdentity) -> None:
+    """signxml's ASCII copies turned such names into character references it could not re-read."""
+    extended = unsigned_xml.replace(b"</learner>", "<notitie-ø kenmerk-é='1'>x</notitie-ø></learner>".encode(), 1)
+    assert extended != unsigned_xml
+    for style in ("java-sha1-inclusive", "ds-sha256-exclusive"):
+        signed, _ = verify(sign_elmo(extended, emp_identity, style=style), [emp_identity])
+        assert signed.find(".//{*}notitie-ø").get("kenmerk-é") == "1"

@@ -3,6 +3,8 @@
 Fetches and parses an EWP catalogue or an EMREG list (default ``$EMREX_REGISTRY_URL``, else the EWP
 production catalogue) and lists every EMP with its certificates (SHA-256 fingerprint, subject, expiry;
 expired ones flagged). Exit status 1 with a message when the registry cannot be fetched or parsed.
+Registry entries are hostile: the text listing shows each of their values clipped to one clean line,
+the JSON listing has them whole with every terminal control character escaped.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from emrex_emc.core.errors import EmrexError
 from emrex_emc.core.registry import Emp
+from emrex_emc.core.text import MAX_MESSAGE_CHARS, clip, json_for_terminal
 
 
 def register(subparsers: Any) -> None:
@@ -64,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         "emps": [_emp_json(emp, now) for emp in emps],
         "notices": [notice.to_json() for notice in parsed.notices],
     }
-    print(json.dumps(listing, indent=2, ensure_ascii=False) if args.json else _text(listing))
+    print(json_for_terminal(json.dumps(listing, indent=2, ensure_ascii=False)) if args.json else _text(listing))
     return 0
 
 
@@ -85,6 +88,8 @@ def certificate_summary(der: bytes, now: datetime) -> dict[str, Any]:
     """Fingerprint, subject and expiry of one DER certificate (``expired`` compared with ``now``)."""
     from cryptography import x509
 
+    from emrex_emc.core.certs import subject_text
+
     summary: dict[str, Any] = {"sha256": hashlib.sha256(der).hexdigest()}
     try:
         certificate = x509.load_der_x509_certificate(der)
@@ -93,7 +98,7 @@ def certificate_summary(der: bytes, now: datetime) -> dict[str, Any]:
     not_after = certificate.not_valid_after_utc
     return {
         **summary,
-        "subject": certificate.subject.rfc4514_string(),
+        "subject": subject_text(certificate),
         "not_after": not_after.isoformat(),
         "expired": not_after < now,
     }
@@ -101,14 +106,15 @@ def certificate_summary(der: bytes, now: datetime) -> dict[str, Any]:
 
 def _text(listing: dict[str, Any]) -> str:
     emps = listing["emps"]
-    lines = [f"Registry {listing['source']} ({listing['format']}): {len(emps)} EMP(s)", ""]
+    lines = [f"Registry {clip(listing['source'])} ({listing['format']}): {len(emps)} EMP(s)", ""]
     for emp in emps:
-        title = f"{emp['country']}  {emp['label']}"
+        title = f"{clip(emp['country'], 10)}  {clip(emp['label'])}"
         if emp["label"] != emp["name"]:
-            title += f"  (EMP {emp['name']}, one per institution)"
-        lines += [title, f"    url:          {emp['url']}", f"    id:           {emp['id']}"]
+            title += f"  (EMP {clip(emp['name'])}, one per institution)"
+        lines += [title, f"    url:          {clip(emp['url'])}", f"    id:           {clip(emp['id'])}"]
         if emp["institutions"]:
-            lines.append(f"    institutions: {'; '.join(emp['institutions'])}")
+            institutions = "; ".join(clip(name) for name in emp["institutions"])
+            lines.append(f"    institutions: {clip(institutions, MAX_MESSAGE_CHARS)}")
         for cert in emp["certificates"]:
             lines.append(f"    certificate:  sha256 {cert['sha256']}")
             if cert["subject"] is None:

@@ -2,8 +2,9 @@
 
 Exit 0: verified and accepted (an identity mismatch is a verdict to review, not a refusal).
 Exit 1: refused, with a stable error code and a message on stderr (and JSON on stdout with ``--json``).
-Exit 2: usage errors (unreadable files, partial or malformed expectations).
-lxml and signxml are imported only when the command runs.
+Exit 2: usage errors (unreadable files, partial or malformed expectations, an --xsd-dir without the schemas).
+lxml and signxml are imported only when the command runs. What it prints from documents and
+certificates holds no terminal control characters (see ``emrex_emc.core.text``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 EXIT_ACCEPTED = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
+MAX_CERTIFICATE_FILE_BYTES = 1024 * 1024
 
 
 def register(subparsers: Any) -> None:
@@ -51,40 +53,72 @@ class _UsageError(Exception):
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        payload = _read(args.payload, "PAYLOAD")
-        certificates = [_read(path, "--cert") for path in args.cert]
-        expected = _expectation(args)
-    except _UsageError as exc:
-        print(f"emrex-emc verify: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-
-    from emrex_emc.core.errors import EmrexError
-    from emrex_emc.core.pipeline import verify_elmo
+    from emrex_emc.core.errors import EmrexError, ErrorCode
     from emrex_emc.core.policy import PipelinePolicy, VerificationPolicy
 
     policy = PipelinePolicy(
         signature=VerificationPolicy(forbid_sha1=args.forbid_sha1, strict_cert_validity=args.strict_cert_validity)
     )
+    payload_limit = policy.decode.max_encoded_bytes
     try:
+        payload = _read(args.payload, "PAYLOAD", payload_limit)
+        certificates = [_certificate(path) for path in args.cert]
+        expected = _expectation(args)
+        _check_xsd_dir(args.xsd_dir)
+    except _UsageError as exc:
+        print(f"emrex-emc verify: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from emrex_emc.core.pipeline import verify_elmo
+
+    try:
+        if len(payload) > payload_limit:
+            raise EmrexError(
+                ErrorCode.PAYLOAD_TOO_LARGE, f"the file holds more than the limit of {payload_limit} bytes"
+            )
         result = verify_elmo(payload, certificates, policy, expected=expected, xsd_dir=args.xsd_dir)
-    except EmrexError as exc:
+    except EmrexError as exc:  # its message is clipped and clean (core.errors)
         print(f"REFUSED {exc.code.value}: {exc.message}", file=sys.stderr)
         if args.json:
             print(json.dumps({"verified": False, "error": exc.to_json()}, indent=2))
         return EXIT_REFUSED
     if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str))
+        from emrex_emc.core.text import json_for_terminal
+
+        print(json_for_terminal(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str)))
     else:
         print(_human(result))
     return EXIT_ACCEPTED
 
 
-def _read(path: str, what: str) -> bytes:
+def _read(path: str, what: str, limit: int) -> bytes:
+    """The file's first ``limit + 1`` bytes: more tells the file is too large (and ``/dev/zero`` ends)."""
     try:
-        return Path(path).read_bytes()
+        with Path(path).open("rb") as file:
+            return file.read(limit + 1)
     except OSError as exc:
         raise _UsageError(f"cannot read {what} file {path!r}: {exc.strerror or exc}") from exc
+
+
+def _certificate(path: str) -> bytes:
+    data = _read(path, "--cert", MAX_CERTIFICATE_FILE_BYTES)
+    if len(data) > MAX_CERTIFICATE_FILE_BYTES:
+        raise _UsageError(f"the --cert file {path!r} is larger than {MAX_CERTIFICATE_FILE_BYTES} bytes")
+    return data
+
+
+def _check_xsd_dir(xsd_dir: str | None) -> None:
+    """An --xsd-dir without the schemas would silently skip the conformance check: refuse it."""
+    if xsd_dir is None:
+        return
+    if not Path(xsd_dir).is_dir():
+        raise _UsageError(f"--xsd-dir {xsd_dir!r} is not a folder")
+    from emrex_emc.core.elmo.conformance import missing_schema_files
+
+    missing = missing_schema_files(xsd_dir)
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise _UsageError(f"--xsd-dir {xsd_dir!r} does not hold the ELMO schemas (missing or unreadable: {shown})")
 
 
 def _expectation(args: argparse.Namespace) -> Any:

@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.text import clip
 
 _PEM_MARKER = b"-----BEGIN"
 
@@ -50,8 +51,9 @@ def sha256_fingerprint(cert: x509.Certificate) -> str:
 
 
 def subject_text(cert: x509.Certificate) -> str:
+    """The subject as RFC 4514 text, clipped: certificates come from documents and registries."""
     try:
-        return cert.subject.rfc4514_string()
+        return clip(cert.subject.rfc4514_string())
     except ValueError:
         return "<unreadable subject>"
 

@@ -116,10 +116,16 @@ def _as_bytes(value: str | bytes) -> bytes:
     try:
         return value.encode("ascii")
     except UnicodeEncodeError:
-        if _looks_like_xml(value.lstrip().encode("utf-8")):
-            return value.encode("utf-8")
+        pass
+    if not _looks_like_xml(value.lstrip()[:1].encode("utf-8", "replace")):
         raise EmrexError(
             ErrorCode.BASE64_INVALID, "the elmo value is neither XML nor base64: it contains non-ASCII characters"
+        )
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no encoding can represent it
+        raise EmrexError(
+            ErrorCode.ENCODING_INVALID, "the XML text contains a lone surrogate, which no encoding can represent"
         ) from None
 
 

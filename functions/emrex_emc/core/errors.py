@@ -1,13 +1,18 @@
 """Stable error codes of the EMC.
 
 Every refusal carries one of these codes (shown to support staff, stored with the outcome and
-published in rejection events) plus a human message that says *why*.
+published in rejection events) plus a human message that says *why*. Messages often quote values from
+outside (a URI, an algorithm, a certificate subject): each such value is clipped where it is put into
+the message (``clip(uri, 100)``), and the whole message is clipped again when the error or notice is
+made, so nothing attacker-sized or with control characters travels on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from emrex_emc.core.text import MAX_MESSAGE_CHARS, clip
 
 
 class ErrorCode(StrEnum):
@@ -78,6 +83,7 @@ class EmrexError(Exception):
     """
 
     def __init__(self, code: ErrorCode, message: str, *, field: str | None = None) -> None:
+        message = clip(message, MAX_MESSAGE_CHARS)
         super().__init__(f"{code.value}: {message}")
         self.code = code
         self.message = message
@@ -100,6 +106,9 @@ class Notice:
 
     code: str
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", clip(self.message, MAX_MESSAGE_CHARS))
 
     def to_json(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}

@@ -25,6 +25,7 @@ from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.policy import PipelinePolicy, XmlLimits
 from emrex_emc.core.signature import verify_enveloped
 from emrex_emc.core.signature_facts import SignatureFacts
+from emrex_emc.core.text import clip
 from emrex_emc.core.xmlsafe import parse_xml
 
 if TYPE_CHECKING:
@@ -86,13 +87,14 @@ def verify_elmo(
     except EmrexError as exc:
         if not latin1:
             raise
+        reason = clip(exc.message, 450)
         raise EmrexError(
             ErrorCode.ENCODING_INVALID,
-            f"the document declares UTF-8 but is not; read as ISO-8859-1 it is still refused ({exc.message})",
+            f"the document declares UTF-8 but is not; read as ISO-8859-1 it is still refused ({reason})",
         ) from exc
     version = detect_version(signed)
     document = read_elmo(signed)
-    conformance = check_conformance(signed, version, xsd_dir)
+    conformance = check_conformance(signed, version, xsd_dir, received=root)
     identity = _match(document, expected)
     notices = (
         *facts.notices,
@@ -134,7 +136,7 @@ def _refuse_comments_in_text(root: etree._Element) -> None:
         if any(text and text.strip() for text in around):
             raise EmrexError(
                 ErrorCode.COMMENT_IN_SIGNED_TEXT,
-                f"a comment was inserted inside the text of <{etree.QName(parent).localname}>; "
+                f"a comment was inserted inside the text of <{clip(etree.QName(parent).localname, 100)}>; "
                 "comments inside values are a known attack on signed documents",
             )
 
@@ -143,7 +145,7 @@ def _require_elmo_root(root: etree._Element) -> None:
     tag = root.tag if isinstance(root.tag, str) else ""
     local = tag.rpartition("}")[2]
     if local != "elmo":
-        raise EmrexError(ErrorCode.NOT_ELMO, f"the document's root element is <{local or '?'}>, not <elmo>")
+        raise EmrexError(ErrorCode.NOT_ELMO, f"the document's root element is <{clip(local, 100) or '?'}>, not <elmo>")
 
 
 def _match(document: ElmoDocument, expected: ExpectedIdentity | None) -> IdentityResult | None:

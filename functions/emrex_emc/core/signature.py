@@ -1,8 +1,10 @@
 """Step 3 of the trust pipeline: the enveloped XML-DSig signature of an ELMO document.
 
 The shape of the signature is checked before any cryptography (one ``Signature`` as a direct child of
-the root, one ``Reference URI=""``, only enveloped + C14N 1.0 transforms, an allow-list of algorithms):
-this closes the signature-wrapping tricks that a generic verifier lets through. The cryptography is
+the root, one ``Reference URI=""``, only enveloped + C14N 1.0 transforms, an allow-list of algorithms,
+base64 ``SignatureValue`` and ``DigestValue``): this closes the signature-wrapping tricks that a generic
+verifier lets through, and refuses with a precise code what signxml would trip over (it decodes these
+values unchecked: an empty ``SignatureValue`` raised ``TypeError``). The cryptography is
 signxml's, configured as in emrex-protocol.md §5.6, against the EMP's registry certificates only; a
 certificate in ``KeyInfo`` is used as a hint for the order in which registry certificates are tried,
 never as a trust anchor. The caller must read data only from the returned tree: it is signxml's
@@ -14,12 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidDigest, InvalidSignature, SignXMLException
@@ -29,6 +34,7 @@ from emrex_emc.core import certs
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.policy import VerificationPolicy
 from emrex_emc.core.signature_facts import SignatureFacts
+from emrex_emc.core.text import clip
 from emrex_emc.core.xmlsafe import thread_parser
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -58,17 +64,37 @@ DIGEST_METHODS: dict[str, DigestAlgorithm] = {
     d.value: d for d in (DigestAlgorithm.SHA1, DigestAlgorithm.SHA256, DigestAlgorithm.SHA384, DigestAlgorithm.SHA512)
 }
 _SHA1 = frozenset({SignatureMethod.RSA_SHA1.value, DigestAlgorithm.SHA1.value})
+_WHITESPACE = re.compile(r"\s+")
+_SIGNXML_FAILURES = (
+    SignXMLException,
+    etree.LxmlError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    UnsupportedAlgorithm,
+)
+"""The last resort at the signxml boundary. signxml reads the signature with unchecked ``b64decode``, enum
+and dictionary look-ups and re-parses its own serializations; :func:`check_shape` refuses every such case
+we know of beforehand with a precise code, and whatever is left becomes ``SIGNATURE_INVALID``."""
 
 
 class _OwnTreeVerifier(XMLVerifier):
     """signxml copies an input element before working on it and copies it again to apply the transforms.
 
     The pipeline hands over a tree it owns and never reads again (signxml does not modify it), so the
-    first, redundant copy of a possibly large document is skipped.
+    first, redundant copy of a possibly large document is skipped. signxml copies by serializing and
+    re-parsing; lxml's default serialization (ASCII, with the element's tail) cannot be re-parsed when
+    an element or attribute name is not ASCII (``<&#248;>``) or when text follows the Signature, so
+    every copy is made in UTF-8 and without the tail (a copy of one element never needs it).
     """
 
     def get_root(self, data: Any) -> Any:
         return data if isinstance(data, etree._Element) else super().get_root(data)  # type: ignore[no-untyped-call]
+
+    def _tostring(self, xml_node: Any, **kwargs: Any) -> bytes:
+        copy: bytes = etree.tostring(xml_node, encoding="utf-8", with_tail=False, **kwargs)
+        return copy
 
 
 @dataclass(frozen=True)
@@ -139,12 +165,14 @@ def check_shape(root: etree._Element, policy: VerificationPolicy) -> _Shape:
     if reference.get("URI") != "":
         raise EmrexError(
             ErrorCode.SIGNATURE_REFERENCE_INVALID,
-            f'the signature must sign the whole document (Reference URI=""), not URI={reference.get("URI")!r}',
+            f'the signature must sign the whole document (Reference URI=""), not URI={_quoted(reference.get("URI"))}',
         )
     _check_transforms(reference)
     digest = _algorithm(_only_child(reference, "DigestMethod", ErrorCode.SIGNATURE_REFERENCE_INVALID))
     if digest not in DIGEST_METHODS:
         raise _forbidden_algorithm("digest method", digest)
+    _check_base64(reference, "DigestValue", ErrorCode.SIGNATURE_REFERENCE_INVALID)
+    _check_base64(signature, "SignatureValue", ErrorCode.SIGNATURE_INVALID)
     shape = _Shape(signature, signature_method, digest, c14n)
     if shape.sha1 and policy.forbid_sha1:
         raise EmrexError(
@@ -168,7 +196,7 @@ def _the_signature(root: etree._Element) -> etree._Element:
     if stray:
         raise EmrexError(
             ErrorCode.SIGNATURE_MISPLACED,
-            f"a Signature element is inside {etree.QName(stray[0].getparent()).localname!r} "
+            f"a Signature element is inside {_quoted(etree.QName(stray[0].getparent()).localname)} "
             "(only a direct child of the root, or one inside a diploma supplement, is allowed)",
         )
     if not direct:
@@ -187,12 +215,18 @@ def _check_transforms(reference: etree._Element) -> None:
         if algorithm != ENVELOPED and algorithm not in C14N_METHODS:
             raise EmrexError(
                 ErrorCode.SIGNATURE_TRANSFORM_FORBIDDEN,
-                f"the signature uses the transform {algorithm!r} (only enveloped-signature and C14N are allowed)",
+                f"the signature uses the transform {_quoted(algorithm)} "
+                "(only enveloped-signature and C14N are allowed)",
             )
     if algorithms.count(ENVELOPED) != 1:
         raise EmrexError(
             ErrorCode.SIGNATURE_TRANSFORM_FORBIDDEN,
             "the Reference must use the enveloped-signature transform exactly once",
+        )
+    if len(algorithms) > 2:  # signxml cannot canonicalize twice (it raised TypeError)
+        raise EmrexError(
+            ErrorCode.SIGNATURE_TRANSFORM_FORBIDDEN,
+            "the Reference may use one canonicalization transform at most",
         )
 
 
@@ -209,8 +243,25 @@ def _algorithm(element: etree._Element) -> str:
     return element.get("Algorithm") or ""
 
 
+def _check_base64(parent: etree._Element, local: str, code: ErrorCode) -> None:
+    """The one ``local`` child of ``parent`` holds non-empty base64 text (whitespace allowed) and nothing else."""
+    element = _only_child(parent, local, code)
+    compact = _WHITESPACE.sub("", element.text or "")
+    try:
+        valid = bool(compact) and not len(element) and bool(binascii.a2b_base64(compact, strict_mode=True))
+    except (binascii.Error, ValueError):  # ValueError: non-ASCII characters
+        valid = False
+    if not valid:
+        raise EmrexError(code, f"the signature's {local} is empty or not base64")
+
+
 def _forbidden_algorithm(kind: str, uri: str) -> EmrexError:
-    return EmrexError(ErrorCode.SIGNATURE_ALGORITHM_FORBIDDEN, f"the {kind} {uri!r} is not allowed")
+    return EmrexError(ErrorCode.SIGNATURE_ALGORITHM_FORBIDDEN, f"the {kind} {_quoted(uri)} is not allowed")
+
+
+def _quoted(value: str | None) -> str:
+    """A value from the document, clipped and quoted as ``repr`` would (the quotes show where it ends)."""
+    return "None" if value is None else repr(clip(value, 100))
 
 
 def _key_info_certificates(signature: etree._Element) -> list[x509.Certificate]:
@@ -227,6 +278,8 @@ def _try_certificate(
     root: etree._Element, cert: x509.Certificate, shape: _Shape, now: datetime
 ) -> etree._Element | None:
     """The verified tree, or ``None`` when this certificate's key did not make the signature."""
+    if not _has_rsa_key(cert):  # every allowed signature method is RSA
+        return None
     config = SignatureConfiguration(
         require_x509=True,
         location="./",
@@ -248,12 +301,19 @@ def _try_certificate(
         ) from exc
     except InvalidSignature:
         return None
-    except (SignXMLException, etree.DocumentInvalid) as exc:
-        raise EmrexError(ErrorCode.SIGNATURE_INVALID, f"the signature cannot be verified: {exc}") from exc
+    except _SIGNXML_FAILURES as exc:
+        raise EmrexError(ErrorCode.SIGNATURE_INVALID, f"the signature cannot be verified: {clip(exc, 300)}") from exc
     signed = result.signed_xml if not isinstance(result, list) else None
     if signed is None:
         raise EmrexError(ErrorCode.SIGNATURE_INVALID, "the signed content is not an XML element")
     return signed
+
+
+def _has_rsa_key(cert: x509.Certificate) -> bool:
+    try:
+        return isinstance(cert.public_key(), rsa.RSAPublicKey)
+    except (ValueError, UnsupportedAlgorithm):
+        return False
 
 
 def _facts(shape: _Shape, cert: x509.Certificate, policy: VerificationPolicy, now: datetime) -> SignatureFacts:

@@ -16,12 +16,14 @@ MAX_MESSAGE_CHARS = 600
 """Backstop for a whole human message (error or notice) built around such values."""
 ELLIPSIS = "…"
 
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f"  # C0 and C1 controls (ESC sequences, CR/LF, NUL, CSI)
+_BEYOND_C0 = (
+    "\x7f-\x9f"  # DEL and C1 controls (CSI)
     "\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff"  # zero-width, bidi, separators
     "\ud800-\udfff"  # lone surrogates
-    "\ufff9-\ufffb]"  # interlinear annotation controls
+    "\ufff9-\ufffb"  # interlinear annotation controls
 )
+_UNSAFE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")  # C0 controls: ESC sequences, CR/LF, NUL
+_UNSAFE_IN_JSON = re.compile(f"[{_BEYOND_C0}]")
 _SPACES = re.compile(r" {2,}")
 
 
@@ -43,3 +45,13 @@ def clip(value: object, limit: int = MAX_FIELD_CHARS) -> str:
 def is_clean(value: str) -> bool:
     """Whether ``value`` holds no character :func:`clip` would replace."""
     return _UNSAFE.search(value) is None
+
+
+def json_for_terminal(json_text: str) -> str:
+    """JSON from ``json.dumps(..., ensure_ascii=False)`` with every character :func:`clip` would replace escaped.
+
+    ``json.dumps`` escapes only C0 controls; C1 controls (a terminal's 8-bit CSI), bidirectional overrides
+    and the like pass through raw. They can only occur inside strings, where ``\\uXXXX`` is their JSON
+    spelling, so the result is the same JSON and non-ASCII letters stay readable.
+    """
+    return _UNSAFE_IN_JSON.sub(lambda match: f"\\u{ord(match.group()):04x}", json_text)

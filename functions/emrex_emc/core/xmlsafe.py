@@ -15,6 +15,7 @@ from lxml import etree
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.policy import XmlLimits
+from emrex_emc.core.text import clip
 
 # Atomic groups: each prolog item is matched once, so a failed match never rescans the document.
 _PROLOG_DOCTYPE = re.compile(rb"\A(?:\xef\xbb\xbf)?(?>\s+|<\?.*?\?>|<!--.*?-->)*<!DOCTYPE", re.DOTALL)
@@ -93,10 +94,10 @@ def _classify(exc: etree.XMLSyntaxError) -> EmrexError:
     if code in _ENCODING_ERRORS:
         return EmrexError(ErrorCode.ENCODING_INVALID, f"the document's bytes do not match its encoding ({where})")
     if code == etree.ErrorTypes.ERR_RESOURCE_LIMIT:
-        return EmrexError(ErrorCode.XML_TOO_COMPLEX, f"the document exceeds a parser limit: {exc.msg}")
+        return EmrexError(ErrorCode.XML_TOO_COMPLEX, f"the document exceeds a parser limit: {clip(exc.msg, 300)}")
     if code == etree.ErrorTypes.ERR_UNDECLARED_ENTITY:
         return EmrexError(ErrorCode.XML_FORBIDDEN_CONSTRUCT, f"the document uses an entity reference ({where})")
-    return EmrexError(ErrorCode.XML_MALFORMED, f"the document is not well-formed XML: {exc.msg}")
+    return EmrexError(ErrorCode.XML_MALFORMED, f"the document is not well-formed XML: {clip(exc.msg, 300)}")
 
 
 def _forbidden() -> EmrexError:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -7,8 +8,19 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from emrex_emc.core.elmo.conformance import MAX_VIOLATIONS, _OfflineResolver, check_conformance
+from emrex_emc.core.elmo.conformance import (
+    IMPORT_MAP,
+    MAX_VIOLATIONS,
+    SCHEMA_FILES,
+    _OfflineResolver,
+    check_conformance,
+    missing_schema_files,
+)
 from emrex_emc.core.elmo.versions import detect_version
+from emrex_emc.core.pipeline import verify_elmo
+from emrex_emc.core.policy import PipelinePolicy
+from emrex_emc.local.elmo_factory import SigningIdentity, generate_signing_identity, sign_elmo
+from emrex_emc.local.elmo_factory import build_elmo as build_elmo_document
 
 Load = Callable[[str], etree._Element]
 
@@ -84,3 +96,53 @@ def test_resolver_maps_urls_and_suffixes_inside_the_folder_only(shared_elmo: Pat
     assert resolver.local_path(relative) == (shared_elmo / "elmo-schemas/references/xmldsig-core-schema.xsd").resolve()
     assert resolver.local_path("https://evil.example/schema.xsd") is None
     assert resolver.local_path("/etc/passwd") is None
+
+
+def _signed_with_unsigned_layout(identity: SigningIdentity, *, blank_lines: int = 3) -> bytes:
+    """A signed document whose layout outside the canonical form differs from it: a prolog comment, a
+    start tag spread over lines, a long comment between elements. None of it is signed, so it verifies,
+    but the verified tree (the canonical form re-parsed) has other line numbers than the document."""
+    xml = build_elmo_document(given_names="A", family_name="B", birth_date=dt.date(2000, 1, 1), courses=1)
+    xml = xml.replace(b"<status>passed</status>", b"<status>passed</status><bogus/>", 1)
+    signed = sign_elmo(xml, identity, style="ds-sha256-inclusive")
+    signed = signed.replace(b"?>", b"?>\n<!--\n prolog\n-->\n", 1)
+    signed = signed.replace(b"<elmo xmlns=", b"<elmo\n\n    xmlns=", 1)
+    return signed.replace(b"<report>", b"<report><!--" + b"\n" * blank_lines + b"-->", 1)
+
+
+@pytest.mark.parametrize("blank_lines", [3, 70_000], ids=["short", "beyond-65535-lines"])
+def test_violations_carry_the_line_of_the_document_as_received(shared_elmo: Path, blank_lines: int) -> None:
+    identity = generate_signing_identity("Lines EMP")
+    document = _signed_with_unsigned_layout(identity, blank_lines=blank_lines)
+    line = document[: document.index(b"<bogus/>")].count(b"\n") + 1
+    result = verify_elmo(document, [identity.cert_pem], PipelinePolicy(), xsd_dir=str(shared_elmo))
+    [bogus] = [n.message for n in result.notices if "'bogus'" in n.message]
+    assert bogus.startswith(f"line {line}: Element 'bogus': This element is not expected.")
+    assert line > blank_lines
+
+
+def test_violations_on_a_tree_of_its_own_keep_its_lines(
+    build: Callable[..., etree._Element], shared_elmo: Path
+) -> None:
+    root = etree.fromstring(etree.tostring(build("<bogus/>"), pretty_print=True))
+    [notice] = check_conformance(root, "v1", str(shared_elmo))
+    assert notice.message.startswith(f"line {root.find('.//{*}bogus').sourceline}: Element 'bogus'")
+
+
+def test_missing_schema_files(shared_elmo: Path, tmp_path: Path) -> None:
+    assert missing_schema_files(str(shared_elmo)) == []
+    assert missing_schema_files(str(tmp_path)) == [IMPORT_MAP]
+    copy = tmp_path / "elmo"
+    shutil.copytree(shared_elmo / "elmo-schemas" / "v1.7.0", copy / "elmo-schemas" / "v1.7.0")
+    shutil.copy(shared_elmo / IMPORT_MAP, copy / IMPORT_MAP)
+    missing = missing_schema_files(str(copy))
+    assert SCHEMA_FILES["v2"] in missing and "w3c/xml.xsd" in missing
+    assert SCHEMA_FILES["v1"] not in missing
+
+
+def test_a_malformed_import_map_is_missing_and_never_a_crash(tmp_path: Path, load: Load, shared_elmo: Path) -> None:
+    shutil.copytree(shared_elmo / "elmo-schemas" / "v1.7.0", tmp_path / "elmo-schemas" / "v1.7.0")
+    (tmp_path / IMPORT_MAP).write_text('["not", "an", "object"]', encoding="utf-8")
+    assert missing_schema_files(str(tmp_path)) == [IMPORT_MAP]
+    notices = check_conformance(load("elmo-schemas/v1.4.0/example.xml"), "v1", str(tmp_path))
+    assert [n.code for n in notices] == ["XSD_UNAVAILABLE"]

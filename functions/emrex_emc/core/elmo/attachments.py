@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from emrex_emc.core.text import clip
+
 OCTET_STREAM = "application/octet-stream"
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
@@ -31,6 +33,8 @@ _ALIASES = {
 _ZIP_CONTAINERS = ("application/vnd.openxmlformats-", "application/vnd.oasis.opendocument.", "application/epub+zip")
 _WHITESPACE = b" \t\n\r\f\v"
 _DATA_URI = re.compile(r"^data:(?P<mime>[^;,]*)(?P<params>(?:;[^;,]*)*),", re.IGNORECASE)
+MAX_MIME_TYPE_CHARS = 100
+"""A declared MIME type is kept (and shown in notices) up to this length; real ones are far shorter."""
 
 
 class AttachmentDecodeError(ValueError):
@@ -87,7 +91,7 @@ def decode_content(text: str) -> DecodedContent:
         if not stripped:
             raise AttachmentDecodeError("the content is empty")
         return DecodedContent(_b64decode(stripped), None, "base64")
-    mime = match.group("mime").strip().lower() or None
+    mime = clip(match.group("mime").lower(), MAX_MIME_TYPE_CHARS) or None
     params = [p.strip().lower() for p in match.group("params").split(";") if p.strip()]
     payload = stripped[match.end() :]
     is_base64 = "base64" in params

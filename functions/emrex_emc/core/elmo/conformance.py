@@ -4,6 +4,11 @@ Real signed documents often violate the XSD; the signature is the integrity chec
 schemas import remote ``schemaLocation`` URLs; an lxml :class:`~lxml.etree.Resolver` driven by
 ``offline-import-map.json`` maps them to local files, and the parser never touches the network.
 Compiled schemas are cached per process (compiling takes a while).
+
+The tree that is validated is the verified one (signxml's re-parse of the canonical form), whose own line
+numbers count the lines of that form: it lost the XML declaration, the line breaks between attributes
+and the comments. Each violation is therefore located by its element, and reported with the line of
+the same element in the document as received.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -20,6 +25,7 @@ from lxml import etree
 
 from emrex_emc.core.elmo.versions import NAMESPACES, namespace_for, split_tag
 from emrex_emc.core.errors import Notice
+from emrex_emc.core.text import clip
 
 SCHEMA_FILES: dict[str, str] = {
     "v1": "elmo-schemas/v1.7.0/schema.xsd",
@@ -28,6 +34,9 @@ SCHEMA_FILES: dict[str, str] = {
 }
 IMPORT_MAP = "offline-import-map.json"
 MAX_VIOLATIONS = 20
+MAX_VIOLATION_CHARS = 300
+_ENVELOPED_SIGNATURE = "{http://www.w3.org/2000/09/xmldsig#}Signature"
+_PATH_PREFIX = re.compile(r"(?:^|/)@?([^/:\[\]@*()]+):")
 _SUFFIX_RULES = (
     ("references/xmldsig-core-schema.xsd", "elmo-schemas/references/xmldsig-core-schema.xsd"),
     ("references/EUROPASS_ISOCountries_V1.1.xsd", "elmo-schemas/references/EUROPASS_ISOCountries_V1.1.xsd"),
@@ -66,12 +75,34 @@ class _OfflineResolver(etree.Resolver):
         return self.resolve_filename(str(path), context)  # type: ignore[attr-defined]
 
 
+def _import_map(base: Path) -> dict[str, str]:
+    """The URL -> local file map of ``base``; raises OSError or ValueError when it is missing or malformed."""
+    mapping = json.loads((base / IMPORT_MAP).read_text(encoding="utf-8"))
+    if not isinstance(mapping, dict) or not all(isinstance(value, str) for value in mapping.values()):
+        raise ValueError(f"{IMPORT_MAP} is not a JSON object of URL -> file")
+    return {url: target for url, target in mapping.items() if not url.startswith("_")}
+
+
+def missing_schema_files(xsd_dir: str) -> list[str]:
+    """The files :func:`check_conformance` needs that ``xsd_dir`` lacks (empty when it has them all).
+
+    Needed: the import map, the ELMO schema of every supported version, and every local file the map and
+    the suffix rules point to.
+    """
+    base = Path(xsd_dir)
+    try:
+        targets = set(_import_map(base).values())
+    except (OSError, ValueError):
+        return [IMPORT_MAP]
+    needed = [*SCHEMA_FILES.values(), *sorted(targets | {target for _, target in _SUFFIX_RULES})]
+    return [relative for relative in needed if not (base / relative).is_file()]
+
+
 @lru_cache(maxsize=8)
 def _compiled_schema(xsd_dir: str, version: str) -> etree.XMLSchema:
     base = Path(xsd_dir)
-    mapping = json.loads((base / IMPORT_MAP).read_text(encoding="utf-8"))
     parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
-    parser.resolvers.add(_OfflineResolver(base, {k: v for k, v in mapping.items() if not k.startswith("_")}))
+    parser.resolvers.add(_OfflineResolver(base, _import_map(base)))
     document = etree.parse(str(base / SCHEMA_FILES[version]), parser)
     return etree.XMLSchema(document)
 
@@ -87,22 +118,90 @@ def _as_namespace(root: etree._Element, source: str, target: str) -> etree._Elem
     return clone
 
 
-def _message(error: Any) -> str:
+def _message(error: Any, line: int | None) -> str:
     text = str(error.message)
     for pattern, replacement in _QUOTED_VALUES:
         text = pattern.sub(replacement, text)
     for namespace in NAMESPACES:
         text = text.replace(f"{{{namespace}}}", "")
-    return f"line {error.line}: {text}"
+    text = clip(text, MAX_VIOLATION_CHARS)  # element names and namespaces come from the document
+    return text if line is None else f"line {line}: {text}"
 
 
-def check_conformance(root: etree._Element, version: str, xsd_dir: str | None) -> list[Notice]:
+def _elements(root: etree._Element, skipped: etree._Element | None = None) -> Iterator[etree._Element]:
+    """The elements below and including ``root`` in document order, without ``skipped`` and its subtree."""
+    iterator = root.iter(etree.Element)
+    for element in iterator:
+        if element is skipped:
+            for _ in range(sum(1 for _ in element.iter(etree.Element)) - 1):
+                next(iterator)
+            continue
+        yield element
+
+
+def _lines_as_received(
+    validated: etree._Element,
+    received: etree._Element,
+    removed: etree._Element | None,
+    wanted: list[etree._Element | None],
+) -> dict[etree._Element, int | None]:
+    """The line in ``received`` of each ``wanted`` element of ``validated``.
+
+    ``validated`` holds the elements of ``received`` in the same order, minus ``removed`` (the enveloped
+    Signature); an element may have moved to another namespace, never changed its local name. The walk
+    stops after the last wanted element, or where the two trees differ.
+    """
+    pending = {element for element in wanted if element is not None}
+    lines: dict[etree._Element, int | None] = {}
+    for ours, theirs in zip(_elements(validated), _elements(received, removed), strict=False):
+        if not pending:
+            break
+        if split_tag(ours.tag)[1] != split_tag(theirs.tag)[1]:
+            break
+        if ours in pending:
+            pending.discard(ours)
+            line = theirs.sourceline
+            lines[ours] = line if isinstance(line, int) else None
+    return lines
+
+
+def _violating_elements(root: etree._Element, errors: list[Any]) -> list[etree._Element | None]:
+    """The element each error is about, found by the XPath libxml2 gives it (``/ns0:elmo/ns0:report[2]/@x``)."""
+    prefixes = {prefix for error in errors for prefix in _PATH_PREFIX.findall(error.path or "")} - {"xml"}
+    namespaces: dict[str, str] = {}
+    if prefixes:  # the prefixes are the document's own: bind each as it is first declared
+        for element in root.iter(etree.Element):
+            if element.prefix in prefixes:
+                namespaces.setdefault(element.prefix, etree.QName(element).namespace or "")
+    tree = root.getroottree()
+    return [_node_at(tree, error.path, namespaces) for error in errors]
+
+
+def _node_at(tree: etree._ElementTree, path: str | None, namespaces: dict[str, str]) -> etree._Element | None:
+    try:
+        found = tree.xpath(path, namespaces=namespaces) if path else None
+    except etree.XPathError:
+        return None
+    if not isinstance(found, list) or not found:
+        return None
+    node = found[0]
+    if isinstance(node, etree._Element):
+        return node
+    parent = getattr(node, "getparent", lambda: None)()  # an attribute or text: its element
+    return parent if isinstance(parent, etree._Element) else None
+
+
+def check_conformance(
+    root: etree._Element, version: str, xsd_dir: str | None, received: etree._Element | None = None
+) -> list[Notice]:
     """Validate ``root`` against the official XSD of ``version``; violations become XSD_VIOLATION notices.
 
-    At most :data:`MAX_VIOLATIONS` violations are listed, plus one summary notice when there are more.
-    No ``xsd_dir`` (or a folder without the schemas) means no check and no notices. The ``v1.3.0``
-    namespace variant is validated against the 1.3.0 XSD after mapping it to the standard ``tree/v1``
-    namespace (the XSD's target namespace).
+    ``received``: the document as it was received, when ``root`` is the verified tree made from it; the
+    line numbers of the notices point into it (default: into ``root``). At most :data:`MAX_VIOLATIONS`
+    violations are listed, plus one summary notice when there are more. No ``xsd_dir`` (or a folder
+    without the schemas) means no check and no notices. The ``v1.3.0`` namespace variant is validated
+    against the 1.3.0 XSD after mapping it to the standard ``tree/v1`` namespace (the XSD's target
+    namespace).
     """
     if not xsd_dir or version not in SCHEMA_FILES:
         return []
@@ -112,14 +211,23 @@ def check_conformance(root: etree._Element, version: str, xsd_dir: str | None) -
     try:
         schema = _compiled_schema(str(base.resolve()), version)
     except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError, ValueError) as exc:
-        return [Notice("XSD_UNAVAILABLE", f"the {version} XSD could not be compiled: {exc}")]
+        return [Notice("XSD_UNAVAILABLE", f"the {version} XSD could not be compiled: {clip(exc, 300)}")]
     candidate = root
     if version == "v1.3.0":
         candidate = _as_namespace(root, namespace_for("v1.3.0"), namespace_for("v1"))
     if schema.validate(candidate):
         return []
     errors: list[Any] = list(cast(Iterable[Any], schema.error_log))
-    notices = [Notice("XSD_VIOLATION", _message(error)) for error in errors[:MAX_VIOLATIONS]]
+    listed = errors[:MAX_VIOLATIONS]
+    elements = _violating_elements(candidate, listed)
+    if received is None:
+        lines = _lines_as_received(candidate, root, None, elements)
+    else:
+        lines = _lines_as_received(candidate, received, received.find(_ENVELOPED_SIGNATURE), elements)
+    notices = [
+        Notice("XSD_VIOLATION", _message(error, None if element is None else lines.get(element)))
+        for error, element in zip(listed, elements, strict=True)
+    ]
     if len(errors) > MAX_VIOLATIONS:
         notices.append(Notice("XSD_VIOLATION", f"{len(errors) - MAX_VIOLATIONS} more XSD violations were not listed"))
     return notices

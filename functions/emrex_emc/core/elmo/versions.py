@@ -5,6 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.text import clip
 
 NAMESPACE_PREFIX = "https://github.com/emrex-eu/elmo-schemas/tree/"
 NAMESPACES: dict[str, str] = {
@@ -44,7 +45,7 @@ def detect_version(root: etree._Element) -> str:
     """
     namespace, local = split_tag(root.tag)
     if local != "elmo":
-        shown = local or "a non-element node"
+        shown = clip(local, 100) or "a non-element node"
         raise EmrexError(ErrorCode.NOT_ELMO, f"the document's root element is <{shown}>, not <elmo>")
     version = NAMESPACES.get(namespace or "")
     if version is not None:
@@ -55,7 +56,7 @@ def detect_version(root: etree._Element) -> str:
     elif namespace == LEGACY_PURL_NAMESPACE:
         described = f"uses the pre-EMREX legacy namespace {namespace}"
     else:
-        described = f"uses the namespace {namespace}"
+        described = f"uses the namespace {clip(namespace, 150)}"
     raise EmrexError(
         ErrorCode.UNSUPPORTED_FORMAT,
         f"the <elmo> document {described}; supported ELMO namespaces are: {supported}",
