@@ -14,8 +14,9 @@ from collections.abc import Callable
 import pytest
 from lxml import etree
 
-from emrex_emc.core.elmo import check_conformance, read_elmo
 from emrex_emc.core.elmo.attachments import MAX_MIME_TYPE_CHARS
+from emrex_emc.core.elmo.conformance import check_conformance
+from emrex_emc.core.elmo.reader import read_elmo
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.pipeline import verify_elmo
 from emrex_emc.core.policy import PipelinePolicy
