@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from emrex_emc.adapters.blobs import BlobStore
-from emrex_emc.adapters.outcomes import OutcomeStore
-from emrex_emc.adapters.sessions import TransferTable, transfer_to_item
+from callback.handler import build_service
+from emrex_emc.adapters.sessions import transfer_to_item
 from emrex_emc.core.identity import ExpectedIdentity
 from emrex_emc.core.protocol import Status
 from emrex_emc.core.registry import emp_id
@@ -139,20 +137,7 @@ def callback_case(elmo: str, cert_der: bytes) -> CallbackCase:
     dynamodb.items[f"SESSION#{TRANSFER_ID}"] = transfer_to_item(transfer)
     claims = StateClaims(transfer_id=TRANSFER_ID, session_id=SESSION_ID, emp_id=emp.id, expires_at=now + 3600)
     signer = StateSigner({"k1": b"k" * 32}, "k1")
-    service = CallbackService(
-        settings=settings,
-        transfers=TransferTable(dynamodb, settings.table_name),
-        outcomes=OutcomeStore(
-            dynamodb,
-            settings.table_name,
-            event_bus_name=settings.event_bus_name,
-            retention_days=settings.retention_days,
-        ),
-        evidence=BlobStore(InMemoryS3(), settings.bucket_name),
-        states=signer,
-        clock=time.time,
-        new_event_id=lambda: str(uuid.uuid4()),
-    )
+    service = build_service(settings, dynamodb=dynamodb, s3=InMemoryS3(), states=signer)  # the handler's wiring
     request = HttpRequest(
         method="POST",
         path="/callback",

@@ -16,8 +16,9 @@ from emrex_emc.adapters.blobs import BlobStore
 from emrex_emc.adapters.outcomes import OutcomeStore
 from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
-from emrex_emc.observability import count, logger, metrics, milliseconds, report_refusal
-from emrex_emc.services.callback import CallbackResult, CallbackService
+from emrex_emc.observability import logger, metrics, milliseconds, report_callback, report_refusal
+from emrex_emc.services.callback import CallbackService
+from emrex_emc.services.ports import Clock, IdFactory, StateTokens
 from emrex_emc.services.secret_keys import RotatingStateSigner
 from emrex_emc.settings import Settings
 from emrex_emc.web.callback import callback_post
@@ -27,11 +28,17 @@ from emrex_emc.web.outcome import ReturnLink, outcome_page
 from emrex_emc.web.surface import serve_page
 
 
-@cache
-def _wiring() -> tuple[Settings, CallbackService]:
-    settings = Settings.from_env(function="callback")
-    dynamodb = client("dynamodb")
-    return settings, CallbackService(
+def build_service(
+    settings: Settings,
+    *,
+    dynamodb: Any,
+    s3: Any,
+    states: StateTokens,
+    clock: Clock = time.time,
+    new_event_id: IdFactory = lambda: str(uuid.uuid4()),
+) -> CallbackService:
+    """The callback's wiring on the given clients (the benchmark and the frozen-bytes test use it too)."""
+    return CallbackService(
         settings=settings,
         transfers=TransferTable(dynamodb, settings.table_name),
         outcomes=OutcomeStore(
@@ -40,15 +47,21 @@ def _wiring() -> tuple[Settings, CallbackService]:
             event_bus_name=settings.event_bus_name,
             retention_days=settings.retention_days,
         ),
-        evidence=BlobStore(client("s3"), settings.bucket_name),
-        states=RotatingStateSigner(
-            SecretProvider(
-                client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
-            )
-        ),
-        clock=time.time,
-        new_event_id=lambda: str(uuid.uuid4()),
+        evidence=BlobStore(s3, settings.bucket_name),
+        states=states,
+        clock=clock,
+        new_event_id=new_event_id,
     )
+
+
+@cache
+def _wiring() -> tuple[Settings, CallbackService]:
+    settings = Settings.from_env(function="callback")
+    secret = SecretProvider(
+        client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
+    )
+    states = RotatingStateSigner(secret)
+    return settings, build_service(settings, dynamodb=client("dynamodb"), s3=client("s3"), states=states)
 
 
 def reset() -> None:
@@ -59,31 +72,11 @@ def reset() -> None:
 def _receive(request: HttpRequest) -> HttpResponse:
     settings, service = _wiring()
     result = service.receive(callback_post(request, max_body_bytes=settings.max_body_bytes))
-    _observe(result)
+    report_callback(result)
     transfer = result.transfer
     lang = pick_language(transfer.locale, request.headers.get("accept-language"))
     link = ReturnLink(transfer.return_url, transfer.id, result.outcome.status.value)
     return outcome_page(result.outcome, lang=lang, link=link)
-
-
-def _observe(result: CallbackResult) -> None:
-    outcome, emp = result.outcome, result.transfer.emp.id if result.transfer.emp else "unknown"
-    logger.set_correlation_id(result.transfer.id)
-    logger.info(
-        "callback handled",
-        status=outcome.status.value,
-        error_code=outcome.error_code,
-        recorded=result.recorded,
-        replay=result.replay,
-        emp_id=emp,
-    )
-    count("CallbackOutcome", outcome="replay" if result.replay else outcome.status.value, emp_id=emp)
-    if result.recorded and outcome.error is not None:
-        count("VerificationFailures")  # alarmed: many refusals mean an EMP key change or an attack
-    if result.recorded and outcome.signature_algorithm:
-        count("SignatureAlgorithm", algorithm=outcome.signature_algorithm, emp_id=emp)
-    if result.recorded and outcome.identity_verdict:
-        count("IdentityVerdict", verdict=outcome.identity_verdict, emp_id=emp)
 
 
 @logger.inject_lambda_context(clear_state=True)

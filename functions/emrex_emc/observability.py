@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from emrex_emc.core.errors import EmrexError
+
+if TYPE_CHECKING:
+    from emrex_emc.services.callback import CallbackResult
 
 NAMESPACE = "EMREX"
 
@@ -46,3 +50,24 @@ def report_refusal(error: EmrexError) -> None:
     """Count and log a refusal (code only: the message never holds personal data, but stays out of metrics)."""
     count("Refused", error_code=error.code.value)
     logger.info("request refused", error_code=error.code.value, detail=error.message)
+
+
+def report_callback(result: CallbackResult) -> None:
+    """Log and count a callback's outcome: per EMP (dashboards), the signature algorithm, the identity verdict."""
+    outcome, emp = result.outcome, result.transfer.emp.id if result.transfer.emp else "unknown"
+    logger.set_correlation_id(result.transfer.id)
+    logger.info(
+        "callback handled",
+        status=outcome.status.value,
+        error_code=outcome.error_code,
+        recorded=result.recorded,
+        replay=result.replay,
+        emp_id=emp,
+    )
+    count("CallbackOutcome", outcome="replay" if result.replay else outcome.status.value, emp_id=emp)
+    if result.recorded and outcome.error is not None:
+        count("VerificationFailures")  # alarmed: many refusals mean an EMP key change or an attack
+    if result.recorded and outcome.signature_algorithm:
+        count("SignatureAlgorithm", algorithm=outcome.signature_algorithm, emp_id=emp)
+    if result.recorded and outcome.identity_verdict:
+        count("IdentityVerdict", verdict=outcome.identity_verdict, emp_id=emp)
