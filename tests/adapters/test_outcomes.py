@@ -17,7 +17,7 @@ from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.events import OutcomeEvent
 from emrex_emc.core.outcome import Outcome, ResultSummary
 from emrex_emc.core.protocol import Status
-from emrex_emc.core.transfer import EmpRef, Transfer
+from emrex_emc.core.transfer import EmpRef, EnrolmentRequest, Transfer
 from tests.adapters.conftest import ADAPTER_TABLE
 
 TABLE = ADAPTER_TABLE
@@ -25,13 +25,8 @@ TRANSFER = "0123456789abcdef0123456789abcdef"
 SID = "A" * 32
 NOW = 1_800_000_000
 PENDING = Transfer.new(
+    EnrolmentRequest("A-1", "Kari", "Nordmann", "1998-04-03", "https://uni.example/back", "en"),
     transfer_id=TRANSFER,
-    applicant_id="A-1",
-    given_names="Kari",
-    family_name="Nordmann",
-    birth_date="1998-04-03",
-    return_url="https://uni.example/back",
-    locale="en",
     created_at="2027-01-15T08:00:00Z",
     deadline=NOW + 600,
 )

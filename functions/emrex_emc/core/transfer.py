@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +65,19 @@ class EmpRef:
 
 
 @dataclass(frozen=True)
+class EnrolmentRequest:
+    applicant_id: str
+    given_names: str
+    family_name: str
+    birth_date: str
+    """ISO ``YYYY-MM-DD``, a real date in the past."""
+    return_url: str
+    """On the allow-list."""
+    locale: str
+    """A page language, or empty (then the browser's Accept-Language decides)."""
+
+
+@dataclass(frozen=True)
 class Transfer:
     id: str
     """32 lower-case hex characters; returned to the enrolment system."""
@@ -90,27 +103,11 @@ class Transfer:
     outcome: Outcome | None = None
 
     @classmethod
-    def new(
-        cls,
-        *,
-        transfer_id: str,
-        applicant_id: str,
-        given_names: str,
-        family_name: str,
-        birth_date: str,
-        return_url: str,
-        locale: str,
-        created_at: str,
-        deadline: int,
-    ) -> Transfer:
+    def new(cls, request: EnrolmentRequest, *, transfer_id: str, created_at: str, deadline: int) -> Transfer:
+        """A pending transfer for an enrolment request."""
         return cls(
             id=transfer_id,
-            applicant_id=applicant_id,
-            given_names=given_names,
-            family_name=family_name,
-            birth_date=birth_date,
-            return_url=return_url,
-            locale=locale,
+            **asdict(request),
             status=Status.PENDING,
             created_at=created_at,
             deadline=deadline,
@@ -179,19 +176,6 @@ class Transfer:
             pinned_certs=tuple(base64.b64decode(c) for c in item.get("pinned_certs") or ()),
             outcome=Outcome.from_item(outcome) if isinstance(outcome, Mapping) else None,
         )
-
-
-@dataclass(frozen=True)
-class EnrolmentRequest:
-    applicant_id: str
-    given_names: str
-    family_name: str
-    birth_date: str
-    """ISO ``YYYY-MM-DD``, a real date in the past."""
-    return_url: str
-    """On the allow-list."""
-    locale: str
-    """A page language, or empty (then the browser's Accept-Language decides)."""
 
 
 @dataclass(frozen=True)

@@ -21,15 +21,7 @@ class EnrolmentService:
     def create(self, request: EnrolmentRequest) -> Transfer:
         now = int(self._clock())
         transfer = Transfer.new(
-            transfer_id=new_transfer_id(),
-            applicant_id=request.applicant_id,
-            given_names=request.given_names,
-            family_name=request.family_name,
-            birth_date=request.birth_date,
-            return_url=request.return_url,
-            locale=request.locale,
-            created_at=utc_iso(now),
-            deadline=now + self._ttl,
+            request, transfer_id=new_transfer_id(), created_at=utc_iso(now), deadline=now + self._ttl
         )
         self._transfers.create(transfer)
         return transfer
