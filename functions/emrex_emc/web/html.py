@@ -30,6 +30,7 @@ padding:.6rem 1.1rem;font-size:1rem;text-decoration:none;cursor:pointer}
 .muted{color:var(--muted)}ul.emps{list-style:none;padding:0}ul.emps li{margin:.4rem 0}
 label{display:block;font-weight:600;margin:.5rem 0 .25rem}input[type=search],input[type=text],input[type=date]{
 padding:.5rem;font-size:1rem;border:1px solid #6b6b6b;border-radius:4px;width:100%;max-width:24rem}
+select{padding:.45rem;font-size:1rem;border:1px solid #6b6b6b;border-radius:4px;background:#fff;color:var(--fg)}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 table{border-collapse:collapse}td,th{padding:.25rem .75rem .25rem 0;text-align:left}
 """
