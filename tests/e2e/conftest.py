@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
+from emrex_emc.local.demo_apps import Applicant
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -38,13 +40,6 @@ CHROMIUM_ARGS = [
 START_TIMEOUT_S = 120
 MOCK_EMP_LABEL = "EMREX mock EMP (local)"
 START_URL = re.compile(r"/start/[0-9a-f]{32}$")
-
-
-@dataclass(frozen=True)
-class Applicant:
-    given_names: str
-    family_name: str
-    birth_date: str
 
 
 APPLICANT = Applicant(given_names="Zoë Anne", family_name="Ødegård-Lind", birth_date="1998-02-28")
