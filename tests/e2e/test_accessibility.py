@@ -20,7 +20,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from emrex_emc.web.i18n import SUPPORTED_LANGUAGES
 from emrex_emc.web.texts import t
-from tests.e2e.conftest import (
+from tests.e2e.stack import (
     APPLICANT,
     ARTIFACTS,
     MOCK_EMP_LABEL,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from emrex_emc.core.transfer import support_code
-from tests.e2e.conftest import (
+from tests.e2e.stack import (
     APPLICANT,
     ARTIFACTS,
     REPO,

@@ -519,6 +519,8 @@ def test_empty_registry_says_so(aws_env: AwsEnv, make_transfer: Callable[..., Tr
     response = get_page(make_transfer().id)
     assert response["statusCode"] == 200
     assert "No data providers are available" in response["body"]
+    assert "if the list stays empty, contact the admissions office" in response["body"]
+    assert lxml.html.fromstring(response["body"]).xpath("//form") == []  # nothing to search or choose
 
 
 def test_routing_is_by_route_key_only(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
