@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,7 @@ from emrex_emc.web.i18n import (
 )
 from emrex_emc.web.texts import TEXTS, t, t_markup
 
+REPO = Path(__file__).resolve().parents[2]
 VALUES = {"count": 3, "query": "q", "name": "N", "country": "C", "code": "X", "verdict": "V", "error": "E"}
 
 
@@ -118,3 +122,27 @@ def test_decimal_sign_of_the_language() -> None:
 def test_fold_ignores_case_and_accents_in_every_script() -> None:
     assert fold("België") == "belgie" and fold("ΕΛΛΆΔΑ") == fold("Ελλάδα") == "ελλαδα"
     assert fold("Česko") == "cesko"
+
+
+def test_the_pages_need_no_babel_at_run_time() -> None:
+    """Babel builds the catalogs and the CLDR table; the functions (and ``make local``) only read them."""
+    script = """
+import sys
+sys.modules["babel"] = None  # importing it now fails
+from emrex_emc.web.i18n import SUPPORTED_LANGUAGES, country_name, language_name
+from emrex_emc.web.texts import t
+from emrex_emc.local.demo_texts import CATALOG
+for lang in SUPPORTED_LANGUAGES:
+    t(lang, "chooser.match_count", count=2, query="x"), country_name("IE", lang), language_name(lang, lang)
+    CATALOG.text(lang, "form.title")
+print(t("el", "chooser.title"), country_name("IE", "ga"))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=REPO, env=_env()
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "Πού σπουδάσατε; Éire"
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "functions"), str(REPO)])}
