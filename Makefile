@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:  make local   and   make test
-.PHONY: setup local test lint typecheck unit e2e bench layer synth lock lock-upgrade clean
+.PHONY: setup local test lint typecheck unit e2e bench layer synth lock lock-upgrade i18n clean
 
 VENV := .venv/bin
 
@@ -14,8 +14,8 @@ test: setup lint typecheck ## set up and run every test (lint, types, unit, moto
 	$(VENV)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 lint:
-	$(VENV)/ruff check functions infra tests benchmarks layers
-	$(VENV)/ruff format --check functions infra tests benchmarks layers
+	$(VENV)/ruff check functions infra tests benchmarks layers i18n
+	$(VENV)/ruff format --check functions infra tests benchmarks layers i18n
 
 typecheck:
 	$(VENV)/mypy
@@ -28,6 +28,9 @@ layer: setup
 
 synth: setup layer
 	npx cdk synth --quiet
+
+i18n: setup ## after changing a page text: update the .po catalogs, compile them, regenerate the CLDR names (Babel)
+	$(VENV)/python -m i18n.build
 
 lock: ## update uv.lock after editing pyproject.toml (moves only the pins that must move)
 	scripts/uv lock

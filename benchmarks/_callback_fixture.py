@@ -79,7 +79,12 @@ class CallbackCase:
         """What the callback handler does with the request: parse, receive, render the outcome page."""
         result = self.service.receive(callback_post(self.request, max_body_bytes=self.settings.max_body_bytes))
         transfer = result.transfer
-        outcome_page(result.outcome, lang="en", link=ReturnLink(transfer.return_url, transfer.id, "received"))
+        outcome_page(
+            result.outcome,
+            lang="en",
+            transfer_id=transfer.id,
+            link=ReturnLink(transfer.return_url, transfer.id, "received"),
+        )
         return result.outcome.status.value
 
     def verify_only(self) -> Any:

@@ -76,7 +76,7 @@ def _receive(request: HttpRequest) -> HttpResponse:
     transfer = result.transfer
     lang = pick_language(transfer.locale, request.headers.get("accept-language"))
     link = ReturnLink(transfer.return_url, transfer.id, result.outcome.status.value)
-    return outcome_page(result.outcome, lang=lang, link=link)
+    return outcome_page(result.outcome, lang=lang, transfer_id=transfer.id, link=link)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -9,123 +9,27 @@ Screenshots of every outcome page go to ``test-artifacts/`` (git-ignored; CI kee
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+
+from emrex_emc.core.transfer import support_code
+from tests.e2e.stack import (
+    APPLICANT,
+    ARTIFACTS,
+    REPO,
+    START_URL,
+    Applicant,
+    Stack,
+    answer_at_the_mock_emp,
+    choose_the_mock_emp,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
 SCHEMAS = REPO / "functions" / "emrex_emc" / "schemas" / "events"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-START_TIMEOUT_S = 120
 EVENT_TIMEOUT_S = 30
-
-
-@dataclass(frozen=True)
-class Applicant:
-    given_names: str
-    family_name: str
-    birth_date: str
-
-
-APPLICANT = Applicant(given_names="Zoë Anne", family_name="Ødegård-Lind", birth_date="1998-02-28")
-
-
-@dataclass(frozen=True)
-class Stack:
-    urls: dict[str, str]
-    events_file: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"emrex-emc local exited with {process.returncode}; see {log}")
-        try:
-            response = httpx.get(f"{api}/health", timeout=2)
-            if response.status_code == 200:
-                health: dict[str, Any] = response.json()
-                return health
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"emrex-emc local was not healthy within {START_TIMEOUT_S} s; see {log}")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("Chromium is not installed (Debian package 'chromium'); .ci/run installs it")
-    ARTIFACTS.mkdir(exist_ok=True)
-    events_file = tmp_path_factory.mktemp("sis") / "events.jsonl"
-    log = ARTIFACTS / "e2e-local-stack.log"
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
-    command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port), "--events-file", str(events_file)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        health = _wait_healthy(f"http://127.0.0.1:{port}", process, log)
-        yield Stack(urls=health["urls"], events_file=events_file)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            returncode = process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail("emrex-emc local did not stop within 30 s of Ctrl-C")
-    assert returncode == 0, f"emrex-emc local exited with {returncode} after Ctrl-C; see {log}"
-
-
-@pytest.fixture(scope="module")
-def browser(stack: Stack) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(locale="en-GB")
-    tab = context.new_page()
-    tab.set_default_timeout(30_000)
-    yield tab
-    context.close()
 
 
 def _transfer(page: Any, stack: Stack, scenario: str, applicant: Applicant = APPLICANT) -> str:
@@ -135,18 +39,10 @@ def _transfer(page: Any, stack: Stack, scenario: str, applicant: Applicant = APP
     page.fill("#family_name", applicant.family_name)
     page.fill("#birth_date", applicant.birth_date)
     page.click("#start-transfer")
-    page.wait_for_url(re.compile(r"/start/[0-9a-f]{32}$"))
+    page.wait_for_url(START_URL)
     transfer_id = page.url.rsplit("/", 1)[1]
-    page.get_by_label("EMREX mock EMP (local)").check()
-    page.get_by_role("button", name="Continue").click()  # the EMC auto-POSTs sessionId + returnUrl to the EMP
-    page.wait_for_url(stack.urls["mock_emp"])
-    page.check(f"#scenario-{scenario}")
-    page.fill("#given-names", applicant.given_names)
-    page.fill("#family-name", applicant.family_name)
-    page.fill("#birth-date", applicant.birth_date)
-    with page.expect_navigation(url=re.compile(r"/callback\?state=")):
-        page.click("#send-results")  # the EMP's page auto-POSTs the answer to returnUrl
-    page.wait_for_load_state()
+    choose_the_mock_emp(page, stack)  # the EMC auto-POSTs sessionId + returnUrl to the EMP
+    answer_at_the_mock_emp(page, scenario, applicant)  # the EMP's page auto-POSTs the answer to returnUrl
     page.screenshot(path=str(ARTIFACTS / f"e2e-outcome-{scenario}.png"), full_page=True)
     return transfer_id
 
@@ -177,6 +73,10 @@ def test_ok_results_are_received_matched_and_published(page: Any, stack: Stack) 
     transfer_id = _transfer(page, stack, "ok")
     assert page.locator("h1").inner_text() == "Your results have been received"
     assert "signature was verified" in page.inner_text("main")
+    # the transcript the EMP sent along (a PDF) is mentioned
+    assert (
+        page.locator("tr", has_text="Attached documents (such as a PDF transcript)").locator("td").inner_text() == "1"
+    )
     event = _event_for(stack, transfer_id)
     assert event["source"] == "emrex.emc"
     assert event["detail-type"] == "EMREX Results Received"
@@ -210,6 +110,10 @@ def test_tampered_document_is_rejected_with_its_code(page: Any, stack: Stack) ->
     transfer_id = _transfer(page, stack, "tampered")
     assert page.locator("h1").inner_text() == "Your results could not be verified"
     assert "SIGNATURE_DIGEST_MISMATCH" in page.inner_text("main")
+    # what to do next, and the support code to quote (the transfer id's first 12 hex digits)
+    assert page.locator("h2").inner_text() == "What you can do"
+    assert page.locator("li").nth(0).inner_text() == "Go back to your application and start the import again."
+    assert page.locator("strong.code").inner_text() == support_code(transfer_id)
     event = _event_for(stack, transfer_id)
     assert event["detail-type"] == "EMREX Results Rejected"
     assert event["detail"]["status"] == "rejected"
@@ -236,10 +140,8 @@ def test_the_mock_emp_knows_the_applicant_and_fits_a_phone(browser: Any, stack: 
         page.fill("#family_name", APPLICANT.family_name)
         page.fill("#birth_date", APPLICANT.birth_date)
         page.click("#start-transfer")
-        page.wait_for_url(re.compile(r"/start/[0-9a-f]{32}$"))
-        page.get_by_label("EMREX mock EMP (local)").check()
-        page.get_by_role("button", name="Continue").click()
-        page.wait_for_url(stack.urls["mock_emp"])
+        page.wait_for_url(START_URL)
+        choose_the_mock_emp(page, stack)
         # what the EMP's login would show: the applicant of this transfer, not the demo default
         assert page.input_value("#given-names") == APPLICANT.given_names
         assert page.input_value("#family-name") == APPLICANT.family_name

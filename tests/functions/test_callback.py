@@ -8,10 +8,11 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import lxml.html
 import pytest
 
 from callback import handler as callback_handler
-from emrex_emc.core.transfer import Transfer
+from emrex_emc.core.transfer import Transfer, support_code
 from emrex_emc.local.elmo_factory import build_elmo, encode_elmo, sign_elmo
 from tests.functions.callback_helpers import (
     APPLICANT,
@@ -66,6 +67,7 @@ def test_ok_is_verified_stored_and_queued_once(aws_env: AwsEnv, transfer: Transf
     assert response["statusCode"] == 200
     page = response["body"]
     assert "Universiteit van Voorbeeld" in page and ">3<" in page and ">18<" in page
+    assert table_of(page)["Attached documents (such as a PDF transcript)"] == "1"  # the PDF transcript
     assert f"session_id={transfer.id}&amp;outcome=received" in page
     csp = response["headers"]["content-security-policy"]
     assert csp.startswith("default-src 'none'") and "script-src 'none'" in csp and "frame-ancestors 'none'" in csp
@@ -119,6 +121,72 @@ def test_each_return_code(aws_env: AwsEnv, transfer: Transfer, code: str, status
     assert published_type == detail_type and detail["status"] == status
     if status != "received":
         assert s3_keys(aws_env.s3, aws_env.bucket) == []
+
+
+def table_of(page: str) -> dict[str, str]:
+    doc = lxml.html.fromstring(page)
+    return {row.xpath("string(th)"): row.xpath("string(td)") for row in doc.xpath("//table//tr")}
+
+
+def next_steps_of(page: str) -> list[str]:
+    """The "What you can do" list of a page."""
+    doc = lxml.html.fromstring(page)
+    return [item.text_content() for item in doc.xpath("//h2/following-sibling::ul[1]/li")]
+
+
+def test_received_without_attachments_mentions_none(aws_env: AwsEnv, transfer: Transfer) -> None:
+    response = post(aws_env, transfer, form_for(transfer, "NCP_OK", ok_payload(with_pdf=False)))
+    assert session(aws_env, transfer)["status"] == "received"
+    assert set(table_of(response["body"])) == {"Institution", "Number of courses", "Credits (ECTS)"}
+    assert next_steps_of(response["body"]) == []  # nothing to do
+
+
+@pytest.mark.parametrize(
+    ("code", "steps"),
+    [
+        ("NCP_CANCEL", ["If you did not mean to cancel, go back to your application and start the import again."]),
+        (
+            "NCP_NO_RESULTS",
+            [
+                "If you expected results, go back to your application, start the import again and check that you "
+                "choose the country or institution where you studied.",
+                "If you need help, contact the admissions office and quote the support code {code}.",
+            ],
+        ),
+        (
+            "NCP_ERROR",
+            [
+                "Such problems are usually temporary: go back to your application and try the import again later, "
+                "for example in an hour.",
+                "If you need help, contact the admissions office and quote the support code {code}.",
+            ],
+        ),
+    ],
+)
+def test_an_outcome_without_results_says_what_to_do_next(
+    aws_env: AwsEnv, transfer: Transfer, code: str, steps: list[str]
+) -> None:
+    response = post(aws_env, transfer, form_for(transfer, code, ""))
+    assert next_steps_of(response["body"]) == [step.format(code=support_code(transfer.id)) for step in steps]
+
+
+def test_a_rejected_import_says_what_to_do_next_in_the_transfer_language(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer]
+) -> None:
+    transfer = make_transfer(emp=trusted_emp(), locale="fr-BE")
+    response = post(aws_env, transfer, form_for(transfer, "NCP_OK", _tampered_payload()), accept_language="en")
+    doc = lxml.html.fromstring(response["body"])
+    assert doc.get("lang") == "fr"
+    assert doc.xpath("//h1/text()") == ["Vos résultats n’ont pas pu être vérifiés"]
+    assert next_steps_of(response["body"]) == [
+        "Retournez à votre candidature et relancez l’importation.",
+        "Si cela échoue à nouveau, le fournisseur rencontre peut-être un problème temporaire\u00a0: "
+        "réessayez plus tard.",
+        "Si vous avez besoin d’aide, contactez le service des admissions en indiquant le code d’assistance "
+        f"{support_code(transfer.id)}.",
+    ]
+    assert doc.xpath("//strong[@class='code']/text()") == [support_code(transfer.id)]
+    assert doc.xpath("//code/text()") == ["SIGNATURE_DIGEST_MISMATCH"]  # for support staff
 
 
 def test_provider_message_is_truncated_and_escaped(aws_env: AwsEnv, transfer: Transfer) -> None:
@@ -257,6 +325,11 @@ def test_each_refusal_records_rejected_and_queues_exactly_one_rejection_event(
         assert error_code == code
     assert error_code in response["body"]
     assert "outcome=rejected" in response["body"]
+    assert next_steps_of(response["body"]) == [
+        "Go back to your application and start the import again.",
+        "If it fails again, the provider may have a temporary problem: try again later.",
+        f"If you need help, contact the admissions office and quote the support code {support_code(transfer.id)}.",
+    ]
     [(detail_type, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
     assert detail_type == "EMREX Results Rejected" and detail["error"]["code"] == error_code
     assert "summary" not in detail and "results" not in detail

@@ -15,6 +15,7 @@ from emrex_emc.core.transfer import EnrolmentRequest
 from emrex_emc.settings import Settings
 from emrex_emc.web.enrolment import enrolment_request
 from emrex_emc.web.http import HttpRequest
+from emrex_emc.web.i18n import SUPPORTED_LANGUAGES
 from enrolment_api import handler as enrolment
 from tests.functions.conftest import ALLOWED_RETURN_URLS, API_TOKEN, AwsEnv, apigw_event
 from tests.lambda_context import LAMBDA_CONTEXT
@@ -155,6 +156,13 @@ def test_locale_is_optional_and_normalised(aws_env: AwsEnv) -> None:
     assert aws_env.transfers.get(with_region["id"]).locale == "en"  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("language", SUPPORTED_LANGUAGES)
+def test_every_official_eu_language_is_a_locale_with_or_without_a_region(language: str) -> None:
+    for locale in (language, f"{language}-{language.upper()}", f"{language.upper()}_IE", f"{language}-Latn-x-demo"):
+        parsed = parse_enrolment({**VALID, "locale": locale}, settings=SETTINGS, today=date.today())
+        assert parsed.locale == language, locale
+
+
 def test_personal_data_is_not_logged(aws_env: AwsEnv, captured_logs: list[str]) -> None:
     post(VALID)
     post({**VALID, "birth_date": "2999-01-01"})
@@ -192,7 +200,10 @@ TOMORROW = (date.today() + timedelta(days=2)).isoformat()
         ({"birth_date": "1999-02-28T00:00:00"}, "birth_date", "at most"),
         ({"return_url": None}, "return_url", "required"),
         ({"return_url": "not a url"}, "return_url", "allow-list"),
-        ({"locale": "de"}, "locale", "one of 'en', 'nl'"),
+        ({"locale": "nb"}, "locale", "official EU languages"),
+        ({"locale": "ja-JP"}, "locale", "'bg', 'cs', 'da'"),
+        ({"locale": "nl NL"}, "locale", "official EU languages"),
+        ({"locale": "x-nl"}, "locale", "official EU languages"),
         ({"locale": 7}, "locale", "string"),
         ({"nickname": "JJ"}, "nickname", "unknown field"),
     ],
@@ -209,7 +220,7 @@ def test_invalid_fields_are_refused_precisely(change: dict[str, Any], field: str
 
 @pytest.mark.parametrize(
     ("change", "field"),
-    [({"applicant_id": None}, "applicant_id"), ({"birth_date": TOMORROW}, "birth_date"), ({"locale": "fr"}, "locale")],
+    [({"applicant_id": None}, "applicant_id"), ({"birth_date": TOMORROW}, "birth_date"), ({"locale": "tr"}, "locale")],
 )
 def test_invalid_fields_get_a_precise_400_and_nothing_is_stored(
     aws_env: AwsEnv, change: dict[str, Any], field: str

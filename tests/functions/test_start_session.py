@@ -13,7 +13,7 @@ from emrex_emc.adapters.aws import client as aws_client
 from emrex_emc.adapters.registry_store import SNAPSHOT_PK, RegistryStore
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
-from emrex_emc.core.transfer import Transfer
+from emrex_emc.core.transfer import Transfer, support_code
 from emrex_emc.web.outcome import return_link
 from emrex_emc.web.start import CSRF_COOKIE_PLAIN, CSRF_COOKIE_SECURE, group_emps
 from start_session import handler as start
@@ -140,10 +140,32 @@ def test_chooser_in_dutch_from_the_transfer_locale(registry: AwsEnv, make_transf
     assert doc.xpath("//h1/text()") == ["Waar heb je gestudeerd?"]
 
 
-def test_chooser_language_from_accept_language(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+@pytest.mark.parametrize(
+    ("accept_language", "lang"),
+    [
+        ("nl-BE,nl;q=0.9", "nl"),
+        ("de-DE", "de"),
+        ("ja-JP,el;q=0.5,fr;q=0.4", "el"),  # the best one we have
+        ("fr;q=0.3, ga-IE;q=0.8", "ga"),  # by quality, not by position
+        ("sv;q=0, mt", "mt"),  # q=0: not acceptable
+        ("ja-JP, zh", "en"),
+        ("", "en"),
+    ],
+)
+def test_chooser_language_from_accept_language(
+    registry: AwsEnv, make_transfer: Callable[..., Transfer], accept_language: str, lang: str
+) -> None:
     transfer = make_transfer(locale="")
-    assert lxml.html.fromstring(get_page(transfer.id, accept_language="nl-BE,nl;q=0.9")["body"]).get("lang") == "nl"
-    assert lxml.html.fromstring(get_page(transfer.id, accept_language="de-DE")["body"]).get("lang") == "en"
+    assert lxml.html.fromstring(get_page(transfer.id, accept_language=accept_language)["body"]).get("lang") == lang
+
+
+def test_chooser_in_greek_with_greek_country_names(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    response = get_page(make_transfer(locale="el-GR").id, accept_language="en")
+    doc = lxml.html.fromstring(response["body"])
+    assert doc.get("lang") == "el"
+    assert doc.xpath("//h1/text()") == ["Πού σπουδάσατε;"]
+    assert legends(response) == ["Βέλγιο", "Γερμανία", "Δανία", "Νορβηγία", "Σουηδία", "Φινλανδία"]
+    assert "και 1 ακόμη" in doc.xpath("//fieldset[legend='Νορβηγία']//li")[0].text_content()
 
 
 def test_chooser_is_accessible(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
@@ -163,12 +185,40 @@ def test_chooser_is_accessible(registry: AwsEnv, make_transfer: Callable[..., Tr
 def test_chooser_search_without_javascript(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
     transfer = make_transfer(locale="en")
     assert labels(get_page(transfer.id, query={"q": "oslo"})) == ["Norwegian EMP (Vitnemålsportalen)"]
-    assert legends(get_page(transfer.id, query={"q": "Noorwegen"})) == ["Norway"]  # country name in either language
+    assert legends(get_page(transfer.id, query={"q": "Noorwegen"})) == ["Norway"]  # country name in any language
+    assert legends(get_page(transfer.id, query={"q": "Νορβηγία"})) == ["Norway"]
+    assert legends(get_page(transfer.id, query={"q": "soome"})) == ["Finland"]  # Estonian
+    assert legends(get_page(transfer.id, query={"q": "Tanska"})) == ["Denmark"]  # Finnish
     assert labels(get_page(transfer.id, query={"q": "HELSINKI"})) == ["University of Helsinki"]
     assert legends(get_page(transfer.id, query={"q": "belgie"})) == ["Belgium"]  # accents ignored
     empty = get_page(transfer.id, query={"q": "Atlantis"})
     assert empty["statusCode"] == 200 and legends(empty) == []
     assert "Nothing matches" in lxml.html.fromstring(empty["body"]).text_content()
+
+
+def status_of(response: dict[str, Any]) -> tuple[str, str]:
+    """(the text of the page's one status region, the page title)"""
+    doc = lxml.html.fromstring(response["body"])
+    [status] = doc.xpath("//*[@role='status']")
+    return status.text_content(), doc.xpath("//title")[0].text_content()
+
+
+def test_search_announces_its_result_count_in_a_status_region(
+    registry: AwsEnv, make_transfer: Callable[..., Transfer]
+) -> None:
+    english, polish = make_transfer(locale="en"), make_transfer(locale="pl")
+    assert status_of(get_page(english.id, query={"q": "oslo"})) == (
+        "1 result for “oslo”",
+        "1 result for “oslo” – Where did you study?",
+    )
+    assert status_of(get_page(english.id, query={"q": "finnish"}))[0] == "2 results for “finnish”"
+    assert status_of(get_page(english.id, query={"q": "Atlantis"}))[0].startswith("Nothing matches “Atlantis”.")
+    # the plural forms of the page language: 1 wynik, 2-4 wyniki, 5+ wyników
+    assert status_of(get_page(polish.id, query={"q": "emp"}))[0] == "7 wyników dla „emp”"
+    assert status_of(get_page(polish.id, query={"q": "finnish"}))[0] == "2 wyniki dla „finnish”"
+    assert status_of(get_page(polish.id, query={"q": "ladok"}))[0] == "1 wynik dla „ladok”"
+    # without a search there is nothing to announce
+    assert lxml.html.fromstring(get_page(english.id)["body"]).xpath("//*[@role='status']") == []
 
 
 def test_search_query_is_escaped(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
@@ -310,7 +360,12 @@ def test_start_link_is_single_use(registry: AwsEnv, make_transfer: Callable[...,
     again = post_choice(transfer.id, {"csrf": field, "emp": SE.id}, [cookie])
     assert again["statusCode"] == 410
     doc = lxml.html.fromstring(again["body"])
-    assert "already been used" in doc.text_content() and "enrolment form" in doc.text_content()
+    text = doc.text_content()
+    assert "already been used" in text and "Go back to your application and start the import again." in text
+    # whom to ask, with the transfer's support code; the error code for support staff
+    assert f"quote the support code {support_code(transfer.id)}." in text
+    assert doc.xpath("//strong[@class='code']/text()") == [support_code(transfer.id)]
+    assert doc.xpath("//code/text()") == ["START_LINK_USED"]
     assert doc.xpath("//a/@href") == [return_link(transfer.return_url, transfer.id, "pending")]
     assert registry.transfers.get(transfer.id) == first  # the first choice stands
     reloaded = get_page(transfer.id)
@@ -321,7 +376,8 @@ def test_expired_start_link(registry: AwsEnv, make_transfer: Callable[..., Trans
     transfer = make_transfer(now=1_700_000_000, locale="nl")
     page = get_page(transfer.id)
     assert page["statusCode"] == 410
-    assert "verlopen" in page["body"] and "inschrijfformulier" in page["body"]
+    assert "verlopen" in page["body"] and "Ga terug naar je aanmelding" in page["body"]
+    assert f'noem de supportcode <strong class="code">{support_code(transfer.id)}</strong>' in page["body"]
     cookie = f"{CSRF_COOKIE_SECURE}={'A' * 43}"
     from emrex_emc.core.csrf import CsrfGuard
     from tests.functions.conftest import STATE_KEY_ID, STATE_KEYS
@@ -337,8 +393,19 @@ def test_expired_start_link(registry: AwsEnv, make_transfer: Callable[..., Trans
 def test_unknown_start_link(registry: AwsEnv, transfer_id: str) -> None:
     for response in (get_page(transfer_id), post_choice(transfer_id, {"emp": NO.id})):
         assert response["statusCode"] == 404
-        assert "enrolment form" in response["body"]
+        text = lxml.html.fromstring(response["body"]).text_content()
+        assert "Go back to your application and start the import again." in text
+        # no transfer, so no support code: the error code is what to quote
+        assert "quote the error code below" in text and "SESSION_NOT_FOUND" in text
+        assert "support code" not in text
         assert response["headers"]["content-security-policy"]
+
+
+def test_unknown_start_link_in_the_browser_language(registry: AwsEnv) -> None:
+    doc = lxml.html.fromstring(get_page("0" * 32, accept_language="de-AT,de;q=0.9,en;q=0.5")["body"])
+    assert doc.get("lang") == "de"
+    assert doc.xpath("//h1/text()") == ["Dieser Link ist ungültig"]
+    assert doc.xpath("//h2/text()") == ["Was Sie tun können"]
 
 
 def test_completed_transfer_cannot_be_restarted(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
@@ -452,6 +519,8 @@ def test_empty_registry_says_so(aws_env: AwsEnv, make_transfer: Callable[..., Tr
     response = get_page(make_transfer().id)
     assert response["statusCode"] == 200
     assert "No data providers are available" in response["body"]
+    assert "if the list stays empty, contact the admissions office" in response["body"]
+    assert lxml.html.fromstring(response["body"]).xpath("//form") == []  # nothing to search or choose
 
 
 def test_routing_is_by_route_key_only(registry: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:

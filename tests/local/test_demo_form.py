@@ -6,10 +6,13 @@ import json
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+import lxml.html
 import pytest
 
 from emrex_emc.local.demo_apps import EnrolmentForm
+from emrex_emc.local.demo_texts import CATALOG
 from emrex_emc.web.http import HttpRequest
+from emrex_emc.web.i18n import SUPPORTED_LANGUAGES
 
 TOKEN = "demo-token-0123456789abcdef"
 TRANSFER_ID = "ab" * 16
@@ -61,7 +64,10 @@ def test_apply_creates_a_transfer_and_redirects_to_the_start_url() -> None:
     reference = parse_qs(urlsplit(payload["return_url"]).query)["ref"][0]
     page = form.returned(HttpRequest(method="GET", path="/return", query={"ref": reference, "outcome": "<received>"}))
     assert "&lt;received&gt;" in str(page.body) and "<received>" not in str(page.body)
-    assert 'id="transfer-status">received<' in str(page.body)
+    doc = lxml.html.fromstring(str(page.body))
+    assert doc.xpath("//*[@id='transfer-status']/text()") == ["received"]
+    # in the language chosen in the form (nl), whatever the browser says
+    assert doc.get("lang") == "nl" and doc.xpath("//h1/text()") == ["Welkom terug"]
     assert api.requests[-1].url == f"http://api.test/sessions/{TRANSFER_ID}"
 
 
@@ -90,6 +96,42 @@ def test_an_unreachable_api_is_a_502_page() -> None:
 def test_unknown_return_reference_and_foreign_transfer_are_refused() -> None:
     form = _form(FakeApi())
     page = form.returned(HttpRequest(method="GET", path="/return", query={"ref": "forged"}))
-    assert "Unknown return reference" in str(page.body)
+    assert "This form does not know the return reference." in str(page.body)
     status = form.status(HttpRequest(method="GET", path=f"/status/{TRANSFER_ID}", path_params={"id": TRANSFER_ID}))
     assert status.status == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "accept_language", "lang", "title"),
+    [
+        ({}, "el-GR,el;q=0.9", "el", "Αίτηση εγγραφής"),
+        ({"lang": "mt"}, "de-DE", "mt", "Formola ta’ applikazzjoni"),  # ?lang= wins
+        ({"lang": "xx"}, "fi", "fi", "Hakulomake"),
+        ({}, "", "en", "Enrolment form"),
+    ],
+)
+def test_the_form_speaks_the_browser_language(
+    query: dict[str, str], accept_language: str, lang: str, title: str
+) -> None:
+    request = HttpRequest(method="GET", path="/", query=query, headers={"accept-language": accept_language})
+    doc = lxml.html.fromstring(str(_form(FakeApi()).form(request).body))
+    assert doc.get("lang") == lang and doc.xpath("//h1/text()") == [title]
+    options = doc.xpath("//select[@name='locale']/option")
+    assert [option.get("value") for option in options] == list(SUPPORTED_LANGUAGES)
+    assert all(option.get("lang") == option.get("value") for option in options)  # each named in itself
+    assert [option.get("value") for option in options if option.get("selected") is not None] == [lang]
+    names = {option.get("value"): option.text_content() for option in options}
+    assert (names["el"], names["de"], names["ga"], names["pt"]) == ("Ελληνικά", "Deutsch", "Gaeilge", "português")
+    assert doc.xpath("//label/text()")[3] == CATALOG.text(lang, "form.language")
+
+
+def test_the_return_page_follows_the_language_chosen_in_the_form() -> None:
+    api = FakeApi()
+    form = _form(api)
+    _apply(form, locale="sl-SI")
+    reference = parse_qs(urlsplit(json.loads(api.requests[0].content)["return_url"]).query)["ref"][0]
+    request = HttpRequest(method="GET", path="/return", query={"ref": reference}, headers={"accept-language": "en"})
+    doc = lxml.html.fromstring(str(form.returned(request).body))
+    assert doc.get("lang") == "sl" and doc.xpath("//h1/text()") == ["Dobrodošli nazaj"]
+    status = form.status(HttpRequest(method="GET", path=f"/status/{TRANSFER_ID}", path_params={"id": TRANSFER_ID}))
+    assert lxml.html.fromstring(str(status.body)).xpath("//h1/text()") == ["Stanje prenosa"]

@@ -24,7 +24,7 @@ from emrex_emc.adapters.secrets import load_secret_bundle
 from emrex_emc.cli import main
 from emrex_emc.core.secret import SecretBundle
 from emrex_emc.local.moto_env import ResourceNames, aws_client_env
-from tests.e2e.test_browser_flow import REPO, _free_port, _wait_healthy
+from tests.e2e.stack import REPO, free_port, wait_healthy
 
 # the same worker as the browser test: both use the repository's .local/ state folder
 pytestmark = [pytest.mark.filterwarnings("ignore:No application metrics to publish"), pytest.mark.xdist_group("e2e")]
@@ -43,14 +43,14 @@ class LocalStack:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     log = tmp_path_factory.mktemp("local") / "local-stack.log"
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
     env.update({"EMREX_API_TOKEN": API_TOKEN, "EMREX_SECRET_MAX_AGE_SECONDS": str(MAX_AGE_SECONDS)})
     command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        urls = _wait_healthy(f"http://127.0.0.1:{port}", process, log)["urls"]
+        urls = wait_healthy(f"http://127.0.0.1:{port}", process, log)["urls"]
         yield LocalStack(api=urls["api"], moto=urls["moto"], enrolment_form=urls["enrolment_form"])
     finally:
         process.send_signal(signal.SIGINT)

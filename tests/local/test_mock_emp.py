@@ -103,6 +103,17 @@ def test_ok_scenarios_post_a_verifiable_gzipped_elmo_of_the_learner(
     assert (c14n == exclusive) is (scenario != "sha1-inclusive-java")
 
 
+def test_ok_sends_the_transcript_as_a_pdf_and_the_other_results_scenarios_none(mock: MockEmp) -> None:
+    def pdfs(scenario: str) -> list[bytes]:
+        root = _decode(mock.respond(scenario, "a" * 32, APPLICANT).elmo)
+        contents = [element.text or "" for element in root.iter(f"{{{ELMO_NS}}}content")]
+        return [base64.b64decode(content.removeprefix("data:application/pdf;base64,")) for content in contents]
+
+    [transcript] = pdfs("ok")
+    assert transcript.startswith(b"%PDF-") and len(transcript) < 64 * 1024
+    assert pdfs("sha256-exclusive") == pdfs("identity-mismatch") == []
+
+
 def test_identity_mismatch_sends_another_person_correctly_signed(mock: MockEmp, identity: SigningIdentity) -> None:
     root = _decode(mock.respond("identity-mismatch", "a" * 32, APPLICANT).elmo)
     _verify(root, identity)

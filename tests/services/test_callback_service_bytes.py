@@ -141,6 +141,7 @@ def capture(form: dict[str, str]) -> dict[str, Any]:
     response = outcome_page(
         result.outcome,
         lang="nl",
+        transfer_id=result.transfer.id,
         link=ReturnLink(result.transfer.return_url, result.transfer.id, result.outcome.status.value),
     )
     body = response.body.encode("utf-8") if isinstance(response.body, str) else response.body

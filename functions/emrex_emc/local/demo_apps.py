@@ -3,7 +3,8 @@
 * :class:`EnrolmentForm`: the applicant fills in name, birth date and language; the form's backend calls
   ``POST {api}/sessions`` with the bearer token and redirects (303) to the returned ``start_url``. Its
   ``/return`` page shows what the EMC appended to the return URL and the transfer's status, fetched
-  server-side with ``GET {api}/sessions/{id}``.
+  server-side with ``GET {api}/sessions/{id}``. The form speaks the browser's language (or ``?lang=``), its
+  return page the language chosen in the form (texts: :mod:`emrex_emc.local.demo_texts`).
 * :class:`DemoSis`: consumes the EMC's events from the SQS queue behind the EventBridge rule (deduplicating by
   ``detail.event_id``: delivery is at least once), keeps them in memory, appends each whole EventBridge
   event as one JSON line to the events file, deletes handled messages, and lists them newest first.
@@ -27,8 +28,10 @@ import httpx
 
 from emrex_emc.core.text import clip
 from emrex_emc.local.apigw import Route
+from emrex_emc.local.demo_texts import CATALOG
 from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HttpRequest, HttpResponse, html_response, json_response
+from emrex_emc.web.i18n import SOURCE_LANGUAGE, SUPPORTED_LANGUAGES, language_name, pick_language
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +57,19 @@ _DEMO_CSP = "default-src 'none'; style-src 'unsafe-inline'; form-action *; frame
 """The demo enrolment form's backend answers its POST with a redirect to the EMC (another origin here)."""
 
 
-def _page(title: str, body: Markup) -> HttpResponse:
-    html = page(lang="en", title=title, body=Markup("<h1>{}</h1>").format(title) + body)
+def _page(lang: str, title: str, body: Markup) -> HttpResponse:
+    html = page(lang=lang, title=title, body=Markup("<h1>{}</h1>").format(title) + body)
     return html_response(200, html, extra_headers={"content-security-policy": _DEMO_CSP})
+
+
+def _language_options(selected: str) -> Markup:
+    """Every page language, each named in itself (and marked as being in that language)."""
+    return join(
+        Markup('<option value="{code}" lang="{code}"{selected}>{name}</option>').format(
+            code=code, name=language_name(code, code), selected=Markup(" selected") if code == selected else ""
+        )
+        for code in SUPPORTED_LANGUAGES
+    )
 
 
 def _error_page(status: int, title: str, message: str) -> HttpResponse:
@@ -81,8 +94,8 @@ class EnrolmentForm:
         self.base_url = base_url.rstrip("/")
         self._token = api_token
         self._http = http or httpx.Client(timeout=30)
-        self._transfers: dict[str, str] = {}
-        """Return reference -> transfer id (what a real backend would keep in the applicant's record)."""
+        self._transfers: dict[str, tuple[str, str]] = {}
+        """Return reference -> (transfer id, language): what a real backend keeps in the applicant's record."""
 
     def close(self) -> None:
         self._http.close()
@@ -103,22 +116,20 @@ class EnrolmentForm:
         )
 
     def form(self, request: HttpRequest) -> HttpResponse:
+        lang = pick_language(request.query.get("lang"), request.headers.get("accept-language"))
+        text = CATALOG.text
         applicant = DEMO_APPLICANT
         body = (
-            Markup(
-                "<p>Demo university: apply for a master's programme and import your study results with EMREX.</p>"
-                '<form method="post" action="/apply">'
-            )
-            + _field("Given names", "given_names", applicant.given_names)
-            + _field("Family name", "family_name", applicant.family_name)
-            + _field("Birth date", "birth_date", applicant.birth_date, "date")
+            Markup('<p>{}</p><form method="post" action="/apply">').format(text(lang, "form.intro"))
+            + _field(text(lang, "form.given_names"), "given_names", applicant.given_names)
+            + _field(text(lang, "form.family_name"), "family_name", applicant.family_name)
+            + _field(text(lang, "form.birth_date"), "birth_date", applicant.birth_date, "date")
             + Markup(
-                '<label for="locale">Language</label><select id="locale" name="locale">'
-                '<option value="en" selected>English</option><option value="nl">Nederlands</option></select>'
-                '<p><button type="submit" id="start-transfer">Import my results with EMREX</button></p></form>'
-            )
+                '<label for="locale">{}</label><select id="locale" name="locale">{}</select>'
+                '<p><button type="submit" id="start-transfer">{}</button></p></form>'
+            ).format(text(lang, "form.language"), _language_options(lang), text(lang, "form.submit"))
         )
-        return _page("Enrolment form", body)
+        return _page(lang, text(lang, "form.title"), body)
 
     def apply(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -143,45 +154,59 @@ class EnrolmentForm:
         if response.status_code != 201:
             return _error_page(400, "Not accepted", f"The EMREX client refused the request: {response.text}")
         created = response.json()
-        self._transfers[reference] = str(created["id"])
+        self._transfers[reference] = (str(created["id"]), pick_language(payload["locale"], None))
         return HttpResponse(status=303, headers={"location": str(created["start_url"]), "cache-control": "no-store"})
 
     def returned(self, request: HttpRequest) -> HttpResponse:
-        transfer_id = self._transfers.get(request.query.get("ref", ""))
+        known = self._transfers.get(request.query.get("ref", ""))
+        lang = known[1] if known else pick_language(None, request.headers.get("accept-language"))
+        text = CATALOG.text
         rows = join(
             Markup("<tr><th scope='row'>{}</th><td>{}</td></tr>").format(k, v) for k, v in request.query.items()
         )
-        body = Markup('<p>Back from EMREX. The EMC added:</p><table id="return-query">{}</table>').format(rows)
-        if transfer_id is None:
-            body += Markup('<p class="notice error">Unknown return reference.</p>')
+        body = Markup('<p>{}</p><table id="return-query">{}</table>').format(text(lang, "return.lead"), rows)
+        if known is None:
+            body += Markup('<p class="notice error">{}</p>').format(text(lang, "return.unknown"))
         else:
-            body += self._status_html(transfer_id)
-            body += Markup('<p><a id="status-link" href="/status/{}">Transfer status (JSON)</a></p>').format(
-                quote(transfer_id)
+            body += self._status_html(known[0], lang)
+            body += Markup('<p><a id="status-link" href="/status/{}">{}</a></p>').format(
+                quote(known[0]), text(lang, "return.status_link")
             )
-        return _page("Welcome back", body)
+        return _page(lang, text(lang, "return.title"), body)
 
     def status(self, request: HttpRequest) -> HttpResponse:
         transfer_id = request.path_params.get("id", "")
-        if transfer_id not in self._transfers.values():
+        languages = [lang for known_id, lang in self._transfers.values() if known_id == transfer_id]
+        if not languages:
             return _error_page(404, "Not found", "This form did not start that transfer.")
-        return _page("Transfer status", self._status_html(transfer_id))
+        return _page(
+            languages[0], CATALOG.text(languages[0], "status.title"), self._status_html(transfer_id, languages[0])
+        )
 
-    def _status_html(self, transfer_id: str) -> Markup:
+    def _status_html(self, transfer_id: str, lang: str) -> Markup:
+        text = CATALOG.text
         try:
             response = self._http.get(
                 f"{self.api_base_url}/sessions/{quote(transfer_id)}", headers={"authorization": f"Bearer {self._token}"}
             )
             data: Any = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            return Markup('<p class="notice error">Status unavailable: {}</p>').format(clip(exc))
+            return Markup('<p class="notice error">{}</p>').format(text(lang, "status.unavailable", error=clip(exc)))
         status = data.get("status", "") if isinstance(data, dict) else ""
         outcome = data.get("outcome") if isinstance(data, dict) else None
         verdict = outcome.get("identity", "") if isinstance(outcome, dict) else ""
-        identity = f" · identity: {verdict}" if verdict else ""
+        identity = " · " + text(lang, "status.identity", verdict=verdict) if verdict else ""
+        # the status and the JSON are the API's own words, not the page language's
         return Markup(
-            '<p>Status: <strong id="transfer-status">{}</strong>{}</p><pre id="transfer-json">{}</pre>'
-        ).format(status, identity, json.dumps(data, indent=2, ensure_ascii=False))
+            '<p>{} <strong id="transfer-status" lang="{}">{}</strong>{}</p><pre id="transfer-json" lang="{}">{}</pre>'
+        ).format(
+            text(lang, "status.label"),
+            SOURCE_LANGUAGE,
+            status,
+            identity,
+            SOURCE_LANGUAGE,
+            json.dumps(data, indent=2, ensure_ascii=False),
+        )
 
 
 @dataclass
@@ -262,7 +287,7 @@ class DemoSis:
             '<table id="events"><thead><tr><th>Time</th><th>Detail type</th><th>Transfer</th><th>Outcome</th>'
             "<th>Summary</th></tr></thead><tbody>{}</tbody></table>"
         ).format(len(newest_first), join(_event_row(event) for event in newest_first))
-        return _page("Demo SIS: EMREX events", body)
+        return _page(SOURCE_LANGUAGE, "Demo SIS: EMREX events", body)
 
 
 def _event_row(event: Mapping[str, Any]) -> Markup:

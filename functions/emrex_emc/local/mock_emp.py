@@ -36,6 +36,8 @@ _NARROW_SCREEN_CSS = Markup(
 """The page must fit a phone (375 px): the long returnUrl wraps instead of widening the page."""
 _AUTO_SUBMIT_CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; form-action *"
 """The mock EMP is another site: like real EMPs, its answer page auto-submits a form to the EMC."""
+TRANSCRIPT_PDF_BYTES = 16 * 1024
+"""The ``ok`` scenario's transcript: real EMPs send the transcript of records as a PDF with the results."""
 LARGE_PDF_BYTES = 2 * 1024 * 1024 + 512 * 1024
 """The ``ok-large-pdf`` attachment: big enough to matter, small enough that the callback's event stays
 under Lambda's 6 MB request limit once base64 and form encoding have grown it."""
@@ -62,7 +64,7 @@ class Scenario:
 
 
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("ok", "Results: a few courses", "NCP_OK"),
+    Scenario("ok", "Results: a few courses and a PDF transcript", "NCP_OK"),
     Scenario("ok-large-pdf", "Results with a large PDF transcript (about 2.5 MB)", "NCP_OK"),
     Scenario("cancel", "I cancel the transfer", "NCP_CANCEL", "The student cancelled.", sends_elmo=False),
     Scenario("no-results", "No results to transfer", "NCP_NO_RESULTS", "No results found.", sends_elmo=False),
@@ -136,7 +138,8 @@ class MockEmp:
 
     def _elmo(self, scenario_id: str, learner: Learner) -> str:
         person = OTHER_PERSON if scenario_id == "identity-mismatch" else learner
-        pdf = elmo_factory.make_pdf(LARGE_PDF_BYTES) if scenario_id == "ok-large-pdf" else None
+        pdf_size = {"ok": TRANSCRIPT_PDF_BYTES, "ok-large-pdf": LARGE_PDF_BYTES}.get(scenario_id)
+        pdf = elmo_factory.make_pdf(pdf_size) if pdf_size else None
         xml = elmo_factory.build_elmo(
             given_names=person.given_names,
             family_name=person.family_name,

@@ -96,7 +96,9 @@ def _locale(value: str) -> str:
     language = match.group(1).lower() if match else ""
     if language not in SUPPORTED_LANGUAGES:
         supported = ", ".join(f"'{code}'" for code in SUPPORTED_LANGUAGES)
-        raise FieldProblem(f"must be one of {supported} (optionally with a region, e.g. 'nl-NL')")
+        raise FieldProblem(
+            f"must be one of the official EU languages ({supported}), optionally with a region (e.g. 'nl-NL')"
+        )
     return language
 
 

@@ -1,7 +1,8 @@
 """The one error mapping of each surface: an ``ErrorCode`` -> HTTP status and a page (students) or JSON (API).
 
-Services raise ``EmrexError``; handlers turn it into a response here and nowhere else. Every page names
-the code for support staff and says what to do next; nothing from the request is echoed.
+Services raise ``EmrexError``; handlers turn it into a response here and nowhere else. Every page says what
+to do next and whom to ask (quoting the transfer's support code when it is known) and names the error code
+for support staff; nothing from the request is echoed.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.web.help import ask_with_error_code, ask_with_support_code, next_steps, staff_code
 from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HttpRequest, HttpResponse, html_response, json_response
 from emrex_emc.web.texts import t
@@ -72,16 +74,20 @@ class Link:
     label: str
 
 
-def error_page(error: EmrexError, *, lang: str, link: Link | None = None) -> HttpResponse:
+def error_page(
+    error: EmrexError, *, lang: str, link: Link | None = None, transfer_id: str | None = None
+) -> HttpResponse:
+    """The page of ``error``: what went wrong, what to do next and whom to ask, quoting the support code of
+    the transfer (``transfer_id``) when it is known, or else the error code."""
     spec = PAGES.get(error.code) or ErrorPage(400, _CANNOT_COMPLETE, "error.FORM_INVALID")
     title = t(lang, spec.title)
+    ask = ask_with_support_code(lang, transfer_id) if transfer_id else ask_with_error_code(lang)
     parts: list[Markup | str] = [
         Markup("<h1>{}</h1>").format(title),
         Markup('<div class="notice error" role="alert"><p>{}</p></div>').format(t(lang, spec.body)),
+        next_steps(lang, [t(lang, spec.advice)] if spec.advice is not None else [], ask),
+        staff_code(lang, error.code.value),
     ]
-    if spec.advice is not None:
-        parts.append(Markup("<p>{}</p>").format(t(lang, spec.advice)))
-    parts.append(Markup('<p class="muted">{} <code>{}</code></p>').format(t(lang, "support"), error.code.value))
     if link is not None:
         parts.append(Markup('<p><a class="button" href="{}">{}</a></p>').format(link.href, t(lang, link.label)))
     headers = {"retry-after": str(spec.retry_after_seconds)} if spec.retry_after_seconds else None

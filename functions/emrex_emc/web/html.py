@@ -20,7 +20,8 @@ CSS = Markup(
 *{box-sizing:border-box}body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
 color:var(--fg);background:var(--bg)}main{max-width:46rem;margin:0 auto;padding:1.5rem}
 h1{font-size:1.6rem;margin:.5rem 0 1rem}h2{font-size:1.2rem;margin:1.5rem 0 .5rem}
-a{color:var(--accent)}a:focus,button:focus,input:focus,select:focus{outline:3px solid #f2a900;outline-offset:2px}
+a{color:var(--accent)}a:focus,button:focus,input:focus,select:focus{outline:3px solid var(--fg);outline-offset:2px;
+box-shadow:0 0 0 2px #fff,0 0 0 7px #f2a900}strong.code{white-space:nowrap}
 .button,button{display:inline-block;background:var(--accent);color:#fff;border:0;border-radius:4px;
 padding:.6rem 1.1rem;font-size:1rem;text-decoration:none;cursor:pointer}
 .secondary{background:#fff;color:var(--accent);border:2px solid var(--accent)}
@@ -29,6 +30,7 @@ padding:.6rem 1.1rem;font-size:1rem;text-decoration:none;cursor:pointer}
 .muted{color:var(--muted)}ul.emps{list-style:none;padding:0}ul.emps li{margin:.4rem 0}
 label{display:block;font-weight:600;margin:.5rem 0 .25rem}input[type=search],input[type=text],input[type=date]{
 padding:.5rem;font-size:1rem;border:1px solid #6b6b6b;border-radius:4px;width:100%;max-width:24rem}
+select{padding:.45rem;font-size:1rem;border:1px solid #6b6b6b;border-radius:4px;background:#fff;color:var(--fg)}
 .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 table{border-collapse:collapse}td,th{padding:.25rem .75rem .25rem 0;text-align:left}
 """

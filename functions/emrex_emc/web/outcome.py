@@ -1,4 +1,5 @@
-"""The page a student sees once the EMP answered: what was received, or why not, and the way back."""
+"""The page a student sees once the EMP answered: what was received, or why not and what to do next, and
+the way back."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.protocol import Status
+from emrex_emc.web.help import ask_with_support_code, next_steps, staff_code
 from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HttpResponse, html_response
+from emrex_emc.web.i18n import decimal
 from emrex_emc.web.texts import t
 
 MAX_SHOWN_MESSAGE_CHARS = 200
@@ -35,13 +38,24 @@ class ReturnLink:
         return return_link(self.return_url, self.transfer_id, self.status)
 
 
-def outcome_page(outcome: Outcome, *, lang: str, link: ReturnLink | None) -> HttpResponse:
+NEXT_STEPS: dict[Status, tuple[str, ...]] = {
+    Status.REJECTED: ("advice.restart", "rejected.next.later"),
+    Status.PROVIDER_ERROR: ("provider_error.next",),
+    Status.NO_RESULTS: ("no_results.next",),
+    Status.CANCELLED: ("cancelled.next",),
+}
+"""What a student can do after an outcome without results (text keys), before whom to ask."""
+ASK_FOR_HELP = frozenset({Status.REJECTED, Status.PROVIDER_ERROR, Status.NO_RESULTS})
+"""Outcomes whose page also says to contact the admissions office, quoting the transfer's support code."""
+
+
+def outcome_page(outcome: Outcome, *, lang: str, transfer_id: str, link: ReturnLink | None) -> HttpResponse:
     status = outcome.status
     kind = ""
     if status is Status.RECEIVED:
         body, kind = _received(outcome, lang), "success"
     elif status is Status.REJECTED:
-        body, kind = _para(t(lang, "rejected.lead")) + _support_code(lang, outcome.error_code or ""), "error"
+        body, kind = _para(t(lang, "rejected.lead")), "error"
     elif status is Status.PROVIDER_ERROR:
         body, kind = _para(t(lang, "provider_error.lead")) + _provider_message(lang, outcome.return_message), "error"
     elif status in {Status.CANCELLED, Status.NO_RESULTS}:
@@ -51,6 +65,10 @@ def outcome_page(outcome: Outcome, *, lang: str, link: ReturnLink | None) -> Htt
     title = t(lang, f"{status.value}.title")
     role = "alert" if kind == "error" else "status"
     html = Markup('<h1>{}</h1><div class="notice {}" role="{}">{}</div>').format(title, kind, role, body)
+    steps = [t(lang, key) for key in NEXT_STEPS.get(status, ())]
+    html += next_steps(lang, steps, ask_with_support_code(lang, transfer_id) if status in ASK_FOR_HELP else None)
+    if status is Status.REJECTED and outcome.error_code:
+        html += staff_code(lang, outcome.error_code)
     if link is not None:
         html += Markup('<p><a class="button" href="{}">{}</a></p>').format(link.href, t(lang, "back"))
     return html_response(200, page(lang=lang, title=title, body=html))
@@ -61,8 +79,10 @@ def _received(outcome: Outcome, lang: str) -> Markup:
     rows = [
         (t(lang, "received.institutions"), ", ".join(summary.issuer_names()) if summary else ""),
         (t(lang, "received.courses"), str(summary.course_count) if summary else "-"),
-        (t(lang, "received.credits"), summary.total_ects if summary else "-"),
+        (t(lang, "received.credits"), decimal(summary.total_ects, lang) if summary else "-"),
     ]
+    if summary is not None and summary.attachment_count:
+        rows.append((t(lang, "received.attachments"), str(summary.attachment_count)))
     table = Markup("<table>{}</table>").format(
         join(Markup('<tr><th scope="row">{}</th><td>{}</td></tr>').format(k, v or "-") for k, v in rows)
     )
@@ -75,12 +95,6 @@ def _provider_message(lang: str, message: str | None) -> Markup:
     if not text:
         return Markup("")
     return Markup('<p class="muted">{} <q>{}</q></p>').format(t(lang, "provider_error.message"), text)
-
-
-def _support_code(lang: str, code: str) -> Markup:
-    if not code:
-        return Markup("")
-    return Markup('<p class="muted">{} <code>{}</code></p>').format(t(lang, "support"), code)
 
 
 def _para(text: str) -> Markup:

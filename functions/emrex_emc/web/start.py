@@ -20,7 +20,7 @@ from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import Choice, Offer
 from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HTML_SECURITY_HEADERS, HttpRequest, HttpResponse, html_response
-from emrex_emc.web.i18n import country_name, fold
+from emrex_emc.web.i18n import country_name, country_names, fold
 from emrex_emc.web.texts import t
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ _EXTRA_CSS = Markup(
     "<style>ul.emps label{display:inline;font-weight:400;margin:0 0 0 .4rem}"
     "fieldset{border:1px solid #b0b0b0;border-radius:4px;margin:1rem 0;padding:.5rem 1rem}"
     "legend{font-weight:700;padding:0 .3rem}input[type=radio]{width:1.1rem;height:1.1rem}"
-    "input[type=radio]:focus{outline:3px solid #f2a900;outline-offset:2px}"
+    "input[type=radio]:focus{outline:3px solid #1a1a1a;outline-offset:2px}"
     "form.search{display:flex;gap:.5rem;align-items:flex-end;flex-wrap:wrap}</style>"
 )
 
@@ -66,8 +66,8 @@ class CountryGroup:
 
 
 def group_emps(emps: Iterable[Emp], *, lang: str, query: str = "") -> list[CountryGroup]:
-    """EMPs matching ``query`` (accent/case-insensitive, on name, institutions and country in both
-    languages), grouped by country and sorted by the country name in ``lang``, then by label."""
+    """EMPs matching ``query`` (accent/case-insensitive, on name, institutions and the country's name in any
+    page language), grouped by country and sorted by the country name in ``lang``, then by label."""
     needle = fold(query.strip())
     by_country: dict[str, list[Emp]] = {}
     for emp in emps:
@@ -82,8 +82,7 @@ def group_emps(emps: Iterable[Emp], *, lang: str, query: str = "") -> list[Count
 
 
 def _search_text(emp: Emp) -> str:
-    parts = [emp.name, emp.label, *emp.institutions, emp.country, country_name(emp.country, "en")]
-    parts.append(country_name(emp.country, "nl"))
+    parts = [emp.name, emp.label, *emp.institutions, emp.country, *country_names(emp.country)]
     return fold(" | ".join(parts))
 
 
@@ -131,34 +130,42 @@ def chooser_page(
     Both forms submit to the page's own URL (no ``action``), so the page works behind any stage prefix.
     """
     title = t(lang, "chooser.title")
-    parts: list[Markup | str] = [
-        Markup("<h1>{}</h1><p>{}</p>").format(title, t(lang, "chooser.intro")),
+    parts: list[Markup | str] = [Markup("<h1>{}</h1><p>{}</p>").format(title, t(lang, "chooser.intro"))]
+    if not any_available:
+        parts.append(Markup('<p class="notice">{}</p>').format(t(lang, "chooser.none_available")))
+        return page(lang=lang, title=title, body=join(parts), head=_EXTRA_CSS)
+    parts.append(
         Markup(
             '<form class="search" method="get" role="search">'
             '<div><label for="q">{}</label>'
             '<input type="search" id="q" name="q" value="{}" maxlength="100" autocomplete="off"></div>'
             '<button type="submit">{}</button></form>'
-        ).format(t(lang, "chooser.search_label"), query, t(lang, "chooser.search_button")),
-    ]
+        ).format(t(lang, "chooser.search_label"), query, t(lang, "chooser.search_button"))
+    )
     if query:
+        # the pages run no script: the result count is in the new page's status region and its title
+        count = sum(len(group.emps) for group in groups)
+        status = (
+            t(lang, "chooser.match_count", count=count, query=query)
+            if count
+            else t(lang, "chooser.no_match", query=query)
+        )
+        title = f"{status} \N{EN DASH} {title}"
         parts.append(
-            Markup('<p role="status">{} <a href="{}">{}</a></p>').format(
-                t(lang, "chooser.results_for", query=query), show_all_href, t(lang, "chooser.show_all")
+            Markup('<p role="status" id="search-status" class="notice">{}</p><p><a href="{}">{}</a></p>').format(
+                status, show_all_href, t(lang, "chooser.show_all")
             )
         )
-    if not groups:
-        key = "chooser.no_match" if query and any_available else "chooser.none_available"
-        parts.append(Markup('<p class="notice">{}</p>').format(t(lang, key, query=query)))
-        return page(lang=lang, title=title, body=join(parts), head=_EXTRA_CSS)
-    parts.append(
-        Markup('<form method="post"><input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_value)
-    )
-    for group in groups:
-        items = join(_emp_item(lang, emp) for emp in group.emps)
+    if groups:
         parts.append(
-            Markup('<fieldset><legend>{}</legend><ul class="emps">{}</ul></fieldset>').format(group.name, items)
+            Markup('<form method="post"><input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_value)
         )
-    parts.append(Markup('<button type="submit">{}</button></form>').format(t(lang, "chooser.continue")))
+        for group in groups:
+            items = join(_emp_item(lang, emp) for emp in group.emps)
+            parts.append(
+                Markup('<fieldset><legend>{}</legend><ul class="emps">{}</ul></fieldset>').format(group.name, items)
+            )
+        parts.append(Markup('<button type="submit">{}</button></form>').format(t(lang, "chooser.continue")))
     return page(lang=lang, title=title, body=join(parts), head=_EXTRA_CSS)
 
 

@@ -61,4 +61,4 @@ def refusal_page(error: EmrexError, accept_language: str) -> HttpResponse:
         link = Link(transfer.id, "link.back_to_chooser")  # relative: /start/{id}
     elif transfer is not None and isinstance(error, TransferRefused) and error.back_with is not None:
         link = Link(return_link(transfer.return_url, transfer.id, error.back_with.value), "back")
-    return error_page(error, lang=lang, link=link)
+    return error_page(error, lang=lang, link=link, transfer_id=transfer.id if transfer else None)

@@ -1,0 +1,1 @@
+"""Build steps of the page languages (``python -m i18n.build``)."""

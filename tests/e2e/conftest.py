@@ -1,0 +1,67 @@
+"""One ``emrex-emc local`` (started as a subprocess, as a person runs it) and one headless Chromium (Debian's,
+never a downloaded one) for every browser test: the modules here share them (``xdist_group("e2e")``).
+
+Screenshots and the accessibility reports go to ``test-artifacts/`` (git-ignored; CI keeps them).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, Stack, free_port, wait_healthy
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    if not Path(CHROMIUM).is_file():
+        pytest.skip("Chromium is not installed (Debian package 'chromium'); .ci/run installs it")
+    ARTIFACTS.mkdir(exist_ok=True)
+    events_file = tmp_path_factory.mktemp("sis") / "events.jsonl"
+    log = ARTIFACTS / "e2e-local-stack.log"
+    port = free_port()
+    api_token = secrets.token_urlsafe(24)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
+    env["EMREX_API_TOKEN"] = api_token  # so the tests can also create transfers as an enrolment backend
+    command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port), "--events-file", str(events_file)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        health = wait_healthy(f"http://127.0.0.1:{port}", process, log)
+        yield Stack(urls=health["urls"], events_file=events_file, api_token=api_token)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            returncode = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            pytest.fail("emrex-emc local did not stop within 30 s of Ctrl-C")
+    assert returncode == 0, f"emrex-emc local exited with {returncode} after Ctrl-C; see {log}"
+
+
+@pytest.fixture(scope="session")
+def browser(stack: Stack) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="en-GB")
+    tab = context.new_page()
+    tab.set_default_timeout(30_000)
+    yield tab
+    context.close()

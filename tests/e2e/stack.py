@@ -1,0 +1,104 @@
+"""The local stack as the browser tests use it: starting ``emrex-emc local``, creating transfers through the
+enrolment API, and the steps of a transfer in the browser (the fixtures are in ``conftest.py``)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from emrex_emc.local.demo_apps import Applicant
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+START_TIMEOUT_S = 120
+MOCK_EMP_LABEL = "EMREX mock EMP (local)"
+START_URL = re.compile(r"/start/[0-9a-f]{32}$")
+
+
+APPLICANT = Applicant(given_names="Zoë Anne", family_name="Ødegård-Lind", birth_date="1998-02-28")
+
+
+@dataclass(frozen=True)
+class Stack:
+    urls: dict[str, str]
+    events_file: Path
+    api_token: str
+
+    def create_transfer(self, *, locale: str = "", applicant: Applicant = APPLICANT) -> str:
+        """``POST /sessions`` as an enrolment backend does; returns the ``start_url``."""
+        body = {
+            "applicant_id": f"e2e-{secrets.token_hex(4)}",
+            "given_names": applicant.given_names,
+            "family_name": applicant.family_name,
+            "birth_date": applicant.birth_date,
+            "return_url": f"{self.urls['enrolment_form']}return?ref=e2e",
+            **({"locale": locale} if locale else {}),
+        }
+        response = httpx.post(
+            f"{self.urls['api']}/sessions", json=body, headers={"authorization": f"Bearer {self.api_token}"}, timeout=30
+        )
+        assert response.status_code == 201, response.text
+        start_url: str = response.json()["start_url"]
+        return start_url
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"emrex-emc local exited with {process.returncode}; see {log}")
+        try:
+            response = httpx.get(f"{api}/health", timeout=2)
+            if response.status_code == 200:
+                health: dict[str, Any] = response.json()
+                return health
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"emrex-emc local was not healthy within {START_TIMEOUT_S} s; see {log}")
+
+
+def choose_the_mock_emp(page: Any, stack: Stack) -> None:
+    """On the chooser (any language): pick the mock EMP and continue; the EMC auto-POSTs to the EMP."""
+    page.get_by_label(MOCK_EMP_LABEL).check()
+    page.click("form[method=post] button[type=submit]")
+    page.wait_for_url(stack.urls["mock_emp"])
+
+
+def answer_at_the_mock_emp(page: Any, scenario: str, applicant: Applicant | None = None) -> None:
+    """On the mock EMP: pick a scenario (and the learner) and send; the EMP auto-POSTs to the callback."""
+    page.check(f"#scenario-{scenario}")
+    if applicant is not None:
+        page.fill("#given-names", applicant.given_names)
+        page.fill("#family-name", applicant.family_name)
+        page.fill("#birth-date", applicant.birth_date)
+    with page.expect_navigation(url=re.compile(r"/callback\?state=")):
+        page.click("#send-results")
+    page.wait_for_load_state()
