@@ -26,8 +26,12 @@ LEFT_OUT = frozenset({"emrex_emc/local", "emrex_emc/commands", "emrex_emc/cli.py
 LAMBDA_TASK_ROOT = "/var/task"
 
 
+NOT_DEPLOYED_SUFFIXES = (".pyc", ".egg-info", ".po")
+"""Bytecode is compiled here; translation sources are compiled into the ``.mo`` files that are deployed."""
+
+
 def _is_left_out(relative: str, name: str) -> bool:
-    return name == "__pycache__" or name.endswith((".pyc", ".egg-info")) or relative in LEFT_OUT
+    return name == "__pycache__" or name.endswith(NOT_DEPLOYED_SUFFIXES) or relative in LEFT_OUT
 
 
 def _deployable_files(source: Path) -> list[Path]:
