@@ -16,8 +16,8 @@ from emrex_emc.adapters.blobs import BlobStore
 from emrex_emc.adapters.outcomes import OutcomeStore
 from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
-from emrex_emc.observability import count, logger, metrics, milliseconds, report_refusal
-from emrex_emc.services.callback import CallbackResult, CallbackService
+from emrex_emc.observability import logger, metrics, milliseconds, report_callback, report_refusal
+from emrex_emc.services.callback import CallbackService
 from emrex_emc.services.secret_keys import RotatingStateSigner
 from emrex_emc.settings import Settings
 from emrex_emc.web.callback import callback_post
@@ -57,33 +57,14 @@ def reset() -> None:
 
 
 def _receive(request: HttpRequest) -> HttpResponse:
+    started = time.perf_counter()
     settings, service = _wiring()
     result = service.receive(callback_post(request, max_body_bytes=settings.max_body_bytes))
-    _observe(result)
+    report_callback(result, milliseconds=(time.perf_counter() - started) * 1000)
     transfer = result.transfer
     lang = pick_language(transfer.locale, request.headers.get("accept-language"))
     link = ReturnLink(transfer.return_url, transfer.id, result.outcome.status.value)
     return outcome_page(result.outcome, lang=lang, link=link)
-
-
-def _observe(result: CallbackResult) -> None:
-    outcome, emp = result.outcome, result.transfer.emp.id if result.transfer.emp else "unknown"
-    logger.set_correlation_id(result.transfer.id)
-    logger.info(
-        "callback handled",
-        status=outcome.status.value,
-        error_code=outcome.error_code,
-        recorded=result.recorded,
-        replay=result.replay,
-        emp_id=emp,
-    )
-    count("CallbackOutcome", outcome="replay" if result.replay else outcome.status.value, emp_id=emp)
-    if result.recorded and outcome.error is not None:
-        count("VerificationFailures")  # alarmed: many refusals mean an EMP key change or an attack
-    if result.recorded and outcome.signature_algorithm:
-        count("SignatureAlgorithm", algorithm=outcome.signature_algorithm, emp_id=emp)
-    if result.recorded and outcome.identity_verdict:
-        count("IdentityVerdict", verdict=outcome.identity_verdict, emp_id=emp)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,5 +1,6 @@
 """Lambda: the student's pages: ``GET /start/{id}`` (the EMP chooser), ``POST /start/{id}`` (-> the EMP),
-and every other path (a styled "not found" page; ``/favicon.ico`` gets an empty answer).
+``GET /health`` (the registry snapshot's age) and every other path (a styled "not found" page;
+``/favicon.ico`` gets an empty answer).
 
 Stays light at cold start: no lxml, signxml or httpx on any path and no S3 client (checked by tests).
 """
@@ -7,6 +8,7 @@ Stays light at cold start: no lxml, signxml or httpx on any path and no S3 clien
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -22,28 +24,28 @@ from emrex_emc.services.start import StartService
 from emrex_emc.settings import Settings
 from emrex_emc.web.http import HttpRequest, HttpResponse
 from emrex_emc.web.i18n import pick_language
-from emrex_emc.web.routes import CHOOSE, CHOOSER, FAVICON
+from emrex_emc.web.health import health_response
+from emrex_emc.web.routes import CHOOSE, CHOOSER, FAVICON, HEALTH
 from emrex_emc.web.start import choice_form, chooser_response, redirect_response
 from emrex_emc.web.surface import serve_page
 
 
 @cache
-def _wiring() -> tuple[Settings, StartService, RotatingCsrfGuard]:
+def _wiring() -> tuple[Settings, StartService, RotatingCsrfGuard, RegistryStore]:
     settings = Settings.from_env(function="start_session")
     secret = SecretProvider(
         client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
     )
     dynamodb = client("dynamodb")  # the only AWS clients: DynamoDB (transfers, registry snapshot), Secrets Manager
-    registry = FreshRegistry(
-        RegistryStore(dynamodb, settings.table_name), max_age_seconds=settings.registry_max_age_seconds
-    )
+    store = RegistryStore(dynamodb, settings.table_name)
+    registry = FreshRegistry(store, max_age_seconds=settings.registry_max_age_seconds)
     service = StartService(
         transfers=TransferTable(dynamodb, settings.table_name),
         states=RotatingStateSigner(secret),
         registry=registry,
         clock=time.time,
     )
-    return settings, service, RotatingCsrfGuard(secret)
+    return settings, service, RotatingCsrfGuard(secret), store
 
 
 def reset() -> None:
@@ -54,9 +56,11 @@ def reset() -> None:
 def _page(request: HttpRequest) -> HttpResponse:
     if request.route_key == FAVICON.key:
         return HttpResponse(204, headers={"cache-control": "public, max-age=86400"})
-    if request.route_key not in {CHOOSER.key, CHOOSE.key}:
+    if request.route_key not in {CHOOSER.key, CHOOSE.key, HEALTH.key}:
         raise EmrexError(ErrorCode.NOT_FOUND, "there is no page at this address")
-    settings, service, csrf = _wiring()
+    settings, service, csrf, store = _wiring()
+    if request.route_key == HEALTH.key:
+        return _health(store, settings)
     transfer_id, base_url = request.path_params.get("id", ""), settings.public_base_url or request.base_url()
     accept_language = request.headers.get("accept-language")
     if request.route_key == CHOOSER.key:
@@ -74,6 +78,14 @@ def _page(request: HttpRequest) -> HttpResponse:
     logger.set_correlation_id(choice.transfer.id)
     count("EmpChosen")
     return redirect_response(choice, base_url=base_url, lang=pick_language(choice.transfer.locale, accept_language))
+
+
+def _health(store: RegistryStore, settings: Settings) -> HttpResponse:
+    now, max_age = datetime.now(UTC), settings.registry_max_age_seconds
+    try:
+        return health_response(store.load(), now=now, max_age_seconds=max_age)
+    except EmrexError:
+        return health_response(None, now=now, max_age_seconds=max_age, unreadable=True)
 
 
 @logger.inject_lambda_context(clear_state=True)

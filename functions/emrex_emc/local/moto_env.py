@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from emrex_emc.adapters.secret_rotation import SecretRotation, retired_key_window
+from emrex_emc.adapters.sessions import APPLICANT_INDEX, APPLICANT_INDEX_ATTRIBUTES, APPLICANT_INDEX_KEYS
 from emrex_emc.core.secret import MIN_API_TOKEN_CHARS
 from emrex_emc.settings import Settings
 
@@ -67,16 +68,32 @@ def default_xsd_dir() -> str:
 
 
 def create_table(dynamodb: Any, table_name: str) -> dict[str, Any]:
-    """The EMC table as the CDK stack declares it: key ``pk``, on-demand, stream NEW_IMAGE, TTL ``expires_at``.
+    """The EMC table as the CDK stack declares it: key ``pk``, on-demand, stream NEW_AND_OLD_IMAGES, TTL
+    ``expires_at``, the applicant index.
 
     Used by the local runner and by the tests' moto fixtures, so both run against the same shape.
     """
+    partition, sort = APPLICANT_INDEX_KEYS
     table: dict[str, Any] = dynamodb.create_table(
         TableName=table_name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": partition, "AttributeType": "S"},
+            {"AttributeName": sort, "AttributeType": "N"},
+        ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": APPLICANT_INDEX,
+                "KeySchema": [
+                    {"AttributeName": partition, "KeyType": "HASH"},
+                    {"AttributeName": sort, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(APPLICANT_INDEX_ATTRIBUTES)},
+            }
+        ],
     )
     dynamodb.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
