@@ -19,9 +19,9 @@ from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.observability import count, logger, metrics, report_refusal
 from emrex_emc.services.enrolment import EnrolmentService
 from emrex_emc.settings import Settings
+from emrex_emc.web.applicants import applicant_id_of, applicant_transfers
 from emrex_emc.web.enrolment import authorize, created, enrolment_request, transfer_status
 from emrex_emc.web.http import HttpRequest, HttpResponse
-from emrex_emc.web.applicants import applicant_id_of, applicant_transfers
 from emrex_emc.web.routes import APPLICANT_TRANSFERS, CREATE_TRANSFER, GET_TRANSFER
 from emrex_emc.web.surface import serve_api
 

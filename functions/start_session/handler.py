@@ -22,9 +22,9 @@ from emrex_emc.observability import count, logger, metrics, report_refusal
 from emrex_emc.services.secret_keys import RotatingCsrfGuard, RotatingStateSigner
 from emrex_emc.services.start import StartService
 from emrex_emc.settings import Settings
+from emrex_emc.web.health import health_response
 from emrex_emc.web.http import HttpRequest, HttpResponse
 from emrex_emc.web.i18n import pick_language
-from emrex_emc.web.health import health_response
 from emrex_emc.web.routes import CHOOSE, CHOOSER, FAVICON, HEALTH
 from emrex_emc.web.start import choice_form, chooser_response, redirect_response
 from emrex_emc.web.surface import serve_page

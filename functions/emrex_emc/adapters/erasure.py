@@ -72,10 +72,15 @@ class TransferEraser:
         return deserialize_item(item) if item else None
 
     def _versions(self, prefix: str) -> Iterator[dict[str, str]]:
-        paginator = self._s3.get_paginator("list_object_versions")
-        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+        """Every object version and delete marker under ``prefix`` (all pages)."""
+        request: dict[str, str] = {"Bucket": self._bucket, "Prefix": prefix}
+        while True:
+            page = self._s3.list_object_versions(**request)
             for entry in (*page.get("Versions", []), *page.get("DeleteMarkers", [])):
                 yield {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+            if not page.get("IsTruncated"):
+                return
+            request.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page["NextVersionIdMarker"])
 
     def _delete_objects(self, transfer_id: str) -> None:
         batch: list[dict[str, str]] = []
@@ -148,5 +153,9 @@ class ErasureLog:
         self._retention_seconds = retention_days * 86400
 
     def record(self, erasure: ErasureRecord) -> None:
-        item = {**erasure.to_item(), "pk": f"ERASURE#{erasure.erasure_id}", "expires_at": erasure.at + self._retention_seconds}
+        item = {
+            **erasure.to_item(),
+            "pk": f"ERASURE#{erasure.erasure_id}",
+            "expires_at": erasure.at + self._retention_seconds,
+        }
         self._ddb.put_item(TableName=self._table, Item=serialize_item(item))

@@ -234,7 +234,7 @@ class BaselineStore:
 
     def save(self, baseline: RegistryBaseline, *, replacing: RegistryBaseline | None) -> bool:
         body = json.dumps(baseline.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        item = {
+        item: dict[str, dict[str, Any]] = {
             "pk": {"S": BASELINE_PK},
             "format": {"S": SNAPSHOT_FORMAT},
             "baseline": {"B": gzip.compress(body, mtime=0)},

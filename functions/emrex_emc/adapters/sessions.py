@@ -107,26 +107,6 @@ class TransferTable:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return listings[:MAX_LISTED]
 
-    def ids_with_prefix(self, prefix: str, *, limit: int = 10) -> list[str]:
-        """Transfer ids starting with ``prefix`` (a support code): a filtered scan of the applicant index,
-        whose items are a few dozen bytes each (a support lookup, not a request path). Erased transfers
-        are not in the index: they are found by their full id only."""
-        ids: list[str] = []
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": APPLICANT_INDEX,
-            "FilterExpression": "begins_with(pk, :prefix)",
-            "ExpressionAttributeValues": {":prefix": {"S": session_pk(prefix)}},
-            "ProjectionExpression": "pk",
-        }
-        while len(ids) < limit:
-            response = self._client.scan(**request)
-            ids.extend(item["pk"]["S"][len(SESSION_PREFIX) :] for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                break
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return ids[:limit]
-
     def choose_emp(self, transfer_id: str, *, emp: Emp, session_id: str, now: int) -> Transfer:
         """Consume the start link: record the EMP, pin its certificates and set the EMREX ``sessionId``.
 

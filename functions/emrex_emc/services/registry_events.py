@@ -37,7 +37,9 @@ class Announcement:
             "comparison": self.comparison,
             "queued": self.queued,
             "changes": [{"detail_type": e.detail_type.value, "emp_id": e.emp.id} for e in self.changes],
-            "expiring": [{"emp_id": e.emp.id, **(e.certificate.to_json() if e.certificate else {})} for e in self.expiring],
+            "expiring": [
+                {"emp_id": e.emp.id, **(e.certificate.to_json() if e.certificate else {})} for e in self.expiring
+            ],
         }
 
 
@@ -63,9 +65,9 @@ def announce(
         comparison = "compared"
         changes = tuple(emp_changes(baseline, current.emps, now=now))
     queued = outbox.add([*changes, *expiring], now=int(now.timestamp()))
-    if comparison != "partial" and _moved(baseline, current):
-        if not baselines.save(current, replacing=baseline):
-            logger.info("registry baseline moved by a concurrent refresh; kept theirs")
+    stored = comparison == "partial" or not _moved(baseline, current) or baselines.save(current, replacing=baseline)
+    if not stored:
+        logger.info("registry baseline moved by a concurrent refresh; kept theirs")
     return Announcement(comparison, changes, expiring, queued)
 
 

@@ -28,7 +28,9 @@ def applicant_id_of(request: HttpRequest) -> str:
     value = unquote(raw) if "%" in raw else raw
     applicant_id: str = validate({"applicant_id": value}, {"applicant_id": APPLICANT_ID})["applicant_id"]
     if applicant_id != value:
-        raise EmrexError(ErrorCode.VALIDATION_FAILED, "applicant_id must not start or end with spaces", field="applicant_id")
+        raise EmrexError(
+            ErrorCode.VALIDATION_FAILED, "applicant_id must not start or end with spaces", field="applicant_id"
+        )
     return applicant_id
 
 
