@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from emrex_emc.core.errors import EmrexError
 
@@ -42,6 +43,8 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
     if not dimensions:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return
+    if is_metrics_disabled():  # single_metric prints even then (the local stack disables metrics)
+        return
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
         for key, dimension in dimensions.items():
             metric.add_dimension(name=key, value=dimension)
@@ -53,6 +56,8 @@ def milliseconds(name: str, value: float) -> None:
 
 def per_emp(name: str, value: float, emp_id: str, unit: MetricUnit = MetricUnit.Count) -> None:
     """A metric with the EMP as dimension (``emp_id`` + ``service``): the per-EMP dashboard and alarm."""
+    if is_metrics_disabled():
+        return
     with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
         metric.add_dimension(name="emp_id", value=emp_id)
 
