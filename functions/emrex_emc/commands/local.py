@@ -34,9 +34,7 @@ def register(subparsers: Any) -> None:
         metavar="URL_OR_PATH",
         help="an https:// or file:// URL or a path of an EWP catalogue to use instead of the local one",
     )
-    parser.add_argument(
-        "--events-file", metavar="PATH", type=Path, help="append every event on the bus as a JSON line"
-    )
+    parser.add_argument("--events-file", metavar="PATH", type=Path, help="append every event on the bus as a JSON line")
     parser.add_argument(
         "--registry-refresh-seconds",
         metavar="N",
