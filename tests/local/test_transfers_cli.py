@@ -150,7 +150,9 @@ def test_show_a_received_transfer_as_text(
     assert DEMO_APPLICANT.family_name not in out
 
 
-def test_list_an_applicants_transfers(local: Local, transfers: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_an_applicants_transfers(
+    local: Local, transfers: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     status, out, _ = local.cli(capsys, "list", "--applicant", APPLICANT, "--json")
     assert status == 0
     listed = json.loads(out)["transfers"]

@@ -4,10 +4,10 @@
 ``AWS_ENDPOINT_URL``). :func:`create_resources` creates the table (``pk`` S, TTL ``expires_at``, stream
 NEW_AND_OLD_IMAGES, the applicant index), the KMS key and the versioned bucket, the event bus with the SIS
 rule (the SIS contract's detail-types) delivering to an SQS queue, the operations rule (registry changes) to
-a queue standing in for the alarm topic (moto's EventBridge delivers to SQS, not SNS), a local-only rule sending every event to a second queue (the events file), and the secret
-(created with empty ``state_keys`` and filled by one rotation, as the stack's rotation schedule does at
-deploy). :meth:`MotoEnv.handler_env` gives the ``EMREX_*`` variables the handlers read
-at cold start.
+a queue standing in for the alarm topic (moto's EventBridge delivers to SQS, not SNS), a local-only rule
+sending every event to a second queue (the events file), and the secret (created with empty ``state_keys``
+and filled by one rotation, as the stack's rotation schedule does at deploy). :meth:`MotoEnv.handler_env`
+gives the ``EMREX_*`` variables the handlers read at cold start.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 ``DELETE /applicants/{applicant_id}`` (admin token).
 
 ``applicant_id`` is percent-encoded in the path (``a/b+c`` is ``a%2Fb%2Bc``). API Gateway may hand the
-parameter over decoded or still encoded (and some proxies decode ``%2F`` before routing, so clients behind
-them encode twice): an applicant id never contains ``%`` (``web.enrolment.APPLICANT_ID``), so a parameter
-holding one is decoded once more, and ``+`` always stays a plus. The result must be a valid applicant id,
-exactly (no whitespace trimmed: an erasure must name its applicant precisely).
+parameter over decoded or still encoded, and a proxy that decodes ``%2F`` before routing makes clients behind
+it encode twice. An applicant id never contains ``%`` (``web.enrolment.APPLICANT_ID``), so a parameter holding
+one is decoded again, at most twice (nothing valid is encoded more often); ``+`` always stays a plus. The
+result must be a valid applicant id, exactly (no whitespace trimmed: an erasure names its applicant exactly).
 """
 
 from __future__ import annotations
@@ -19,13 +19,16 @@ from emrex_emc.core.transfer import TransferListing
 from emrex_emc.web.enrolment import APPLICANT_ID, authorize, bearer_matches
 from emrex_emc.web.http import HttpRequest, HttpResponse, json_response
 
-MAX_PARAMETER_CHARS = 3 * 128 * 3
+MAX_PARAMETER_CHARS = 128 * 3 * 3
 """An applicant id of 128 characters, percent-encoded twice."""
+MAX_DECODINGS = 2
 
 
 def applicant_id_of(request: HttpRequest) -> str:
-    raw = request.path_params.get("applicant_id", "")[:MAX_PARAMETER_CHARS]
-    value = unquote(raw) if "%" in raw else raw
+    value = request.path_params.get("applicant_id", "")[:MAX_PARAMETER_CHARS]
+    for _ in range(MAX_DECODINGS):
+        if "%" in value:
+            value = unquote(value)
     applicant_id: str = validate({"applicant_id": value}, {"applicant_id": APPLICANT_ID})["applicant_id"]
     if applicant_id != value:
         raise EmrexError(
