@@ -31,36 +31,42 @@ from emrex_emc.web.surface import serve_page
 
 
 @cache
-def _wiring() -> tuple[Settings, StartService, RotatingCsrfGuard, RegistryStore]:
+def _registry() -> tuple[Settings, RegistryStore]:
+    """What /health needs (not the secret: a health check never reads it)."""
     settings = Settings.from_env(function="start_session")
+    # the only AWS clients: DynamoDB (transfers, registry snapshot), Secrets Manager
+    return settings, RegistryStore(client("dynamodb"), settings.table_name)
+
+
+@cache
+def _wiring() -> tuple[Settings, StartService, RotatingCsrfGuard]:
+    settings, store = _registry()
     secret = SecretProvider(
         client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
     )
-    dynamodb = client("dynamodb")  # the only AWS clients: DynamoDB (transfers, registry snapshot), Secrets Manager
-    store = RegistryStore(dynamodb, settings.table_name)
-    registry = FreshRegistry(store, max_age_seconds=settings.registry_max_age_seconds)
     service = StartService(
-        transfers=TransferTable(dynamodb, settings.table_name),
+        transfers=TransferTable(client("dynamodb"), settings.table_name),
         states=RotatingStateSigner(secret),
-        registry=registry,
+        registry=FreshRegistry(store, max_age_seconds=settings.registry_max_age_seconds),
         clock=time.time,
     )
-    return settings, service, RotatingCsrfGuard(secret), store
+    return settings, service, RotatingCsrfGuard(secret)
 
 
 def reset() -> None:
     """Forget the wiring (tests switch environments)."""
+    _registry.cache_clear()
     _wiring.cache_clear()
 
 
 def _page(request: HttpRequest) -> HttpResponse:
     if request.route_key == FAVICON.key:
         return HttpResponse(204, headers={"cache-control": "public, max-age=86400"})
-    if request.route_key not in {CHOOSER.key, CHOOSE.key, HEALTH.key}:
-        raise EmrexError(ErrorCode.NOT_FOUND, "there is no page at this address")
-    settings, service, csrf, store = _wiring()
     if request.route_key == HEALTH.key:
-        return _health(store, settings)
+        return _health(*_registry())
+    if request.route_key not in {CHOOSER.key, CHOOSE.key}:
+        raise EmrexError(ErrorCode.NOT_FOUND, "there is no page at this address")
+    settings, service, csrf = _wiring()
     transfer_id, base_url = request.path_params.get("id", ""), settings.public_base_url or request.base_url()
     accept_language = request.headers.get("accept-language")
     if request.route_key == CHOOSER.key:
@@ -80,7 +86,7 @@ def _page(request: HttpRequest) -> HttpResponse:
     return redirect_response(choice, base_url=base_url, lang=pick_language(choice.transfer.locale, accept_language))
 
 
-def _health(store: RegistryStore, settings: Settings) -> HttpResponse:
+def _health(settings: Settings, store: RegistryStore) -> HttpResponse:
     now, max_age = datetime.now(UTC), settings.registry_max_age_seconds
     try:
         return health_response(store.load(), now=now, max_age_seconds=max_age)
