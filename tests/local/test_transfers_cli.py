@@ -2,8 +2,8 @@
 API, the mock EMP and the callback, as a student's browser would; then the support commands, an erasure
 through the API, and an edited catalogue file announced on the events file.
 
-``emrex-emc local`` runs as a subprocess, as a person runs it, with ``--registry-refresh-seconds 1`` and
-``--events-file``; the CLI finds it through the repository's ``.local/stack.json``.
+``emrex-emc local`` runs as a subprocess, as a person runs it, with ``--registry-refresh-seconds 1``,
+``--events-file`` and a state folder of its own; the CLI finds it through that folder's ``stack.json``.
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from emrex_emc.core.registry import emp_id
 from emrex_emc.core.registry_parse import parse_registry, render_ewp_catalogue
 from emrex_emc.core.transfer import support_code
 from emrex_emc.local.demo_apps import DEMO_APPLICANT
-from emrex_emc.local.runner import STACK_FILE, default_state_dir
+from emrex_emc.local.runner import STACK_FILE
 from tests.e2e.test_browser_flow import REPO, _free_port, _wait_healthy
 
-# the same worker as the browser test: both use the repository's .local/ state folder
+# the same worker as the browser test (each stack has a state folder of its own)
 pytestmark = [pytest.mark.filterwarnings("ignore:No application metrics to publish"), pytest.mark.xdist_group("e2e")]
 
 APPLICANT = "uni:2027/a+b"
@@ -45,11 +45,15 @@ ADMIN_TOKEN = "transfers-cli-test-admin-token-0123456789"
 class Local:
     urls: dict[str, str]
     events_file: Path
-    catalogue_file: Path
+    state: Path
+
+    @property
+    def catalogue_file(self) -> Path:
+        return self.state / "catalogue-v1.xml"
 
     def cli(self, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
         capsys.readouterr()
-        status = main(["transfers", *args, "--local"])
+        status = main(["transfers", *args, "--local", str(self.state)])
         out, err = capsys.readouterr()
         return status, out, err
 
@@ -61,21 +65,21 @@ class Local:
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     folder = tmp_path_factory.mktemp("local")
-    log, events_file = folder / "local-stack.log", folder / "events.jsonl"
+    log, events_file, state = folder / "local-stack.log", folder / "events.jsonl", folder / "state"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
     env.update(EMREX_API_TOKEN=API_TOKEN, EMREX_ADMIN_TOKEN=ADMIN_TOKEN)
     command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port)]
-    command += ["--events-file", str(events_file), "--registry-refresh-seconds", "1"]
+    command += ["--events-file", str(events_file), "--registry-refresh-seconds", "1", "--state-dir", str(state)]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         urls = _wait_healthy(f"http://127.0.0.1:{port}", process, log)["urls"]
-        yield Local(urls, events_file, default_state_dir() / "catalogue-v1.xml")
+        yield Local(urls, events_file, state)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
-    assert not (default_state_dir() / STACK_FILE).exists()  # a stopped stack is not found by --local
+    assert not (state / STACK_FILE).exists()  # a stopped stack is not found by --local
     assert "Admin bearer token" in log.read_text(errors="replace")
 
 

@@ -36,6 +36,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--events-file", metavar="PATH", type=Path, help="append every event on the bus as a JSON line")
     parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        type=Path,
+        help="where the mock EMP's key, the catalogue file and stack.json live (default: the repository's "
+        ".local/); one running stack per folder",
+    )
+    parser.add_argument(
         "--registry-refresh-seconds",
         metavar="N",
         type=_positive_seconds,
@@ -74,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
             port=args.port,
             registry=args.registry,
             events_file=args.events_file,
+            state_dir=args.state_dir,
             registry_refresh_seconds=refresh_seconds,
         )
     except (OSError, ValueError) as exc:

@@ -9,7 +9,7 @@ The mock EMP serves the catalogue file in the state directory (``catalogue-v1.xm
 it is on disk, and the refresh fetches it every ``registry_refresh_seconds`` (ignoring the cache lifetime
 a real registry sets): edit the file and the next refresh announces the change. While it runs, the state
 directory holds ``stack.json`` (the moto endpoint and resource names; ``emrex-emc transfers --local``
-reads it).
+reads it). One running stack per state directory: a second one would take over both files.
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ def _start(
         consumer.start()
         stoppers.append(consumer.stop)
     stack_file = write_stack_file(state, moto.endpoint_url, resources, api=api_url)
-    stoppers.append(lambda: stack_file.unlink(missing_ok=True))
+    stoppers.append(lambda: remove_stack_file(stack_file, moto.endpoint_url))
     ready.set()
 
     return LocalStack(
@@ -310,6 +310,15 @@ def write_stack_file(state: Path, endpoint_url: str, resources: Resources, *, ap
     details = {"endpoint_url": endpoint_url, "region": REGION, "table": names.table, "bucket": names.bucket}
     path.write_text(json.dumps({**details, "api": api}, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def remove_stack_file(path: Path, endpoint_url: str) -> None:
+    """Remove ``stack.json`` if it still describes this stack (not one started later in the same folder)."""
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("endpoint_url") == endpoint_url:
+            path.unlink()
+    except (OSError, ValueError):
+        pass
 
 
 def _read_capped(path: Path) -> bytes:
