@@ -11,19 +11,12 @@ from aws_cdk.assertions import Match, Template
 from emrex_emc.adapters.outbox import REGISTRY_OUTBOX_PREFIX
 from emrex_emc.adapters.registry_store import BASELINE_PK, SNAPSHOT_PK
 from emrex_emc.core.events import OPERATIONS_DETAIL_TYPES, SIS_DETAIL_TYPES
+from emrex_emc.settings import FUNCTIONS
 from tests.infra.conftest import Synth, synthesize
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
-FUNCTIONS = (
-    "enrolment_api",
-    "start_session",
-    "callback",
-    "outbox_relay",
-    "registry_refresh",
-    "secret_rotation",
-    "admin_api",
-)
+
 # Exactly the IAM actions each function may hold (besides writing its own log group).
 EXPECTED_ACTIONS = {
     "enrolment_api": {

@@ -82,20 +82,11 @@ class RegistryStore:
         item), or None when a newer snapshot is stored (nothing written: a concurrent refresh won).
         """
         snapshot, item = self._fitting_item(snapshot)
-        try:
-            self._dynamodb.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression=_NOT_OLDER,
-                ExpressionAttributeValues={":fetched_at": item["fetched_at"]},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                self._cached = None
-                return None
-            raise _cannot_store(exc) from None
-        except BotoCoreError as exc:
-            raise _cannot_store(exc) from None
+        newer = {":fetched_at": item["fetched_at"]}
+        condition = {"ConditionExpression": _NOT_OLDER, "ExpressionAttributeValues": newer}
+        if not _put_unless_superseded(self._dynamodb, self._table, item, "snapshot", condition):
+            self._cached = None
+            return None
         self._cached = (self._clock(), snapshot)
         return snapshot
 
@@ -133,8 +124,19 @@ class RegistryStore:
             raise EmrexError(ErrorCode.REGISTRY_INVALID, message) from None
 
 
-def _cannot_store(exc: Exception) -> EmrexError:
-    return EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry snapshot: {exc}")
+def _put_unless_superseded(
+    dynamodb: Any, table: str, item: dict[str, dict[str, Any]], what: str, condition: dict[str, Any]
+) -> bool:
+    """Put ``item`` under ``condition``; False when the condition failed (a concurrent refresh won)."""
+    try:
+        dynamodb.put_item(TableName=table, Item=item, **condition)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry {what}: {exc}") from None
+    except BotoCoreError as exc:
+        raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry {what}: {exc}") from None
+    return True
 
 
 def fetched_at_attribute(fetched_at: datetime) -> str:
@@ -253,12 +255,4 @@ class BaselineStore:
                 "ConditionExpression": "version = :version",
                 "ExpressionAttributeValues": {":version": {"S": replacing.version()}},
             }
-        try:
-            self._dynamodb.put_item(TableName=self._table, Item=item, **condition)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry baseline: {exc}") from None
-        except BotoCoreError as exc:
-            raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry baseline: {exc}") from None
-        return True
+        return _put_unless_superseded(self._dynamodb, self._table, item, "baseline", condition)
