@@ -81,9 +81,7 @@ SDK_OPERATIONS: dict[str, frozenset[str]] = {
     "dynamodb": frozenset({"BatchGetItem", "GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"}),
     "events": frozenset({"PutEvents"}),
     # HeadBucket: botocore's region redirect; ListObjectVersions, DeleteObjects: erasure (admin_api)
-    "s3": frozenset(
-        {"DeleteObjects", "GetObject", "HeadBucket", "HeadObject", "ListObjectVersions", "PutObject"}
-    ),
+    "s3": frozenset({"DeleteObjects", "GetObject", "HeadBucket", "HeadObject", "ListObjectVersions", "PutObject"}),
     # the rotation function: DescribeSecret, PutSecretValue, UpdateSecretVersionStage
     "secretsmanager": frozenset({"DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"}),
 }
