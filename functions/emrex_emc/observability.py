@@ -20,6 +20,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from emrex_emc.core.errors import EmrexError
+from emrex_emc.core.protocol import Status
 
 if TYPE_CHECKING:  # the registry modules load lxml and cryptography: only the refresh function needs them
     from emrex_emc.services.callback import CallbackResult
@@ -81,7 +82,7 @@ def report_callback(result: CallbackResult, *, milliseconds: float) -> None:
         return
     if outcome.error is not None:
         count("VerificationFailures")  # alarmed: many refusals mean an EMP key change or an attack
-    per_emp("EmpRejected", 1 if outcome.status.value == "rejected" else 0, emp)
+    per_emp("EmpRejected", 1 if outcome.status is Status.REJECTED else 0, emp)
     per_emp("EmpCallbackLatency", milliseconds, emp, MetricUnit.Milliseconds)
     if outcome.signature is not None:
         count("SignatureAlgorithm", algorithm=outcome.signature.algorithm, emp_id=emp)
