@@ -63,6 +63,11 @@ def handle_other(detail: dict[str, Any], detail_type: str) -> None:
     # e.g. mark the application step as "transfer not completed" so the student can try again.
 
 
+def handle_erasure(detail: dict[str, Any]) -> None:
+    print(f"applicant {detail['applicant_id']}: erased, {len(detail['session_ids'])} transfer(s)")
+    # Erase what the SIS keeps of these transfers (detail["session_ids"]): imported results, attachments.
+
+
 def process_message(body: str, seen: SeenEvents, s3: Any) -> None:
     event = json.loads(body)
     detail, detail_type = event["detail"], event["detail-type"]
@@ -70,6 +75,8 @@ def process_message(body: str, seen: SeenEvents, s3: Any) -> None:
         return  # a duplicate delivery: already handled
     if detail_type == "EMREX Results Received":
         handle_results(detail, s3)
+    elif detail_type == "EMREX Applicant Erased":
+        handle_erasure(detail)
     else:
         handle_other(detail, detail_type)
     seen.add(detail["event_id"])

@@ -42,6 +42,10 @@ class EmrexConfig:
     secret_max_age_seconds: int = 300
     """How long warm functions use the secret they read before reading it again (rotation reaches them)."""
     retention_days: int = 365
+    cert_expiry_warning_days: int = 30
+    """An EMP certificate expiring within this many days is announced (EMREX EMP Certificate Expiring)."""
+    rejection_spike_threshold: int = 5
+    """Rejected outcomes of one EMP within 15 minutes that raise the per-EMP rejection alarm."""
     forbid_sha1: bool = False
     strict_cert_validity: bool = False
     alarm_email: str = ""
@@ -113,6 +117,8 @@ class EmrexConfig:
         problems += _range("session_ttl_seconds", self.session_ttl_seconds, 60, 86400)
         problems += _range("secret_max_age_seconds", self.secret_max_age_seconds, 1, 3600)
         problems += _range("retention_days", self.retention_days, 1, 3650)
+        problems += _range("cert_expiry_warning_days", self.cert_expiry_warning_days, 1, 365)
+        problems += _range("rejection_spike_threshold", self.rejection_spike_threshold, 1, 10000)
         problems += _range("throttle_rate_limit", self.throttle_rate_limit, 1, 10000)
         problems += _range("throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
         if self.alarm_email and not _EMAIL.match(self.alarm_email):

@@ -31,7 +31,10 @@ class EmrexStack(Stack):
             self,
             "Api",
             config=config,
-            functions={fn: self.functions.entry_points[fn] for fn in ("enrolment_api", "start_session", "callback")},
+            functions={
+                fn: self.functions.entry_points[fn]
+                for fn in ("enrolment_api", "start_session", "callback", "admin_api")
+            },
             access_log_retention=_retention(config.log_retention_days),
         )
         self.monitoring = Monitoring(
@@ -46,6 +49,7 @@ class EmrexStack(Stack):
                 "SisDeliveryDlq": self.events.delivery_dlq,
             },
             api=self.api,
+            bus=self.events.bus,
         )
         outputs = {
             "ApiUrl": (self.api.public_url, "Base URL of the API (start links and the EMP callback live here)"),
@@ -54,7 +58,8 @@ class EmrexStack(Stack):
             "BucketName": (self.storage.bucket.bucket_name, "Evidence bucket"),
             "EventBusName": (self.events.bus.event_bus_name, "Bus the SIS subscribes to (source emrex.emc)"),
             "SisQueueUrl": (self.events.sis_queue.queue_url, "Sample SIS queue"),
-            "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic of all alarms"),
+            "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic of all alarms and registry changes"),
+            "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard, per EMP"),
         }
         if self.api.domain is not None:
             outputs["DomainTarget"] = (self.api.domain.regional_domain_name, "CNAME target for the custom domain")

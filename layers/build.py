@@ -78,9 +78,10 @@ SDK_PACKAGES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib
 """The AWS SDK. The Lambda runtime ships one too, but of a version AWS changes underneath us and with the
 data of all ~440 services; the layer pins ours (the version the tests run) and trims it (:func:`trim_sdk_data`)."""
 SDK_OPERATIONS: dict[str, frozenset[str]] = {
-    "dynamodb": frozenset({"BatchGetItem", "GetItem", "PutItem", "TransactWriteItems", "UpdateItem"}),
+    "dynamodb": frozenset({"BatchGetItem", "GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"}),
     "events": frozenset({"PutEvents"}),
-    "s3": frozenset({"GetObject", "HeadBucket", "HeadObject", "PutObject"}),  # HeadBucket: botocore's region redirect
+    # HeadBucket: botocore's region redirect; ListObjectVersions, DeleteObjects: erasure (admin_api)
+    "s3": frozenset({"DeleteObjects", "GetObject", "HeadBucket", "HeadObject", "ListObjectVersions", "PutObject"}),
     # the rotation function: DescribeSecret, PutSecretValue, UpdateSecretVersionStage
     "secretsmanager": frozenset({"DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"}),
 }

@@ -70,9 +70,10 @@ def reset() -> None:
 
 
 def _receive(request: HttpRequest) -> HttpResponse:
+    started = time.perf_counter()
     settings, service = _wiring()
     result = service.receive(callback_post(request, max_body_bytes=settings.max_body_bytes))
-    report_callback(result)
+    report_callback(result, milliseconds=(time.perf_counter() - started) * 1000)
     transfer = result.transfer
     lang = pick_language(transfer.locale, request.headers.get("accept-language"))
     link = ReturnLink(transfer.return_url, transfer.id, result.outcome.status.value)

@@ -13,6 +13,7 @@ _COMMAND_MODULES = (
     "emrex_emc.commands.registry",
     "emrex_emc.commands.local",
     "emrex_emc.commands.secret",
+    "emrex_emc.commands.transfers",
 )
 
 

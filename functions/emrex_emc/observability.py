@@ -11,18 +11,28 @@ from __future__ import annotations
 
 import logging
 import warnings
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from emrex_emc.core.errors import EmrexError
+from emrex_emc.core.protocol import Status
+
+if TYPE_CHECKING:  # the registry modules load lxml and cryptography: only the refresh function needs them
+    from emrex_emc.services.callback import CallbackResult
+    from emrex_emc.services.registry_events import Announcement
+    from emrex_emc.services.registry_refresh import RefreshReport
 
 if TYPE_CHECKING:
     from emrex_emc.services.callback import CallbackResult
 
 NAMESPACE = "EMREX"
+MAX_PER_EMP_METRICS = 200
+"""Per-EMP values emitted per refresh at most (a registry lists a few dozen EMPs; each is a custom metric)."""
 
 logger = Logger()  # the service name is the function's (POWERTOOLS_SERVICE_NAME)
 metrics = Metrics(namespace=NAMESPACE)
@@ -37,6 +47,8 @@ def count(name: str, value: float = 1, **dimensions: str) -> None:
     if not dimensions:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         return
+    if is_metrics_disabled():  # single_metric prints even then (the local stack disables metrics)
+        return
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
         for key, dimension in dimensions.items():
             metric.add_dimension(name=key, value=dimension)
@@ -46,14 +58,18 @@ def milliseconds(name: str, value: float) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
 
 
-def report_refusal(error: EmrexError) -> None:
-    """Count and log a refusal (code only: the message never holds personal data, but stays out of metrics)."""
-    count("Refused", error_code=error.code.value)
-    logger.info("request refused", error_code=error.code.value, detail=error.message)
+def per_emp(name: str, value: float, emp_id: str, unit: MetricUnit = MetricUnit.Count) -> None:
+    """A metric with the EMP as dimension (``emp_id`` + ``service``): the per-EMP dashboard and alarm."""
+    if is_metrics_disabled():
+        return
+    with single_metric(name=name, unit=unit, value=value, namespace=NAMESPACE) as metric:
+        metric.add_dimension(name="emp_id", value=emp_id)
 
 
-def report_callback(result: CallbackResult) -> None:
-    """Log and count a callback's outcome: per EMP (dashboards), the signature algorithm, the identity verdict."""
+def report_callback(result: CallbackResult, *, milliseconds: float) -> None:
+    """Log a handled callback and count it, per EMP: outcomes by status, rejections (1 or 0 per outcome,
+    so their average is the rejection rate), SHA-1 signatures (likewise, per verified signature) and the
+    time the callback took."""
     outcome, emp = result.outcome, result.transfer.emp.id if result.transfer.emp else "unknown"
     logger.set_correlation_id(result.transfer.id)
     logger.info(
@@ -65,9 +81,63 @@ def report_callback(result: CallbackResult) -> None:
         emp_id=emp,
     )
     count("CallbackOutcome", outcome="replay" if result.replay else outcome.status.value, emp_id=emp)
-    if result.recorded and outcome.error is not None:
+    if not result.recorded:
+        return
+    if outcome.error is not None:
         count("VerificationFailures")  # alarmed: many refusals mean an EMP key change or an attack
-    if result.recorded and outcome.signature_algorithm:
-        count("SignatureAlgorithm", algorithm=outcome.signature_algorithm, emp_id=emp)
-    if result.recorded and outcome.identity_verdict:
+    per_emp("EmpRejected", 1 if outcome.status is Status.REJECTED else 0, emp)
+    per_emp("EmpCallbackLatency", milliseconds, emp, MetricUnit.Milliseconds)
+    if outcome.signature is not None:
+        count("SignatureAlgorithm", algorithm=outcome.signature.algorithm, emp_id=emp)
+        per_emp("EmpSha1Signature", 1 if outcome.signature.sha1 else 0, emp)
+    if outcome.identity_verdict:
         count("IdentityVerdict", verdict=outcome.identity_verdict, emp_id=emp)
+
+
+def report_refusal(error: EmrexError) -> None:
+    """Count and log a refusal (code only: the message never holds personal data, but stays out of metrics)."""
+    count("Refused", error_code=error.code.value)
+    logger.info("request refused", error_code=error.code.value, detail=error.message)
+
+
+def report_registry_refresh(report: RefreshReport, *, now: datetime) -> None:
+    """Log a registry refresh (changes, skipped entries) and emit its metrics, per EMP where it matters."""
+    from emrex_emc.core.registry_events import days_until_expiry
+
+    if report.error is not None:
+        count("RegistryRefreshFailed")
+        logger.error(
+            "registry refresh failed; the previous snapshot stays in use",
+            error_code=report.error.code.value,
+            detail=report.error.message,
+        )
+    elif report.status == "superseded":
+        logger.info("registry refresh skipped: a newer snapshot is stored", emp_count=report.emp_count)
+    else:
+        logger.info("registry refresh done", status=report.status, emp_count=report.emp_count)
+    for change in report.changes:
+        logger.info(
+            "registry EMP changed",
+            change=change.kind,
+            emp_id=change.emp_id,
+            emp_name=change.name,
+            country=change.country,
+            detail=change.detail,
+        )
+    for notice in report.notices:
+        logger.warning("registry entry skipped", notice_code=notice.code, detail=notice.message)
+    count("RegistryEmpChanged", len(report.changes))
+    count("RegistryEmpCount", report.emp_count)
+    metrics.add_metric(
+        name="RegistrySnapshotAgeSeconds", unit="Seconds", value=max(0.0, report.snapshot.age(now).total_seconds())
+    )
+    for emp in report.snapshot.emps[:MAX_PER_EMP_METRICS]:
+        days = days_until_expiry(emp, now)
+        if days is not None:
+            per_emp("EmpCertificateDaysLeft", days, emp.id)
+
+
+def report_announcement(announcement: Announcement) -> None:
+    for event in (*announcement.changes, *announcement.expiring):
+        logger.info("registry event", detail_type=event.detail_type.value, emp_id=event.emp.id, event_id=event.event_id)
+    count("RegistryEventsQueued", announcement.queued)

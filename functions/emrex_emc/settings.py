@@ -15,7 +15,15 @@ from urllib.parse import urlsplit
 
 from emrex_emc.core.policy import DecodeLimits, PipelinePolicy, VerificationPolicy
 
-FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh", "secret_rotation")
+FUNCTIONS = (
+    "enrolment_api",
+    "start_session",
+    "callback",
+    "outbox_relay",
+    "registry_refresh",
+    "secret_rotation",
+    "admin_api",
+)
 
 DEFAULT_REGISTRY_URL = "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml"
 """The EWP DEV registry: a new installation starts on the test network (docs/DEPLOY.md says when to switch)."""
@@ -27,6 +35,8 @@ RETENTION_DAYS = (365, 1, 3650)
 SECRET_MAX_AGE = (300, 1, 3600)
 """How long a warm instance uses the secret it read before reading it again: rotation reaches every instance
 within this time (a state under a key id not yet seen triggers an early, rate-limited read)."""
+CERT_EXPIRY_WARNING_DAYS = (30, 1, 365)
+"""An EMP certificate expiring within this many days is announced (``EMREX EMP Certificate Expiring``)."""
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Callback form bodies above this get a 413 page. API Gateway base64-encodes form bodies, and a synchronous
 Lambda event may be 6 MB, so about 4.4 MB of body is the most that can reach us."""
@@ -45,18 +55,19 @@ class Variable:
 
 
 _ALL = FUNCTIONS
-_SECRET_READERS = ("enrolment_api", "start_session", "callback", "secret_rotation")
+_SECRET_READERS = ("enrolment_api", "start_session", "callback", "secret_rotation", "admin_api")
 VARIABLES: tuple[Variable, ...] = (
     Variable("EMREX_TABLE_NAME", _ALL, required=True),
-    Variable("EMREX_BUCKET_NAME", ("callback",), required=True),
-    Variable("EMREX_EVENT_BUS_NAME", ("callback",), required=True),
+    Variable("EMREX_BUCKET_NAME", ("callback", "admin_api"), required=True),
+    Variable("EMREX_EVENT_BUS_NAME", ("callback", "outbox_relay", "registry_refresh", "admin_api"), required=True),
     Variable("EMREX_SECRET_NAME", _SECRET_READERS, required=True),
     Variable("EMREX_SECRET_MAX_AGE_SECONDS", _SECRET_READERS),
     Variable("EMREX_REGISTRY_URL", ("registry_refresh",)),
     Variable("EMREX_REGISTRY_MAX_AGE_SECONDS", ("start_session", "registry_refresh")),
     Variable("EMREX_ALLOWED_RETURN_URLS", ("enrolment_api",)),
     Variable("EMREX_SESSION_TTL_SECONDS", ("enrolment_api", "secret_rotation")),
-    Variable("EMREX_RETENTION_DAYS", ("callback",)),
+    Variable("EMREX_RETENTION_DAYS", ("callback", "admin_api")),
+    Variable("EMREX_CERT_EXPIRY_WARNING_DAYS", ("registry_refresh",)),
     Variable("EMREX_FORBID_SHA1", ("callback",)),
     Variable("EMREX_STRICT_CERT_VALIDITY", ("callback",)),
     Variable("EMREX_MAX_BODY_BYTES", ("callback",)),
@@ -130,6 +141,7 @@ class Settings:
     """Base URL of the API as students see it; empty means derive it from the request."""
     session_ttl_seconds: int = SESSION_TTL[0]
     retention_days: int = RETENTION_DAYS[0]
+    cert_expiry_warning_days: int = CERT_EXPIRY_WARNING_DAYS[0]
     decode_limits: DecodeLimits = field(default_factory=DecodeLimits)
     verification: VerificationPolicy = field(default_factory=VerificationPolicy)
     max_body_bytes: int = MAX_BODY_BYTES
@@ -164,6 +176,7 @@ class Settings:
             public_base_url=public_base_url,
             session_ttl_seconds=_int(env, "EMREX_SESSION_TTL_SECONDS", *SESSION_TTL),
             retention_days=_int(env, "EMREX_RETENTION_DAYS", *RETENTION_DAYS),
+            cert_expiry_warning_days=_int(env, "EMREX_CERT_EXPIRY_WARNING_DAYS", *CERT_EXPIRY_WARNING_DAYS),
             decode_limits=DecodeLimits(
                 max_encoded_bytes=_int(env, "EMREX_MAX_ENCODED_BYTES", DecodeLimits.max_encoded_bytes),
                 max_decompressed_bytes=_int(env, "EMREX_MAX_DECOMPRESSED_BYTES", DecodeLimits.max_decompressed_bytes),

@@ -1,6 +1,8 @@
-"""Lambda: the enrolment API (``POST /sessions``, ``GET /sessions/{id}``), bearer-token protected.
+"""Lambda: the enrolment API (``POST /sessions``, ``GET /sessions/{id}``,
+``GET /applicants/{applicant_id}/sessions``), bearer-token protected.
 
-Wiring only: the body and the answers are in ``web.enrolment``, the use cases in ``services.enrolment``.
+Wiring only: the body and the answers are in ``web.enrolment`` and ``web.applicants``, the use cases in
+``services.enrolment``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.observability import count, logger, metrics, report_refusal
 from emrex_emc.services.enrolment import EnrolmentService
 from emrex_emc.settings import Settings
+from emrex_emc.web.applicants import applicant_id_of, applicant_transfers
 from emrex_emc.web.enrolment import authorize, created, enrolment_request, transfer_status
 from emrex_emc.web.http import HttpRequest, HttpResponse
-from emrex_emc.web.routes import CREATE_TRANSFER, GET_TRANSFER
+from emrex_emc.web.routes import APPLICANT_TRANSFERS, CREATE_TRANSFER, GET_TRANSFER
 from emrex_emc.web.surface import serve_api
 
 
@@ -30,7 +33,9 @@ def _wiring() -> tuple[Settings, EnrolmentService, SecretProvider]:
         client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
     )
     transfers = TransferTable(client("dynamodb"), settings.table_name)
-    service = EnrolmentService(transfers=transfers, session_ttl_seconds=settings.session_ttl_seconds, clock=time.time)
+    service = EnrolmentService(
+        transfers=transfers, applicants=transfers, session_ttl_seconds=settings.session_ttl_seconds, clock=time.time
+    )
     return settings, service, secret
 
 
@@ -40,10 +45,13 @@ def reset() -> None:
 
 
 def _answer(request: HttpRequest) -> HttpResponse:
-    if request.route_key not in {CREATE_TRANSFER.key, GET_TRANSFER.key}:
+    if request.route_key not in {CREATE_TRANSFER.key, GET_TRANSFER.key, APPLICANT_TRANSFERS.key}:
         raise EmrexError(ErrorCode.NOT_FOUND, "no such route")
     settings, service, secret = _wiring()
     authorize(request, secret.current().api_tokens())
+    if request.route_key == APPLICANT_TRANSFERS.key:
+        applicant_id = applicant_id_of(request)
+        return applicant_transfers(applicant_id, service.of_applicant(applicant_id), now=service.now())
     if request.route_key == GET_TRANSFER.key:
         transfer = service.get(request.path_params.get("id", ""))
         return transfer_status(transfer, now=service.now())

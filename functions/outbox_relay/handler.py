@@ -1,4 +1,4 @@
-"""Lambda: DynamoDB stream (outbox rows) -> EventBridge, with partial batch responses (wiring only)."""
+"""Lambda: DynamoDB stream (outbox rows, transfer expiries) -> EventBridge, with partial batch responses."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from emrex_emc.settings import Settings
 
 
 @cache
-def _wiring() -> tuple[EventPublisher, OutboxLedger]:
+def _wiring() -> tuple[Settings, EventPublisher, OutboxLedger]:
     settings = Settings.from_env(function="outbox_relay")
-    return EventPublisher(client("events")), OutboxLedger(client("dynamodb"), settings.table_name)
+    return settings, EventPublisher(client("events")), OutboxLedger(client("dynamodb"), settings.table_name)
 
 
 def reset() -> None:
@@ -29,9 +29,9 @@ def reset() -> None:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    publisher, ledger = _wiring()
+    settings, publisher, ledger = _wiring()
     records = event.get("Records") or []
-    report = relay(decode_batch(records), publisher, ledger, time.time)
+    report = relay(decode_batch(records, event_bus_name=settings.event_bus_name), publisher, ledger, time.time)
     count("EventsRelayed", len(report.published))
     count("EventsSkipped", len(report.skipped))
     count("RelayFailures", len(report.failed_sequence_numbers))

@@ -1,4 +1,7 @@
-"""The EMREX event bus with its archive, and the sample SIS subscription: rule -> SQS queue (+ DLQs)."""
+"""The EMREX event bus with its archive, and the sample SIS subscription: rule -> SQS queue (+ DLQs).
+
+The SIS rule matches the SIS contract's detail-types only (``SIS_DETAIL_TYPES``): the registry's operations
+events share the bus and source but go to the alarm topic (``infra/components/monitoring.py``)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from emrex_emc.core.events import SIS_DETAIL_TYPES, SOURCE
 from infra.components.nag import acknowledge
 from infra.config import EmrexConfig
 
-EVENT_SOURCE = "emrex.emc"
+EVENT_SOURCE = SOURCE
 SIS_MAX_RECEIVE_COUNT = 5
 QUEUE_RETENTION = Duration.days(14)
 
@@ -44,7 +48,7 @@ def mark_as_dead_letter_queue(queue: sqs.Queue, purpose: str) -> None:
 class Events(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: EmrexConfig, key: kms.IKey) -> None:
         super().__init__(scope, construct_id)
-        self.bus = events.EventBus(self, "Bus", description="EMREX EMC outcomes (source emrex.emc)")
+        self.bus = events.EventBus(self, "Bus", description="EMREX EMC events (source emrex.emc)")
         self.archive = self.bus.archive(
             "Archive",
             description="Replayable copy of every EMREX event",
@@ -61,9 +65,11 @@ class Events(Construct):
         self.sis_rule = events.Rule(
             self,
             "SisRule",
-            description="Sample SIS subscription: every EMREX outcome to the SIS queue",
+            description="Sample SIS subscription: the SIS contract's events (outcomes, expiries, erasures)",
             event_bus=self.bus,
-            event_pattern=events.EventPattern(source=[EVENT_SOURCE]),
+            event_pattern=events.EventPattern(
+                source=[EVENT_SOURCE], detail_type=[detail_type.value for detail_type in SIS_DETAIL_TYPES]
+            ),
             targets=[
                 targets.SqsQueue(
                     self.sis_queue,

@@ -1,5 +1,5 @@
-"""The six Lambdas (asset root ``functions/``), each with its own role holding only its own permissions, and the
-secret's rotation schedule."""
+"""The seven Lambdas (asset root ``functions/``), each with its own role holding only its own permissions, and
+the secret's rotation schedule."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from emrex_emc.adapters.outbox import REGISTRY_OUTBOX_PREFIX
+from emrex_emc.adapters.registry_store import BASELINE_PK, SNAPSHOT_PK
+from emrex_emc.adapters.sessions import APPLICANT_INDEX
 from emrex_emc.settings import variables_of
 from infra.components.events import Events, encrypted_queue, mark_as_dead_letter_queue
 from infra.components.nag import acknowledge, logical_id
@@ -26,13 +29,11 @@ from infra.function_code import stage_function_code
 from infra.layer import LayerAsset
 
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-REGISTRY_SNAPSHOT_PK = "REGISTRY#snapshot"
-"""The table item holding the registry snapshot (emrex_emc.adapters.registry_store.SNAPSHOT_PK)."""
 TRANSFERS_PREFIX = "transfers/"
 REFRESH_RATE = Duration.minutes(15)
 STATE_KEY_ROTATION = "rate(30 days)"
 """How often the rotation function puts a new state key (and drops keys no live state can need)."""
-SECRET_READERS = frozenset({"enrolment_api", "start_session", "callback", "secret_rotation"})
+SECRET_READERS = frozenset({"enrolment_api", "start_session", "callback", "secret_rotation", "admin_api"})
 """The functions that read the secret (and cache it for ``emrex:secretMaxAgeSeconds``)."""
 SNAP_START = frozenset({"start_session", "callback"})
 """The functions a student waits on: with ``emrex:snapStart`` they restore from a snapshot instead of cold
@@ -59,6 +60,7 @@ class FunctionSpec:
 # - enrolment_api: server-to-server, small I/O-bound requests: 512 MB. outbox_relay, registry_refresh:
 #   background, nobody waits; registry_refresh parses the EWP catalogue (lxml), hence the longer timeout.
 # - secret_rotation: four small Secrets Manager calls per step, once a month: the smallest size.
+# - admin_api: an erasure lists, deletes object versions and writes a few items per transfer: I/O-bound.
 SPECS = {
     "enrolment_api": FunctionSpec("enrolment_api", "POST /sessions, GET /sessions/{id}", 512, Duration.seconds(10)),
     "start_session": FunctionSpec("start_session", "GET/POST /start/{id}: EMP chooser", 1024, Duration.seconds(10)),
@@ -66,6 +68,7 @@ SPECS = {
     "outbox_relay": FunctionSpec("outbox_relay", "DynamoDB stream OUTBOX# -> EventBridge", 256, Duration.seconds(30)),
     "registry_refresh": FunctionSpec("registry_refresh", "EWP registry -> table snapshot", 512, Duration.seconds(120)),
     "secret_rotation": FunctionSpec("secret_rotation", "rotates the secret's state key", 128, Duration.seconds(30)),
+    "admin_api": FunctionSpec("admin_api", "DELETE /applicants/{applicant_id}: erasure", 256, Duration.seconds(29)),
 }
 
 
@@ -108,6 +111,7 @@ class Functions(Construct):
             "EMREX_STRICT_CERT_VALIDITY": str(config.strict_cert_validity).lower(),
             "EMREX_PUBLIC_BASE_URL": config.public_base_url,
             "EMREX_XSD_DIR": layer.xsd_dir,
+            "EMREX_CERT_EXPIRY_WARNING_DAYS": str(config.cert_expiry_warning_days),
         }
         common = {
             "POWERTOOLS_METRICS_NAMESPACE": "EMREX",
@@ -134,6 +138,7 @@ class Functions(Construct):
         self._grant_start_session(self.by_name["start_session"])
         self._grant_callback(self.by_name["callback"])
         self._grant_registry_refresh(self.by_name["registry_refresh"])
+        self._grant_admin_api(self.by_name["admin_api"], events_)
         self._rotate_secret_with(self.by_name["secret_rotation"])
         self.relay_dlq = self._wire_outbox_relay(self.by_name["outbox_relay"], events_)
         events.Rule(
@@ -205,6 +210,9 @@ class Functions(Construct):
     def _table(self, fn: lambda_.Function, *actions: str) -> None:
         self._allow(fn, [f"dynamodb:{action}" for action in actions], [self._storage.table.table_arn])
 
+    def _applicant_index(self, fn: lambda_.Function) -> None:
+        self._allow(fn, ["dynamodb:Query"], [f"{self._storage.table.table_arn}/index/{APPLICANT_INDEX}"])
+
     def _objects(self, fn: lambda_.Function, prefix: str, *actions: str) -> None:
         self._allow(fn, [f"s3:{action}" for action in actions], [self._storage.bucket.arn_for_objects(prefix)])
 
@@ -223,6 +231,7 @@ class Functions(Construct):
 
     def _grant_enrolment_api(self, fn: lambda_.Function) -> None:
         self._table(fn, "GetItem", "PutItem")
+        self._applicant_index(fn)  # GET /applicants/{applicant_id}/sessions
         self._read_secret(fn)
         self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "secretsmanager"])
 
@@ -239,14 +248,37 @@ class Functions(Construct):
         _suppress_object_wildcard(fn, self._storage.bucket, TRANSFERS_PREFIX, "keys hold random transfer ids only")
 
     def _grant_registry_refresh(self, fn: lambda_.Function) -> None:
-        # Only the snapshot item: it cannot read or overwrite transfers, outcomes or the outbox.
+        # The snapshot and baseline items, and new outbox rows under its own prefix (the relay publishes only
+        # registry detail-types from there): it cannot read or overwrite transfers, outcomes or their events.
         self._allow(
             fn,
             ["dynamodb:GetItem", "dynamodb:PutItem"],
             [self._storage.table.table_arn],
-            **{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [REGISTRY_SNAPSHOT_PK]}},
+            **{"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SNAPSHOT_PK, BASELINE_PK]}},
+        )
+        self._allow(
+            fn,
+            ["dynamodb:PutItem"],
+            [self._storage.table.table_arn],
+            **{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{REGISTRY_OUTBOX_PREFIX}*"]}},
         )
         self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb"])
+
+    def _grant_admin_api(self, fn: lambda_.Function, events_: Events) -> None:
+        """Erasure: find an applicant's transfers (index), replace them with tombstones, delete their outbox
+        rows, strip their audit records (one transaction: Put, Delete, Update), delete every version of their
+        objects, publish ``EMREX Applicant Erased``."""
+        self._table(fn, "GetItem", "PutItem", "UpdateItem", "DeleteItem")
+        self._applicant_index(fn)
+        bucket = self._storage.bucket
+        self._allow(
+            fn, ["s3:ListBucketVersions"], [bucket.bucket_arn], StringLike={"s3:prefix": [f"{TRANSFERS_PREFIX}*"]}
+        )
+        self._objects(fn, f"{TRANSFERS_PREFIX}*", "DeleteObjectVersion")
+        self._allow(fn, ["events:PutEvents"], [events_.bus.event_bus_arn])
+        self._read_secret(fn)
+        self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "secretsmanager"])
+        _suppress_object_wildcard(fn, bucket, TRANSFERS_PREFIX, "erasure deletes a transfer's objects by its id")
 
     def _rotate_secret_with(self, fn: lambda_.Function) -> None:
         """Secrets Manager rotates the secret with ``fn``: once at creation (the first state key) and then on
@@ -303,7 +335,24 @@ class Functions(Construct):
                             "eventName": lambda_.FilterRule.is_equal("INSERT"),
                             "dynamodb": {"Keys": {"pk": {"S": lambda_.FilterRule.begins_with("OUTBOX#")}}},
                         }
-                    )
+                    ),
+                    # a pending transfer removed by TTL (not a tombstone): EMREX Transfer Expired
+                    lambda_.FilterCriteria.filter(
+                        {
+                            "eventName": lambda_.FilterRule.is_equal("REMOVE"),
+                            "userIdentity": {
+                                "type": lambda_.FilterRule.is_equal("Service"),
+                                "principalId": lambda_.FilterRule.is_equal("dynamodb.amazonaws.com"),
+                            },
+                            "dynamodb": {
+                                "Keys": {"pk": {"S": lambda_.FilterRule.begins_with("SESSION#")}},
+                                "OldImage": {
+                                    "status": {"S": lambda_.FilterRule.is_equal("pending")},
+                                    "erased_at": {"S": lambda_.FilterRule.not_exists()},  # exists: leaves only
+                                },
+                            },
+                        }
+                    ),
                 ],
             )
         )

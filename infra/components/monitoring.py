@@ -1,10 +1,18 @@
-"""Alarms on an encrypted SNS topic (optional e-mail subscription)."""
+"""Alarms on an encrypted SNS topic (optional e-mail subscription), the registry's operations events to the
+same topic, and the per-EMP dashboard.
+
+EMPs are known only at run time (the registry changes), so nothing here is per EMP at synth: the dashboard's
+graphs are ``SEARCH`` expressions over the ``emp_id`` dimension, and the rejection-spike alarm is one
+Metrics Insights query (the EMP with the most rejections in the period)."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -12,6 +20,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from emrex_emc.core.events import OPERATIONS_DETAIL_TYPES, SOURCE
 from infra.components.api import Api
 from infra.config import EmrexConfig
 
@@ -21,6 +30,14 @@ VERIFICATION_FAILURES_THRESHOLD = 5
 API_5XX_THRESHOLD = 5
 RELAY_ITERATOR_AGE_MS = 15 * 60 * 1000
 """Outbox events older than this are not reaching the SIS (stream records live 24 h)."""
+SPIKE_PERIOD = Duration.minutes(15)
+PER_EMP = "{EMREX,emp_id,service}"
+"""The dimensions of the per-EMP metrics (``emrex_emc.observability.per_emp``)."""
+REJECTION_SPIKE_QUERY = (
+    "SELECT SUM(EmpRejected) FROM SCHEMA(EMREX, emp_id, service) WHERE service = 'callback' "
+    "GROUP BY emp_id ORDER BY SUM() DESC LIMIT 1"
+)
+"""Rejections of the EMP with the most of them in the period: one time series whatever EMPs exist."""
 
 
 class Monitoring(Construct):
@@ -34,9 +51,11 @@ class Monitoring(Construct):
         functions: dict[str, lambda_.Function],
         dead_letter_queues: dict[str, sqs.IQueue],
         api: Api,
+        bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "AlarmTopic", display_name="EMREX EMC alarms", master_key=key, enforce_ssl=True)
+        self.operations_rule = self._operations_rule(bus, key)
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self._action = actions.SnsAction(self.topic)
@@ -81,6 +100,51 @@ class Monitoring(Construct):
             threshold=config.registry_max_age_seconds,
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
+        self._alarm(
+            "EmpRejectionSpike",
+            f"One EMP's results were rejected {config.rejection_spike_threshold}+ times in 15 minutes "
+            "(its key changed? an attack?): see the EMREX-EMPs dashboard for which one",
+            cloudwatch.MathExpression(
+                expression=REJECTION_SPIKE_QUERY, label="rejections of the worst EMP", period=SPIKE_PERIOD
+            ),
+            threshold=config.rejection_spike_threshold,
+        )
+        self.dashboard = emp_dashboard(self, config)
+
+    def _operations_rule(self, bus: events.IEventBus, key: kms.IKey) -> events.Rule:
+        """Registry changes to the alarm topic. The target is given the topic by ARN so CDK adds no grants of
+        its own (its key grant to EventBridge has no condition): the topic policy lets only this rule
+        publish, and the key policy lets EventBridge use the key for this account only."""
+        rule = events.Rule(
+            self,
+            "OperationsRule",
+            description="Registry changes (EMP added, removed, certificate changed or expiring) to the alarm topic",
+            event_bus=bus,
+            event_pattern=events.EventPattern(
+                source=[SOURCE], detail_type=[detail_type.value for detail_type in OPERATIONS_DETAIL_TYPES]
+            ),
+            targets=[targets.SnsTopic(sns.Topic.from_topic_arn(self, "AlarmTopicByArn", self.topic.topic_arn))],
+        )
+        events_principal = iam.ServicePrincipal("events.amazonaws.com")
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowTheOperationsRuleToPublish",
+                principals=[events_principal],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowEventBridgeToUseTheTopicKey",
+                principals=[events_principal],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
+        return rule
 
     def _alarm(
         self,
@@ -104,6 +168,63 @@ class Monitoring(Construct):
         alarm.add_alarm_action(self._action)
         alarm.add_ok_action(self._action)
         self.alarms.append(alarm)
+
+
+def _search(metric: str, statistic: str, period: Duration, dimensions: str = PER_EMP) -> cloudwatch.MathExpression:
+    """Every time series of ``metric`` with these dimensions, one per EMP (labelled with its id)."""
+    return cloudwatch.MathExpression(
+        expression=f"SEARCH('{dimensions} MetricName=\"{metric}\"', '{statistic}', {int(period.to_seconds())})",
+        label="",
+        period=period,
+    )
+
+
+def emp_dashboard(scope: Construct, config: EmrexConfig) -> cloudwatch.Dashboard:
+    """Per EMP: outcomes by status, rejection rate, SHA-1 share, callback latency, days until certificates expire."""
+    hour, day = Duration.hours(1), Duration.days(1)
+    width = 12
+    widgets: list[cloudwatch.IWidget] = [
+        cloudwatch.GraphWidget(
+            title="Outcomes per EMP and status (per hour)",
+            left=[_search("CallbackOutcome", "Sum", hour, "{EMREX,emp_id,outcome,service}")],
+            stacked=True,
+            width=width,
+        ),
+        cloudwatch.GraphWidget(
+            title="Rejection rate per EMP (share of outcomes, per hour)",
+            left=[_search("EmpRejected", "Average", hour)],
+            left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
+            width=width,
+        ),
+        cloudwatch.GraphWidget(
+            title="SHA-1 share per EMP (of verified signatures, per day)",
+            left=[_search("EmpSha1Signature", "Average", day)],
+            left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
+            width=width,
+        ),
+        cloudwatch.GraphWidget(
+            title="Callback latency per EMP (ms, p50 and p95 per hour)",
+            left=[_search("EmpCallbackLatency", "p50", hour)],
+            right=[_search("EmpCallbackLatency", "p95", hour)],
+            width=width,
+        ),
+        cloudwatch.GraphWidget(
+            title="Days until each EMP's first certificate expires",
+            left=[_search("EmpCertificateDaysLeft", "Minimum", hour)],
+            left_annotations=[cloudwatch.HorizontalAnnotation(value=config.cert_expiry_warning_days, label="warning")],
+            width=width,
+        ),
+        cloudwatch.GraphWidget(
+            title="Rejections of the worst EMP (the alarm's query)",
+            left=[cloudwatch.MathExpression(expression=REJECTION_SPIKE_QUERY, label="", period=SPIKE_PERIOD)],
+            left_annotations=[cloudwatch.HorizontalAnnotation(value=config.rejection_spike_threshold, label="alarm")],
+            width=width,
+        ),
+    ]
+    dashboard = cloudwatch.Dashboard(scope, "EmpDashboard", dashboard_name=f"{config.stack_name}-EMPs")
+    for index in range(0, len(widgets), 2):
+        dashboard.add_widgets(*widgets[index : index + 2])
+    return dashboard
 
 
 def _emrex_metric(name: str, service: str, statistic: str, period: Duration) -> cloudwatch.Metric:

@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from emrex_emc.adapters.sessions import APPLICANT_INDEX, APPLICANT_INDEX_ATTRIBUTES, APPLICANT_INDEX_KEYS
 from infra.components.nag import acknowledge
 from infra.config import EmrexConfig
 
@@ -32,7 +33,8 @@ class Storage(Construct):
             enable_key_rotation=True,
             removal_policy=removal,
         )
-        # CloudWatch alarms publish to the KMS-encrypted alarm topic.
+        # CloudWatch alarms and the operations rule (EventBridge) publish to the KMS-encrypted alarm topic
+        # (EventBridge's statement is added where the rule is: infra/components/monitoring.py).
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsToUseTheTopicKey",
@@ -42,15 +44,16 @@ class Storage(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
             )
         )
-
         # Table, not TableV2: a TableV2 with a customer-managed key cannot synthesize env-agnostic.
+        # The stream carries old images too: a pending transfer removed by TTL is announced from its old image
+        # (EMREX Transfer Expired).
         self.table = dynamodb.Table(
             self,
             "Table",
             partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute="expires_at",
-            stream=dynamodb.StreamViewType.NEW_IMAGE,
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
@@ -58,6 +61,16 @@ class Storage(Construct):
             encryption_key=self.key,
             deletion_protection=config.retain_data,
             removal_policy=removal,
+        )
+        # One index (DynamoDB adds one per table update, so one index keeps upgrades to one deploy): an
+        # applicant's transfers, for their listing and their erasure, without a scan.
+        partition, sort = APPLICANT_INDEX_KEYS
+        self.table.add_global_secondary_index(
+            index_name=APPLICANT_INDEX,
+            partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=sort, type=dynamodb.AttributeType.NUMBER),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(APPLICANT_INDEX_ATTRIBUTES),
         )
 
         self.access_logs = s3.Bucket(

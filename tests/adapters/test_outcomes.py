@@ -197,17 +197,18 @@ def test_other_errors_are_raised_as_they_are(ddb: Any) -> None:
         _record(_store(FailingClient(ddb, 1, error)), _outcome())
 
 
-def test_outbox_ledger_marks_and_reports_published_events(ddb: Any) -> None:
+def test_outbox_ledger_marks_published_rows_and_settles_missing_ones(ddb: Any) -> None:
     _record(_store(ddb), _outcome("e-1"))
     ledger = OutboxLedger(ddb, TABLE)
 
-    assert ledger.published(["e-1", "e-404"]) == set()
-    ledger.mark_published("e-1", now=NOW + 1)
+    assert ledger.settled(["OUTBOX#e-1"]) == set()
+    assert ledger.settled(["OUTBOX#e-1", "OUTBOX#e-404"]) == {"OUTBOX#e-404"}  # gone (erased): never publish
+    ledger.mark_published("OUTBOX#e-1", now=NOW + 1)
 
-    assert ledger.published(["e-1", "e-1", "e-404"]) == {"e-1"}
+    assert ledger.settled(["OUTBOX#e-1", "OUTBOX#e-1"]) == {"OUTBOX#e-1"}
     assert _get(ddb, "OUTBOX#e-1")["published_at"] == NOW + 1  # type: ignore[index]
     with pytest.raises(ClientError):
-        ledger.mark_published("e-404", now=NOW)  # never creates an outbox row
+        ledger.mark_published("OUTBOX#e-404", now=NOW)  # never creates an outbox row
 
 
 def test_items_stay_small(ddb: Any) -> None:

@@ -18,6 +18,7 @@ from emrex_emc.adapters.secret_rotation import (
     key_created_at,
     new_state_key_id,
     retired_key_window,
+    with_new_admin_token,
     with_new_api_token,
     with_new_state_key,
     without_previous_api_token,
@@ -60,6 +61,16 @@ def test_an_api_token_is_generated_only_when_absent() -> None:
     assert len(content["api_token"]) == 48
     again = with_new_state_key(content, now=NOW + 1, keep_retired_seconds=WINDOW)
     assert again["api_token"] == content["api_token"]
+
+
+def test_an_admin_token_is_generated_only_when_absent_and_rotated_on_request() -> None:
+    content = with_new_state_key(INITIAL, now=NOW, keep_retired_seconds=WINDOW)
+    assert len(content["admin_token"]) == 48 and content["admin_token"] != content["api_token"]
+    again = with_new_state_key(content, now=NOW + 1, keep_retired_seconds=WINDOW)
+    assert again["admin_token"] == content["admin_token"]
+    rotated = with_new_admin_token(again)
+    assert rotated["admin_token"] != again["admin_token"] and rotated["api_token"] == again["api_token"]
+    assert parse_secret_bundle(json.dumps(rotated)).admin_tokens() == (rotated["admin_token"],)
 
 
 def test_each_rotation_makes_a_new_random_key() -> None:

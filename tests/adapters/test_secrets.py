@@ -75,6 +75,16 @@ def test_previous_api_token_is_optional_and_accepted_next_to_the_current() -> No
     assert "p" * 24 not in repr(bundle)
 
 
+def test_the_admin_token_is_optional_and_apart_from_the_api_tokens() -> None:
+    assert parse_secret_bundle(json.dumps(GOOD)).admin_tokens() == ()
+    bundle = parse_secret_bundle(json.dumps({**GOOD, "admin_token": "a" * 24}))
+    assert (bundle.admin_tokens(), bundle.api_tokens()) == (("a" * 24,), ("t" * 24,))
+    assert "a" * 24 not in repr(bundle)
+    with pytest.raises(SecretFormatError, match="admin_token") as info:
+        parse_secret_bundle(json.dumps({**GOOD, "admin_token": "a" * 10}))
+    assert "a" * 10 not in str(info.value)
+
+
 SECRET_MATERIAL = ("t" * 24, "p" * 10, "q" * 30, KEY1, KEY2, "c2VjcmV0LXZhbHVl")
 
 

@@ -72,6 +72,20 @@ def test_api_token_rollover_prints_only_the_new_token(
     assert status == 1 and "nothing to drop" in err
 
 
+def test_admin_token_rotation_prints_only_the_new_token(
+    secretsmanager: Any, secret_arn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "rotate-state-key", "--secret-id", secret_arn)[0] == 0
+    first = current(secretsmanager, secret_arn).admin_token  # the rotation generated one
+    assert first and len(first) == 48
+    status, out, err = run(capsys, "rotate-admin-token", "--secret-id", secret_arn)
+    new_token = out.strip()
+    assert status == 0 and out == new_token + "\n" and len(new_token) == 48
+    assert first not in out + err and TOKEN not in out + err
+    assert current(secretsmanager, secret_arn).admin_tokens() == (new_token,)
+    assert current(secretsmanager, secret_arn).api_tokens() == (TOKEN,)
+
+
 def test_the_secret_is_found_through_the_stack_outputs(
     secretsmanager: Any, secret_arn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

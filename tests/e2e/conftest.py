@@ -32,6 +32,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
     env["EMREX_API_TOKEN"] = api_token  # so the tests can also create transfers as an enrolment backend
     command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port), "--events-file", str(events_file)]
+    command += ["--state-dir", str(tmp_path_factory.mktemp("state"))]  # one stack per state folder
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -34,6 +34,7 @@ BUCKET = "emrex-test-bucket"
 BUS = "emrex-test-bus"
 SECRET = "emrex-test-secret"
 API_TOKEN = "test-api-token-0123456789abcdef"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 STATE_KEY_ID = "k2"
 STATE_KEYS = {"k1": b"\x01" * 32, "k2": b"\x02" * 32}
 ALLOWED_RETURN_URLS = "https://uni.example/enrol/,https://apply.uni.example/"
@@ -51,6 +52,7 @@ class AwsEnv:
     bus: str = BUS
     secret: str = SECRET
     api_token: str = API_TOKEN
+    admin_token: str = ADMIN_TOKEN
 
     @property
     def signer(self) -> StateSigner:
@@ -67,6 +69,7 @@ def secret_json() -> str:
             "state_keys": {kid: base64.b64encode(key).decode() for kid, key in STATE_KEYS.items()},
             "state_key_id": STATE_KEY_ID,
             "api_token": API_TOKEN,
+            "admin_token": ADMIN_TOKEN,
         }
     )
 

@@ -17,6 +17,7 @@ from emrex_emc.local.elmo_factory import build_elmo, encode_elmo, sign_elmo
 from tests.functions.callback_helpers import (
     APPLICANT,
     callback_event,
+    emp_identity,
     form_for,
     items_with_prefix,
     ok_payload,
@@ -499,3 +500,45 @@ def test_an_accepted_payload_emits_no_verification_failure(
     post(aws_env, transfer, form_for(transfer, "NCP_OK", ok_payload()))
     names = _emitted_metric_names(capsys.readouterr().out)
     assert "CallbackLatency" in names and "VerificationFailures" not in names
+
+
+def _per_emp_values(output: str) -> dict[str, tuple[str, float]]:
+    """Metric name -> (emp_id, value) of the per-EMP metrics (dimensions emp_id + service)."""
+    values: dict[str, tuple[str, float]] = {}
+    for line in output.splitlines():
+        if '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            if directive["Dimensions"] == [["emp_id", "service"]]:
+                for metric in directive["Metrics"]:
+                    values[metric["Name"]] = (blob["emp_id"], blob[metric["Name"]][0])
+    return values
+
+
+def test_per_emp_metrics_for_the_dashboard_and_the_spike_alarm(
+    aws_env: AwsEnv,
+    make_transfer: Callable[..., Transfer],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    emp = trusted_emp()
+    accepted = make_transfer(emp=emp)
+    post(aws_env, accepted, form_for(accepted, "NCP_OK", ok_payload()))
+    values = _per_emp_values(capsys.readouterr().out)
+    assert values["EmpRejected"] == (emp.id, 0) and values["EmpSha1Signature"] == (emp.id, 0)
+    assert values["EmpCallbackLatency"][0] == emp.id and values["EmpCallbackLatency"][1] > 0
+
+    refused = make_transfer(emp=emp)
+    post(aws_env, refused, form_for(refused, "NCP_OK", _tampered_payload()))
+    values = _per_emp_values(capsys.readouterr().out)
+    assert values["EmpRejected"] == (emp.id, 1) and "EmpSha1Signature" not in values
+
+    post(aws_env, refused, form_for(refused, "NCP_OK", _tampered_payload()))  # a replay: counted once only
+    assert "EmpRejected" not in _per_emp_values(capsys.readouterr().out)
+
+    sha1 = make_transfer(emp=emp)
+    payload = encode_elmo(sign_elmo(_unsigned_xml(), emp_identity(), style="java-sha1-inclusive"))
+    post(aws_env, sha1, form_for(sha1, "NCP_OK", payload))
+    assert _per_emp_values(capsys.readouterr().out)["EmpSha1Signature"] == (emp.id, 1)

@@ -50,7 +50,7 @@ def test_cdk_cli_synth(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     template = json.loads((outdir / "EmrexEmc.template.json").read_text())
     types = [resource["Type"] for resource in template["Resources"].values()]
-    assert types.count("AWS::Lambda::Function") == 6
+    assert types.count("AWS::Lambda::Function") == 7
 
     # The real layer (not the stub) is staged, and its asset hash is derived from the input fingerprint only.
     layer = ensure_layer("arm64")

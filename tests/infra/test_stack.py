@@ -8,17 +8,21 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from emrex_emc.adapters.registry_store import SNAPSHOT_PK
+from emrex_emc.adapters.outbox import REGISTRY_OUTBOX_PREFIX
+from emrex_emc.adapters.registry_store import BASELINE_PK, SNAPSHOT_PK
+from emrex_emc.core.events import OPERATIONS_DETAIL_TYPES, SIS_DETAIL_TYPES
+from emrex_emc.settings import FUNCTIONS
 from tests.infra.conftest import Synth, synthesize
 
 pytestmark = [pytest.mark.infra, pytest.mark.xdist_group("infra")]
 
-FUNCTIONS = ("enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh", "secret_rotation")
+
 # Exactly the IAM actions each function may hold (besides writing its own log group).
 EXPECTED_ACTIONS = {
     "enrolment_api": {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        "dynamodb:Query",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
         "kms:Encrypt",
@@ -74,6 +78,20 @@ EXPECTED_ACTIONS = {
         "secretsmanager:PutSecretValue",
         "secretsmanager:UpdateSecretVersionStage",
         "kms:Decrypt",
+        "kms:GenerateDataKey",
+    },
+    "admin_api": {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "s3:ListBucketVersions",
+        "s3:DeleteObjectVersion",
+        "events:PutEvents",
+        "secretsmanager:GetSecretValue",
+        "kms:Decrypt",
+        "kms:Encrypt",
         "kms:GenerateDataKey",
     },
 }
@@ -149,14 +167,30 @@ def test_table_on_demand_ttl_pitr_stream_and_kms(template: Template, ids: dict[s
         {
             "BillingMode": "PAY_PER_REQUEST",
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "applicant_id", "AttributeType": "S"},
+                {"AttributeName": "deadline", "AttributeType": "N"},
+            ],
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
-            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+            "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},  # TTL removals carry the old image
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": arn(ids["key"])},
             "DeletionProtectionEnabled": True,
         },
     )
+
+
+def test_one_applicant_index_projecting_only_what_a_listing_shows(synth: Synth, ids: dict[str, str]) -> None:
+    (index,) = synth.resources[ids["table"]]["Properties"]["GlobalSecondaryIndexes"]  # one per deploy: upgrades
+    assert index == {
+        "IndexName": "applicant",
+        "KeySchema": [
+            {"AttributeName": "applicant_id", "KeyType": "HASH"},
+            {"AttributeName": "deadline", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["id", "status", "emp", "created_at"]},
+    }
 
 
 def test_data_is_retained_when_the_stack_is_deleted(synth: Synth, ids: dict[str, str]) -> None:
@@ -282,7 +316,7 @@ def test_memory_and_timeouts(synth: Synth, ids: dict[str, str]) -> None:
 
 def test_function_log_groups_have_retention(synth: Synth) -> None:
     groups = synth.of_type("AWS::Logs::LogGroup")
-    assert len(groups) == 7  # six functions + API access logs
+    assert len(groups) == 8  # seven functions + API access logs
     assert {group["Properties"]["RetentionInDays"] for group in groups.values()} == {90}
 
 
@@ -326,6 +360,7 @@ def test_environment_wired(synth: Synth, ids: dict[str, str], name: str) -> None
         "EMREX_PUBLIC_BASE_URL": "",
         "EMREX_XSD_DIR": "",  # the stub layer carries no XSDs
         "EMREX_SECRET_MAX_AGE_SECONDS": "300",
+        "EMREX_CERT_EXPIRY_WARNING_DAYS": "30",
     }
     wanted = {variable.name for variable in variables_of(name)}
     assert {key for key in env if key.startswith("EMREX_")} == wanted & set(expected)  # only what it reads
@@ -342,7 +377,9 @@ def test_start_session_gets_no_bucket_and_the_relay_no_secret(synth: Synth, ids:
     assert "EMREX_BUCKET_NAME" not in start and "EMREX_SECRET_NAME" not in relay
 
 
-@pytest.mark.parametrize("name", ["enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh"])
+@pytest.mark.parametrize(
+    "name", ["enrolment_api", "start_session", "callback", "outbox_relay", "registry_refresh", "admin_api"]
+)
 def test_each_function_environment_is_valid_for_its_settings(synth: Synth, ids: dict[str, str], name: str) -> None:
     from emrex_emc.settings import Settings
 
@@ -389,7 +426,7 @@ def test_no_managed_policies_on_function_roles(synth: Synth) -> None:
 
 
 def test_kms_use_is_limited_to_the_calling_services(synth: Synth, ids: dict[str, str]) -> None:
-    for name in ("enrolment_api", "start_session", "callback", "registry_refresh", "secret_rotation"):
+    for name in ("enrolment_api", "start_session", "callback", "registry_refresh", "secret_rotation", "admin_api"):
         for statement in statements(function_policy(synth, ids, name)):
             if any(action.startswith("kms:") for action in as_list(statement["Action"])):
                 assert statement["Resource"] == arn(ids["key"])
@@ -407,18 +444,46 @@ def test_object_access_is_scoped_to_prefixes(synth: Synth, ids: dict[str, str]) 
     bucket = arn(ids["bucket"])
     assert object_resources("callback") == [{"Fn::Join": ["", [bucket, "/transfers/*"]]}]
     assert object_resources("start_session") == object_resources("registry_refresh") == []
+    assert object_resources("admin_api") == []  # it deletes, it never reads the evidence
 
 
-def test_registry_refresh_may_touch_only_the_snapshot_item(synth: Synth, ids: dict[str, str]) -> None:
+def test_registry_refresh_may_touch_only_its_items_and_its_outbox_rows(synth: Synth, ids: dict[str, str]) -> None:
     policy = statements(function_policy(synth, ids, "registry_refresh"))
     assert [s for s in policy if s["Resource"] == arn(ids["table"])] == [
         {
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem"],
-            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SNAPSHOT_PK]}},
+            "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [SNAPSHOT_PK, BASELINE_PK]}},
             "Effect": "Allow",
             "Resource": arn(ids["table"]),
-        }
+        },
+        {
+            "Action": "dynamodb:PutItem",
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{REGISTRY_OUTBOX_PREFIX}*"]}},
+            "Effect": "Allow",
+            "Resource": arn(ids["table"]),
+        },
     ]
+
+
+def test_the_applicant_index_is_queried_by_the_enrolment_api_and_the_erasure_only(
+    synth: Synth, ids: dict[str, str]
+) -> None:
+    index = {"Fn::Join": ["", [arn(ids["table"]), "/index/applicant"]]}
+    for name in FUNCTIONS:
+        queries = [s for s in statements(function_policy(synth, ids, name)) if "dynamodb:Query" in as_list(s["Action"])]
+        assert [s["Resource"] for s in queries] == ([index] if name in {"enrolment_api", "admin_api"} else []), name
+
+
+def test_the_erasure_deletes_object_versions_under_transfers_only(synth: Synth, ids: dict[str, str]) -> None:
+    policy = statements(function_policy(synth, ids, "admin_api"))
+    bucket = arn(ids["bucket"])
+    (listing,) = [s for s in policy if as_list(s["Action"]) == ["s3:ListBucketVersions"]]
+    assert listing["Resource"] == bucket
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["transfers/*"]}}
+    (deleting,) = [s for s in policy if as_list(s["Action"]) == ["s3:DeleteObjectVersion"]]
+    assert deleting["Resource"] == {"Fn::Join": ["", [bucket, "/transfers/*"]]}
+    (publishing,) = [s for s in policy if as_list(s["Action"]) == ["events:PutEvents"]]
+    assert publishing["Resource"] == arn(ids["bus"])
 
 
 def test_start_session_reads_the_snapshot_from_the_table_not_the_bucket(synth: Synth, ids: dict[str, str]) -> None:
@@ -485,6 +550,16 @@ def test_only_secrets_manager_invokes_the_rotation_function_and_only_for_this_se
 # --- outbox relay, schedule, events -------------------------------------------------------------------
 
 
+TTL_EXPIRY_FILTER = {
+    "eventName": ["REMOVE"],
+    "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+    "dynamodb": {
+        "Keys": {"pk": {"S": [{"prefix": "SESSION#"}]}},
+        "OldImage": {"status": {"S": ["pending"]}, "erased_at": {"S": [{"exists": False}]}},
+    },
+}
+
+
 def test_outbox_relay_stream_mapping(template: Template, ids: dict[str, str]) -> None:
     template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
@@ -503,26 +578,50 @@ def test_outbox_relay_stream_mapping(template: Template, ids: dict[str, str]) ->
                             {"eventName": ["INSERT"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "OUTBOX#"}]}}}},
                             separators=(",", ":"),
                         )
-                    }
+                    },
+                    {"Pattern": json.dumps(TTL_EXPIRY_FILTER, separators=(",", ":"))},
                 ]
             },
         },
     )
 
 
-def stream_record(event_name: str, pk: str) -> dict[str, Any]:
-    return {"eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": {"Keys": {"pk": {"S": pk}}}}
+def stream_record(event_name: str, pk: str, **extra: Any) -> dict[str, Any]:
+    return {"eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": {"Keys": {"pk": {"S": pk}}}, **extra}
 
 
-def test_the_relay_filter_drops_registry_snapshot_writes(synth: Synth) -> None:
+def ttl_removal(old_image: dict[str, Any], principal: str = "dynamodb.amazonaws.com") -> dict[str, Any]:
+    record = stream_record("REMOVE", "SESSION#t1", userIdentity={"type": "Service", "principalId": principal})
+    record["dynamodb"]["OldImage"] = old_image
+    return record
+
+
+def relay_filters(synth: Synth) -> list[Any]:
     from moto.events.models import EventPattern  # EventBridge pattern matching, the syntax Lambda filters use
 
     (mapping,) = synth.of_type("AWS::Lambda::EventSourceMapping").values()
-    (criteria,) = mapping["Properties"]["FilterCriteria"]["Filters"]
-    pattern = EventPattern.load(criteria["Pattern"])
-    assert pattern.matches_event(stream_record("INSERT", "OUTBOX#e1"))  # the check can say yes
+    return [EventPattern.load(criteria["Pattern"]) for criteria in mapping["Properties"]["FilterCriteria"]["Filters"]]
+
+
+def passes(synth: Synth, record: dict[str, Any]) -> bool:
+    return any(pattern.matches_event(record) for pattern in relay_filters(synth))
+
+
+def test_the_relay_filter_drops_registry_snapshot_writes(synth: Synth) -> None:
+    assert passes(synth, stream_record("INSERT", "OUTBOX#e1"))  # the check can say yes
+    assert passes(synth, stream_record("INSERT", f"{REGISTRY_OUTBOX_PREFIX}e1"))
     for event_name in ("INSERT", "MODIFY", "REMOVE"):
-        assert not pattern.matches_event(stream_record(event_name, SNAPSHOT_PK))
+        assert not passes(synth, stream_record(event_name, SNAPSHOT_PK))
+        assert not passes(synth, stream_record(event_name, BASELINE_PK))
+
+
+def test_the_relay_filter_lets_through_ttl_removals_of_pending_transfers_only(synth: Synth) -> None:
+    pending = {"pk": {"S": "SESSION#t1"}, "status": {"S": "pending"}}
+    assert passes(synth, ttl_removal(pending))
+    assert not passes(synth, ttl_removal({**pending, "status": {"S": "received"}}))  # decided: no expiry
+    assert not passes(synth, ttl_removal({**pending, "erased_at": {"S": "2027-01-01T00:00:00Z"}}))  # tombstone
+    assert not passes(synth, ttl_removal(pending, principal="AROAEXAMPLE:someone"))  # deleted by a person
+    assert not passes(synth, stream_record("MODIFY", "SESSION#t1"))
 
 
 def test_registry_refresh_runs_every_15_minutes(template: Template, ids: dict[str, str]) -> None:
@@ -544,7 +643,7 @@ def test_bus_archive_and_sis_rule_to_queue_with_dlq(template: Template, ids: dic
         "AWS::Events::Rule",
         {
             "EventBusName": ref(ids["bus"]),
-            "EventPattern": {"source": ["emrex.emc"]},
+            "EventPattern": {"source": ["emrex.emc"], "detail-type": [d.value for d in SIS_DETAIL_TYPES]},
             "Targets": [
                 Match.object_like(
                     {
@@ -559,6 +658,89 @@ def test_bus_archive_and_sis_rule_to_queue_with_dlq(template: Template, ids: dic
         "AWS::SQS::Queue",
         {"RedrivePolicy": {"deadLetterTargetArn": arn(ids["SisDeadLetterQueue"]), "maxReceiveCount": 5}},
     )
+
+
+def event_rules(synth: Synth) -> dict[str, dict[str, Any]]:
+    return {
+        k: r["Properties"] for k, r in synth.of_type("AWS::Events::Rule").items() if "EventPattern" in r["Properties"]
+    }
+
+
+def test_registry_changes_go_to_the_alarm_topic_and_never_to_the_sis(synth: Synth, ids: dict[str, str]) -> None:
+    from moto.events.models import EventPattern
+
+    rules = event_rules(synth)
+    (operations,) = [r for r in rules.values() if r["Targets"][0]["Arn"] == ref(ids["topic"])]
+    assert operations["EventBusName"] == ref(ids["bus"])
+    assert operations["EventPattern"] == {
+        "source": ["emrex.emc"],
+        "detail-type": [d.value for d in OPERATIONS_DETAIL_TYPES],
+    }
+    (sis,) = [r for r in rules.values() if r["Targets"][0]["Arn"] == arn(ids["SisQueue"])]
+    sis_pattern, operations_pattern = (
+        EventPattern.load(json.dumps(sis["EventPattern"])),
+        EventPattern.load(json.dumps(operations["EventPattern"])),
+    )
+    for detail_type in [*SIS_DETAIL_TYPES, *OPERATIONS_DETAIL_TYPES]:
+        event = {"source": "emrex.emc", "detail-type": detail_type.value, "detail": {}}
+        to_sis, to_operators = sis_pattern.matches_event(event), operations_pattern.matches_event(event)
+        assert (to_sis, to_operators) == ((True, False) if detail_type in SIS_DETAIL_TYPES else (False, True)), (
+            detail_type
+        )
+    # EventBridge may publish to the topic (topic policy) and use its KMS key (key policy)
+    (topic_policy,) = synth.of_type("AWS::SNS::TopicPolicy").values()
+    (publish,) = [s for s in statements(topic_policy) if s["Principal"] == {"Service": "events.amazonaws.com"}]
+    assert (publish["Effect"], publish["Action"]) == ("Allow", "sns:Publish")
+    (rule_id,) = [k for k, r in rules.items() if r == operations]
+    assert publish["Condition"] == {"ArnEquals": {"aws:SourceArn": arn(rule_id)}}  # this rule only
+    key_policy = synth.resources[ids["key"]]["Properties"]["KeyPolicy"]["Statement"]
+    events_may_encrypt = [s for s in key_policy if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    assert any(set(as_list(s["Action"])) >= {"kms:Decrypt", "kms:GenerateDataKey"} for s in events_may_encrypt)
+
+
+def test_the_per_emp_dashboard_searches_every_emp_at_run_time(synth: Synth) -> None:
+    (dashboard,) = synth.of_type("AWS::CloudWatch::Dashboard").values()
+    body = json.loads(
+        "".join(
+            part if isinstance(part, str) else "eu-west-1"
+            for part in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+        )
+    )
+    expressions = {
+        widget["properties"]["title"]: [metric[0]["expression"] for metric in widget["properties"]["metrics"]]
+        for widget in body["widgets"]
+    }
+    searched = " ".join(expression for found in expressions.values() for expression in found)
+    for metric, statistic in [
+        ("CallbackOutcome", "Sum"),  # outcomes by status
+        ("EmpRejected", "Average"),  # rejection rate
+        ("EmpSha1Signature", "Average"),  # SHA-1 share
+        ("EmpCallbackLatency", "p50"),
+        ("EmpCallbackLatency", "p95"),
+        ("EmpCertificateDaysLeft", "Minimum"),  # days until each EMP certificate expires
+    ]:
+        assert f"MetricName=\"{metric}\"', '{statistic}'" in searched.replace("'", "\\'").replace('"', '\\"') or (
+            f"MetricName=\"{metric}\"', '{statistic}'" in searched
+        ), (metric, statistic)
+    assert all("emp_id" in expression for found in expressions.values() for expression in found)
+    assert not any(ids for ids in expressions.values() if not ids)
+    assert synth.stack.monitoring.dashboard.dashboard_name  # output DashboardName
+
+
+def test_one_alarm_catches_a_rejection_spike_of_any_emp(synth: Synth, ids: dict[str, str]) -> None:
+    alarms = [a["Properties"] for a in synth.of_type("AWS::CloudWatch::Alarm").values() if "Metrics" in a["Properties"]]
+    (spike,) = alarms
+    (query,) = spike["Metrics"]
+    assert query["Expression"].startswith("SELECT SUM(EmpRejected) FROM SCHEMA(EMREX, emp_id, service)")
+    assert "GROUP BY emp_id ORDER BY SUM() DESC LIMIT 1" in query["Expression"]  # the worst EMP, whichever it is
+    assert query["Period"] == 900 and query["ReturnData"] is True
+    assert (spike["Threshold"], spike["ComparisonOperator"]) == (5, "GreaterThanOrEqualToThreshold")
+    assert spike["AlarmActions"] == [ref(ids["topic"])]
+    assert not [
+        a
+        for a in synth.of_type("AWS::CloudWatch::Alarm").values()
+        if "emp_id" in json.dumps(a.get("Properties", {}).get("Dimensions", []))
+    ]
 
 
 # --- HTTP API ------------------------------------------------------------------------------------------
@@ -626,7 +808,7 @@ def test_execute_api_endpoint_stays_enabled_without_custom_domain(synth: Synth, 
 
 
 def test_alarms_cover_dlqs_errors_api_verification_and_registry(synth: Synth, ids: dict[str, str]) -> None:
-    alarms = list(synth.of_type("AWS::CloudWatch::Alarm").values())
+    alarms = [a for a in synth.of_type("AWS::CloudWatch::Alarm").values() if "MetricName" in a["Properties"]]
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [ref(ids["topic"])]
 

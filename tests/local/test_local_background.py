@@ -42,11 +42,16 @@ def resources(moto: MotoEnv) -> Resources:
     return create_resources(moto.client, ResourceNames(), API_TOKEN)
 
 
-def test_table_has_the_stack_key_ttl_and_stream(moto: MotoEnv, resources: Resources) -> None:
+def test_table_has_the_stack_key_ttl_stream_and_index(moto: MotoEnv, resources: Resources) -> None:
     dynamodb = moto.client("dynamodb")
     table = dynamodb.describe_table(TableName=resources.names.table)["Table"]
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert (index["IndexName"], [k["AttributeName"] for k in index["KeySchema"]]) == (
+        "applicant",
+        ["applicant_id", "deadline"],
+    )
     ttl = dynamodb.describe_time_to_live(TableName=resources.names.table)["TimeToLiveDescription"]
     assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
 
@@ -79,25 +84,51 @@ def test_api_token_from_the_environment_must_be_long_enough() -> None:
     assert api_token_from_env({"EMREX_API_TOKEN": API_TOKEN}) == API_TOKEN
     with pytest.raises(ValueError, match="at least 16"):
         api_token_from_env({"EMREX_API_TOKEN": "short"})
+    assert api_token_from_env({"EMREX_ADMIN_TOKEN": API_TOKEN}, "EMREX_ADMIN_TOKEN") == API_TOKEN
+    with pytest.raises(ValueError, match="EMREX_ADMIN_TOKEN must be at least 16"):
+        api_token_from_env({"EMREX_ADMIN_TOKEN": "short"}, "EMREX_ADMIN_TOKEN")
 
 
-def test_sis_rule_delivers_only_emc_events_to_the_queue(moto: MotoEnv, resources: Resources) -> None:
+def test_the_admin_token_is_generated_into_the_secret(moto: MotoEnv, resources: Resources) -> None:
+    client = moto.client("secretsmanager")
+    secret = client.get_secret_value(SecretId=resources.names.secret, VersionStage="AWSCURRENT")["SecretString"]
+    bundle = parse_secret_bundle(secret)
+    assert bundle.admin_token == resources.admin_token and len(resources.admin_token) >= 32
+    assert bundle.admin_token not in bundle.api_tokens()
+
+
+def test_sis_rule_delivers_only_the_sis_contract_and_the_events_queue_everything(
+    moto: MotoEnv, resources: Resources
+) -> None:
     events = moto.client("events")
-    for source in ("other.app", "emrex.emc"):
+    sent = [("other.app", "EMREX No Results"), ("emrex.emc", "EMREX No Results"), ("emrex.emc", "EMREX EMP Added")]
+    for source, detail_type in sent:
         events.put_events(
             Entries=[
                 {
                     "Source": source,
-                    "DetailType": "EMREX No Results",
-                    "Detail": json.dumps({"from": source}),
+                    "DetailType": detail_type,
+                    "Detail": json.dumps({"event_id": f"{source} {detail_type}"}),
                     "EventBusName": resources.names.event_bus,
                 }
             ]
         )
-    sis = DemoSis(moto.client("sqs"), resources.queue_url)
-    assert sis.poll_once(wait_seconds=1) == 1
-    assert sis.poll_once(wait_seconds=0) == 0
-    assert [e["detail"] for e in sis.events] == [{"from": "emrex.emc"}]
+    sqs = moto.client("sqs")
+    received = {}
+    for name, url in [
+        ("sis", resources.queue_url),
+        ("operations", resources.operations_queue_url),
+        ("all", resources.all_events_queue_url),
+    ]:
+        consumer = DemoSis(sqs, url)
+        while consumer.poll_once(wait_seconds=0):
+            pass
+        received[name] = sorted(e["detail"]["event_id"] for e in consumer.events)
+    assert received == {
+        "sis": ["emrex.emc EMREX No Results"],
+        "operations": ["emrex.emc EMREX EMP Added"],
+        "all": ["emrex.emc EMREX EMP Added", "emrex.emc EMREX No Results"],
+    }
 
 
 def test_handler_env_is_a_valid_local_configuration(resources: Resources) -> None:
@@ -257,6 +288,14 @@ def test_periodic_runner_passes_a_scheduled_event_and_survives_failures(caplog: 
     assert runner.last_result == {"status": "updated"}
     assert seen[0]["source"] == "aws.events"
     assert seen[0]["detail-type"] == "Scheduled Event"
+    assert "force" not in seen[0]
+
+
+def test_the_local_schedule_forces_each_fetch() -> None:
+    seen: list[dict[str, Any]] = []
+    runner = PeriodicRunner(lambda event, context: seen.append(event), interval_seconds=3600, payload={"force": True})
+    assert runner.run_once() is True
+    assert seen[0]["force"] is True and seen[0]["detail-type"] == "Scheduled Event"
 
 
 # --- demo SIS -------------------------------------------------------------------------------------

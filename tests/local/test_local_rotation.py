@@ -26,7 +26,7 @@ from emrex_emc.core.secret import SecretBundle
 from emrex_emc.local.moto_env import ResourceNames, aws_client_env
 from tests.e2e.stack import REPO, free_port, wait_healthy
 
-# the same worker as the browser test: both use the repository's .local/ state folder
+# the same worker as the browser test (each stack has a state folder of its own)
 pytestmark = [pytest.mark.filterwarnings("ignore:No application metrics to publish"), pytest.mark.xdist_group("e2e")]
 
 API_TOKEN = "local-rotation-test-token-0123456789"
@@ -47,6 +47,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
     env.update({"EMREX_API_TOKEN": API_TOKEN, "EMREX_SECRET_MAX_AGE_SECONDS": str(MAX_AGE_SECONDS)})
     command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port)]
+    command += ["--state-dir", str(tmp_path_factory.mktemp("state"))]  # one stack per state folder
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from emrex_emc.core.canonical import canonical_text
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.events import SOURCE, Event, PublishFailed
@@ -57,3 +59,18 @@ class EventPublisher:
                     reasons.append(str(result.get("ErrorCode") or "unknown"))
         if failed:
             raise PublishFailed(failed, reasons)
+
+
+class BusSender:
+    """Publishes events now, without the outbox (for events whose outbox row could outlive what they name)."""
+
+    def __init__(self, publisher: EventPublisher, event_bus_name: str) -> None:
+        self._publisher = publisher
+        self._bus = event_bus_name
+
+    def send(self, events: Sequence[Event]) -> None:
+        """Raises ``EmrexError`` ``STORAGE_UNAVAILABLE`` unless the bus accepted every event."""
+        try:
+            self._publisher.publish([entry_for(event, self._bus) for event in events])
+        except (PublishFailed, ClientError, BotoCoreError) as exc:
+            raise EmrexError(ErrorCode.STORAGE_UNAVAILABLE, "the event bus did not accept the event") from exc

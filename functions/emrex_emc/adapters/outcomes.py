@@ -166,34 +166,41 @@ class OutboxLedger:
     """Marks relayed outbox rows, so a retried stream batch does not publish an event twice.
 
     Only the relay writes here (``published_at`` on ``OUTBOX#`` items, a MODIFY the relay ignores).
-    A crash between PutEvents and the mark can still duplicate: delivery stays at least once.
+    A crash between PutEvents and the mark can still duplicate: delivery stays at least once. Rows are
+    named by their key (``pk``): outcome rows ``OUTBOX#{event_id}``, registry rows ``OUTBOX#REGISTRY#{event_id}``.
     """
 
     def __init__(self, dynamodb_client: Any, table_name: str) -> None:
         self._ddb = dynamodb_client
         self._table = table_name
 
-    def published(self, event_ids: Sequence[str]) -> set[str]:
-        """The subset of ``event_ids`` already relayed."""
+    def settled(self, keys: Sequence[str]) -> set[str]:
+        """The subset of the outbox rows ``keys`` not to publish: relayed already, or gone (an erasure
+        deleted it: its events must not reach the bus, even from a retried stream batch)."""
+        unique = list(dict.fromkeys(keys))
+        found: set[str] = set()
         done: set[str] = set()
-        unique = list(dict.fromkeys(event_ids))
         for start in range(0, len(unique), 100):
-            keys: list[dict[str, Any]] = [{"pk": {"S": outbox_pk(e)}} for e in unique[start : start + 100]]
             request: dict[str, Any] = {
-                self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "event_id, published_at"}
+                self._table: {
+                    "Keys": [{"pk": {"S": key}} for key in unique[start : start + 100]],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "pk, published_at",
+                }
             }
             while request:
                 response = self._ddb.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
+                    found.add(item["pk"]["S"])
                     if "published_at" in item:
-                        done.add(item["event_id"]["S"])
+                        done.add(item["pk"]["S"])
                 request = response.get("UnprocessedKeys") or {}
-        return done
+        return done | (set(unique) - found)
 
-    def mark_published(self, event_id: str, *, now: int) -> None:
+    def mark_published(self, key: str, *, now: int) -> None:
         self._ddb.update_item(
             TableName=self._table,
-            Key={"pk": {"S": outbox_pk(event_id)}},
+            Key={"pk": {"S": key}},
             UpdateExpression="SET published_at = :now",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeValues={":now": {"N": str(now)}},

@@ -30,8 +30,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import RegistrySnapshot
+from emrex_emc.core.registry_events import RegistryBaseline
 
 SNAPSHOT_PK = "REGISTRY#snapshot"
+BASELINE_PK = "REGISTRY#baseline"
+"""The EMPs of the last complete snapshot, which registry changes are announced against (written by the
+refresh only, like the snapshot; gzip JSON in ``baseline``, no ``expires_at``)."""
 SNAPSHOT_FORMAT = "json+gzip"
 MAX_ITEM_BYTES = 350 * 1024
 """Safely below DynamoDB's 400 KB item limit (our size count is an upper bound, but leave room anyway)."""
@@ -78,20 +82,11 @@ class RegistryStore:
         item), or None when a newer snapshot is stored (nothing written: a concurrent refresh won).
         """
         snapshot, item = self._fitting_item(snapshot)
-        try:
-            self._dynamodb.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression=_NOT_OLDER,
-                ExpressionAttributeValues={":fetched_at": item["fetched_at"]},
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                self._cached = None
-                return None
-            raise _cannot_store(exc) from None
-        except BotoCoreError as exc:
-            raise _cannot_store(exc) from None
+        newer = {":fetched_at": item["fetched_at"]}
+        condition = {"ConditionExpression": _NOT_OLDER, "ExpressionAttributeValues": newer}
+        if not _put_unless_superseded(self._dynamodb, self._table, item, "snapshot", condition):
+            self._cached = None
+            return None
         self._cached = (self._clock(), snapshot)
         return snapshot
 
@@ -129,8 +124,19 @@ class RegistryStore:
             raise EmrexError(ErrorCode.REGISTRY_INVALID, message) from None
 
 
-def _cannot_store(exc: Exception) -> EmrexError:
-    return EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry snapshot: {exc}")
+def _put_unless_superseded(
+    dynamodb: Any, table: str, item: dict[str, dict[str, Any]], what: str, condition: dict[str, Any]
+) -> bool:
+    """Put ``item`` under ``condition``; False when the condition failed (a concurrent refresh won)."""
+    try:
+        dynamodb.put_item(TableName=table, Item=item, **condition)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry {what}: {exc}") from None
+    except BotoCoreError as exc:
+        raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot store the registry {what}: {exc}") from None
+    return True
 
 
 def fetched_at_attribute(fetched_at: datetime) -> str:
@@ -203,3 +209,50 @@ class FreshRegistry:
 
     def snapshot(self, *, now: datetime) -> RegistrySnapshot:
         return load_fresh(self._store, now=now, max_age_seconds=self._max_age_seconds)
+
+
+class BaselineStore:
+    """The registry baseline item (:data:`BASELINE_PK`); a write is conditional on the baseline it replaces."""
+
+    def __init__(self, dynamodb_client: Any, table_name: str, *, max_item_bytes: int = MAX_ITEM_BYTES) -> None:
+        self._dynamodb = dynamodb_client
+        self._table = table_name
+        self._max_item_bytes = max_item_bytes
+
+    def load(self) -> RegistryBaseline | None:
+        try:
+            response = self._dynamodb.get_item(
+                TableName=self._table, Key={"pk": {"S": BASELINE_PK}}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot read the registry baseline: {exc}") from None
+        item = response.get("Item")
+        if item is None:
+            return None
+        try:
+            return RegistryBaseline.from_json(json.loads(gzip.decompress(bytes(item["baseline"]["B"]))))
+        except (ValueError, KeyError, TypeError, OSError, EOFError, zlib.error):
+            return None  # unreadable: start over as on a first load (nothing announced this once)
+
+    def save(self, baseline: RegistryBaseline, *, replacing: RegistryBaseline | None) -> bool:
+        body = json.dumps(baseline.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        item: dict[str, dict[str, Any]] = {
+            "pk": {"S": BASELINE_PK},
+            "format": {"S": SNAPSHOT_FORMAT},
+            "baseline": {"B": gzip.compress(body, mtime=0)},
+            "version": {"S": baseline.version()},
+            "emp_count": {"N": str(len(baseline.emps))},
+        }
+        if item_size(item) > self._max_item_bytes:
+            raise EmrexError(
+                ErrorCode.REGISTRY_INVALID,
+                f"the registry baseline ({len(baseline.emps)} EMPs) does not fit a table item: "
+                "EMP changes cannot be announced",
+            )
+        condition: dict[str, Any] = {}  # a first baseline (or one replacing an unreadable item) is put as is
+        if replacing is not None:
+            condition = {
+                "ConditionExpression": "version = :version",
+                "ExpressionAttributeValues": {":version": {"S": replacing.version()}},
+            }
+        return _put_unless_superseded(self._dynamodb, self._table, item, "baseline", condition)

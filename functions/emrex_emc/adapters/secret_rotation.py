@@ -5,8 +5,9 @@ same ``ClientRequestToken``; every step is idempotent:
 
 - ``createSecret``: unless the token's AWSPENDING version exists, put it: the AWSCURRENT content with a
   new 32-byte state key as ``state_key_id`` (id ``k<UTC time of creation>``, e.g. ``k20261128T153000Z``),
-  the older keys live states may still need, and an ``api_token`` only when there is none. Bearer tokens
-  are rolled over by the CLI (:func:`with_new_api_token`), never by this rotation.
+  the older keys live states may still need, and an ``api_token`` and an ``admin_token`` only when there is
+  none. Bearer tokens are rolled over by the CLI (:func:`with_new_api_token`, :func:`with_new_admin_token`),
+  never by this rotation.
 - ``setSecret``: nothing: no other system holds these keys.
 - ``testSecret``: the pending version has the documented layout and still holds the key that signed
   until now.
@@ -75,7 +76,8 @@ def new_api_token() -> str:
 
 
 def with_new_state_key(content: Mapping[str, Any], *, now: float, keep_retired_seconds: int) -> dict[str, Any]:
-    """``content`` with a new signing key, the keys still needed, and an ``api_token`` if it had none."""
+    """``content`` with a new signing key, the keys still needed, and an ``api_token`` and an ``admin_token``
+    if it had none."""
     result = _secret_object(content)
     keys = result.get("state_keys", {})
     if not isinstance(keys, dict):
@@ -90,6 +92,8 @@ def with_new_state_key(content: Mapping[str, Any], *, now: float, keep_retired_s
     result["state_key_id"] = key_id
     if not result.get("api_token"):
         result["api_token"] = new_api_token()
+    if not result.get("admin_token"):
+        result["admin_token"] = new_api_token()
     return result
 
 
@@ -118,6 +122,13 @@ def with_new_api_token(content: Mapping[str, Any]) -> dict[str, Any]:
         raise RotationError("the secret has no api_token to roll over")
     result["api_token_previous"] = result["api_token"]
     result["api_token"] = new_api_token()
+    return result
+
+
+def with_new_admin_token(content: Mapping[str, Any]) -> dict[str, Any]:
+    """A new ``admin_token`` (the old one stops working at once: operators, not systems, hold it)."""
+    result = _secret_object(content)
+    result["admin_token"] = new_api_token()
     return result
 
 

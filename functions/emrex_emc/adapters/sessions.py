@@ -1,6 +1,10 @@
-"""DynamoDB: transfers (``pk = "SESSION#{id}"``): create, read, and choose the EMP once.
+"""DynamoDB: transfers (``pk = "SESSION#{id}"``): create, read, choose the EMP once, find an applicant's.
 
-See docs/ARCHITECTURE.md for the item layout; the item is :meth:`Transfer.to_item` plus ``pk``.
+See docs/ARCHITECTURE.md for the item layout; the item is :meth:`Transfer.to_item` plus ``pk``. An erased
+transfer's item is a tombstone (:class:`~emrex_emc.core.transfer.Tombstone`, marked by ``erased_at``):
+reading it gives None, as for a transfer that never existed. The applicant index (:data:`APPLICANT_INDEX`,
+key ``applicant_id`` + ``deadline``) holds every transfer item with an applicant (so no tombstone) and
+projects what a listing shows.
 """
 
 from __future__ import annotations
@@ -15,9 +19,17 @@ from emrex_emc.adapters.dynamodb import deserialize_item, is_transient, serializ
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import Status
 from emrex_emc.core.registry import Emp
-from emrex_emc.core.transfer import EmpRef, Transfer
+from emrex_emc.core.transfer import EmpRef, Tombstone, Transfer, TransferListing
 
 SESSION_PREFIX = "SESSION#"
+ERASED_AT = "erased_at"
+"""The attribute that marks a tombstone."""
+APPLICANT_INDEX = "applicant"
+APPLICANT_INDEX_KEYS = ("applicant_id", "deadline")
+APPLICANT_INDEX_ATTRIBUTES = ("id", "status", "emp", "created_at")
+"""Projected into the index besides its keys: what a listing shows, nothing personal but the key itself."""
+MAX_LISTED = 1000
+"""Transfers listed or erased per applicant at most (an applicant has a handful)."""
 
 
 def session_pk(transfer_id: str) -> str:
@@ -52,13 +64,48 @@ class TransferTable:
             raise
 
     def get(self, transfer_id: str) -> Transfer | None:
+        """The transfer, or None when there is none (or it was erased)."""
+        found = self.find(transfer_id)
+        return found if isinstance(found, Transfer) else None
+
+    def find(self, transfer_id: str) -> Transfer | Tombstone | None:
         response = self._client.get_item(
             TableName=self._table,
             Key={"pk": {"S": session_pk(transfer_id)}},
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return item_to_transfer(item) if item else None
+        if not item:
+            return None
+        if ERASED_AT in item:
+            return Tombstone.from_item(deserialize_item(item))
+        return item_to_transfer(item)
+
+    def of_applicant(self, applicant_id: str) -> list[TransferListing]:
+        """The applicant's transfers from the index (eventually consistent: one created a moment ago may be
+        missing), newest first."""
+        listings: list[TransferListing] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": APPLICANT_INDEX,
+            "KeyConditionExpression": "applicant_id = :applicant",
+            "ExpressionAttributeValues": {":applicant": {"S": applicant_id}},
+            "ScanIndexForward": False,
+        }
+        while len(listings) < MAX_LISTED:
+            try:
+                response = self._client.query(**request)
+            except ClientError as exc:
+                if is_transient(exc):
+                    raise unavailable("transfer table") from exc
+                raise
+            for item in response.get("Items", []):
+                if str(item.get("pk", {}).get("S", "")).startswith(SESSION_PREFIX):
+                    listings.append(_listing(deserialize_item(item)))
+            if "LastEvaluatedKey" not in response:
+                break
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return listings[:MAX_LISTED]
 
     def choose_emp(self, transfer_id: str, *, emp: Emp, session_id: str, now: int) -> Transfer:
         """Consume the start link: record the EMP, pin its certificates and set the EMREX ``sessionId``.
@@ -98,9 +145,20 @@ class TransferTable:
             )
         except condition_failed as exc:
             old = exc.response.get("Item")
-            current = item_to_transfer(old) if old else self.get(transfer_id)
+            current = item_to_transfer(old) if old and ERASED_AT not in old else self.get(transfer_id)
             raise _refusal(current) from exc
         return item_to_transfer(response["Attributes"])
+
+
+def _listing(item: dict[str, Any]) -> TransferListing:
+    emp = item.get("emp")
+    return TransferListing(
+        id=str(item["id"]),
+        status=Status(str(item["status"])),
+        created_at=str(item.get("created_at", "")),
+        deadline=int(item["deadline"]),
+        emp=EmpRef.from_json(emp) if isinstance(emp, dict) else None,
+    )
 
 
 def _refusal(current: Transfer | None) -> EmrexError:

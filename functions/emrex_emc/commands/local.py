@@ -20,7 +20,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Starts moto as the embedded AWS, the real Lambda handlers behind a local API Gateway, the outbox "
             "relay and registry refresh, a mock EMP, a demo enrolment form and a demo SIS, all on loopback. "
-            "EMREX_API_TOKEN sets the enrolment API's bearer token. Ctrl-C stops everything."
+            "EMREX_API_TOKEN sets the enrolment API's bearer token, EMREX_ADMIN_TOKEN the admin token "
+            "(DELETE /applicants/{applicant_id}); both are generated and printed when unset. Ctrl-C stops "
+            "everything."
         ),
     )
     parser.add_argument(
@@ -32,10 +34,31 @@ def register(subparsers: Any) -> None:
         metavar="URL_OR_PATH",
         help="an https:// or file:// URL or a path of an EWP catalogue to use instead of the local one",
     )
+    parser.add_argument("--events-file", metavar="PATH", type=Path, help="append every event on the bus as a JSON line")
     parser.add_argument(
-        "--events-file", metavar="PATH", type=Path, help="append every event the demo SIS receives as a JSON line"
+        "--state-dir",
+        metavar="DIR",
+        type=Path,
+        help="where the mock EMP's key, the catalogue file and stack.json live (default: the repository's "
+        ".local/); one running stack per folder",
+    )
+    parser.add_argument(
+        "--registry-refresh-seconds",
+        metavar="N",
+        type=_positive_seconds,
+        help="fetch the registry every N seconds, whatever its cache headers (default: 900, as deployed)",
     )
     parser.set_defaults(func=_run)
+
+
+def _positive_seconds(value: str) -> int:
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of seconds") from None
+    if not 1 <= seconds <= 86400:
+        raise argparse.ArgumentTypeError("must be between 1 and 86400 seconds")
+    return seconds
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -49,22 +72,37 @@ def _run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    from emrex_emc.local.runner import start_local_stack
+    from emrex_emc.local.runner import REGISTRY_REFRESH_SECONDS, start_local_stack
 
+    refresh_seconds = args.registry_refresh_seconds or REGISTRY_REFRESH_SECONDS
     try:
-        stack = start_local_stack(host=args.host, port=args.port, registry=args.registry, events_file=args.events_file)
+        stack = start_local_stack(
+            host=args.host,
+            port=args.port,
+            registry=args.registry,
+            events_file=args.events_file,
+            state_dir=args.state_dir,
+            registry_refresh_seconds=refresh_seconds,
+        )
     except (OSError, ValueError) as exc:
         print(f"emrex-emc local: cannot start: {exc}", file=sys.stderr)
         return 1
     try:
-        width = max(len(label) for label, _ in stack.urls.lines())
+        width = max(len(label) for label, _ in [*stack.urls.lines(), ("Admin bearer token", "")])
         print("\nEMREX local stack is ready:", flush=True)
         for label, url in stack.urls.lines():
             print(f"  {label:<{width}}  {url}", flush=True)
         if stack.events_file is not None:
             print(f"  {'Events file':<{width}}  {stack.events_file}", flush=True)
+        if stack.catalogue_file is not None:
+            refresh = f"refreshed every {refresh_seconds} s"
+            print(f"  {'Catalogue file':<{width}}  {stack.catalogue_file}  ({refresh})", flush=True)
         print(f"  {'Health':<{width}}  {stack.urls.api}/health", flush=True)
         print(f"  {'API bearer token':<{width}}  {stack.api_token}  (local only; EMREX_API_TOKEN sets it)", flush=True)
+        print(
+            f"  {'Admin bearer token':<{width}}  {stack.admin_token}  (local only; EMREX_ADMIN_TOKEN sets it)",
+            flush=True,
+        )
         print("\nPress Ctrl-C to stop.", flush=True)
         stop.wait()
         print("Stopping...", flush=True)

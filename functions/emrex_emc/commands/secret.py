@@ -1,13 +1,16 @@
-"""``emrex-emc secret …``: rotate the EMC secret's state key and roll over the enrolment API token.
+"""``emrex-emc secret …``: rotate the EMC secret's state key and admin token, roll over the API token.
 
     emrex-emc secret rotate-api-token        (--secret-id ARN | --stack NAME)
     emrex-emc secret drop-previous-api-token (--secret-id ARN | --stack NAME)
+    emrex-emc secret rotate-admin-token      (--secret-id ARN | --stack NAME)
     emrex-emc secret rotate-state-key        (--secret-id ARN | --stack NAME)
 
 rotate-api-token moves ``api_token`` to ``api_token_previous`` (still accepted) and generates a new
 ``api_token``, printed alone on stdout for the enrolment system. Warm functions accept the new token within
 ``EMREX_SECRET_MAX_AGE_SECONDS`` (default 300 s). drop-previous-api-token ends the rollover once the
-enrolment system uses the new token. rotate-state-key starts Secrets Manager's rotation (the stack's
+enrolment system uses the new token. rotate-admin-token generates a new ``admin_token`` (the token of
+``DELETE /applicants/{applicant_id}``), printed alone on stdout; the old one stops working as warm functions
+re-read the secret. rotate-state-key starts Secrets Manager's rotation (the stack's
 rotation function, as ``aws secretsmanager rotate-secret``); where the secret has no rotation function
 (the local stack's moto) it runs the same four steps here. ``--endpoint-url`` sends the calls to moto.
 """
@@ -24,6 +27,7 @@ from emrex_emc.settings import Settings
 _ACTIONS = {
     "rotate-api-token": "move api_token to api_token_previous and generate a new api_token (printed on stdout)",
     "drop-previous-api-token": "stop accepting api_token_previous (once the enrolment system uses the new token)",
+    "rotate-admin-token": "generate a new admin_token (erasure), printed on stdout; the old one stops working",
     "rotate-state-key": "rotate the state-signing key now (the stack's rotation function, or here under moto)",
 }
 
@@ -63,6 +67,7 @@ def _act(args: argparse.Namespace) -> int:
     from emrex_emc.adapters.secret_rotation import (
         SecretRotation,
         retired_key_window,
+        with_new_admin_token,
         with_new_api_token,
         without_previous_api_token,
     )
@@ -81,6 +86,9 @@ def _act(args: argparse.Namespace) -> int:
             "drop-previous-api-token. Warm functions accept the new one within EMREX_SECRET_MAX_AGE_SECONDS "
             "(default 300 s)."
         )
+    elif args.action == "rotate-admin-token":
+        print(rotation.edit(with_new_admin_token).admin_token)
+        _tell("admin_token rotated; warm functions stop accepting the old one within EMREX_SECRET_MAX_AGE_SECONDS.")
     elif args.action == "drop-previous-api-token":
         rotation.edit(without_previous_api_token)
         _tell("api_token_previous dropped; within EMREX_SECRET_MAX_AGE_SECONDS only api_token is accepted.")

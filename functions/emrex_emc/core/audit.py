@@ -1,6 +1,5 @@
-"""The audit record of a transfer's outcome: who, which EMP, what was received and how it was trusted.
-
-Written in the same transaction as the outcome; ids, codes and hashes only (no names or results).
+"""Audit records: of a transfer's outcome (who, which EMP, what was received and how it was trusted), written
+in the same transaction as the outcome, and of an erasure. Ids, codes and hashes only (no names or results).
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from typing import Any
 
 from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.protocol import Status
-from emrex_emc.core.transfer import Transfer
+from emrex_emc.core.transfer import Transfer, utc_iso
 
 
 @dataclass(frozen=True)
@@ -37,3 +36,24 @@ class AuditRecord:
                 identity_verdict=outcome.identity_verdict,
             )
         return item
+
+
+@dataclass(frozen=True)
+class ErasureRecord:
+    """One erasure request: what was erased, when, by which request, and its event. Not the applicant."""
+
+    erasure_id: str
+    at: int
+    event_id: str
+    session_ids: tuple[str, ...]
+    request_id: str
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "kind": "erasure",
+            "at": utc_iso(self.at),
+            "event_id": self.event_id,
+            "session_ids": list(self.session_ids),
+            "erased": len(self.session_ids),
+            "request_id": self.request_id,
+        }

@@ -69,6 +69,7 @@ class ErrorCode(StrEnum):
     REGISTRY_STALE = "REGISTRY_STALE"
     # enrolment API
     UNAUTHORIZED = "UNAUTHORIZED"
+    FORBIDDEN = "FORBIDDEN"  # a valid token without the right to this route (the enrolment token on erasure)
     VALIDATION_FAILED = "VALIDATION_FAILED"
     RETURN_URL_NOT_ALLOWED = "RETURN_URL_NOT_ALLOWED"
     NOT_FOUND = "NOT_FOUND"

@@ -1,12 +1,16 @@
-"""The SIS contract: the events the EMC publishes on its bus (``source`` ``emrex.emc``).
+"""The events the EMC publishes on its bus (``source`` ``emrex.emc``).
 
-One event per transfer outcome; its ``detail`` is described by a JSON Schema per detail-type in
-``emrex_emc/schemas/events/``. Events are typed values here; the events adapter turns them into
-PutEvents entries (canonical JSON ``Detail``) when the outbox is written.
+The SIS contract (:data:`SIS_DETAIL_TYPES`): one event per transfer outcome, ``EMREX Transfer Expired``
+for a transfer that ended without an answer, ``EMREX Applicant Erased`` after an erasure. The operations
+events of the registry (:data:`OPERATIONS_DETAIL_TYPES`, built in :mod:`emrex_emc.core.registry_events`) go
+to the operators, not the SIS. Each ``detail`` is described by a JSON Schema per detail-type in
+``emrex_emc/schemas/events/``. Events are typed values here; the events adapter turns them into PutEvents
+entries (canonical JSON ``Detail``).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -14,9 +18,12 @@ from typing import Any, Protocol
 
 from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.protocol import Status
-from emrex_emc.core.transfer import Transfer
+from emrex_emc.core.registry import Emp
+from emrex_emc.core.transfer import EmpRef, Transfer, utc_iso
 
 SOURCE = "emrex.emc"
+_DERIVED_IDS = uuid.UUID("6f1e0c1e-5b2a-4c47-9d0e-1f3a2b4c5d6e")
+"""The namespace of event ids derived from what an event is about (UUID v5), so a retry makes the same id."""
 
 
 class DetailType(StrEnum):
@@ -25,6 +32,12 @@ class DetailType(StrEnum):
     TRANSFER_CANCELLED = "EMREX Transfer Cancelled"
     NO_RESULTS = "EMREX No Results"
     PROVIDER_ERROR = "EMREX Provider Error"
+    TRANSFER_EXPIRED = "EMREX Transfer Expired"
+    APPLICANT_ERASED = "EMREX Applicant Erased"
+    EMP_ADDED = "EMREX EMP Added"
+    EMP_REMOVED = "EMREX EMP Removed"
+    EMP_CERTIFICATE_CHANGED = "EMREX EMP Certificate Changed"
+    EMP_CERTIFICATE_EXPIRING = "EMREX EMP Certificate Expiring"
 
 
 OUTCOME_DETAIL_TYPES: dict[Status, DetailType] = {
@@ -34,6 +47,29 @@ OUTCOME_DETAIL_TYPES: dict[Status, DetailType] = {
     Status.NO_RESULTS: DetailType.NO_RESULTS,
     Status.PROVIDER_ERROR: DetailType.PROVIDER_ERROR,
 }
+SIS_DETAIL_TYPES: tuple[DetailType, ...] = (
+    *OUTCOME_DETAIL_TYPES.values(),
+    DetailType.TRANSFER_EXPIRED,
+    DetailType.APPLICANT_ERASED,
+)
+"""What the SIS subscribes to: everything about transfers and applicants."""
+OPERATIONS_DETAIL_TYPES: tuple[DetailType, ...] = (
+    DetailType.EMP_ADDED,
+    DetailType.EMP_REMOVED,
+    DetailType.EMP_CERTIFICATE_CHANGED,
+    DetailType.EMP_CERTIFICATE_EXPIRING,
+)
+"""Registry changes, for the operators (the alarm topic): never sent to the SIS."""
+
+
+def derived_event_id(*parts: str) -> str:
+    """A UUID v5 of ``parts``: the same event, recomputed by a retry, keeps its id (consumers deduplicate)."""
+    return str(uuid.uuid5(_DERIVED_IDS, "\x1f".join(parts)))
+
+
+def emp_detail(emp: Emp | EmpRef) -> dict[str, str]:
+    """The one shape naming an EMP in the transfer-expiry and registry events."""
+    return {"id": emp.id, "name": emp.name, "country": emp.country, "url": emp.url, "protocol": emp.protocol}
 
 
 class Event(Protocol):
@@ -111,14 +147,68 @@ class OutcomeEvent:
 
 
 @dataclass(frozen=True)
+class TransferExpiredEvent:
+    """A transfer whose deadline passed without an answer from the EMP, published when its item expires."""
+
+    transfer: Transfer
+
+    @property
+    def event_id(self) -> str:
+        return derived_event_id(DetailType.TRANSFER_EXPIRED.value, self.transfer.id)
+
+    @property
+    def detail_type(self) -> DetailType:
+        return DetailType.TRANSFER_EXPIRED
+
+    def detail(self) -> dict[str, Any]:
+        transfer = self.transfer
+        return {
+            "event_id": self.event_id,
+            "session_id": transfer.id,
+            "applicant_id": transfer.applicant_id,
+            "emp": emp_detail(transfer.emp) if transfer.emp else None,
+            "created_at": transfer.created_at,
+            "expired_at": utc_iso(transfer.deadline),
+            "status": Status.EXPIRED.value,
+        }
+
+
+@dataclass(frozen=True)
+class ApplicantErasedEvent:
+    """An applicant's transfers were erased on request: the SIS erases its copies too."""
+
+    applicant_id: str
+    session_ids: tuple[str, ...]
+    erased_at: str
+
+    @property
+    def event_id(self) -> str:
+        return derived_event_id(DetailType.APPLICANT_ERASED.value, self.applicant_id, *sorted(self.session_ids))
+
+    @property
+    def detail_type(self) -> DetailType:
+        return DetailType.APPLICANT_ERASED
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "applicant_id": self.applicant_id,
+            "session_ids": sorted(self.session_ids),
+            "erased_at": self.erased_at,
+        }
+
+
+@dataclass(frozen=True)
 class OutboxRecord:
-    """One outbox row as the relay receives it: the PutEvents entry stored with the outcome."""
+    """One event as the relay receives it from the stream: an outbox row, or a transfer's expiry."""
 
     sequence_number: str
     """The stream position, reported back when the event could not be published (retry from there)."""
     event_id: str
     entry: Mapping[str, str]
     """``{Source, DetailType, Detail, EventBusName}``."""
+    key: str | None = None
+    """The outbox row's ``pk`` (its ledger entry), or None for an event that has no outbox row (an expiry)."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any
 
 MAX_REGISTRY_BYTES = 20 * 1024 * 1024
 """Largest registry document fetched or parsed (the EWP catalogue of every EWP host is a few MB)."""
+EMREX_1 = "emrex-1"
+"""The protocol of EWP / EMREG v1 EMPs: EMREX 1 on the wire, results signed with the EMP's X.509 certificates."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,20 @@ class Emp:
 
     def certificate_fingerprints(self) -> tuple[str, ...]:
         return tuple(hashlib.sha256(der).hexdigest() for der in self.certificates)
+
+    @property
+    def protocol(self) -> str:
+        return EMREX_1
+
+    @property
+    def key_type(self) -> str:
+        """What :meth:`key_fingerprints` are fingerprints of: ``certificate`` for ``emrex-1`` EMPs."""
+        return "certificate"
+
+    def key_fingerprints(self) -> tuple[str, ...]:
+        """SHA-256 (hex) of every key this EMP's results may be signed with, whatever form the keys take
+        (registry changes are compared on these)."""
+        return self.certificate_fingerprints()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +101,8 @@ class RegistrySnapshot:
     etag: str | None = None
     cache_until: datetime | None = None
     warnings: tuple[str, ...] = field(default=())
+    unread: int = 0
+    """Registry entries and certificates the parse skipped (``ParsedRegistry.unread``)."""
 
     def age(self, now: datetime) -> timedelta:
         return now - self.fetched_at
@@ -102,6 +120,7 @@ class RegistrySnapshot:
             "etag": self.etag,
             "cache_until": self.cache_until.isoformat() if self.cache_until else None,
             "warnings": list(self.warnings),
+            "unread": self.unread,
             "emps": [emp.to_json() for emp in self.emps],
         }
 
@@ -114,6 +133,7 @@ class RegistrySnapshot:
             etag=data.get("etag"),
             cache_until=datetime.fromisoformat(cache_until) if cache_until else None,
             warnings=tuple(data.get("warnings", ())),
+            unread=int(data.get("unread", 0)),
             emps=tuple(Emp.from_json(e) for e in data.get("emps", ())),
         )
 

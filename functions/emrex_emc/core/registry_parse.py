@@ -71,6 +71,7 @@ NOTICE_ENTRY_TRIMMED = "REGISTRY_ENTRY_TRIMMED"
 NOTICE_CERTIFICATE_SKIPPED = "REGISTRY_CERTIFICATE_SKIPPED"
 NOTICE_DUPLICATE = "REGISTRY_DUPLICATE_EMP"
 NOTICE_MORE_WARNINGS = "REGISTRY_MORE_WARNINGS"
+_UNREAD_NOTICES = frozenset({NOTICE_ENTRY_SKIPPED, NOTICE_CERTIFICATE_SKIPPED})
 
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
@@ -85,6 +86,9 @@ class ParsedRegistry:
     emps: tuple[Emp, ...]
     notices: tuple[Notice, ...] = ()
     source: Literal["ewp", "emreg"] = "ewp"
+    unread: int = 0
+    """How many entries and certificates were skipped (listed or not among the notices): a refresh that
+    reads fewer than the last complete one is partial (see :mod:`emrex_emc.core.registry_events`)."""
 
 
 class _SkipEntry(Exception):
@@ -97,8 +101,11 @@ class _Collector:
     emps: dict[str, Emp] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
     unlisted_notices: int = 0
+    unread: int = 0
 
     def notice(self, code: str, message: str) -> None:
+        if code in _UNREAD_NOTICES:
+            self.unread += 1
         if len(self.notices) < MAX_WARNINGS:
             self.notices.append(Notice(code, clip(message, MAX_WARNING_CHARS)))
         else:
@@ -130,7 +137,9 @@ class _Collector:
         notices = list(self.notices)
         if self.unlisted_notices:
             notices.append(Notice(NOTICE_MORE_WARNINGS, f"{self.unlisted_notices} more warnings not listed"))
-        return ParsedRegistry(emps=tuple(self.emps.values()), notices=tuple(notices), source=self.source)
+        return ParsedRegistry(
+            emps=tuple(self.emps.values()), notices=tuple(notices), source=self.source, unread=self.unread
+        )
 
 
 def _invalid(message: str) -> EmrexError:

@@ -1,12 +1,13 @@
-"""The EMC's one secret: state-signing keys and the enrolment API's bearer tokens (pure: parsing only).
+"""The EMC's one secret: state-signing keys and the API's bearer tokens (pure: parsing only).
 
 Layout (JSON)::
 
     {"state_keys": {"<kid>": "<base64 of 32+ bytes>"}, "state_key_id": "<kid>", "api_token": "<token>",
-     "api_token_previous": "<token>"}
+     "api_token_previous": "<token>", "admin_token": "<token>"}
 
 ``state_key_id`` signs; every listed key verifies (rotation). ``api_token_previous`` is optional: while it
-is set, the enrolment API accepts it next to ``api_token`` (a token rollover). The layout is checked
+is set, the enrolment API accepts it next to ``api_token`` (a token rollover). ``admin_token`` is optional
+(a rotation adds one): only it may erase an applicant; without it nobody can. The layout is checked
 declaratively (:mod:`emrex_emc.core.schema`); a malformed secret fails loudly with a message naming the
 field, never echoing secret material.
 """
@@ -42,6 +43,8 @@ class SecretBundle:
     api_token: str
     api_token_previous: str | None = None
     """Still accepted during a token rollover (``emrex-emc secret rotate-api-token``) until dropped."""
+    admin_token: str | None = None
+    """The operators' token for ``DELETE /applicants/{applicant_id}`` (``emrex-emc secret rotate-admin-token``)."""
 
     def state_signer(self) -> StateSigner:
         return StateSigner(self.state_keys, self.state_key_id)
@@ -49,6 +52,9 @@ class SecretBundle:
     def api_tokens(self) -> tuple[str, ...]:
         """Every bearer token the enrolment API accepts now."""
         return (self.api_token,) if self.api_token_previous is None else (self.api_token, self.api_token_previous)
+
+    def admin_tokens(self) -> tuple[str, ...]:
+        return () if self.admin_token is None else (self.admin_token,)
 
     def __repr__(self) -> str:  # never print key material or a token
         return f"SecretBundle(state_key_ids={sorted(self.state_keys)!r}, state_key_id={self.state_key_id!r})"
@@ -90,6 +96,7 @@ SCHEMA: Schema = {
     "state_key_id": Text(32, pattern=_KEY_ID, pattern_message="must be 1-32 characters of [A-Za-z0-9_-]"),
     "api_token": Text(MAX_TOKEN_CHARS, check=_token),
     "api_token_previous": Text(MAX_TOKEN_CHARS, optional=True, check=_token),
+    "admin_token": Text(MAX_TOKEN_CHARS, optional=True, check=_token),
 }
 
 
@@ -110,4 +117,5 @@ def parse_secret_bundle(secret_string: str) -> SecretBundle:
         state_key_id=values["state_key_id"],
         api_token=values["api_token"],
         api_token_previous=values["api_token_previous"] or None,
+        admin_token=values["admin_token"] or None,
     )

@@ -17,7 +17,7 @@ from typing import Any
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.protocol import Status
-from emrex_emc.core.registry import Emp
+from emrex_emc.core.registry import EMREX_1, Emp
 
 PENDING_GRACE_SECONDS = 86400
 """While pending, a transfer is kept ``deadline + 1 day``, so a late callback still finds it (as expired)."""
@@ -50,6 +50,10 @@ class EmpRef:
     @classmethod
     def of(cls, emp: Emp) -> EmpRef:
         return cls(id=emp.id, name=emp.name, country=emp.country, url=emp.url)
+
+    @property
+    def protocol(self) -> str:
+        return EMREX_1
 
     def to_json(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name, "country": self.country, "url": self.url}
@@ -176,6 +180,42 @@ class Transfer:
             pinned_certs=tuple(base64.b64decode(c) for c in item.get("pinned_certs") or ()),
             outcome=Outcome.from_item(outcome) if isinstance(outcome, Mapping) else None,
         )
+
+
+@dataclass(frozen=True)
+class TransferListing:
+    """One line of an applicant's transfers (``GET /applicants/{applicant_id}/sessions``): no personal data."""
+
+    id: str
+    status: Status
+    created_at: str
+    deadline: int
+    emp: EmpRef | None = None
+
+    @classmethod
+    def of(cls, transfer: Transfer) -> TransferListing:
+        return cls(transfer.id, transfer.status, transfer.created_at, transfer.deadline, transfer.emp)
+
+    def effective_status(self, now: int) -> Status:
+        if self.status is Status.PENDING and now >= self.deadline:
+            return Status.EXPIRED
+        return self.status
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """What stays of an erased transfer: its id, the status it had and when it was erased. Nothing personal."""
+
+    id: str
+    status: str
+    erased_at: str
+
+    def to_item(self) -> dict[str, Any]:
+        return {"id": self.id, "status": self.status, "erased_at": self.erased_at, "kind": "tombstone"}
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Tombstone:
+        return cls(id=str(item["id"]), status=str(item.get("status", "")), erased_at=str(item["erased_at"]))
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,8 @@ class PeriodicRunner:
     handler: Handler
     function_name: str = "registry_refresh"
     interval_seconds: float = 15 * 60
+    payload: dict[str, Any] = field(default_factory=dict)
+    """Merged into each scheduled event (the local stack passes ``{"force": True}``)."""
     retry_seconds: float = 30
     """After a failed run the next one comes sooner (EventBridge would retry the invocation)."""
     last_result: Any = None
@@ -176,7 +178,8 @@ class PeriodicRunner:
         """One scheduled invocation; a failure is logged (as Lambda would) and reported as ``False``."""
         try:
             self.last_result = self.handler(
-                scheduled_event(self.function_name), new_context(self.function_name, timeout_seconds=120)
+                {**scheduled_event(self.function_name), **self.payload},
+                new_context(self.function_name, timeout_seconds=120),
             )
         except Exception:
             logger.exception("%s failed", self.function_name)

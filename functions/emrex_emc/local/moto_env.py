@@ -2,10 +2,12 @@
 
 :class:`MotoEnv` starts the server and points this process's boto3 at it (fake credentials, region,
 ``AWS_ENDPOINT_URL``). :func:`create_resources` creates the table (``pk`` S, TTL ``expires_at``, stream
-NEW_IMAGE), the KMS key and bucket, the event bus with the SIS rule (``source = emrex.emc``) delivering to
-an SQS queue, and the secret (created with empty ``state_keys`` and filled by one rotation, as the stack's
-rotation schedule does at deploy). :meth:`MotoEnv.handler_env` gives the ``EMREX_*`` variables the handlers read
-at cold start.
+NEW_AND_OLD_IMAGES, the applicant index), the KMS key and the versioned bucket, the event bus with the SIS
+rule (the SIS contract's detail-types) delivering to an SQS queue, the operations rule (registry changes) to
+a queue standing in for the alarm topic (moto's EventBridge delivers to SQS, not SNS), a local-only rule
+sending every event to a second queue (the events file), and the secret (created with empty ``state_keys``
+and filled by one rotation, as the stack's rotation schedule does at deploy). :meth:`MotoEnv.handler_env`
+gives the ``EMREX_*`` variables the handlers read at cold start.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from emrex_emc.adapters.secret_rotation import SecretRotation, retired_key_window
+from emrex_emc.adapters.sessions import APPLICANT_INDEX, APPLICANT_INDEX_ATTRIBUTES, APPLICANT_INDEX_KEYS
+from emrex_emc.core.events import OPERATIONS_DETAIL_TYPES, SIS_DETAIL_TYPES, SOURCE
 from emrex_emc.core.secret import MIN_API_TOKEN_CHARS
 from emrex_emc.settings import Settings
 
@@ -35,6 +39,10 @@ class ResourceNames:
     secret: str = f"{NAME_PREFIX}/emc"
     sis_queue: str = f"{NAME_PREFIX}-sis"
     sis_rule: str = f"{NAME_PREFIX}-to-sis"
+    operations_queue: str = f"{NAME_PREFIX}-alarms"
+    operations_rule: str = f"{NAME_PREFIX}-operations"
+    all_events_queue: str = f"{NAME_PREFIX}-all-events"
+    all_events_rule: str = f"{NAME_PREFIX}-all-events"
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,11 @@ class Resources:
     queue_url: str
     kms_key_id: str
     api_token: str
+    admin_token: str = ""
+    operations_queue_url: str = ""
+    """The registry's operations events (the stack sends them to the alarm topic)."""
+    all_events_queue_url: str = ""
+    """Every event on the bus (the events file); the SIS queue gets the SIS contract's events only."""
 
 
 def aws_client_env(endpoint_url: str) -> dict[str, str]:
@@ -67,16 +80,32 @@ def default_xsd_dir() -> str:
 
 
 def create_table(dynamodb: Any, table_name: str) -> dict[str, Any]:
-    """The EMC table as the CDK stack declares it: key ``pk``, on-demand, stream NEW_IMAGE, TTL ``expires_at``.
+    """The EMC table as the CDK stack declares it: key ``pk``, on-demand, stream NEW_AND_OLD_IMAGES, TTL
+    ``expires_at``, the applicant index.
 
     Used by the local runner and by the tests' moto fixtures, so both run against the same shape.
     """
+    partition, sort = APPLICANT_INDEX_KEYS
     table: dict[str, Any] = dynamodb.create_table(
         TableName=table_name,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": partition, "AttributeType": "S"},
+            {"AttributeName": sort, "AttributeType": "N"},
+        ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": APPLICANT_INDEX,
+                "KeySchema": [
+                    {"AttributeName": partition, "KeyType": "HASH"},
+                    {"AttributeName": sort, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(APPLICANT_INDEX_ATTRIBUTES)},
+            }
+        ],
     )
     dynamodb.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
@@ -84,13 +113,16 @@ def create_table(dynamodb: Any, table_name: str) -> dict[str, Any]:
     return table
 
 
-def create_resources(client: Callable[[str], Any], names: ResourceNames, api_token: str | None = None) -> Resources:
+def create_resources(
+    client: Callable[[str], Any], names: ResourceNames, api_token: str | None = None, admin_token: str | None = None
+) -> Resources:
     """Create everything the handlers use; ``client(service)`` returns a boto3 client pointed at moto."""
     table = create_table(client("dynamodb"), names.table)
 
     kms_key_id = client("kms").create_key(Description="EMREX local evidence bucket")["KeyMetadata"]["KeyId"]
     s3 = client("s3")
     s3.create_bucket(Bucket=names.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=names.bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_encryption(
         Bucket=names.bucket,
         ServerSideEncryptionConfiguration={
@@ -107,33 +139,55 @@ def create_resources(client: Callable[[str], Any], names: ResourceNames, api_tok
         },
     )
 
-    sqs = client("sqs")
-    queue_url = sqs.create_queue(QueueName=names.sis_queue)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events = client("events")
+    sqs, events = client("sqs"), client("events")
     events.create_event_bus(Name=names.event_bus)
-    events.put_rule(
-        Name=names.sis_rule,
-        EventBusName=names.event_bus,
-        EventPattern=json.dumps({"source": ["emrex.emc"]}),
-        State="ENABLED",
-    )
-    events.put_targets(Rule=names.sis_rule, EventBusName=names.event_bus, Targets=[{"Id": "sis", "Arn": queue_arn}])
+    queue_url = _queue(sqs, names.sis_queue)
+    _rule(events, names.event_bus, names.sis_rule, SIS_DETAIL_TYPES, _queue_arn(sqs, queue_url))
+    operations_url = _queue(sqs, names.operations_queue)
+    _rule(events, names.event_bus, names.operations_rule, OPERATIONS_DETAIL_TYPES, _queue_arn(sqs, operations_url))
+    all_events_url = _queue(sqs, names.all_events_queue)
+    _rule(events, names.event_bus, names.all_events_rule, (), _queue_arn(sqs, all_events_url))
 
     token = api_token or secrets.token_urlsafe(32)
-    create_secret(client("secretsmanager"), names.secret, token)
+    admin = admin_token or secrets.token_urlsafe(32)
+    create_secret(client("secretsmanager"), names.secret, token, admin)
     return Resources(
         names=names,
         stream_arn=table["TableDescription"]["LatestStreamArn"],
         queue_url=queue_url,
         kms_key_id=kms_key_id,
         api_token=token,
+        admin_token=admin,
+        operations_queue_url=operations_url,
+        all_events_queue_url=all_events_url,
     )
 
 
-def create_secret(secretsmanager: Any, name: str, api_token: str) -> None:
-    """The secret as the stack creates it (no state key yet), then filled by one rotation, as at deploy."""
-    initial = {"state_key_id": "k1", "state_keys": {}, "api_token": api_token}
+def _queue(sqs: Any, name: str) -> str:
+    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+    return url
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return arn
+
+
+def _rule(events: Any, bus: str, name: str, detail_types: tuple[Any, ...], target_arn: str) -> None:
+    """A rule on ``source = emrex.emc`` and, unless empty, these detail-types (as the stack declares them)."""
+    pattern: dict[str, list[str]] = {"source": [SOURCE]}
+    if detail_types:
+        pattern["detail-type"] = [str(detail_type) for detail_type in detail_types]
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps(pattern), State="ENABLED")
+    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": name, "Arn": target_arn}])
+
+
+def create_secret(secretsmanager: Any, name: str, api_token: str, admin_token: str | None = None) -> None:
+    """The secret as the stack creates it (no state key yet), then filled by one rotation, as at deploy (the
+    rotation adds an ``admin_token`` when none is given)."""
+    initial: dict[str, Any] = {"state_key_id": "k1", "state_keys": {}, "api_token": api_token}
+    if admin_token:
+        initial["admin_token"] = admin_token
     secretsmanager.create_secret(Name=name, SecretString=json.dumps(initial))
     window = retired_key_window(Settings.session_ttl_seconds, Settings.secret_max_age_seconds)
     SecretRotation(secretsmanager, name, keep_retired_seconds=window).rotate_now()
@@ -196,9 +250,10 @@ class MotoEnv:
         self._server.stop()
 
 
-def api_token_from_env(environ: Mapping[str, str]) -> str | None:
-    """``EMREX_API_TOKEN`` fixes the enrolment API's bearer token; otherwise one is generated."""
-    token = environ.get("EMREX_API_TOKEN") or None
+def api_token_from_env(environ: Mapping[str, str], name: str = "EMREX_API_TOKEN") -> str | None:
+    """``EMREX_API_TOKEN`` fixes the enrolment API's bearer token (``EMREX_ADMIN_TOKEN`` the admin token);
+    otherwise one is generated."""
+    token = environ.get(name) or None
     if token is not None and len(token) < MIN_API_TOKEN_CHARS:
-        raise ValueError(f"EMREX_API_TOKEN must be at least {MIN_API_TOKEN_CHARS} characters")
+        raise ValueError(f"{name} must be at least {MIN_API_TOKEN_CHARS} characters")
     return token

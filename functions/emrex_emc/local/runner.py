@@ -4,6 +4,12 @@ relay and registry refresh in the background, the mock EMP, the demo enrolment f
 :func:`start_local_stack` starts everything and returns a :class:`LocalStack` (a context manager);
 ``emrex-emc local`` (:mod:`emrex_emc.commands.local`) wraps it for people. Environment variables are set
 before the handlers are imported, because they read :class:`~emrex_emc.settings.Settings` at cold start.
+
+The mock EMP serves the catalogue file in the state directory (``catalogue-v1.xml``, written at start) as
+it is on disk, and the refresh fetches it every ``registry_refresh_seconds`` (ignoring the cache lifetime
+a real registry sets): edit the file and the next refresh announces the change. While it runs, the state
+directory holds ``stack.json`` (the moto endpoint and resource names; ``emrex-emc transfers --local``
+reads it). One running stack per state directory: a second one would take over both files.
 """
 
 from __future__ import annotations
@@ -24,10 +30,10 @@ from types import ModuleType, TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from emrex_emc.adapters.registry_store import SNAPSHOT_PK
 from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError
+from emrex_emc.core.registry import MAX_REGISTRY_BYTES
 from emrex_emc.core.text import clip
 from emrex_emc.local.apigw import LocalApiGateway, Route, new_context, serve
 from emrex_emc.local.background import PeriodicRunner, StreamRelay, scheduled_event
@@ -36,22 +42,26 @@ from emrex_emc.local.demo_apps import DEMO_APPLICANT, DemoSis, EnrolmentForm
 from emrex_emc.local.elmo_factory import generate_signing_identity
 from emrex_emc.local.mock_emp import CATALOGUE_PATH, EMP_PATH, Learner, MockEmp, load_or_create_identity
 from emrex_emc.local.moto_env import (
+    REGION,
     MotoEnv,
     ResourceNames,
+    Resources,
     api_token_from_env,
     create_resources,
     default_xsd_dir,
     handler_env,
 )
 from emrex_emc.services.secret_keys import RotatingStateSigner
-from emrex_emc.settings import FUNCTIONS, Settings
-from emrex_emc.web.routes import ROUTES
+from emrex_emc.settings import FUNCTIONS
+from emrex_emc.web.routes import HEALTH, ROUTES
 
 logger = logging.getLogger(__name__)
 
 FUNCTIONS_DIR = Path(__file__).resolve().parents[2]
 """``functions/``: the Lambda asset root holding the handler packages next to ``emrex_emc``."""
-REGISTRY_REFRESH_MINUTES = 15
+REGISTRY_REFRESH_SECONDS = 15 * 60
+"""As the stack's schedule (``--registry-refresh-seconds`` changes it)."""
+STACK_FILE = "stack.json"
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,9 @@ class LocalStack:
     api_token: str
     events_file: Path | None
     sis: DemoSis
+    admin_token: str = ""
+    catalogue_file: Path | None = None
+    """The catalogue the mock EMP serves (the registry unless ``registry`` named another)."""
     _stoppers: list[Callable[[], None]] = field(default_factory=list)
     _stopped: bool = False
 
@@ -149,6 +162,7 @@ def start_local_stack(
     events_file: Path | None = None,
     state_dir: Path | None = None,
     environ: MutableMapping[str, str] | None = None,
+    registry_refresh_seconds: float = REGISTRY_REFRESH_SECONDS,
 ) -> LocalStack:
     """Start the whole flow; ``port`` is the API's (0 = any free port), the other servers take free ports."""
     env = os.environ if environ is None else environ
@@ -156,7 +170,14 @@ def start_local_stack(
     stoppers: list[Callable[[], None]] = []
     try:
         return _start(
-            host=host, port=port, registry=registry, events_file=events_file, state=state, env=env, stoppers=stoppers
+            host=host,
+            port=port,
+            registry=registry,
+            events_file=events_file,
+            state=state,
+            env=env,
+            stoppers=stoppers,
+            refresh_seconds=registry_refresh_seconds,
         )
     except BaseException:
         for stopper in reversed(stoppers):
@@ -173,6 +194,7 @@ def _start(
     state: Path,
     env: MutableMapping[str, str],
     stoppers: list[Callable[[], None]],
+    refresh_seconds: float,
 ) -> LocalStack:
     moto = MotoEnv(_public_host(host))
     stoppers.append(moto.stop)
@@ -193,14 +215,17 @@ def _start(
     form_url, sis_url = _url(host, servers["form"]), _url(host, servers["sis"])
 
     identity = load_or_create_identity(state)
-    catalogue = write_local_catalogue(state / "catalogue-v1.xml", f"{emp_url}{EMP_PATH}", identity.cert_der)
+    catalogue_file = state / "catalogue-v1.xml"
+    write_local_catalogue(catalogue_file, f"{emp_url}{EMP_PATH}", identity.cert_der)
     registry_url = registry_source(registry) if registry else f"{emp_url}{CATALOGUE_PATH}"
     names = ResourceNames()
-    resources = create_resources(moto.client, names, api_token_from_env(env))
+    resources = create_resources(
+        moto.client, names, api_token_from_env(env), api_token_from_env(env, "EMREX_ADMIN_TOKEN")
+    )
     mock = MockEmp(
         identity=identity,
         unregistered_identity=generate_signing_identity("Unregistered signer (local)"),
-        catalogue=lambda: catalogue,
+        catalogue=lambda: _read_capped(catalogue_file),
         default_learner=Learner(DEMO_APPLICANT.given_names, DEMO_APPLICANT.family_name, DEMO_APPLICANT.birth_date),
         learner_for=applicant_lookup(moto, names),
     )
@@ -230,38 +255,84 @@ def _start(
         moto=moto.endpoint_url,
         registry=registry_url,
     )
-    dynamodb = moto.client("dynamodb")
-    settings = Settings.from_env(env)
-
-    def health(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        ok = ready.is_set() and _snapshot_present(dynamodb, settings.table_name)
-        body = {"status": "ok" if ok else "starting", "urls": asdict(urls)}
-        return {
-            "statusCode": 200 if ok else 503,
-            "headers": {"content-type": "application/json", "cache-control": "no-store"},
-            "body": json.dumps(body),
-        }
-
+    health = with_local_details(handlers[HEALTH.function], ready, asdict(urls))
     api_gateway.add_routes(
-        [Route(route.method, route.path, route.function, handlers[route.function]) for route in ROUTES]
-        + [Route("GET", "/health", "health", health)]
+        [
+            Route(route.method, route.path, route.function, health if route is HEALTH else handlers[route.function])
+            for route in ROUTES
+        ]
     )
     form_gateway.add_routes(form.routes())
 
     first_refresh(handlers["registry_refresh"], registry_url)
-    refresher = PeriodicRunner(handlers["registry_refresh"], interval_seconds=REGISTRY_REFRESH_MINUTES * 60)
+    # the local schedule fetches on every run: an edited catalogue shows after one interval, whatever its cache
+    refresher = PeriodicRunner(handlers["registry_refresh"], interval_seconds=refresh_seconds, payload={"force": True})
     refresher.start(run_now=False)
     stoppers.append(refresher.stop)
     relay = StreamRelay(moto.client("dynamodbstreams"), resources.stream_arn, handlers["outbox_relay"])
     relay.start()
     stoppers.append(relay.stop)
-    sis = DemoSis(moto.client("sqs"), resources.queue_url, events_file)
+    sqs = moto.client("sqs")
+    sis = DemoSis(sqs, resources.queue_url)
     sis_gateway.add_routes(sis.routes())
-    sis.start()
-    stoppers.append(sis.stop)
+    event_log = DemoSis(sqs, resources.all_events_queue_url, events_file)  # every event on the bus
+    for consumer in (sis, event_log):
+        consumer.start()
+        stoppers.append(consumer.stop)
+    stack_file = write_stack_file(state, moto.endpoint_url, resources, api=api_url)
+    stoppers.append(lambda: remove_stack_file(stack_file, moto.endpoint_url))
     ready.set()
 
-    return LocalStack(urls=urls, api_token=resources.api_token, events_file=events_file, sis=sis, _stoppers=stoppers)
+    return LocalStack(
+        urls=urls,
+        api_token=resources.api_token,
+        events_file=events_file,
+        sis=sis,
+        admin_token=resources.admin_token,
+        catalogue_file=None if registry else catalogue_file,
+        _stoppers=stoppers,
+    )
+
+
+def with_local_details(
+    health: Callable[[dict[str, Any], Any], Any], ready: threading.Event, urls: dict[str, str]
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The deployed ``GET /health`` plus the local URLs; ``starting`` (503) until every component runs."""
+
+    def local_health(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        response: dict[str, Any] = health(event, context)
+        body = json.loads(response.get("body") or "{}")
+        if not ready.is_set():
+            body["status"], response["statusCode"] = "starting", 503
+        response["body"] = json.dumps({**body, "urls": urls})
+        return response
+
+    return local_health
+
+
+def write_stack_file(state: Path, endpoint_url: str, resources: Resources, *, api: str) -> Path:
+    """Where a running local stack's AWS is (no tokens: ``transfers --local`` reads the table and the bucket)."""
+    path = state / STACK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = resources.names
+    details = {"endpoint_url": endpoint_url, "region": REGION, "table": names.table, "bucket": names.bucket}
+    path.write_text(json.dumps({**details, "api": api}, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def remove_stack_file(path: Path, endpoint_url: str) -> None:
+    """Remove ``stack.json`` if it still describes this stack (not one started later in the same folder)."""
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("endpoint_url") == endpoint_url:
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _read_capped(path: Path) -> bytes:
+    """The catalogue file as it is now (a registry document is never larger than the registry cap)."""
+    with path.open("rb") as handle:
+        return handle.read(MAX_REGISTRY_BYTES + 1)
 
 
 def first_refresh(handler: Callable[[dict[str, Any], Any], Any], source: str) -> None:
@@ -292,12 +363,3 @@ def applicant_lookup(moto: MotoEnv, names: ResourceNames) -> Callable[[str], Lea
         return Learner(transfer.given_names, transfer.family_name, transfer.birth_date) if transfer else None
 
     return lookup
-
-
-def _snapshot_present(dynamodb: Any, table: str) -> bool:
-    """Whether the registry refresh has stored a snapshot (its key only: no need to read the snapshot)."""
-    try:
-        response = dynamodb.get_item(TableName=table, Key={"pk": {"S": SNAPSHOT_PK}}, ProjectionExpression="pk")
-    except Exception:
-        return False
-    return "Item" in response

@@ -9,13 +9,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from emrex_emc.core.audit import AuditRecord
+from emrex_emc.core.audit import AuditRecord, ErasureRecord
 from emrex_emc.core.events import Event
 from emrex_emc.core.evidence import AttachmentBlob, HashedBytes, StoredObjects
 from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.registry import Emp, RegistrySnapshot
+from emrex_emc.core.registry_events import RegistryBaseline
 from emrex_emc.core.state import StateClaims
-from emrex_emc.core.transfer import Transfer
+from emrex_emc.core.transfer import Transfer, TransferListing
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time`` in production)."""
@@ -64,6 +65,44 @@ class Publisher(Protocol):
 
 
 class Ledger(Protocol):
-    def published(self, event_ids: Sequence[str]) -> set[str]: ...
+    """The outbox rows by key: which are settled (relayed already, or erased), and marking one relayed."""
 
-    def mark_published(self, event_id: str, *, now: int) -> None: ...
+    def settled(self, keys: Sequence[str]) -> set[str]: ...
+
+    def mark_published(self, key: str, *, now: int) -> None: ...
+
+
+class EventOutbox(Protocol):
+    """Queues events in the outbox (the relay publishes them); an event already queued is not queued again."""
+
+    def add(self, events: Sequence[Event], *, now: int) -> int:
+        """How many of ``events`` were queued by this call."""
+        ...
+
+
+class Baselines(Protocol):
+    def load(self) -> RegistryBaseline | None: ...
+
+    def save(self, baseline: RegistryBaseline, *, replacing: RegistryBaseline | None) -> bool:
+        """Store ``baseline`` unless another refresh replaced ``replacing`` meanwhile (then False)."""
+        ...
+
+
+class EventSender(Protocol):
+    """Publishes events now (no outbox): raises ``EmrexError`` ``STORAGE_UNAVAILABLE`` when the bus refuses."""
+
+    def send(self, events: Sequence[Event]) -> None: ...
+
+
+class ApplicantTransfers(Protocol):
+    def of_applicant(self, applicant_id: str) -> list[TransferListing]: ...
+
+
+class Eraser(Protocol):
+    def erase(self, transfer_id: str, *, now: int, keep_until: int) -> bool:
+        """Erase the transfer (objects, outcome, outbox row, audit personal data); False when there was none."""
+        ...
+
+
+class ErasureAudit(Protocol):
+    def record(self, erasure: ErasureRecord) -> None: ...

@@ -156,6 +156,7 @@ def refresh_registry(
         etag=result.etag,
         cache_until=result.cache_until,
         warnings=tuple(notice.message for notice in parsed.notices),
+        unread=parsed.unread,
     )
     stored = store.save(snapshot)
     if stored is None:

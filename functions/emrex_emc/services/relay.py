@@ -1,10 +1,12 @@
-"""Outbox relay: outbox rows (from the DynamoDB stream) -> EventBridge.
+"""Outbox relay: outbox rows and transfer expiries (from the DynamoDB stream) -> EventBridge.
 
 Runs behind an event source mapping with ``ReportBatchItemFailures``: rows whose event could not be
 published are reported back (Lambda retries from the lowest failed sequence number); every other row
 of the batch is still published, so one bad row does not hold back the rest. Events already relayed (a
 retried batch) are skipped using the outbox row's ``published_at`` mark: one event per event id in the
-normal case, at least once in every case.
+normal case, at least once in every case. A row that is gone from the table was erased: its event is
+never published, not even from a retried batch. An expiry has no outbox row: its event id is derived from
+the transfer, so a retried batch publishes the same event again (consumers deduplicate on ``event_id``).
 """
 
 from __future__ import annotations
@@ -46,20 +48,23 @@ def relay(batch: OutboxBatch, publisher: Publisher, ledger: Ledger, clock: Calla
             continue
         published.append(record.event_id)
         try:
-            ledger.mark_published(record.event_id, now=now)
+            if record.key is not None:
+                ledger.mark_published(record.key, now=now)
         except Exception:  # the event is out; a missing mark only risks a duplicate on a retry
             logger.exception("could not mark event %s as published", record.event_id)
     return RelayReport(tuple(published), tuple(skipped), tuple(failed))
 
 
 def _unpublished(records: Sequence[OutboxRecord], ledger: Ledger) -> tuple[list[OutboxRecord], list[str]]:
-    done = ledger.published([record.event_id for record in records]) if records else set()
+    keys = [record.key for record in records if record.key is not None]
+    settled = ledger.settled(keys) if keys else set()
+    seen: set[str] = set()
     to_send: list[OutboxRecord] = []
     skipped: list[str] = []
     for record in records:
-        if record.event_id in done:
+        if record.event_id in seen or (record.key is not None and record.key in settled):
             skipped.append(record.event_id)
         else:
-            done.add(record.event_id)
+            seen.add(record.event_id)
             to_send.append(record)
     return to_send, skipped

@@ -27,15 +27,26 @@ MAX_URL_CHARS = 2048
 OLDEST_BIRTH_YEAR = 1900
 _PUBLIC_OUTCOME_FIELDS = ("at", "status", "return_code", "summary", "s3", "warnings")
 _LOCALE_RE = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
+APPLICANT_ID = Text(
+    128,
+    pattern=re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}"),
+    pattern_message="must be 1-128 characters of letters, digits and . _ : @ / + -",
+)
+"""An applicant id: never holds ``%`` (so a percent-encoded one in a path is told apart, see web.applicants)."""
 
 
 def authorize(request: HttpRequest, tokens: Sequence[str]) -> None:
     """Raises ``EmrexError`` ``UNAUTHORIZED`` unless ``Authorization: Bearer`` holds one of ``tokens``."""
+    if not bearer_matches(request, tokens):
+        raise EmrexError(ErrorCode.UNAUTHORIZED, "a valid bearer token is required")
+
+
+def bearer_matches(request: HttpRequest, tokens: Sequence[str]) -> bool:
+    """Whether ``Authorization: Bearer`` holds one of ``tokens`` (each compared in constant time)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     presented = token.strip().encode("utf-8") if scheme.lower() == "bearer" else b""
     matches = [hmac.compare_digest(presented, known.encode("utf-8")) for known in tokens if known]
-    if not any(matches):
-        raise EmrexError(ErrorCode.UNAUTHORIZED, "a valid bearer token is required")
+    return any(matches)
 
 
 def enrolment_request(
@@ -71,11 +82,7 @@ def enrolment_request(
     values = validate(
         data,
         {
-            "applicant_id": Text(
-                128,
-                pattern=re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@/+-]{0,127}"),
-                pattern_message="must be 1-128 characters of letters, digits and . _ : @ / + -",
-            ),
+            "applicant_id": APPLICANT_ID,
             "given_names": Text(MAX_NAME_CHARS, allow_empty=True),
             "family_name": Text(MAX_NAME_CHARS),
             "birth_date": Text(

@@ -54,6 +54,7 @@ PAGES: dict[ErrorCode, ErrorPage] = {
 
 API_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.VALIDATION_FAILED: 400,
     ErrorCode.RETURN_URL_NOT_ALLOWED: 400,
     ErrorCode.FORM_INVALID: 400,
@@ -63,7 +64,7 @@ API_STATUS: dict[ErrorCode, int] = {
     ErrorCode.STORAGE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
-"""The enrolment API (server to server, JSON). Any other code is a 500."""
+"""The enrolment and admin API (server to server, JSON). Any other code is a 500."""
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,22 @@ CHOOSE = Route("POST", "/start/{id}", "start_session")
 FAVICON = Route("GET", "/favicon.ico", "start_session")
 NOT_FOUND = Route("ANY", DEFAULT_ROUTE_KEY, "start_session")
 CALLBACK = Route("POST", "/callback", "callback")
+APPLICANT_TRANSFERS = Route("GET", "/applicants/{applicant_id}/sessions", "enrolment_api")
+ERASE_APPLICANT = Route("DELETE", "/applicants/{applicant_id}", "admin_api")
+HEALTH = Route("GET", "/health", "start_session")
 
-ROUTES: tuple[Route, ...] = (CREATE_TRANSFER, GET_TRANSFER, CHOOSER, CHOOSE, FAVICON, CALLBACK, NOT_FOUND)
+ROUTES: tuple[Route, ...] = (
+    CREATE_TRANSFER,
+    GET_TRANSFER,
+    CHOOSER,
+    CHOOSE,
+    FAVICON,
+    CALLBACK,
+    APPLICANT_TRANSFERS,
+    ERASE_APPLICANT,
+    HEALTH,
+    NOT_FOUND,
+)
 
 
 def routes_of(function: str) -> tuple[Route, ...]:

@@ -1,0 +1,161 @@
+"""Erasing one transfer: every version of its S3 objects, then its items, in one DynamoDB transaction.
+
+:meth:`TransferEraser.erase` deletes every object version and delete marker under ``transfers/{id}/`` (the
+bucket is versioned: a plain delete would only hide them), then in ONE transaction replaces the transfer
+item with a tombstone (id, the status it had, ``erased_at``; conditional on the status it read, so an
+outcome stored meanwhile makes it read and erase again), deletes the outcome's outbox row (an event not yet
+relayed is then never published) and strips the audit record of the applicant and the payload hash.
+Objects go first: if the transaction then fails, a retry still finds the transfer through the applicant
+index. :class:`ErasureLog` keeps the audit record of the erasure itself (ids and counts, no applicant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from emrex_emc.adapters.dynamodb import (
+    NETWORK_ERRORS,
+    deserialize_item,
+    error_code,
+    is_transient,
+    serialize_item,
+    unavailable,
+)
+from emrex_emc.adapters.outcomes import audit_pk, outbox_pk
+from emrex_emc.adapters.sessions import ERASED_AT, session_pk
+from emrex_emc.core.audit import ErasureRecord
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.transfer import Tombstone, Transfer, utc_iso
+
+ATTEMPTS = 4
+"""Reads and erasures of one transfer before giving up (each retry follows an outcome stored meanwhile)."""
+AUDIT_PERSONAL_ATTRIBUTES = ("applicant_id", "payload_sha256")
+"""What an audit record says about the person: the applicant and the hash of their document."""
+_DELETE_BATCH = 1000
+"""DeleteObjects takes at most 1,000 keys."""
+
+
+class TransferEraser:
+    def __init__(self, dynamodb_client: Any, s3_client: Any, table_name: str, bucket: str) -> None:
+        self._ddb = dynamodb_client
+        self._s3 = s3_client
+        self._table = table_name
+        self._bucket = bucket
+
+    def erase(self, transfer_id: str, *, now: int, keep_until: int) -> bool:
+        """Erase the transfer; False when there is none to erase (never existed, or erased already)."""
+        try:
+            for _ in range(ATTEMPTS):
+                item = self._read(transfer_id)
+                if item is None or ERASED_AT in item:
+                    return False
+                transfer = Transfer.from_item(item)
+                self._delete_objects(transfer_id)
+                if self._replace_with_tombstone(transfer, now=now, keep_until=keep_until):
+                    return True
+        except NETWORK_ERRORS as exc:
+            raise unavailable("transfer table or evidence bucket") from exc
+        except ClientError as exc:
+            if is_transient(exc) or error_code(exc) in {"SlowDown", "ServiceUnavailable", "InternalError"}:
+                raise unavailable("transfer table or evidence bucket") from exc
+            raise
+        raise EmrexError(ErrorCode.STORAGE_UNAVAILABLE, "the transfer kept changing while it was erased; try again")
+
+    def _read(self, transfer_id: str) -> dict[str, Any] | None:
+        response = self._ddb.get_item(
+            TableName=self._table, Key={"pk": {"S": session_pk(transfer_id)}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return deserialize_item(item) if item else None
+
+    def _versions(self, prefix: str) -> Iterator[dict[str, str]]:
+        """Every object version and delete marker under ``prefix`` (all pages)."""
+        request: dict[str, str] = {"Bucket": self._bucket, "Prefix": prefix}
+        while True:
+            page = self._s3.list_object_versions(**request)
+            for entry in (*page.get("Versions", []), *page.get("DeleteMarkers", [])):
+                yield {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+            if not page.get("IsTruncated"):
+                return
+            request.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page["NextVersionIdMarker"])
+
+    def _delete_objects(self, transfer_id: str) -> None:
+        batch: list[dict[str, str]] = []
+        for version in self._versions(f"transfers/{transfer_id}/"):
+            batch.append(version)
+            if len(batch) == _DELETE_BATCH:
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, batch: list[dict[str, str]]) -> None:
+        response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
+        errors = response.get("Errors") or []
+        if errors:
+            codes = ", ".join(sorted({str(error.get("Code")) for error in errors}))
+            raise EmrexError(ErrorCode.STORAGE_UNAVAILABLE, f"{len(errors)} evidence object(s) not deleted ({codes})")
+
+    def _replace_with_tombstone(self, transfer: Transfer, *, now: int, keep_until: int) -> bool:
+        """True once the tombstone is in; False when the transfer changed since it was read."""
+        tombstone = Tombstone(transfer.id, transfer.effective_status(now).value, utc_iso(now))
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": serialize_item(
+                        {"pk": session_pk(transfer.id), **tombstone.to_item(), "expires_at": keep_until}
+                    ),
+                    "ConditionExpression": "#s = :status AND attribute_not_exists(erased_at)",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":status": {"S": transfer.status.value}},
+                }
+            }
+        ]
+        if transfer.outcome is not None:  # the outcome's outbox row and audit record exist (same transaction)
+            items.append(
+                {"Delete": {"TableName": self._table, "Key": {"pk": {"S": outbox_pk(transfer.outcome.event_id)}}}}
+            )
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": {"pk": {"S": audit_pk(transfer.id)}},
+                        "UpdateExpression": (
+                            f"REMOVE {', '.join(AUDIT_PERSONAL_ATTRIBUTES)} SET erased_at = :at, expires_at = :keep"
+                        ),
+                        "ExpressionAttributeValues": {
+                            ":at": {"S": tombstone.erased_at},
+                            ":keep": {"N": str(keep_until)},
+                        },
+                    }
+                }
+            )
+        try:
+            self._ddb.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            reasons = [str(r.get("Code")) for r in exc.response.get("CancellationReasons") or []]
+            if error_code(exc) == "TransactionCanceledException" and (
+                reasons[:1] == ["ConditionalCheckFailed"] or "TransactionConflict" in reasons
+            ):
+                return False  # a callback stored an outcome (or is storing one) meanwhile: read again
+            raise
+        return True
+
+
+class ErasureLog:
+    def __init__(self, dynamodb_client: Any, table_name: str, *, retention_days: int) -> None:
+        self._ddb = dynamodb_client
+        self._table = table_name
+        self._retention_seconds = retention_days * 86400
+
+    def record(self, erasure: ErasureRecord) -> None:
+        item = {
+            **erasure.to_item(),
+            "pk": f"ERASURE#{erasure.erasure_id}",
+            "expires_at": erasure.at + self._retention_seconds,
+        }
+        self._ddb.put_item(TableName=self._table, Item=serialize_item(item))

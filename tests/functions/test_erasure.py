@@ -1,0 +1,316 @@
+"""``DELETE /applicants/{applicant_id}`` on moto: nothing of the person is left in the table or the bucket (old
+object versions and delete markers included), a tombstone and an audit record stay, ``EMREX Applicant Erased``
+is published, late callbacks and relay retries store and publish nothing, other applicants are untouched."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import jsonschema
+import pytest
+from jsonschema import Draft202012Validator
+
+from admin_api import handler as admin_handler
+from callback import handler as callback_handler
+from emrex_emc.adapters.aws import client as aws_client
+from emrex_emc.adapters.dynamodb import deserialize_item
+from emrex_emc.adapters.sessions import session_pk
+from emrex_emc.core.transfer import Transfer
+from enrolment_api import handler as enrolment_handler
+from outbox_relay import handler as relay_handler
+from tests.functions.callback_helpers import callback_event, form_for, ok_payload, s3_keys, state_for, trusted_emp
+from tests.functions.conftest import AwsEnv, apigw_event
+from tests.functions.test_event_schemas import _schemas
+from tests.functions.test_relay import Sis, Stream
+from tests.lambda_context import LAMBDA_CONTEXT
+
+APPLICANT = "a/b+c"
+OTHER = "B-2002"
+
+
+@dataclass(frozen=True)
+class World:
+    env: AwsEnv
+    erased: dict[str, Transfer]
+    """The applicant's transfers: received (with an attachment), rejected, pending (EMP chosen)."""
+    other: Transfer
+    records: list[dict[str, Any]]
+    """The stream records written before the erasure (outbox rows not relayed yet)."""
+    sis: Sis
+
+
+def handlers_reset() -> None:
+    for module in (admin_handler, callback_handler, enrolment_handler, relay_handler):
+        module.reset()
+
+
+@pytest.fixture
+def world(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> Iterator[World]:
+    handlers_reset()
+    aws_env.s3.put_bucket_versioning(Bucket=aws_env.bucket, VersioningConfiguration={"Status": "Enabled"})
+    stream, sis = Stream(aws_env), Sis(aws_env)
+    emp = trusted_emp()
+    received = make_transfer(emp=emp, applicant_id=APPLICANT)
+    rejected = make_transfer(emp=emp, applicant_id=APPLICANT)
+    pending = make_transfer(emp=emp, applicant_id=APPLICANT)
+    other = make_transfer(emp=emp, applicant_id=OTHER, given_names="Ola", family_name="Hansen")
+    for transfer, payload in (
+        (received, ok_payload()),
+        (rejected, ok_payload().replace("A", "B", 5)),
+        (other, ok_payload()),
+    ):
+        response = callback_handler.handler(
+            callback_event(state_for(aws_env.signer, transfer), form_for(transfer, "NCP_OK", payload)), LAMBDA_CONTEXT
+        )
+        assert response["statusCode"] == 200
+    # older object versions and a delete marker: every one of them must go
+    results_key = f"transfers/{received.id}/results.json"
+    aws_env.s3.put_object(Bucket=aws_env.bucket, Key=results_key, Body=b'{"an": "older version"}')
+    aws_env.s3.put_object(Bucket=aws_env.bucket, Key=results_key, Body=b'{"the": "current version"}')
+    attachment = next(k for k in s3_keys(aws_env.s3, aws_env.bucket) if k.startswith(f"transfers/{received.id}/att"))
+    aws_env.s3.delete_object(Bucket=aws_env.bucket, Key=attachment)
+    yield World(
+        env=aws_env,
+        erased={"received": received, "rejected": rejected, "pending": pending},
+        other=other,
+        records=stream.read(),
+        sis=sis,
+    )
+    handlers_reset()
+
+
+def delete(applicant_path: str, token: str | None) -> dict[str, Any]:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    event = apigw_event(
+        "DELETE",
+        f"/applicants/{applicant_path}",
+        route_key="DELETE /applicants/{applicant_id}",
+        path_params={"applicant_id": applicant_path},
+        headers=headers,
+    )
+    response: dict[str, Any] = admin_handler.handler(event, LAMBDA_CONTEXT)
+    return response
+
+
+def body(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+def items(env: AwsEnv) -> list[dict[str, Any]]:
+    return [deserialize_item(item) for item in env.dynamodb.scan(TableName=env.table, ConsistentRead=True)["Items"]]
+
+
+def versions(env: AwsEnv, transfer_id: str) -> list[dict[str, Any]]:
+    listed = env.s3.list_object_versions(Bucket=env.bucket, Prefix=f"transfers/{transfer_id}/")
+    return [*listed.get("Versions", []), *listed.get("DeleteMarkers", [])]
+
+
+def traces_of_the_person(world: World) -> list[str]:
+    """Everything stored that names or describes the erased applicant: must be nothing."""
+    erased = world.erased.values()
+    needles = [APPLICANT, "Kari", "Nordmann", "1998-04-03", "uni.example/enrol"]
+    needles += [t.emrex_session_id or "" for t in erased]
+    found = []
+    other_keys = {session_pk(world.other.id), f"AUDIT#{world.other.id}"}
+    for item in items(world.env):
+        if item["pk"] in other_keys or item.get("transfer_id") == world.other.id:
+            continue
+        text = json.dumps(item, default=str)
+        found += [f"{item['pk']}: {needle}" for needle in needles if needle in text]
+    return found
+
+
+def test_erasure_leaves_nothing_of_the_person_in_the_table_or_the_bucket(world: World) -> None:
+    env = world.env
+    assert traces_of_the_person(world) != []  # the check can see the person before
+    assert all(versions(env, t.id) for t in (world.erased["received"], world.erased["rejected"]))
+
+    response = delete(quote(APPLICANT, safe=""), env.admin_token)
+
+    assert response["statusCode"] == 202
+    ids = sorted(t.id for t in world.erased.values())
+    assert body(response)["erased"] == 3
+    assert sorted(body(response)["session_ids"]) == ids
+    assert traces_of_the_person(world) == []
+    for transfer in world.erased.values():
+        assert versions(env, transfer.id) == []  # every version, every delete marker
+    statuses = {}
+    for item in items(env):
+        if item["pk"].startswith("SESSION#") and item["id"] in ids:
+            assert set(item) == {"pk", "id", "status", "erased_at", "kind", "expires_at"}  # the tombstone
+            statuses[item["id"]] = item["status"]
+    erased = world.erased
+    assert statuses == {erased[status].id: status for status in ("received", "rejected", "pending")}
+    audit = next(i for i in items(env) if i["pk"] == f"AUDIT#{world.erased['received'].id}")
+    assert "erased_at" in audit and "applicant_id" not in audit and "payload_sha256" not in audit
+    assert audit["signature_algorithm"] == "rsa-sha256"  # what is not personal stays for the record
+    (erasure,) = [i for i in items(env) if i["pk"].startswith("ERASURE#")]
+    assert sorted(erasure["session_ids"]) == ids and erasure["erased"] == 3 and erasure["request_id"] == "req-1"
+    assert not [i for i in items(env) if i["pk"].startswith("OUTBOX#") and i.get("transfer_id") in ids]
+
+
+def test_the_other_applicant_is_untouched(world: World) -> None:
+    env, other = world.env, world.other
+    before_item = env.dynamodb.get_item(TableName=env.table, Key={"pk": {"S": session_pk(other.id)}})["Item"]
+    before_objects = versions(env, other.id)
+    delete(quote(APPLICANT, safe=""), env.admin_token)
+    assert env.dynamodb.get_item(TableName=env.table, Key={"pk": {"S": session_pk(other.id)}})["Item"] == before_item
+    assert versions(env, other.id) == before_objects
+
+
+def test_the_erasure_is_announced_to_the_sis_and_then_nothing_else_about_the_erased_transfers(world: World) -> None:
+    env = world.env
+    delete(quote(APPLICANT, safe=""), env.admin_token)
+
+    # a relay retry of the batch written before the erasure: only the other applicant's outcome goes out
+    assert relay_handler.handler({"Records": world.records}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
+    delivered = world.sis.drain()
+    erased_ids = sorted(t.id for t in world.erased.values())
+    kinds = sorted((e["detail-type"], e["detail"].get("session_id")) for e in delivered)
+    assert kinds == [("EMREX Applicant Erased", None), ("EMREX Results Received", world.other.id)]
+    (announcement,) = [e["detail"] for e in delivered if e["detail-type"] == "EMREX Applicant Erased"]
+    assert (announcement["applicant_id"], announcement["session_ids"]) == (APPLICANT, erased_ids)
+    jsonschema.validate(
+        announcement, _schemas()["EMREX Applicant Erased"], format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+
+
+def test_afterwards_the_transfers_are_not_found_and_a_late_callback_stores_nothing(world: World) -> None:
+    env = world.env
+    delete(quote(APPLICANT, safe=""), env.admin_token)
+    for transfer in world.erased.values():
+        response = enrolment_handler.handler(
+            apigw_event(
+                "GET",
+                f"/sessions/{transfer.id}",
+                route_key="GET /sessions/{id}",
+                path_params={"id": transfer.id},
+                headers={"authorization": f"Bearer {env.api_token}"},
+            ),
+            LAMBDA_CONTEXT,
+        )
+        assert response["statusCode"] == 404
+
+    pending = world.erased["pending"]
+    stream = Stream(env)
+    stream.read()
+    late = callback_handler.handler(
+        callback_event(state_for(env.signer, pending), form_for(pending, "NCP_OK", ok_payload())), LAMBDA_CONTEXT
+    )
+    assert late["statusCode"] == 404
+    assert versions(env, pending.id) == [] and stream.read() == []  # nothing written at all
+    assert traces_of_the_person(world) == []
+
+
+def test_erasure_is_idempotent(world: World) -> None:
+    env = world.env
+    first = delete(quote(APPLICANT, safe=""), env.admin_token)
+    table_after_first = sorted(json.dumps(i, sort_keys=True, default=str) for i in items(env))
+    again = delete(quote(APPLICANT, safe=""), env.admin_token)
+    assert (first["statusCode"], again["statusCode"]) == (202, 202)
+    assert body(again) == {"erased": 0, "session_ids": []}
+    assert sorted(json.dumps(i, sort_keys=True, default=str) for i in items(env)) == table_after_first
+    assert [e["detail-type"] for e in world.sis.drain()] == ["EMREX Applicant Erased"]  # announced once
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        quote(APPLICANT, safe=""),  # a%2Fb%2Bc, undecoded (or encoded twice and decoded once on the way)
+        quote(quote(APPLICANT, safe=""), safe=""),  # encoded twice, not decoded on the way
+        APPLICANT,  # decoded by API Gateway
+    ],
+    ids=["encoded", "encoded-twice", "decoded"],
+)
+def test_the_applicant_id_is_percent_decoded_and_a_plus_stays_a_plus(world: World, path: str) -> None:
+    response = delete(path, world.env.admin_token)
+    assert (response["statusCode"], body(response)["erased"]) == (202, 3)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["a%2Fb%20c", "a%2Fb c", "a%2Fb%2Bc%20", "%ZZ", "", "a" * 129, "a%25252Fb"],  # the last: encoded 3 times
+)
+def test_a_parameter_that_is_no_applicant_id_is_refused(world: World, path: str) -> None:
+    response = delete(path, world.env.admin_token)
+    assert (response["statusCode"], body(response)["error"]["code"]) == (400, "VALIDATION_FAILED")
+    assert body(response)["error"]["field"] == "applicant_id"
+    assert traces_of_the_person(world) != []
+
+
+def test_an_id_differing_only_in_case_erases_nobody(world: World) -> None:
+    assert body(delete("A%2Fb%2Bc", world.env.admin_token)) == {"erased": 0, "session_ids": []}
+    assert traces_of_the_person(world) != []
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "code"),
+    [(None, 401, "UNAUTHORIZED"), ("nope-nope-nope-nope", 401, "UNAUTHORIZED"), ("api", 403, "FORBIDDEN")],
+)
+def test_only_the_admin_token_erases(world: World, token: str | None, status: int, code: str) -> None:
+    response = delete(quote(APPLICANT, safe=""), world.env.api_token if token == "api" else token)
+    assert (response["statusCode"], body(response)["error"]["code"]) == (status, code)
+    assert traces_of_the_person(world) != []
+
+
+def test_without_an_admin_token_in_the_secret_nobody_erases(world: World) -> None:
+    from tests.functions.conftest import secret_json
+
+    secret = json.loads(secret_json())
+    del secret["admin_token"]
+    world.env.secretsmanager.put_secret_value(SecretId=world.env.secret, SecretString=json.dumps(secret))
+    admin_handler.reset()
+    response = delete(quote(APPLICANT, safe=""), world.env.admin_token)
+    assert response["statusCode"] == 401
+
+
+def test_a_bus_that_refuses_the_announcement_stops_the_erasure_before_anything_is_erased(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class RefusingEvents:
+        def put_events(self, Entries: list[dict[str, str]]) -> dict[str, Any]:
+            return {"FailedEntryCount": len(Entries), "Entries": [{"ErrorCode": "InternalFailure"} for _ in Entries]}
+
+    with monkeypatch.context() as patch:
+        patch.setattr(admin_handler, "client", lambda s: RefusingEvents() if s == "events" else aws_client(s))
+        admin_handler.reset()
+        response = delete(quote(APPLICANT, safe=""), world.env.admin_token)
+    assert (response["statusCode"], body(response)["error"]["code"]) == (503, "STORAGE_UNAVAILABLE")
+    assert all(versions(world.env, t.id) for t in (world.erased["received"], world.erased["rejected"]))
+    admin_handler.reset()
+    assert body(delete(quote(APPLICANT, safe=""), world.env.admin_token))["erased"] == 3  # the retry erases
+
+
+def test_an_outcome_stored_while_erasing_is_erased_too(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    """A callback that lands between the eraser's read and its tombstone: the tombstone's condition fails,
+    the eraser reads again and erases the outcome, its outbox row and its objects as well."""
+    from emrex_emc.adapters.erasure import TransferEraser
+
+    callback_handler.reset()
+    transfer = make_transfer(emp=trusted_emp(), applicant_id=APPLICANT)
+
+    class CallbackMeanwhile:
+        def __init__(self, real: Any) -> None:
+            self.real, self.landed = real, False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+        def transact_write_items(self, **kwargs: Any) -> Any:
+            if not self.landed:
+                self.landed = True
+                event = callback_event(state_for(aws_env.signer, transfer), form_for(transfer, "NCP_OK", ok_payload()))
+                assert callback_handler.handler(event, LAMBDA_CONTEXT)["statusCode"] == 200
+            return self.real.transact_write_items(**kwargs)
+
+    racing = CallbackMeanwhile(aws_env.dynamodb)
+    assert TransferEraser(racing, aws_env.s3, aws_env.table, aws_env.bucket).erase(transfer.id, now=1, keep_until=2)
+    assert racing.landed
+    assert versions(aws_env, transfer.id) == []
+    leftovers = [i for i in items(aws_env) if transfer.id in json.dumps(i) and "applicant_id" in i]
+    assert leftovers == [] and not [i for i in items(aws_env) if i["pk"].startswith("OUTBOX#")]
+    callback_handler.reset()
