@@ -30,7 +30,7 @@ from emrex_emc.core.registry_parse import parse_registry, render_ewp_catalogue
 from emrex_emc.core.transfer import support_code
 from emrex_emc.local.demo_apps import DEMO_APPLICANT
 from emrex_emc.local.runner import STACK_FILE
-from tests.e2e.test_browser_flow import REPO, _free_port, _wait_healthy
+from tests.e2e.stack import REPO, free_port, wait_healthy
 
 # the same worker as the browser test (each stack has a state folder of its own)
 pytestmark = [pytest.mark.filterwarnings("ignore:No application metrics to publish"), pytest.mark.xdist_group("e2e")]
@@ -66,7 +66,7 @@ class Local:
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     folder = tmp_path_factory.mktemp("local")
     log, events_file, state = folder / "local-stack.log", folder / "events.jsonl", folder / "state"
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
     env.update(EMREX_API_TOKEN=API_TOKEN, EMREX_ADMIN_TOKEN=ADMIN_TOKEN)
     command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port)]
@@ -74,7 +74,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        urls = _wait_healthy(f"http://127.0.0.1:{port}", process, log)["urls"]
+        urls = wait_healthy(f"http://127.0.0.1:{port}", process, log)["urls"]
         yield Local(urls, events_file, state)
     finally:
         process.send_signal(signal.SIGINT)
