@@ -57,13 +57,15 @@ XSD_ENTRIES = (
     "elmo-schemas/v1.7.0",
     "elmo-schemas/v1.3.0",
     "elmo-schemas/v2-namespace-65e55f6",
+    "elmo-schemas/v2.1.1",
     "elmo-schemas/references",
     "w3c",
     "ewp/ewp-specs-types-address",
     "ewp/ewp-specs-architecture",
 )
-"""What ``core/elmo/conformance.py`` validates with: the three schemas of ``SCHEMA_FILES`` and what they import
-(tests/infra/test_layer.py compares its verdicts on the layer's copy with those on the whole folder)."""
+"""What ``core/elmo/conformance.py`` validates with: the schemas of ``SCHEMA_FILES`` and ``LATER_SCHEMA_FILES`` and
+what they import (tests/infra/test_layer.py compares its verdicts on the layer's copy with those on the whole
+folder)."""
 XSD_LAYER_DIR = "emrex-xsd"
 """Folder name inside the layer; Lambda mounts layers at /opt, so EMREX_XSD_DIR=/opt/emrex-xsd."""
 

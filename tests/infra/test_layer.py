@@ -656,7 +656,7 @@ def test_the_layer_xsds_give_the_verdicts_of_the_whole_schema_folder(trimmed_x86
     from emrex_emc.core.errors import EmrexError
     from emrex_emc.core.policy import PipelinePolicy
     from emrex_emc.core.xmlsafe import parse_xml
-    from emrex_emc.local.elmo_factory import ELMO_NAMESPACES, build_elmo
+    from emrex_emc.local.elmo_factory import ELMO_NAMESPACES, build_elmo, build_elmo_21
     from tests.core.conftest import SHARED_ELMO, VECTORS
 
     layer_xsd = trimmed_x86_layer / build.XSD_LAYER_DIR
@@ -667,6 +667,8 @@ def test_the_layer_xsds_give_the_verdicts_of_the_whole_schema_folder(trimmed_x86
         build_elmo(given_names="A", family_name="B", birth_date=dt.date(2000, 1, 2), namespace_version=version)
         for version in ELMO_NAMESPACES
     ]
+    elmo_21 = build_elmo_21(given_names="A", family_name="B", birth_date=dt.date(2000, 1, 2))
+    documents += [elmo_21, elmo_21.replace(b"<url>https://www.uoa.gr</url>", b"", 1)]  # fits, does not fit
     documents += [decode_elmo_value(path.read_bytes(), policy.decode) for path in sorted(VECTORS.glob("*/*.*"))
                   if path.suffix in {".xml", ".txt", ".b64"}]  # fmt: skip
     checked = set()
