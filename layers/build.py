@@ -57,7 +57,7 @@ XSD_ENTRIES = (
     "elmo-schemas/v1.7.0",
     "elmo-schemas/v1.3.0",
     "elmo-schemas/v2-namespace-65e55f6",
-    "elmo-schemas/v2.1.1",
+    "elmo-schemas/v2.1.1/schema.xsd",  # its references/ are copies of elmo-schemas/references (the suffix rules)
     "elmo-schemas/references",
     "w3c",
     "ewp/ewp-specs-types-address",
@@ -576,7 +576,7 @@ def ensure_layer(
                 if source.is_dir():
                     shutil.copytree(source, deps_dir / XSD_LAYER_DIR / entry)
                 elif source.is_file():
-                    (deps_dir / XSD_LAYER_DIR).mkdir(exist_ok=True)
+                    (deps_dir / XSD_LAYER_DIR / entry).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(source, deps_dir / XSD_LAYER_DIR / entry)
         if tools.python:
             precompile(site_dir, tools.python)

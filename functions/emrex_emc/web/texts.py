@@ -53,6 +53,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "The admissions office will check that these results belong to you.",
         "nl": "De toelatingsafdeling controleert of deze resultaten bij jou horen.",
     },
+    "received.provenance_check": {
+        "en": (
+            "The provider that sent these results is not registered for the institution that issued them. "
+            "The admissions office will check them."
+        ),
+        "nl": (
+            "De aanbieder die deze resultaten stuurde, is niet geregistreerd voor de instelling die ze heeft "
+            "uitgegeven. De toelatingsafdeling controleert ze."
+        ),
+    },
     "cancelled.title": {"en": "The transfer was cancelled", "nl": "De overdracht is geannuleerd"},
     "cancelled.lead": {
         "en": "You cancelled the transfer at the provider. No results were received.",
