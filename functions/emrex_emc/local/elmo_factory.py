@@ -101,6 +101,40 @@ def generate_signing_identity(
     return SigningIdentity(key_pem=key_pem, cert_pem=cert.public_bytes(serialization.Encoding.PEM))
 
 
+@dataclass(frozen=True)
+class Institution:
+    """An institution as an ELMO ``Issuer`` gives it (a report's issuer, an enrolment institution)."""
+
+    name: str
+    country: str
+    """As the document writes it: an alpha-2 code (``type="ISO"``) or an alpha-3 code (an EU authority URI)."""
+    identifiers: tuple[tuple[str, str], ...]
+    """``(type, value)``: schac, erasmus, pic, ..."""
+    url: str
+    lang: str = "en"
+
+
+VOORBEELD = Institution(
+    name="Universiteit van Voorbeeld",
+    country="NL",
+    identifiers=(("schac", "voorbeeld.example.nl"),),
+    url="https://www.voorbeeld.example.nl",
+)
+"""The issuer of :func:`build_elmo`'s documents (whatever ``issuer_name`` and ``country`` say)."""
+ATHENS = Institution(
+    name="National and Kapodistrian University of Athens",
+    country="EL",  # the EU's code for Greece, as Greek EMPs write it
+    identifiers=(("schac", "uoa.gr"), ("erasmus", "G  ATHINE01"), ("pic", "999863963")),
+    url="https://www.uoa.gr",
+)
+OSLO = Institution(
+    name="University of Oslo",
+    country="NOR",
+    identifiers=(("schac", "uio.no"), ("erasmus", "N  OSLO01")),
+    url="https://www.uio.no",
+)
+
+
 def build_elmo(
     *,
     given_names: str,
@@ -128,9 +162,10 @@ def build_elmo(
     report = builder.add(root, "report")
     issuer = builder.add(report, "issuer")
     builder.add(issuer, "country", country)
-    builder.add(issuer, "identifier", "voorbeeld.example.nl", type="schac")
+    for kind, value in VOORBEELD.identifiers:
+        builder.add(issuer, "identifier", value, type=kind)
     builder.add(issuer, "title", issuer_name, lang="en")
-    builder.add(issuer, "url", "https://www.voorbeeld.example.nl")
+    builder.add(issuer, "url", VOORBEELD.url)
 
     degree = builder.los(report, "DEG-1", "Bachelor of Science in Computer Science", "Degree Programme")
     builder.instance(degree, credits=str(courses * 6), result=grade)
@@ -205,33 +240,6 @@ class _Builder:
 
 
 EU_COUNTRY_URI = "http://publications.europa.eu/resource/authority/country/"
-
-
-@dataclass(frozen=True)
-class Institution:
-    """An ELMO ``Issuer`` (a report's issuer or an enrolment institution) for :func:`build_elmo_21`."""
-
-    name: str
-    country: str
-    """As the document writes it: an alpha-2 code (``type="ISO"``) or an alpha-3 code (an EU authority URI)."""
-    identifiers: tuple[tuple[str, str], ...]
-    """``(type, value)``: schac, erasmus, pic, ..."""
-    url: str
-    lang: str = "en"
-
-
-ATHENS = Institution(
-    name="National and Kapodistrian University of Athens",
-    country="EL",  # the EU's code for Greece, as Greek EMPs write it
-    identifiers=(("schac", "uoa.gr"), ("erasmus", "G  ATHINE01"), ("pic", "999863963")),
-    url="https://www.uoa.gr",
-)
-OSLO = Institution(
-    name="University of Oslo",
-    country="NOR",
-    identifiers=(("schac", "uio.no"), ("erasmus", "N  OSLO01")),
-    url="https://www.uio.no",
-)
 
 
 @dataclass(frozen=True)
