@@ -171,3 +171,16 @@ def test_stored_identity_results_round_trip_and_older_ones_read_as_exact() -> No
     assert result.to_json()["fields"][0]["method"] == "alternative_name"
     older = {"verdict": "MATCH", "fields": [{"field": "given_names", "verdict": "MATCH", "reason": "same"}]}
     assert IdentityResult.from_json(older).fields[0].method == "exact"
+
+
+@pytest.mark.parametrize("where", ["given", "family", "alternative"])
+def test_a_name_too_long_to_compare_is_review(where: str) -> None:
+    huge = "Дмитрий " * 50_000  # a hostile document's name: never transliterated nor edit-distanced
+    names = {"given": "Georgios", "family": "Papadopoulos", "alternative": "Γεώργιος Παπαδόπουλος"}
+    names[where] = huge
+    result = match_identity(
+        _learner(names["given"], names["family"], names["alternative"]),
+        ExpectedIdentity("Georgios", "Papadopoulos", BIRTH),
+    )
+    assert _fields(result)["given_names"] == ("REVIEW", "exact") == _fields(result)["family_name"]
+    assert result.verdict == "REVIEW" and "too long" in result.fields[0].reason
