@@ -18,7 +18,7 @@ from pathlib import Path
 from benchmarks import Row, benchmark
 from layers import build
 
-DIRECT = ("aws-lambda-powertools[tracer]", "lxml", "signxml", "cryptography", "httpx", "nh3", "boto3")
+DIRECT = ("aws-lambda-powertools[tracer]", "lxml", "signxml", "cryptography", "httpx", "nh3", "boto3", "anyascii")
 
 
 def naive_install(target: Path, arch: str = "arm64") -> None:

@@ -9,7 +9,8 @@ What it shows:
 * delivery is **at least once**: the same event can arrive twice, so deduplicate on ``detail.event_id``
   (here a local SQLite table; use your SIS database in the same transaction as your own update);
 * "EMREX Results Received" carries pointers, not data: fetch ``results.json`` from S3 (claim check) and
-  check ``identity.verdict`` before importing anything automatically (REVIEW/MISMATCH -> a person looks);
+  check ``identity.verdict`` and ``provenance.verdict`` before importing anything automatically
+  (REVIEW/MISMATCH, or an issuer the EMP does not cover -> a person looks);
 * a message is deleted only after it was handled; a crash before that makes SQS deliver it again
   (after the visibility timeout), and repeated failures end in the queue's dead-letter queue.
 """
@@ -47,14 +48,16 @@ def handle_results(detail: dict[str, Any], s3: Any) -> None:
     body = s3.get_object(Bucket=pointer["bucket"], Key=pointer["results_key"])["Body"].read()
     results = json.loads(body)
     verdict = detail["identity"]["verdict"] if detail.get("identity") else "REVIEW"
+    provenance = (detail.get("provenance") or {}).get("verdict", "unknown")
     summary = detail["summary"]
     print(
         f"applicant {detail['applicant_id']}: {summary['course_count']} courses, {summary['total_ects']} ECTS "
-        f"from {detail['emp']['name']} ({detail['emp']['country']}); identity {verdict}; "
-        f"ELMO {results.get('elmo_version')}"
+        f"from {detail['emp']['name']} ({detail['emp']['country']}); identity {verdict}; provenance {provenance}; "
+        f"{', '.join(detail.get('document_types') or []) or 'results'}, ELMO {results.get('elmo_version')}"
     )
-    # Import into the SIS here. Only import automatically when verdict == "MATCH"; otherwise queue the
-    # results (and the attachments listed in detail["results"]["attachments"]) for a person to check.
+    # Import into the SIS here. Only import automatically when verdict == "MATCH" and provenance is not
+    # "not_covered"; otherwise queue the results (and the attachments listed in
+    # detail["results"]["attachments"]) for a person to check.
 
 
 def handle_other(detail: dict[str, Any], detail_type: str) -> None:

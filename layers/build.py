@@ -57,13 +57,15 @@ XSD_ENTRIES = (
     "elmo-schemas/v1.7.0",
     "elmo-schemas/v1.3.0",
     "elmo-schemas/v2-namespace-65e55f6",
+    "elmo-schemas/v2.1.1/schema.xsd",  # its references/ are copies of elmo-schemas/references (the suffix rules)
     "elmo-schemas/references",
     "w3c",
     "ewp/ewp-specs-types-address",
     "ewp/ewp-specs-architecture",
 )
-"""What ``core/elmo/conformance.py`` validates with: the three schemas of ``SCHEMA_FILES`` and what they import
-(tests/infra/test_layer.py compares its verdicts on the layer's copy with those on the whole folder)."""
+"""What ``core/elmo/conformance.py`` validates with: the schemas of ``SCHEMA_FILES`` and ``LATER_SCHEMA_FILES`` and
+what they import (tests/infra/test_layer.py compares its verdicts on the layer's copy with those on the whole
+folder)."""
 XSD_LAYER_DIR = "emrex-xsd"
 """Folder name inside the layer; Lambda mounts layers at /opt, so EMREX_XSD_DIR=/opt/emrex-xsd."""
 
@@ -97,7 +99,7 @@ NOT_NEEDED: dict[str, str] = {
 """Declared dependencies of layer packages that are deliberately not installed, and why."""
 SDK_DOC_KEYS = frozenset({"documentation", "documentationUrl"})
 """Service-model keys botocore reads only to build docstrings (about 80 % of each model's JSON)."""
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 """Bump when the build steps change in a way that changes the layer content."""
 
 STRIP_TOOLS: dict[str, tuple[str, ...]] = {
@@ -501,6 +503,26 @@ def installed_names(site_dir: Path) -> set[str]:
     return names
 
 
+def strip_xsd_annotations(folder: Path) -> int:
+    """Remove the ``xs:annotation`` elements (documentation, 80 % of the bytes) from every XSD under ``folder``.
+
+    Annotations never change what a schema accepts, nor libxml2's messages; the conformance verdicts on the
+    layer's copy equal those on the original files (tests/infra/test_layer.py). Returns the bytes saved.
+    """
+    from lxml import etree
+
+    saved = 0
+    for path in sorted(folder.rglob("*.xsd")):
+        original = path.read_bytes()
+        root = etree.fromstring(original, etree.XMLParser(resolve_entities=False, no_network=True))
+        for annotation in list(root.iter("{http://www.w3.org/2001/XMLSchema}annotation")):
+            annotation.getparent().remove(annotation)  # type: ignore[union-attr]
+        stripped = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+        path.write_bytes(stripped)
+        saved += len(original) - len(stripped)
+    return saved
+
+
 def tree_size(root: Path) -> int:
     return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
 
@@ -575,8 +597,9 @@ def ensure_layer(
                 if source.is_dir():
                     shutil.copytree(source, deps_dir / XSD_LAYER_DIR / entry)
                 elif source.is_file():
-                    (deps_dir / XSD_LAYER_DIR).mkdir(exist_ok=True)
+                    (deps_dir / XSD_LAYER_DIR / entry).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(source, deps_dir / XSD_LAYER_DIR / entry)
+            strip_xsd_annotations(deps_dir / XSD_LAYER_DIR)
         if tools.python:
             precompile(site_dir, tools.python)
         size = tree_size(deps_dir)

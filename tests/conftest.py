@@ -1,10 +1,16 @@
 """Fixtures shared by the whole suite."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from lxml import etree
 from moto import mock_aws
+
+from emrex_emc.core.registry_parse import CATALOGUE_NS, DAP_NS
+
+SHARED_ELMO = Path(__file__).resolve().parents[1].parent / "shared" / "elmo"
 
 # No timing in tests: hypothesis' per-example deadline would make property tests fail on a busy CI machine.
 settings.register_profile("emrex", deadline=None)
@@ -33,3 +39,28 @@ def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         yield
+
+
+@pytest.fixture(scope="session")
+def catalogue_schema() -> etree.XMLSchema:
+    """The EWP catalogue.xsd + the EMREX manifest entry schema, resolved offline from ../shared/elmo."""
+    remote = {
+        "http://www.w3.org/2001/03/xml.xsd": SHARED_ELMO / "w3c" / "xml.xsd",
+        "https://raw.githubusercontent.com/erasmus-without-paper/ewp-specs-architecture/stable-v1/common-types.xsd": (
+            SHARED_ELMO / "ewp" / "ewp-specs-architecture" / "common-types.xsd"
+        ),
+    }
+
+    class Offline(etree.Resolver):
+        def resolve(self, system_url, public_id, context):
+            local = remote.get(system_url)
+            return self.resolve_filename(str(local), context) if local else None
+
+    parser = etree.XMLParser(no_network=True)
+    parser.resolvers.add(Offline())
+    wrapper = f"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">
+      <xs:import namespace="{CATALOGUE_NS}" schemaLocation="{SHARED_ELMO}/ewp/ewp-specs-api-registry/catalogue.xsd"/>
+      <xs:import namespace="{DAP_NS}"
+                 schemaLocation="{SHARED_ELMO}/ewp/ewp-specs-api-emrex-data-access-point/manifest-entry.xsd"/>
+    </xs:schema>"""
+    return etree.XMLSchema(etree.fromstring(wrapper.encode(), parser))

@@ -8,7 +8,8 @@ from emrex_emc.adapters.sessions import TransferTable, item_to_transfer, session
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.outcome import Outcome, ResultSummary
 from emrex_emc.core.protocol import Status, new_session_id, new_transfer_id
-from emrex_emc.core.registry import Emp, emp_id
+from emrex_emc.core.provenance import Coverage
+from emrex_emc.core.registry import CoveredInstitution, Emp, emp_id
 from emrex_emc.core.transfer import EmpRef, Transfer
 from tests.adapters.conftest import ADAPTER_TABLE
 
@@ -118,6 +119,19 @@ def test_choose_emp_pins_certificates(repo: TransferTable) -> None:
     assert chosen.cert_fingerprints == EMP.certificate_fingerprints()
     assert repo.get(transfer.id) == chosen
     assert chosen.status is Status.PENDING
+
+
+def test_choose_emp_pins_the_coverage_provenance_needs(repo: TransferTable) -> None:
+    lund = CoveredInstitution(hei_id="lu.se", other_ids=(("erasmus", "S  LUND01"), ("pic", "999")))
+    coverage = Coverage(country="SE", covered=(lund,), elsewhere={"schac:uio.no": "uio.no"})
+    transfer = _transfer()
+    repo.create(transfer)
+    chosen = repo.choose_emp(transfer.id, emp=EMP, session_id=new_session_id(), now=NOW, coverage=coverage)
+    assert chosen.pinned_coverage == coverage
+    assert repo.get(transfer.id) == chosen
+    other = _transfer()
+    repo.create(other)
+    assert repo.choose_emp(other.id, emp=EMP, session_id=new_session_id(), now=NOW).pinned_coverage is None
 
 
 def test_choose_emp_only_once(repo: TransferTable) -> None:

@@ -79,13 +79,15 @@ def test_exact_match() -> None:
                 "field": "given_names",
                 "verdict": "MATCH",
                 "reason": "same given names (order, case and accents ignored)",
+                "method": "exact",
             },
             {
                 "field": "family_name",
                 "verdict": "MATCH",
                 "reason": "same family name (case, accents, hyphens and spaces ignored)",
+                "method": "exact",
             },
-            {"field": "birth_date", "verdict": "MATCH", "reason": "same birth date"},
+            {"field": "birth_date", "verdict": "MATCH", "reason": "same birth date", "method": "exact"},
         ],
     }
 

@@ -139,31 +139,6 @@ def test_render_round_trips_through_the_parser():
     assert parse_registry(render_ewp_catalogue(emps)).emps == emps
 
 
-@pytest.fixture(scope="module")
-def catalogue_schema() -> etree.XMLSchema:
-    """catalogue.xsd + the EMREX manifest entry schema, resolved offline from ../shared/elmo."""
-    remote = {
-        "http://www.w3.org/2001/03/xml.xsd": ELMO / "w3c" / "xml.xsd",
-        "https://raw.githubusercontent.com/erasmus-without-paper/ewp-specs-architecture/stable-v1/common-types.xsd": (
-            ELMO / "ewp" / "ewp-specs-architecture" / "common-types.xsd"
-        ),
-    }
-
-    class Offline(etree.Resolver):
-        def resolve(self, system_url, public_id, context):
-            local = remote.get(system_url)
-            return self.resolve_filename(str(local), context) if local else None
-
-    parser = etree.XMLParser(no_network=True)
-    parser.resolvers.add(Offline())
-    wrapper = f"""<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">
-      <xs:import namespace="{CAT_NS}" schemaLocation="{ELMO}/ewp/ewp-specs-api-registry/catalogue.xsd"/>
-      <xs:import namespace="{DAP_NS}"
-                 schemaLocation="{ELMO}/ewp/ewp-specs-api-emrex-data-access-point/manifest-entry.xsd"/>
-    </xs:schema>"""
-    return etree.XMLSchema(etree.fromstring(wrapper.encode(), parser))
-
-
 def test_rendered_catalogue_is_valid_against_the_ewp_schemas(catalogue_schema):
     emp = Emp(id="x", name="A", url="https://a.example/", country="NO", institutions=("U",), certificates=(CERT_A,))
     assert catalogue_schema.validate(etree.fromstring(render_ewp_catalogue([emp]))), catalogue_schema.error_log

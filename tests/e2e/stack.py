@@ -36,6 +36,8 @@ START_URL = re.compile(r"/start/[0-9a-f]{32}$")
 
 
 APPLICANT = Applicant(given_names="Zoë Anne", family_name="Ødegård-Lind", birth_date="1998-02-28")
+GREEK_APPLICANT = Applicant(given_names="Γεώργιος", family_name="Παπαδόπουλος", birth_date="1999-04-05")
+"""Typed in Greek: the mock EMP's ELMO 2.1 scenarios send the passport spelling plus the Greek alternativeName."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from emrex_emc.core.transfer import support_code
 from tests.e2e.stack import (
     APPLICANT,
     ARTIFACTS,
+    GREEK_APPLICANT,
     REPO,
     START_URL,
     Applicant,
@@ -83,6 +84,8 @@ def test_ok_results_are_received_matched_and_published(page: Any, stack: Stack) 
     assert event["detail"]["status"] == "received"
     assert event["detail"]["identity"]["verdict"] == "MATCH"
     assert event["detail"]["summary"]["course_count"] == 3
+    assert event["detail"]["provenance"]["verdict"] == "covered"  # the local catalogue says the mock EMP covers it
+    assert "provenance-check" not in page.content()
 
     page.get_by_role("link", name="Back to your application").click()
     assert page.locator("#transfer-status").inner_text() == "received"
@@ -150,3 +153,43 @@ def test_the_mock_emp_knows_the_applicant_and_fits_a_phone(browser: Any, stack: 
         page.screenshot(path=str(ARTIFACTS / "e2e-mock-emp-375px.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_an_elmo_2_1_greek_graduate_matches_the_greek_applicant_through_the_alternative_name(
+    page: Any, stack: Stack
+) -> None:
+    transfer_id = _transfer(page, stack, "elmo21-greek", GREEK_APPLICANT)
+    assert page.locator("h1").inner_text() == "Your results have been received"
+    assert "check that these results belong to you" not in page.inner_text("main")
+    detail = _event_for(stack, transfer_id)["detail"]
+    assert detail["elmo_version"] == "v2" and detail["document_types"] == ["Diploma"]
+    assert detail["identity"]["verdict"] == "MATCH"
+    methods = {field["field"]: field["method"] for field in detail["identity"]["fields"]}
+    assert methods == {"given_names": "alternative_name", "family_name": "alternative_name", "birth_date": "exact"}
+    assert detail["provenance"] == {
+        "verdict": "covered",
+        "reports": [{"index": 0, "verdict": "covered", "hei_id": "uoa.gr"}],
+    }
+
+
+def test_an_enrolment_proof_is_received_as_an_enrolment(page: Any, stack: Stack) -> None:
+    transfer_id = _transfer(page, stack, "enrolment-proof")
+    assert page.locator("h1").inner_text() == "Your results have been received"
+    detail = _event_for(stack, transfer_id)["detail"]
+    assert detail["document_types"] == ["Enrolment"] == detail["summary"]["document_types"]
+    assert detail["identity"]["verdict"] == "MATCH"
+    assert detail["provenance"]["verdict"] == "covered"
+
+
+def test_results_from_an_institution_the_emp_does_not_cover_are_received_for_admissions_to_check(
+    page: Any, stack: Stack
+) -> None:
+    transfer_id = _transfer(page, stack, "issuer-not-covered")
+    assert page.locator("h1").inner_text() == "Your results have been received"
+    assert "The admissions office will check them." in page.locator("#provenance-check").inner_text()
+    detail = _event_for(stack, transfer_id)["detail"]
+    assert detail["status"] == "received"  # not a refusal
+    assert detail["provenance"] == {
+        "verdict": "not_covered",
+        "reports": [{"index": 0, "verdict": "not_covered", "hei_id": "uio.no"}],
+    }

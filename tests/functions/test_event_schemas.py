@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,19 @@ from jsonschema import Draft202012Validator
 
 from callback import handler as callback_handler
 from emrex_emc.core.events import DetailType
+from emrex_emc.core.provenance import Coverage
+from emrex_emc.core.registry import CoveredInstitution, Emp
 from emrex_emc.core.transfer import Transfer
-from tests.functions.callback_helpers import callback_event, form_for, ok_payload, outbox_events, state_for, trusted_emp
+from emrex_emc.local.elmo_factory import ATHENS, OSLO, Enrolment, Institution, build_elmo_21, encode_elmo, sign_elmo
+from tests.functions.callback_helpers import (
+    callback_event,
+    emp_identity,
+    form_for,
+    ok_payload,
+    outbox_events,
+    state_for,
+    trusted_emp,
+)
 from tests.functions.conftest import AwsEnv
 from tests.lambda_context import LAMBDA_CONTEXT
 
@@ -72,3 +85,76 @@ def test_the_schema_rejects_an_event_carrying_the_document() -> None:
     schema = _schemas()["EMREX Results Received"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"elmo": "<elmo/>"}, schema)
+
+
+def _greek_emp() -> Emp:
+    athens = CoveredInstitution(hei_id="uoa.gr", other_ids=(("erasmus", "G  ATHINE01"),), names=(("en", "UoA"),))
+    return replace(trusted_emp(), country="GR", covered=(athens,))
+
+
+PROOF = Enrolment(ATHENS, dt.date(2022, 9, 1), dt.date(2024, 9, 1), dt.date(2025, 8, 31))
+
+
+@pytest.mark.parametrize(
+    ("issuer", "document_type", "verdict"),
+    [
+        (ATHENS, "Diploma", "covered"),
+        (ATHENS, "Enrolment", "covered"),
+        (OSLO, "Diploma", "not_covered"),
+    ],
+)
+def test_an_elmo_2_1_result_event_carries_document_types_provenance_and_identity_methods(
+    aws_env: AwsEnv,
+    make_transfer: Callable[..., Transfer],
+    issuer: Institution,
+    document_type: str,
+    verdict: str,
+) -> None:
+    xml = build_elmo_21(
+        given_names="Georgios",
+        family_name="Papadopoulos",
+        birth_date=dt.date(1999, 4, 5),
+        alternative_name=("Γεώργιος Παπαδόπουλος", "el"),
+        issuer=issuer,
+        document_type=document_type,
+        enrolment=PROOF if document_type == "Enrolment" else None,
+    )
+    emp = _greek_emp()
+    transfer = make_transfer(
+        emp=emp,
+        given_names="Γεώργιος",
+        family_name="Παπαδόπουλος",
+        birth_date="1999-04-05",
+        pinned_coverage=Coverage.of(emp, [emp]),
+    )
+    payload = encode_elmo(sign_elmo(xml, emp_identity(), style="ds-sha256-exclusive"))
+    event = callback_event(state_for(aws_env.signer, transfer), form_for(transfer, "NCP_OK", payload))
+    assert callback_handler.handler(event, LAMBDA_CONTEXT)["statusCode"] == 200
+
+    [(detail_type, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
+    jsonschema.validate(detail, _schemas()[detail_type], format_checker=Draft202012Validator.FORMAT_CHECKER)
+    assert detail["document_types"] == [document_type] == detail["summary"]["document_types"]
+    hei_id = "uoa.gr" if verdict == "covered" else "uio.no"
+    assert detail["provenance"] == {"verdict": verdict, "reports": [{"index": 0, "verdict": verdict, "hei_id": hei_id}]}
+    assert detail["identity"]["verdict"] == "MATCH"
+    assert [field["method"] for field in detail["identity"]["fields"]] == [
+        "alternative_name",
+        "alternative_name",
+        "exact",
+    ]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"provenance": {"verdict": "trusted", "reports": []}},
+        {"provenance": {"verdict": "covered", "reports": [{"index": 0, "verdict": "covered"}]}},
+        {"provenance": None},
+        {"document_types": ["Transcript"]},
+    ],
+)
+def test_the_schema_rejects_malformed_document_types_and_provenance(change: dict[str, Any]) -> None:
+    schema = _schemas()["EMREX Results Received"]
+    required = {key: None for key in schema["required"]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**required, **change}, {**schema, "required": list(change)})

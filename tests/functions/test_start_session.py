@@ -2,6 +2,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -12,7 +13,8 @@ import pytest
 from emrex_emc.adapters.aws import client as aws_client
 from emrex_emc.adapters.registry_store import SNAPSHOT_PK, RegistryStore
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
+from emrex_emc.core.provenance import Coverage
+from emrex_emc.core.registry import CoveredInstitution, Emp, RegistrySnapshot, emp_id
 from emrex_emc.core.transfer import Transfer, support_code
 from emrex_emc.web.outcome import return_link
 from emrex_emc.web.start import CSRF_COOKIE_PLAIN, CSRF_COOKIE_SECURE, group_emps
@@ -541,3 +543,42 @@ def test_routing_is_by_route_key_only(registry: AwsEnv, make_transfer: Callable[
 def test_favicon_is_an_empty_answer(registry: AwsEnv) -> None:
     response = start.handler(apigw_event("GET", "/favicon.ico", route_key="GET /favicon.ico"), LAMBDA_CONTEXT)
     assert response["statusCode"] == 204 and response["body"] == ""
+
+
+# --- institutions each EMP covers ---------------------------------------------------------------------------
+
+OSLO = CoveredInstitution("uio.no", (("erasmus", "N  OSLO01"),), (("en", "University of Oslo"),))
+BERGEN = CoveredInstitution("uib.no", (("erasmus", "N  BERGEN01"),), (("no", "Universitetet i Bergen"),))
+SIKT = replace(_emp("NO", "Sikt", "https://sikt.example.no/emrex"), covered=(OSLO, BERGEN))
+GREEK = replace(
+    _emp("GR", "eDiplomas", "https://ediplomas.example.gr/emrex"),
+    covered=(CoveredInstitution("uoa.gr", (), (("en", "University of Athens"),)),),
+)
+
+
+def test_the_chooser_shows_each_emps_host_and_finds_it_by_a_covered_institution(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer]
+) -> None:
+    store_snapshot(aws_env, emps=(SIKT, GREEK, SE))
+    transfer = make_transfer(locale="en")
+    doc = lxml.html.fromstring(get_page(transfer.id)["body"])
+    hosts = [span.text_content() for span in doc.xpath("//li/span[contains(@class, 'host')]")]
+    assert sorted(hosts) == ["ediplomas.example.gr", "emp.example.se", "sikt.example.no"]
+    sikt = doc.xpath("//fieldset[legend='Norway']//li")[0].text_content()
+    assert "University of Oslo" in sikt and "Universitetet i Bergen" in sikt  # the covered institutions' names
+    assert labels(get_page(transfer.id, query={"q": "Oslo"})) == ["Sikt"]
+    assert labels(get_page(transfer.id, query={"q": "bergen"})) == ["Sikt"]
+    assert labels(get_page(transfer.id, query={"q": "ediplomas.example"})) == ["eDiplomas"]
+
+
+def test_choosing_pins_what_the_emp_covers_and_what_others_cover(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer]
+) -> None:
+    store_snapshot(aws_env, emps=(SIKT, GREEK, SE))
+    transfer = make_transfer()
+    assert choose(transfer.id, SIKT)["statusCode"] == 200
+    stored = aws_env.transfers.get(transfer.id)
+    assert stored is not None and stored.pinned_coverage is not None
+    assert stored.pinned_coverage == Coverage.of(SIKT, (SIKT, GREEK, SE))
+    assert [institution.hei_id for institution in stored.pinned_coverage.covered] == ["uio.no", "uib.no"]
+    assert stored.pinned_coverage.elsewhere == {"schac:uoa.gr": "uoa.gr"}

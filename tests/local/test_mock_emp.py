@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import base64
 import gzip
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from lxml import etree, html
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.policy import VerificationPolicy
+from emrex_emc.core.identity import ExpectedIdentity
+from emrex_emc.core.pipeline import verify_elmo
+from emrex_emc.core.policy import PipelinePolicy, VerificationPolicy
+from emrex_emc.core.provenance import Coverage, assess_provenance
 from emrex_emc.core.signature import verify_enveloped
+from emrex_emc.local.catalogue import mock_emp_entry
 from emrex_emc.local.elmo_factory import SigningIdentity, generate_signing_identity
 from emrex_emc.local.mock_emp import (
     OTHER_PERSON,
@@ -246,3 +251,65 @@ def test_identity_is_generated_once_and_reused(tmp_path: Path) -> None:
     second = load_or_create_identity(tmp_path / "state")
     assert first.cert_pem == second.cert_pem
     assert (tmp_path / "state" / "mock-emp-key.pem").stat().st_mode & 0o077 == 0
+
+
+# --- ELMO 2.1 scenarios, judged as the callback judges them -------------------------------------------------
+
+GREEK_APPLICANT = Learner(given_names="Γεώργιος", family_name="Παπαδόπουλος", birth_date="1999-04-05")
+
+
+def _verified(mock: MockEmp, identity: SigningIdentity, scenario: str, learner: Learner) -> tuple[Any, Any]:
+    """The scenario's answer through the trust pipeline, and its provenance by the local catalogue."""
+    emp = mock_emp_entry("http://127.0.0.1:1/emp", identity.cert_der)
+    answer = mock.respond(scenario, "a" * 32, learner)
+    expected = ExpectedIdentity(learner.given_names, learner.family_name, date.fromisoformat(learner.birth_date))
+    verified = verify_elmo(answer.elmo, [identity.cert_der], PipelinePolicy(), expected=expected, now=NOW)
+    provenance = assess_provenance([r.issuer for r in verified.document.reports], Coverage.of(emp, [emp]))
+    return verified, provenance
+
+
+def test_the_greek_graduate_has_latin_names_and_the_greek_alternative_name(
+    mock: MockEmp, identity: SigningIdentity
+) -> None:
+    verified, provenance = _verified(mock, identity, "elmo21-greek", GREEK_APPLICANT)
+    learner = verified.document.learner
+    assert (learner.given_names, learner.family_name) == ("Georgios", "Papadopoulos")
+    assert learner.alternative_name is not None
+    assert (learner.alternative_name.value, learner.alternative_name.lang) == ("Γεώργιος Παπαδόπουλος", "el")
+    assert (verified.document.version, learner.citizenship) == ("v2", "GR")
+    assert verified.identity.verdict == "MATCH"
+    assert [field.method for field in verified.identity.fields] == ["alternative_name", "alternative_name", "exact"]
+    assert verified.document.summary()["document_types"] == ["Diploma"]
+    assert provenance.verdict == "covered"
+
+
+def test_a_latin_learner_in_an_elmo_2_1_document_has_no_alternative_name(
+    mock: MockEmp, identity: SigningIdentity
+) -> None:
+    verified, _ = _verified(mock, identity, "elmo21-greek", APPLICANT)
+    assert verified.document.learner.alternative_name is None
+    assert verified.identity.verdict == "MATCH"
+
+
+def test_the_enrolment_proof(mock: MockEmp, identity: SigningIdentity) -> None:
+    verified, provenance = _verified(mock, identity, "enrolment-proof", APPLICANT)
+    [degree] = verified.document.reports[0].learning_opportunities
+    assert degree.document_type == "Enrolment"
+    assert degree.instance is not None and degree.instance.enrolment is not None
+    assert degree.instance.enrolment.institution.identifiers[0].value == "uoa.gr"
+    assert provenance.verdict == "covered"
+
+
+def test_a_document_whose_issuer_the_mock_emp_does_not_cover(mock: MockEmp, identity: SigningIdentity) -> None:
+    verified, provenance = _verified(mock, identity, "issuer-not-covered", APPLICANT)
+    assert verified.document.reports[0].issuer.country == "NO"
+    assert provenance.to_json() == {
+        "verdict": "not_covered",
+        "reports": [{"index": 0, "verdict": "not_covered", "hei_id": "uio.no"}],
+    }
+
+
+def test_the_classic_scenarios_come_from_an_institution_the_mock_emp_covers(
+    mock: MockEmp, identity: SigningIdentity
+) -> None:
+    assert _verified(mock, identity, "ok", APPLICANT)[1].verdict == "covered"

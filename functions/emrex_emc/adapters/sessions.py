@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from emrex_emc.adapters.dynamodb import deserialize_item, is_transient, serialize_item, unavailable
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import Status
+from emrex_emc.core.provenance import Coverage
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import EmpRef, Tombstone, Transfer, TransferListing
 
@@ -107,8 +108,11 @@ class TransferTable:
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return listings[:MAX_LISTED]
 
-    def choose_emp(self, transfer_id: str, *, emp: Emp, session_id: str, now: int) -> Transfer:
-        """Consume the start link: record the EMP, pin its certificates and set the EMREX ``sessionId``.
+    def choose_emp(
+        self, transfer_id: str, *, emp: Emp, session_id: str, now: int, coverage: Coverage | None = None
+    ) -> Transfer:
+        """Consume the start link: record the EMP, pin its certificates (and its ``coverage``, what provenance
+        judges its results' issuers by) and set the EMREX ``sessionId``.
 
         Succeeds only once, while the transfer is pending and before its deadline. Otherwise raises
         ``EmrexError`` with ``SESSION_NOT_FOUND``, ``SESSION_EXPIRED`` or ``SESSION_ALREADY_COMPLETED``.
@@ -116,6 +120,7 @@ class TransferTable:
         certs = [base64.b64encode(der).decode("ascii") for der in emp.certificates]
         fingerprints = [hashlib.sha256(der).hexdigest() for der in emp.certificates]
         condition_failed = self._client.exceptions.ConditionalCheckFailedException
+        pinned = {":coverage": coverage.to_json()} if coverage is not None else {}
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -123,6 +128,7 @@ class TransferTable:
                 UpdateExpression=(
                     "SET start_used = :true, emrex_session_id = :sid, emp = :emp, "
                     "pinned_certs = :certs, cert_fingerprints = :fps"
+                    + (", pinned_coverage = :coverage" if pinned else "")
                 ),
                 ConditionExpression=(
                     "attribute_exists(pk) AND #status = :pending AND start_used = :false AND deadline > :now"
@@ -138,6 +144,7 @@ class TransferTable:
                         ":emp": EmpRef.of(emp).to_json(),
                         ":certs": certs,
                         ":fps": fingerprints,
+                        **pinned,
                     }
                 ),
                 ReturnValues="ALL_NEW",

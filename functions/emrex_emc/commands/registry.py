@@ -1,8 +1,9 @@
 """``emrex-emc registry [URL_OR_FILE] [--json]``: what students would be offered.
 
 Fetches and parses an EWP catalogue or an EMREG list (default ``$EMREX_REGISTRY_URL``, else the EWP
-production catalogue) and lists every EMP with its certificates (SHA-256 fingerprint, subject, expiry;
-expired ones flagged). Exit status 1 with a message when the registry cannot be fetched or parsed.
+production catalogue) and lists every EMP with its host, the institutions it covers (hei-id, other ids and
+names; an EMREG list gives names only) and its certificates (SHA-256 fingerprint, subject, expiry; expired
+ones flagged). Exit status 1 with a message when the registry cannot be fetched or parsed.
 Registry entries are hostile: the text listing shows each of their values clipped to one clean line,
 the JSON listing has them whole with every terminal control character escaped.
 """
@@ -78,7 +79,9 @@ def _emp_json(emp: Emp, now: datetime) -> dict[str, Any]:
         "label": emp.label,
         "country": emp.country,
         "url": emp.url,
+        "host": emp.host,
         "institutions": list(emp.institutions),
+        "covered": [institution.to_json() for institution in emp.covered],
         "single_fetch": emp.single_fetch,
         "certificates": [certificate_summary(der, now) for der in emp.certificates],
     }
@@ -104,6 +107,14 @@ def certificate_summary(der: bytes, now: datetime) -> dict[str, Any]:
     }
 
 
+def _covered_text(institution: dict[str, Any]) -> str:
+    """``uio.no (University of Oslo)``: the hei-id with the first name, or the name alone."""
+    names = [clip(name["value"]) for name in institution["names"][:1]]
+    if institution["hei_id"] is None:
+        return names[0] if names else "?"
+    return clip(institution["hei_id"]) + (f" ({names[0]})" if names else "")
+
+
 def _text(listing: dict[str, Any]) -> str:
     emps = listing["emps"]
     lines = [f"Registry {clip(listing['source'])} ({listing['format']}): {len(emps)} EMP(s)", ""]
@@ -115,6 +126,9 @@ def _text(listing: dict[str, Any]) -> str:
         if emp["institutions"]:
             institutions = "; ".join(clip(name) for name in emp["institutions"])
             lines.append(f"    institutions: {clip(institutions, MAX_MESSAGE_CHARS)}")
+        if emp["covered"]:
+            covered = "; ".join(_covered_text(institution) for institution in emp["covered"])
+            lines.append(f"    covers:       {len(emp['covered'])}: {clip(covered, MAX_MESSAGE_CHARS)}")
         for cert in emp["certificates"]:
             lines.append(f"    certificate:  sha256 {cert['sha256']}")
             if cert["subject"] is None:

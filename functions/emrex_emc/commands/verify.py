@@ -1,10 +1,16 @@
 """``emrex-emc verify``: run the trust pipeline on a saved ``elmo`` value and say why it passes or fails.
 
-Exit 0: verified and accepted (an identity mismatch is a verdict to review, not a refusal).
-Exit 1: refused, with a stable error code and a message on stderr (and JSON on stdout with ``--json``).
-Exit 2: usage errors (unreadable files, partial or malformed expectations, an --xsd-dir without the schemas).
-lxml and signxml are imported only when the command runs. What it prints from documents and
-certificates holds no terminal control characters (see ``emrex_emc.core.text``).
+The keys are given with ``--cert`` (the EMP's certificates), or found in a registry with ``--registry``
+(an EWP catalogue or EMREG list, URL or file): every EMP's certificates are tried, or only those of the EMP
+named with ``--emp``; the output then names the EMP whose key verified (``emp``) and judges each report's
+issuer against what that EMP covers (``provenance``: covered, not_covered, same_country or unknown).
+
+Exit 0: verified and accepted (an identity mismatch or a not_covered issuer is a verdict to review, not a
+refusal). Exit 1: refused (also: no EMP's key verifies), with a stable error code and a message on stderr
+(and JSON on stdout with ``--json``). Exit 2: usage errors (unreadable files or registry, an unknown
+``--emp``, partial or malformed expectations, an --xsd-dir without the schemas). lxml and signxml are
+imported only when the command runs. What it prints from documents, certificates and registries holds no
+terminal control characters (see ``emrex_emc.core.text``).
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ import argparse
 import datetime as dt
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from emrex_emc.core.pipeline import VerifiedElmo
+    from emrex_emc.core.provenance import Provenance
+    from emrex_emc.core.registry import Emp
 
 EXIT_ACCEPTED = 0
 EXIT_REFUSED = 1
@@ -33,8 +42,15 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("payload", metavar="PAYLOAD", help="file with the elmo form value or an ELMO XML document")
+    keys = parser.add_mutually_exclusive_group(required=True)
+    keys.add_argument("--cert", action="append", metavar="CERT", help="EMP certificate, PEM or DER (repeatable)")
+    keys.add_argument(
+        "--registry",
+        metavar="URL_OR_FILE",
+        help="EWP catalogue or EMREG list (https URL, file:// URL or path): try its EMPs' certificates",
+    )
     parser.add_argument(
-        "--cert", action="append", required=True, metavar="CERT", help="EMP certificate, PEM or DER (repeatable)"
+        "--emp", metavar="NAME", help="with --registry: only this EMP's certificates (its name, label or id)"
     )
     parser.add_argument("--expect-given-names", metavar="N", help="the applicant's given names")
     parser.add_argument("--expect-family-name", metavar="N", help="the applicant's family name")
@@ -62,7 +78,9 @@ def _run(args: argparse.Namespace) -> int:
     payload_limit = policy.decode.max_encoded_bytes
     try:
         payload = _read(args.payload, "PAYLOAD", payload_limit)
-        certificates = [_certificate(path) for path in args.cert]
+        if args.emp is not None and args.registry is None:
+            raise _UsageError("--emp needs --registry")
+        keys = _registry_keys(args.registry, args.emp) if args.registry else _Keys.given(args.cert)
         expected = _expectation(args)
         _check_xsd_dir(args.xsd_dir)
     except _UsageError as exc:
@@ -76,19 +94,75 @@ def _run(args: argparse.Namespace) -> int:
             raise EmrexError(
                 ErrorCode.PAYLOAD_TOO_LARGE, f"the file holds more than the limit of {payload_limit} bytes"
             )
-        result = verify_elmo(payload, certificates, policy, expected=expected, xsd_dir=args.xsd_dir)
+        result = verify_elmo(payload, keys.certificates, policy, expected=expected, xsd_dir=args.xsd_dir)
     except EmrexError as exc:  # its message is clipped and clean (core.errors)
         print(f"REFUSED {exc.code.value}: {exc.message}", file=sys.stderr)
         if args.json:
             print(json.dumps({"verified": False, "error": exc.to_json()}, indent=2))
         return EXIT_REFUSED
+    found = keys.provenance(result)
     if args.json:
         from emrex_emc.core.text import json_for_terminal
 
-        print(json_for_terminal(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=str)))
+        output = result.to_json()
+        if found is not None:
+            emp, provenance = found
+            output.update(
+                emp={"name": emp.name, "url": emp.url, "country": emp.country}, provenance=provenance.to_json()
+            )
+        print(json_for_terminal(json.dumps(output, indent=2, ensure_ascii=False, default=str)))
     else:
-        print(_human(result))
+        print(_human(result, found))
     return EXIT_ACCEPTED
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """The certificates to verify with, and (from a registry) the EMPs they belong to."""
+
+    certificates: list[bytes]
+    emps: tuple[Emp, ...] = ()
+    registry: tuple[Emp, ...] = ()
+
+    @classmethod
+    def given(cls, paths: list[str]) -> _Keys:
+        return cls([_certificate(path) for path in paths])
+
+    def provenance(self, result: VerifiedElmo) -> tuple[Emp, Provenance] | None:
+        """The EMP whose certificate verified (the first of the registry holding it) and its issuers' provenance."""
+        if not self.emps:
+            return None
+        from emrex_emc.core.provenance import Coverage, assess_provenance
+
+        fingerprint = result.signature.certificate_sha256
+        emp = next(emp for emp in self.emps if fingerprint in emp.certificate_fingerprints())
+        issuers = [report.issuer for report in result.document.reports]
+        return emp, assess_provenance(issuers, Coverage.of(emp, self.registry))
+
+
+def _registry_keys(source: str, name: str | None) -> _Keys:
+    """Every EMP's certificates in the registry at ``source``, or only those of the EMPs called ``name``."""
+    from emrex_emc.adapters.registry_fetch import RegistryFetcher
+    from emrex_emc.core.errors import EmrexError
+    from emrex_emc.core.registry_parse import parse_registry
+    from emrex_emc.core.text import clip
+
+    try:
+        fetched = RegistryFetcher().fetch(source, now=dt.datetime.now(dt.UTC))
+        # the EMPs' URLs are never visited here: a local catalogue's loopback EMPs count too
+        registry = parse_registry(fetched.body or b"", allow_loopback_http=True).emps
+    except EmrexError as exc:
+        raise _UsageError(f"cannot read the registry at {clip(source)}: {exc.code.value}: {exc.message}") from exc
+    emps = registry
+    if name is not None:
+        wanted = name.strip().casefold()
+        emps = tuple(emp for emp in registry if wanted in {emp.name.casefold(), emp.label.casefold(), emp.id})
+        if not emps:
+            raise _UsageError(f"the registry at {clip(source)} has no EMP named {clip(name)!r}")
+    certificates = list(dict.fromkeys(der for emp in emps for der in emp.certificates))
+    if not certificates:
+        raise _UsageError(f"the registry at {clip(source)} lists no EMP with a certificate")
+    return _Keys(certificates, emps, registry)
 
 
 def _read(path: str, what: str, limit: int) -> bytes:
@@ -138,7 +212,9 @@ def _expectation(args: argparse.Namespace) -> Any:
     )
 
 
-def _human(result: VerifiedElmo) -> str:
+def _human(result: VerifiedElmo, found: tuple[Emp, Provenance] | None = None) -> str:
+    from emrex_emc.core.text import clip
+
     signature = result.signature.to_json()
     summary = result.document.summary()
     lines = [
@@ -148,8 +224,20 @@ def _human(result: VerifiedElmo) -> str:
         f"  reports: {summary['report_count']}, courses: {summary['course_count']}, "
         f"ECTS: {summary['total_ects']}, attachments: {summary['attachment_count']}",
     ]
+    if summary["document_types"]:
+        lines.append(f"  document types: {', '.join(summary['document_types'])}")
+    if found is not None:
+        emp, provenance = found
+        lines.append(f"  EMP: {clip(emp.name)} ({emp.country}, {clip(emp.url)})")
+        lines.append(f"  provenance: {provenance.verdict}")
+        lines.extend(
+            f"    report {report.index}: {report.verdict} ({clip(report.hei_id) if report.hei_id else 'no hei-id'})"
+            for report in provenance.reports
+        )
     if result.identity is not None:
         lines.append(f"  identity: {result.identity.verdict}")
-        lines.extend(f"    {field.field}: {field.verdict} ({field.reason})" for field in result.identity.fields)
+        lines.extend(
+            f"    {field.field}: {field.verdict} by {field.method} ({field.reason})" for field in result.identity.fields
+        )
     lines.extend(f"  warning {notice.code}: {notice.message}" for notice in result.notices)
     return "\n".join(lines)

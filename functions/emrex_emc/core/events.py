@@ -142,6 +142,8 @@ class OutcomeEvent:
                     "attachments": [item.to_item() for item in s3.attachments],
                 },
                 warnings=[notice.to_json() for notice in outcome.warnings],
+                document_types=list(outcome.summary.document_types) if outcome.summary else [],
+                provenance=outcome.provenance.to_json() if outcome.provenance else None,
             )
         return detail
 

@@ -1,31 +1,50 @@
 """Does the learner in the ELMO document match the applicant we expected?
 
 Per field (given names, family name, birth date) a verdict MATCH / REVIEW / MISMATCH with a reason
-people can read; overall: all MATCH -> MATCH, any MISMATCH -> MISMATCH, else REVIEW. A difference is
-never silently accepted: anything short of an exact match after normalisation is at least REVIEW.
-Reasons never quote the names or dates themselves (they end up in stored outcomes and logs).
+people can read and the ``method`` that decided it; overall: all MATCH -> MATCH, any MISMATCH -> MISMATCH,
+else REVIEW. A difference is never silently accepted: anything short of an exact match after
+normalisation is at least REVIEW. Reasons never quote the names or dates themselves (they end up in
+stored outcomes and logs).
 
 Names are compared after NFKD decomposition, removal of combining marks (accents), case folding,
 folding of letters NFKD does not decompose (ø, ł, æ, ß, đ, þ, ...) and of hyphens, apostrophes and
 spaces. Given names may come in any order; a subset (e.g. only the first name) is REVIEW. The
 learner's birth name is accepted as an alternative family name. A small typo (normalised Levenshtein
 distance <= 0.25) is REVIEW. Birth dates are compared exactly (timezones are stripped by the reader).
+
+Names in any script: each side is compared in its own script first, then transliterated
+(:mod:`emrex_emc.core.transliterate`: Greek as ELOT 743, Cyrillic as the passports of its countries). The
+document's ``alternativeName`` (ELMO 2.1: the full name in one string, often in the learner's own script)
+is compared with the applicant's given and family names together, in any order. Per name field the best
+comparison wins: the names as written (method ``exact``), the birth name (``birth_name``), the alternative
+name (``alternative_name``), each by the rules above; an agreement found only after transliteration
+(``transliteration``) is REVIEW at most. MISMATCH when nothing agrees.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal, cast
 
 from emrex_emc.core.elmo.model import Learner
+from emrex_emc.core.transliterate import latin_spellings
 
 Verdict = Literal["MATCH", "REVIEW", "MISMATCH"]
 FieldName = Literal["given_names", "family_name", "birth_date"]
+Method = Literal["exact", "birth_name", "alternative_name", "transliteration"]
+"""Which comparison gave a field its verdict: the document's names as written, the learner's birth name,
+the document's alternative name, or (for an agreement found no other way) Latin spellings."""
+METHODS: tuple[Method, ...] = ("exact", "birth_name", "alternative_name", "transliteration")
+"""In order of preference when two comparisons give the same verdict."""
+_RANK: dict[Verdict, int] = {"MATCH": 0, "REVIEW": 1, "MISMATCH": 2}
 TYPO_THRESHOLD = 0.25
 """Largest normalised edit distance (edits / length of the longer name) treated as a typo."""
+MAX_COMPARED_NAME_CHARS = 300
+"""A longer name (no person's is) is not compared: edit distances and transliterations of a hostile
+document's megabyte-long name would take minutes. Its name fields are REVIEW."""
 
 _LETTER_FOLDS = str.maketrans(
     {
@@ -54,9 +73,10 @@ class FieldMatch:
     field: FieldName
     verdict: Verdict
     reason: str
+    method: Method = "exact"
 
     def to_json(self) -> dict[str, str]:
-        return {"field": self.field, "verdict": self.verdict, "reason": self.reason}
+        return {"field": self.field, "verdict": self.verdict, "reason": self.reason, "method": self.method}
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,8 @@ class IdentityResult:
                     field=cast(FieldName, str(item["field"])),
                     verdict=cast(Verdict, str(item["verdict"])),
                     reason=str(item.get("reason", "")),
+                    # outcomes stored before methods existed compared the names as written
+                    method=cast(Method, str(item.get("method") or "exact")),
                 )
                 for item in data.get("fields") or ()
             ),
@@ -115,7 +137,10 @@ def distance_ratio(a: str, b: str) -> float:
 
 
 def _is_typo(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    return distance_ratio(" ".join(sorted(a)), " ".join(sorted(b))) <= TYPO_THRESHOLD
+    left, right = " ".join(sorted(a)), " ".join(sorted(b))
+    if abs(len(left) - len(right)) > TYPO_THRESHOLD * max(len(left), len(right)):
+        return False  # the distance is at least the difference in length: no need to compute it
+    return distance_ratio(left, right) <= TYPO_THRESHOLD
 
 
 def _compare_given(learner: str, expected: str) -> FieldMatch:
@@ -149,7 +174,9 @@ def _compare_family(learner: Learner, expected: str) -> FieldMatch:
     if verdict == "MATCH":
         return FieldMatch("family_name", "MATCH", "same family name (case, accents, hyphens and spaces ignored)")
     if learner.birth_name and _compare_family_once(learner.birth_name, expected) == "MATCH":
-        return FieldMatch("family_name", "MATCH", "the expected family name is the learner's birth name")
+        return FieldMatch(
+            "family_name", "MATCH", "the expected family name is the learner's birth name", method="birth_name"
+        )
     if not name_tokens(learner.family_name) or not name_tokens(expected):
         return FieldMatch("family_name", "REVIEW", "family name is missing on one side")
     if verdict == "REVIEW":
@@ -157,6 +184,91 @@ def _compare_family(learner: Learner, expected: str) -> FieldMatch:
             "family_name", "REVIEW", "family names are similar but not equal (part of a compound name or a typo)"
         )
     return FieldMatch("family_name", "MISMATCH", "family names differ")
+
+
+def _compare_full_name(full_name: str, given: str, family: str) -> Verdict | None:
+    """One full name (``alternativeName``) against given and family names together, in any order."""
+    ours = name_tokens(full_name)
+    given_tokens, family_tokens = name_tokens(given), name_tokens(family)
+    theirs = given_tokens + family_tokens
+    if not ours or not given_tokens or not family_tokens:
+        return None
+    joined = "".join(ours)
+    if sorted(ours) == sorted(theirs) or joined in {"".join(theirs), "".join(family_tokens + given_tokens)}:
+        return "MATCH"
+    if set(ours) < set(theirs) or set(theirs) < set(ours) or _is_typo(ours, theirs):
+        return "REVIEW"
+    return "MISMATCH"
+
+
+def _by_alternative_name(learner: Learner, expected: ExpectedIdentity) -> tuple[FieldMatch, FieldMatch] | None:
+    """Both name fields by the document's alternative name, when it agrees (MATCH or REVIEW) at all."""
+    if learner.alternative_name is None:
+        return None
+    verdict = _compare_full_name(learner.alternative_name.value, expected.given_names, expected.family_name)
+    if verdict not in {"MATCH", "REVIEW"}:
+        return None
+    reason = (
+        "the document's alternative name is the applicant's given and family names (case, accents and order ignored)"
+        if verdict == "MATCH"
+        else "the document's alternative name and the applicant's names agree only in part or with a small difference"
+    )
+    return (
+        FieldMatch("given_names", verdict, reason, method="alternative_name"),
+        FieldMatch("family_name", verdict, reason, method="alternative_name"),
+    )
+
+
+def _spellings(name: str) -> tuple[str, ...]:
+    """The name as written and its Latin spellings (only the name when it is written in Latin)."""
+    return (name, *latin_spellings(name))
+
+
+def _agrees(verdict: Verdict | None) -> bool:
+    return verdict in {"MATCH", "REVIEW"}
+
+
+def _by_transliteration(learner: Learner, expected: ExpectedIdentity) -> dict[FieldName, FieldMatch]:
+    """REVIEW for each name field whose names agree once one side (or both) is written in Latin letters.
+
+    The names as written are compared elsewhere; here only pairs with at least one Latin spelling count.
+    """
+    found: dict[FieldName, FieldMatch] = {}
+    given, family = _spellings(expected.given_names), _spellings(expected.family_name)
+
+    def transliterated(ours: tuple[str, ...], theirs: tuple[str, ...], compare: Callable[[str, str], bool]) -> bool:
+        return any(compare(a, b) for a in ours for b in theirs if not (a is ours[0] and b is theirs[0]))
+
+    if transliterated(_spellings(learner.given_names), given, lambda a, b: _agrees(_compare_given(a, b).verdict)):
+        found["given_names"] = FieldMatch(
+            "given_names", "REVIEW", "given names agree only once transliterated", method="transliteration"
+        )
+    family_names = [learner.family_name] + ([learner.birth_name] if learner.birth_name else [])
+    if any(
+        transliterated(_spellings(name), family, lambda a, b: _agrees(_compare_family_once(a, b)))
+        for name in family_names
+    ):
+        found["family_name"] = FieldMatch(
+            "family_name", "REVIEW", "family names agree only once transliterated", method="transliteration"
+        )
+    if learner.alternative_name is not None:
+        full = _spellings(learner.alternative_name.value)
+        if any(
+            _agrees(_compare_full_name(a, g, f))
+            for a in full
+            for g in given
+            for f in family
+            if not (a is full[0] and g is given[0] and f is family[0])
+        ):
+            reason = "the document's alternative name and the applicant's names agree only once transliterated"
+            for field in ("given_names", "family_name"):
+                found.setdefault(field, FieldMatch(field, "REVIEW", reason, method="transliteration"))
+    return found
+
+
+def _best(candidates: list[FieldMatch]) -> FieldMatch:
+    """The best verdict; among equal ones the preferred method (:data:`METHODS`)."""
+    return min(candidates, key=lambda match: (_RANK[match.verdict], METHODS.index(match.method)))
 
 
 def _compare_birth_date(learner: date | None, expected: date) -> FieldMatch:
@@ -180,9 +292,26 @@ def _overall(fields: tuple[FieldMatch, ...]) -> Verdict:
 
 def match_identity(learner: Learner, expected: ExpectedIdentity) -> IdentityResult:
     """Compare the learner of an ELMO document with the expected applicant, field by field."""
-    fields = (
-        _compare_given(learner.given_names, expected.given_names),
-        _compare_family(learner, expected.family_name),
-        _compare_birth_date(learner.birth_date, expected.birth_date),
-    )
+    full_name = learner.alternative_name.value if learner.alternative_name else ""
+    names = (learner.given_names, learner.family_name, learner.birth_name or "", full_name)
+    if any(len(name) > MAX_COMPARED_NAME_CHARS for name in (*names, expected.given_names, expected.family_name)):
+        reason = "a name is too long to compare"
+        fields = (
+            FieldMatch("given_names", "REVIEW", reason),
+            FieldMatch("family_name", "REVIEW", reason),
+            _compare_birth_date(learner.birth_date, expected.birth_date),
+        )
+        return IdentityResult(verdict=_overall(fields), fields=fields)
+    given = [_compare_given(learner.given_names, expected.given_names)]
+    family = [_compare_family(learner, expected.family_name)]
+    if given[0].verdict != "MATCH" or family[0].verdict != "MATCH":
+        alternative = _by_alternative_name(learner, expected)
+        if alternative is not None:
+            given.append(alternative[0])
+            family.append(alternative[1])
+        if _best(given).verdict != "MATCH" or _best(family).verdict != "MATCH":
+            transliterated = _by_transliteration(learner, expected)
+            given.extend(match for field, match in transliterated.items() if field == "given_names")
+            family.extend(match for field, match in transliterated.items() if field == "family_name")
+    fields = (_best(given), _best(family), _compare_birth_date(learner.birth_date, expected.birth_date))
     return IdentityResult(verdict=_overall(fields), fields=fields)

@@ -15,6 +15,7 @@ from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.evidence import StoredObjects
 from emrex_emc.core.identity import IdentityResult
 from emrex_emc.core.protocol import Status
+from emrex_emc.core.provenance import Provenance
 from emrex_emc.core.signature_facts import SignatureFacts
 from emrex_emc.core.text import clip
 
@@ -82,6 +83,8 @@ class ResultSummary:
     total_ects: str
     report_count: int
     attachment_count: int
+    document_types: tuple[str, ...] = ()
+    """ELMO 2.1 document types (Diploma, Certificate, Enrolment, Admission), sorted; empty for ELMO 1."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -90,6 +93,7 @@ class ResultSummary:
             "total_ects": self.total_ects,
             "report_count": self.report_count,
             "attachment_count": self.attachment_count,
+            "document_types": list(self.document_types),
         }
 
     @classmethod
@@ -102,6 +106,7 @@ class ResultSummary:
             total_ects=str(data.get("total_ects", "0")),
             report_count=int(data.get("report_count", 0)),
             attachment_count=int(data.get("attachment_count", 0)),
+            document_types=tuple(str(kind) for kind in data.get("document_types") or ()),
         )
 
     def issuer_names(self) -> list[str]:
@@ -114,7 +119,8 @@ class Outcome:
 
     Which fields are present follows the status: ``rejected`` has ``error`` (and ``s3`` when a payload was
     kept as evidence), ``provider_error`` has ``return_message``, ``received`` has everything a verified
-    document gives (``summary``, ``signature``, ``identity``, ``elmo_version``, ``s3``, ``warnings``).
+    document gives (``summary``, ``signature``, ``identity``, ``elmo_version``, ``s3``, ``warnings``,
+    ``provenance``).
     """
 
     status: Status
@@ -133,6 +139,8 @@ class Outcome:
     elmo_version: str | None = None
     s3: StoredObjects | None = None
     warnings: tuple[Notice, ...] = ()
+    provenance: Provenance | None = None
+    """Whether the EMP covers the institutions that issued the results (None in outcomes stored before it)."""
 
     @property
     def error_code(self) -> str | None:
@@ -166,6 +174,8 @@ class Outcome:
                 elmo_version=self.elmo_version,
                 warnings=[notice.to_json() for notice in self.warnings],
             )
+            if self.provenance is not None:
+                item["provenance"] = self.provenance.to_json()
         if self.s3 is not None:
             item["s3"] = self.s3.to_item()
         return item
@@ -177,6 +187,7 @@ class Outcome:
         signature = item.get("signature")
         identity = item.get("identity")
         s3 = item.get("s3")
+        provenance = item.get("provenance")
         return cls(
             status=Status(str(item["status"])),
             at=str(item.get("at", "")),
@@ -193,6 +204,7 @@ class Outcome:
             warnings=tuple(
                 Notice(str(w.get("code", "")), str(w.get("message", ""))) for w in item.get("warnings") or ()
             ),
+            provenance=Provenance.from_json(provenance) if isinstance(provenance, Mapping) else None,
         )
 
 

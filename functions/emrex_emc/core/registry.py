@@ -8,14 +8,59 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 MAX_REGISTRY_BYTES = 20 * 1024 * 1024
 """Largest registry document fetched or parsed (the EWP catalogue of every EWP host is a few MB)."""
 EMREX_1 = "emrex-1"
 """The protocol of EWP / EMREG v1 EMPs: EMREX 1 on the wire, results signed with the EMP's X.509 certificates."""
+
+
+@dataclass(frozen=True)
+class CoveredInstitution:
+    """An institution an EMP covers (EWP: its host's ``institutions-covered``), with what identifies it.
+
+    ``hei_id`` is its SCHAC id in the EWP catalogue; ``other_ids`` the catalogue's ``other-id`` values
+    (erasmus, pic, previous-schac, ...) as ``(type, value)``; ``names`` its names as ``(lang, name)``. An
+    EMREG list names its institutions only (``hei_id`` None, no ids).
+    """
+
+    hei_id: str | None = None
+    other_ids: tuple[tuple[str, str], ...] = ()
+    names: tuple[tuple[str | None, str], ...] = ()
+
+    @property
+    def name(self) -> str | None:
+        """The English name if there is one, else the first name."""
+        english = next((name for lang, name in self.names if lang and lang.lower().startswith("en")), None)
+        return english or (self.names[0][1] if self.names else None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hei_id": self.hei_id,
+            "other_ids": [{"type": kind, "value": value} for kind, value in self.other_ids],
+            "names": [{"lang": lang, "value": name} for lang, name in self.names],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CoveredInstitution:
+        hei_id = data.get("hei_id")
+        return cls(
+            hei_id=None if hei_id is None else str(hei_id),
+            other_ids=tuple((str(item["type"]), str(item["value"])) for item in data.get("other_ids") or ()),
+            names=tuple(
+                (None if item.get("lang") is None else str(item["lang"]), str(item["value"]))
+                for item in data.get("names") or ()
+            ),
+        )
+
+
+def _covered_from_json(items: Iterable[Mapping[str, Any]] | None) -> tuple[CoveredInstitution, ...]:
+    return tuple(CoveredInstitution.from_json(item) for item in items or ())
 
 
 @dataclass(frozen=True)
@@ -34,6 +79,25 @@ class Emp:
     single_fetch: bool = False
     """EMREG ``singleFetch``: the country has one EMP per institution."""
     source: str = "ewp"
+    covered: tuple[CoveredInstitution, ...] = ()
+    """The institutions the EMP covers, with their ids (what provenance checks issuers against)."""
+
+    @property
+    def host(self) -> str:
+        """The host name of the EMP's URL (what the chooser shows next to its name)."""
+        try:
+            return urlsplit(self.url).hostname or ""
+        except ValueError:
+            return ""
+
+    @property
+    def institution_names(self) -> tuple[str, ...]:
+        """The entry's own institution names, then the names of the institutions it covers (no repeats)."""
+        names = dict.fromkeys(self.institutions)
+        for institution in self.covered:
+            for _, name in institution.names:
+                names.setdefault(name)
+        return tuple(names)
 
     @property
     def label(self) -> str:
@@ -69,6 +133,7 @@ class Emp:
             "certificates": [base64.b64encode(der).decode("ascii") for der in self.certificates],
             "single_fetch": self.single_fetch,
             "source": self.source,
+            "covered": [institution.to_json() for institution in self.covered],
         }
 
     @classmethod
@@ -82,7 +147,13 @@ class Emp:
             certificates=tuple(base64.b64decode(c) for c in data.get("certificates", ())),
             single_fetch=bool(data.get("single_fetch", False)),
             source=str(data.get("source", "ewp")),
+            covered=_covered_from_json(data.get("covered")),  # absent in snapshots of earlier versions
         )
+
+
+def fold_id(value: str) -> str:
+    """An identifier as compared: whitespace collapsed, case folded (``G  ATHINE01`` = ``g athine01``)."""
+    return " ".join(value.split()).casefold()
 
 
 def emp_id(country: str, url: str) -> str:

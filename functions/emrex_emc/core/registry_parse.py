@@ -24,8 +24,8 @@ from lxml import etree
 
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.policy import XmlLimits
-from emrex_emc.core.registry import MAX_REGISTRY_BYTES, Emp, emp_id
-from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, clip
+from emrex_emc.core.registry import MAX_REGISTRY_BYTES, CoveredInstitution, Emp, emp_id, fold_id
+from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, clip, is_clean
 from emrex_emc.core.xmlsafe import parse_xml
 
 PRODUCTION_CATALOGUE_URL = "https://registry.erasmuswithoutpaper.eu/catalogue-v1.xml"
@@ -55,6 +55,13 @@ MAX_INSTITUTIONS_PER_EMP = 200
 """Institutions kept per EMP: a national EMP lists every institution of its country (under 100 today)."""
 MAX_INSTITUTION_CHARS = MAX_FIELD_CHARS
 """Longest institution name; a longer one is clipped."""
+MAX_IDS_PER_INSTITUTION = 10
+"""``other-id`` values kept per covered institution (a real one has 2-5: erasmus, pic, erasmus-charter, ...)."""
+MAX_NAMES_PER_INSTITUTION = 5
+"""Names kept per covered institution (one per language; catalogues give one to three)."""
+MAX_ID_CHARS = 100
+"""Longest institution identifier kept (SCHAC ids, Erasmus codes and PICs are far shorter). Identifiers are kept
+as written (``G  ATHINE01`` has two spaces) or dropped: a longer one, or one with control characters, is left out."""
 MAX_CERTIFICATES_PER_EMP = 5
 """Certificates kept per EMP: a key rotation needs two; more are dropped with a notice."""
 MAX_CERTIFICATE_BYTES = 16 * 1024
@@ -77,6 +84,7 @@ _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 _Entry = TypeVar("_Entry")
 
@@ -221,8 +229,9 @@ def _country(raw: str) -> str:
 
 
 def _institutions(values: Sequence[object], label: str, out: _Collector) -> tuple[str, ...]:
-    """Clipped institution names; values that are not text or empty are left out."""
-    names = [name for name in (clip(v, MAX_INSTITUTION_CHARS) for v in values if isinstance(v, str)) if name]
+    """Clipped institution names (text, or an object's ``name`` as in the EMREG draft); others are left out."""
+    texts = [value.get("name") if isinstance(value, Mapping) else value for value in values]
+    names = [name for name in (clip(v, MAX_INSTITUTION_CHARS) for v in texts if isinstance(v, str)) if name]
     if len(names) > MAX_INSTITUTIONS_PER_EMP:
         out.notice(
             NOTICE_ENTRY_TRIMMED,
@@ -315,6 +324,7 @@ def parse_ewp_catalogue(data: bytes, *, allow_loopback_http: bool = False) -> Pa
     if _local(root) not in {"catalogue", "manifest"}:
         raise _invalid(f"the root element is <{clip(_local(root))}>, expected an EWP <catalogue>")
     out = _Collector(source="ewp")
+    catalogue = _CatalogueInstitutions(root)
 
     def read(entry: etree._Element) -> Emp:
         url = _emp_url(_one_text(entry, "url"), allow_loopback_http)
@@ -329,9 +339,90 @@ def parse_ewp_catalogue(data: bytes, *, allow_loopback_http: bool = False) -> Pa
             institutions=_institutions(_texts(entry, "institution"), label, out),
             certificates=_certificates(_texts(entry, "certificate"), label, out),
             source="ewp",
+            covered=catalogue.covered_by(entry, label, out),
         )
 
     return out.collect("EMREX", _emrex_entries(root, out), read)
+
+
+class _CatalogueInstitutions:
+    """The catalogue's ``institutions`` (``hei`` elements by folded SCHAC id), indexed on first use."""
+
+    def __init__(self, root: etree._Element) -> None:
+        self._root = root
+        self._by_id: dict[str, etree._Element] | None = None
+
+    def find(self, hei_id: str) -> etree._Element | None:
+        if self._by_id is None:
+            self._by_id = {}
+            for institutions in self._root:
+                if _local(institutions) != "institutions":
+                    continue
+                for hei in institutions:
+                    if _local(hei) == "hei" and isinstance(hei.get("id"), str):
+                        self._by_id.setdefault(fold_id(hei.get("id", "")), hei)
+        return self._by_id.get(fold_id(hei_id))
+
+    def covered_by(self, entry: etree._Element, label: str, out: _Collector) -> tuple[CoveredInstitution, ...]:
+        """The institutions the entry's host covers (``institutions-covered``), then those of the entry's own
+        ``institution`` values that are catalogue hei-ids; each with its ``other-id`` values and names."""
+        found: dict[str, tuple[str, etree._Element | None]] = {}
+        for hei_id, inline in _host_coverage(entry):
+            if _usable_id(hei_id):
+                found.setdefault(fold_id(hei_id), (hei_id, inline))
+        for value in _texts(entry, "institution"):
+            if _usable_id(value) and self.find(value) is not None:
+                found.setdefault(fold_id(value), (value, None))
+        if len(found) > MAX_INSTITUTIONS_PER_EMP:
+            out.notice(
+                NOTICE_ENTRY_TRIMMED,
+                f"{label} covers {len(found)} institutions; the first {MAX_INSTITUTIONS_PER_EMP} are kept",
+            )
+        covered = []
+        for hei_id, inline in list(found.values())[:MAX_INSTITUTIONS_PER_EMP]:
+            hei = inline if inline is not None else self.find(hei_id)
+            covered.append(_covered_institution(hei_id, hei))
+        return tuple(covered)
+
+
+def _host_coverage(entry: etree._Element) -> Iterator[tuple[str, etree._Element | None]]:
+    """The hei-ids the entry's ``host`` covers: ``hei-id`` texts (catalogue), or ``hei`` elements (manifest)."""
+    host = entry.getparent()
+    while host is not None and _local(host) != "host":
+        host = host.getparent()
+    if host is None:
+        return
+    for covered in host:
+        if _local(covered) != "institutions-covered":
+            continue
+        for child in covered:
+            if _local(child) == "hei-id":
+                yield (child.text or "").strip(), None
+            elif _local(child) == "hei":
+                yield (child.get("id") or "").strip(), child
+
+
+def _usable_id(value: str) -> bool:
+    return 0 < len(value) <= MAX_ID_CHARS and is_clean(value)
+
+
+def _covered_institution(hei_id: str, hei: etree._Element | None) -> CoveredInstitution:
+    """``hei_id`` with the ``other-id`` values and names of its catalogue ``hei`` element (if any), capped."""
+    other_ids: list[tuple[str, str]] = []
+    names: list[tuple[str | None, str]] = []
+    for child in hei if hei is not None else ():
+        local = _local(child)
+        value = (child.text or "").strip()
+        kind = child.get("type") or ""
+        usable = _usable_id(value) and _usable_id(kind)
+        if local == "other-id" and usable and len(other_ids) < MAX_IDS_PER_INSTITUTION:
+            other_ids.append((kind, value))
+        elif local == "name" and len(names) < MAX_NAMES_PER_INSTITUTION:
+            name = clip(value, MAX_INSTITUTION_CHARS)
+            lang = child.get(_XML_LANG)
+            if name:
+                names.append((clip(lang, 20) if lang else None, name))
+    return CoveredInstitution(hei_id=hei_id, other_ids=tuple(other_ids), names=tuple(names))
 
 
 def _emrex_entries(root: etree._Element, out: _Collector) -> Iterator[etree._Element]:
@@ -346,9 +437,14 @@ def _emrex_entries(root: etree._Element, out: _Collector) -> Iterator[etree._Ele
 
 
 def render_ewp_catalogue(emps: Iterable[Emp]) -> bytes:
-    """A minimal valid EWP catalogue with one host per EMP (for the local runner and tests)."""
+    """A minimal valid EWP catalogue with one host per EMP (for the local runner and tests).
+
+    Each host lists the hei-ids of the EMP's covered institutions; the catalogue's ``institutions`` describe
+    them (``other-id`` values and names; the hei-id stands in for a name, which the schema requires).
+    """
     nsmap: Any = {None: CATALOGUE_NS, "emrex": DAP_NS}  # lxml-stubs reject the None (default) prefix
     root = etree.Element(f"{{{CATALOGUE_NS}}}catalogue", nsmap=nsmap)
+    described: dict[str, CoveredInstitution] = {}
     for emp in emps:
         host = etree.SubElement(root, f"{{{CATALOGUE_NS}}}host")
         apis = etree.SubElement(host, f"{{{CATALOGUE_NS}}}apis-implemented")
@@ -358,7 +454,24 @@ def render_ewp_catalogue(emps: Iterable[Emp]) -> bytes:
         fields += [("certificate", base64.b64encode(der).decode("ascii")) for der in emp.certificates]
         for name, text in fields:
             etree.SubElement(entry, f"{{{DAP_NS}}}{name}").text = text
-    etree.SubElement(root, f"{{{CATALOGUE_NS}}}institutions")
+        hei_ids = [institution.hei_id for institution in emp.covered if institution.hei_id]
+        if hei_ids:
+            covered = etree.SubElement(host, f"{{{CATALOGUE_NS}}}institutions-covered")
+            for hei_id in hei_ids:
+                etree.SubElement(covered, f"{{{CATALOGUE_NS}}}hei-id").text = hei_id
+        for institution in emp.covered:
+            if institution.hei_id:
+                described.setdefault(institution.hei_id, institution)
+    institutions = etree.SubElement(root, f"{{{CATALOGUE_NS}}}institutions")
+    for hei_id, institution in described.items():
+        hei = etree.SubElement(institutions, f"{{{CATALOGUE_NS}}}hei", id=hei_id)
+        for kind, value in institution.other_ids:
+            etree.SubElement(hei, f"{{{CATALOGUE_NS}}}other-id", type=kind).text = value
+        for lang, name in institution.names or ((None, hei_id),):
+            element = etree.SubElement(hei, f"{{{CATALOGUE_NS}}}name")
+            element.text = name
+            if lang:
+                element.set(_XML_LANG, lang)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
@@ -422,15 +535,17 @@ def _emreg_emp(entry: Any, single_fetch: frozenset[str], allow_loopback_http: bo
         certificate = _pem_or_base64_der(_json_text(entry, "pubKey"))
     except ValueError as exc:
         raise _SkipEntry(f"({label}) has an unreadable 'pubKey' certificate ({clip(exc)})") from None
+    institutions = _institutions(raw_institutions, label, out)
     return Emp(
         id=emp_id(country, url),
         name=name,
         url=url,
         country=country,
-        institutions=_institutions(raw_institutions, label, out),
+        institutions=institutions,
         certificates=(certificate,),
         single_fetch=country in single_fetch,
         source="emreg",
+        covered=tuple(CoveredInstitution(names=((None, institution),)) for institution in institutions),
     )
 
 

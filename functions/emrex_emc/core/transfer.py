@@ -17,6 +17,7 @@ from typing import Any
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.protocol import Status
+from emrex_emc.core.provenance import Coverage
 from emrex_emc.core.registry import EMREX_1, Emp
 
 PENDING_GRACE_SECONDS = 86400
@@ -105,6 +106,8 @@ class Transfer:
     pinned_certs: tuple[bytes, ...] = ()
     """DER certificates of the EMP when it was chosen: the only keys its results are verified with."""
     outcome: Outcome | None = None
+    pinned_coverage: Coverage | None = None
+    """What the registry said the EMP covers when it was chosen: its results' issuers are judged by it."""
 
     @classmethod
     def new(cls, request: EnrolmentRequest, *, transfer_id: str, created_at: str, deadline: int) -> Transfer:
@@ -155,6 +158,8 @@ class Transfer:
             item["emp"] = self.emp.to_json()
         if self.outcome is not None:
             item["outcome"] = self.outcome.to_item()
+        if self.pinned_coverage is not None:
+            item["pinned_coverage"] = self.pinned_coverage.to_json()
         return item
 
     @classmethod
@@ -162,6 +167,7 @@ class Transfer:
         emp = item.get("emp")
         outcome = item.get("outcome")
         session_id = item.get("emrex_session_id")
+        coverage = item.get("pinned_coverage")
         return cls(
             id=str(item["id"]),
             applicant_id=str(item["applicant_id"]),
@@ -179,6 +185,7 @@ class Transfer:
             emp=EmpRef.from_json(emp) if isinstance(emp, Mapping) else None,
             pinned_certs=tuple(base64.b64decode(c) for c in item.get("pinned_certs") or ()),
             outcome=Outcome.from_item(outcome) if isinstance(outcome, Mapping) else None,
+            pinned_coverage=Coverage.from_json(coverage) if isinstance(coverage, Mapping) else None,
         )
 
 

@@ -2,19 +2,32 @@
 
 The mock EMP serves it at ``/catalogue-v1.xml``, so the real registry refresh fetches it over HTTP
 exactly as it fetches the EWP Registry in AWS. A copy is written to ``.local/`` for people to look at.
+Its host declares the institutions the mock EMP covers (:data:`MOCK_EMP_COVERS`, described in the
+catalogue's ``institutions`` with their ids), so issuer provenance works locally as with the real registry:
+the mock EMP's results from those institutions are ``covered``, from any other ``not_covered``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from emrex_emc.core.registry import Emp, emp_id
+from emrex_emc.core.registry import CoveredInstitution, Emp, emp_id
 from emrex_emc.core.registry_parse import render_ewp_catalogue
 from emrex_emc.core.text import clip
+from emrex_emc.local.elmo_factory import ATHENS, VOORBEELD, Institution
 
 MOCK_EMP_COUNTRY = "FI"
 MOCK_EMP_NAME = "EMREX mock EMP (local)"
 MOCK_EMP_INSTITUTION = "Demo University of Testing"
+MOCK_EMP_COVERS = (VOORBEELD, ATHENS)
+"""The issuers of the mock EMP's documents (all scenarios but ``issuer-not-covered``)."""
+
+
+def covered_institution(institution: Institution) -> CoveredInstitution:
+    """A factory institution as a catalogue describes it: its schac id is the hei-id, the others are other-ids."""
+    schac = next(value for kind, value in institution.identifiers if kind == "schac")
+    others = tuple((kind, value) for kind, value in institution.identifiers if kind != "schac")
+    return CoveredInstitution(hei_id=schac, other_ids=others, names=((institution.lang, institution.name),))
 
 
 def mock_emp_entry(url: str, certificate_der: bytes) -> Emp:
@@ -25,6 +38,7 @@ def mock_emp_entry(url: str, certificate_der: bytes) -> Emp:
         country=MOCK_EMP_COUNTRY,
         institutions=(MOCK_EMP_INSTITUTION,),
         certificates=(certificate_der,),
+        covered=tuple(covered_institution(institution) for institution in MOCK_EMP_COVERS),
     )
 
 

@@ -1,4 +1,4 @@
-"""Realistic ELMO test documents: signing identities, ELMO 1.7-shaped XML, signatures, encodings, PDFs.
+"""Realistic ELMO test documents: signing identities, ELMO 1.7- and 2.1.1-shaped XML, signatures, encodings, PDFs.
 
 Used by the tests, the benchmarks and the mock EMP. Nothing here is used to verify anything: the
 signing side only has to produce what real EMPs produce (Java-style unprefixed ``<Signature>`` with
@@ -101,6 +101,40 @@ def generate_signing_identity(
     return SigningIdentity(key_pem=key_pem, cert_pem=cert.public_bytes(serialization.Encoding.PEM))
 
 
+@dataclass(frozen=True)
+class Institution:
+    """An institution as an ELMO ``Issuer`` gives it (a report's issuer, an enrolment institution)."""
+
+    name: str
+    country: str
+    """As the document writes it: an alpha-2 code (``type="ISO"``) or an alpha-3 code (an EU authority URI)."""
+    identifiers: tuple[tuple[str, str], ...]
+    """``(type, value)``: schac, erasmus, pic, ..."""
+    url: str
+    lang: str = "en"
+
+
+VOORBEELD = Institution(
+    name="Universiteit van Voorbeeld",
+    country="NL",
+    identifiers=(("schac", "voorbeeld.example.nl"),),
+    url="https://www.voorbeeld.example.nl",
+)
+"""The issuer of :func:`build_elmo`'s documents (whatever ``issuer_name`` and ``country`` say)."""
+ATHENS = Institution(
+    name="National and Kapodistrian University of Athens",
+    country="EL",  # the EU's code for Greece, as Greek EMPs write it
+    identifiers=(("schac", "uoa.gr"), ("erasmus", "G  ATHINE01"), ("pic", "999863963")),
+    url="https://www.uoa.gr",
+)
+OSLO = Institution(
+    name="University of Oslo",
+    country="NOR",
+    identifiers=(("schac", "uio.no"), ("erasmus", "N  OSLO01")),
+    url="https://www.uio.no",
+)
+
+
 def build_elmo(
     *,
     given_names: str,
@@ -128,9 +162,10 @@ def build_elmo(
     report = builder.add(root, "report")
     issuer = builder.add(report, "issuer")
     builder.add(issuer, "country", country)
-    builder.add(issuer, "identifier", "voorbeeld.example.nl", type="schac")
+    for kind, value in VOORBEELD.identifiers:
+        builder.add(issuer, "identifier", value, type=kind)
     builder.add(issuer, "title", issuer_name, lang="en")
-    builder.add(issuer, "url", "https://www.voorbeeld.example.nl")
+    builder.add(issuer, "url", VOORBEELD.url)
 
     degree = builder.los(report, "DEG-1", "Bachelor of Science in Computer Science", "Degree Programme")
     builder.instance(degree, credits=str(courses * 6), result=grade)
@@ -166,12 +201,31 @@ class _Builder:
         element.text = text
         return element
 
-    def los(self, parent: etree._Element, code: str, title: str, kind: str) -> etree._Element:
+    def los(
+        self, parent: etree._Element, code: str, title: str, kind: str, *, document_type: str | None = None
+    ) -> etree._Element:
         los = self.add(parent, "learningOpportunitySpecification")
         self.add(los, "identifier", code, type="local")
         self.add(los, "title", title, lang="en")
         self.add(los, "type", kind)
+        if document_type is not None:
+            self.add(los, "documentType", document_type)
         return los
+
+    def country(self, parent: etree._Element, local: str, code: str) -> None:
+        """An ELMO 2.1 country: ``type="ISO"`` for alpha-2, the EU authority URI (``type="URI"``) for alpha-3."""
+        if len(code) == 3:
+            self.add(parent, local, EU_COUNTRY_URI + code, type="URI")
+        else:
+            self.add(parent, local, code, type="ISO")
+
+    def issuer(self, parent: etree._Element, local: str, institution: Institution) -> None:
+        element = self.add(parent, local)
+        self.country(element, "country", institution.country)
+        for kind, value in institution.identifiers:
+            self.add(element, "identifier", value, type=kind)
+        self.add(element, "title", institution.name, lang=institution.lang)
+        self.add(element, "url", institution.url)
 
     def instance(self, los: etree._Element, *, credits: str, result: str) -> None:
         loi = self.add(self.add(los, "specifies"), "learningOpportunityInstance")
@@ -183,6 +237,85 @@ class _Builder:
         self.add(credit, "scheme", "ects")
         self.add(credit, "value", credits)
         self.add(loi, "languageOfInstruction", "en")
+
+
+EU_COUNTRY_URI = "http://publications.europa.eu/resource/authority/country/"
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    institution: Institution
+    date: dt.date
+    year_start: dt.date
+    year_end: dt.date
+
+
+def build_elmo_21(
+    *,
+    given_names: str,
+    family_name: str,
+    birth_date: dt.date,
+    alternative_name: tuple[str, str] | None = None,
+    citizenship: str = "GRC",
+    country_of_birth: str | None = "GR",
+    issuer: Institution = ATHENS,
+    document_type: str | None = "Diploma",
+    enrolment: Enrolment | None = None,
+    courses: int = 3,
+    grade: str = "8",
+) -> bytes:
+    """An unsigned ELMO 2.1.1 document (namespace ``tree/v2``) that the 2.1.1 XSD accepts.
+
+    ``alternative_name`` is ``(full name, xml:lang)``; without it the element is there but empty (the XSD
+    requires it). Countries of three letters are written as EU authority URIs (``type="URI"``), of two as
+    ``type="ISO"``. ``document_type`` None leaves ``documentType`` out (a Diploma by the XSD's rule). With
+    ``enrolment`` the degree is in progress and its instance carries the enrolment (an enrolment proof).
+    """
+    builder = _Builder(ELMO_NAMESPACES["v2"])
+    root = etree.Element(builder.tag("elmo"), nsmap=cast(Any, {None: builder.namespace}))
+    builder.add(root, "generatedDate", "2025-07-01T12:00:00+02:00")
+    learner = builder.add(root, "learner")
+    builder.country(learner, "citizenship", citizenship)
+    builder.add(learner, "identifier", "urn:schac:personalUniqueCode:int:esi:uoa.gr:1115201800123", type="esi")
+    builder.add(learner, "givenNames", given_names)
+    builder.add(learner, "familyName", family_name)
+    name, lang = alternative_name or (None, None)
+    builder.add(learner, "alternativeName", name, lang=lang)
+    builder.add(learner, "dateOfBirth", birth_date.isoformat())
+    builder.add(learner, "bday", birth_date.isoformat())  # ELMO 2.1 asks EMPs to send both for a while
+    if country_of_birth is not None:
+        builder.country(learner, "countryOfBirth", country_of_birth)
+
+    report = builder.add(root, "report")
+    builder.issuer(report, "issuer", issuer)
+    in_progress = enrolment is not None
+    title = "Bachelor of Science in Informatics"
+    degree = builder.los(report, "DEG-21", title, "Degree Programme", document_type=document_type)
+    loi = builder.add(builder.add(degree, "specifies"), "learningOpportunityInstance")
+    if enrolment is not None:
+        element = builder.add(loi, "enrolment")
+        builder.issuer(element, "enrolmentInstitution", enrolment.institution)
+        builder.add(element, "enrolmentDate", enrolment.date.isoformat())
+        year = builder.add(element, "academicYear")
+        builder.add(year, "start", enrolment.year_start.isoformat())
+        builder.add(year, "end", enrolment.year_end.isoformat())
+    builder.add(loi, "start", "2021-09-01")
+    if not in_progress:
+        builder.add(loi, "date", "2025-06-30")
+    builder.add(loi, "duration", "P4Y")
+    builder.add(loi, "status", "in-progress" if in_progress else "passed")
+    if not in_progress:
+        builder.add(loi, "resultLabel", grade)
+    credit = builder.add(loi, "credit")
+    builder.add(credit, "scheme", "ects")
+    builder.add(credit, "value", str(courses * 6))
+    builder.add(loi, "languageOfInstruction", "el")
+    for index in range(courses):
+        part = builder.add(degree, "hasPart")
+        course = builder.los(part, f"C21-{index:04d}", _COURSE_NAMES[index % len(_COURSE_NAMES)], "Course")
+        builder.instance(course, credits="6", result=grade)
+    builder.add(report, "issueDate", "2025-07-01T12:00:00+02:00")
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
 def sample_elmo(courses: int, *, pdf_size: int = 0, namespace_version: str = "v1") -> bytes:

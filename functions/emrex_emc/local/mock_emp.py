@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from emrex_emc.core.transliterate import latin_spellings, needs_transliteration
 from emrex_emc.local import elmo_factory
 from emrex_emc.local.apigw import Route
-from emrex_emc.local.elmo_factory import SignatureStyle, SigningIdentity
+from emrex_emc.local.elmo_factory import ATHENS, OSLO, SignatureStyle, SigningIdentity
 from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HttpRequest, HttpResponse, html_response
 
@@ -65,6 +66,13 @@ class Scenario:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("ok", "Results: a few courses and a PDF transcript", "NCP_OK"),
+    Scenario(
+        "elmo21-greek", "ELMO 2.1: a Greek graduate (type the learner in Greek: Latin names are sent too)", "NCP_OK"
+    ),
+    Scenario("enrolment-proof", "ELMO 2.1: an enrolment proof (Enrolment, in progress)", "NCP_OK"),
+    Scenario(
+        "issuer-not-covered", "Results from an institution this EMP does not cover (University of Oslo)", "NCP_OK"
+    ),
     Scenario("ok-large-pdf", "Results with a large PDF transcript (about 2.5 MB)", "NCP_OK"),
     Scenario("cancel", "I cancel the transfer", "NCP_CANCEL", "The student cancelled.", sends_elmo=False),
     Scenario("no-results", "No results to transfer", "NCP_NO_RESULTS", "No results found.", sends_elmo=False),
@@ -76,6 +84,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("unregistered-key", "Signed by a key that is not in the registry", "NCP_OK"),
 )
 SCENARIO_IDS = tuple(scenario.id for scenario in SCENARIOS)
+ELMO_21_SCENARIOS = frozenset({"elmo21-greek", "enrolment-proof", "issuer-not-covered"})
+"""Scenarios answering with an ELMO 2.1.1 document (the others send ELMO 1.7-shaped ones)."""
+ENROLMENT = elmo_factory.Enrolment(ATHENS, date(2022, 9, 1), date(2025, 9, 1), date(2026, 8, 31))
 
 
 @dataclass(frozen=True)
@@ -140,13 +151,16 @@ class MockEmp:
         person = OTHER_PERSON if scenario_id == "identity-mismatch" else learner
         pdf_size = {"ok": TRANSCRIPT_PDF_BYTES, "ok-large-pdf": LARGE_PDF_BYTES}.get(scenario_id)
         pdf = elmo_factory.make_pdf(pdf_size) if pdf_size else None
-        xml = elmo_factory.build_elmo(
-            given_names=person.given_names,
-            family_name=person.family_name,
-            birth_date=date.fromisoformat(person.birth_date),
-            courses=3,
-            pdf_bytes=pdf,
-        )
+        if scenario_id in ELMO_21_SCENARIOS:
+            xml = _elmo_21(scenario_id, person)
+        else:
+            xml = elmo_factory.build_elmo(
+                given_names=person.given_names,
+                family_name=person.family_name,
+                birth_date=date.fromisoformat(person.birth_date),
+                courses=3,
+                pdf_bytes=pdf,
+            )
         style: SignatureStyle = "java-sha1-inclusive" if scenario_id == "sha1-inclusive-java" else "ds-sha256-exclusive"
         identity = self.unregistered_identity if scenario_id == "unregistered-key" else self.identity
         signed = elmo_factory.sign_elmo(xml, identity, style=style)
@@ -237,6 +251,30 @@ class MockEmp:
         ).format(return_url, hidden)
         html = page(lang="en", title="Returning to your EMREX client", body=body)
         return html_response(200, html, extra_headers={"content-security-policy": _AUTO_SUBMIT_CSP})
+
+
+def _elmo_21(scenario_id: str, learner: Learner) -> bytes:
+    """An ELMO 2.1.1 document, as the Greek eDiplomas EMP sends them: the learner in Latin letters (their
+    passport spelling), and in the script they were given in as the ``alternativeName``."""
+    greek = needs_transliteration(learner.given_names + learner.family_name)
+    latin = (_passport(learner.given_names), _passport(learner.family_name)) if greek else None
+    given_names, family_name = latin or (learner.given_names, learner.family_name)
+    alternative = (f"{learner.given_names} {learner.family_name}", "el") if greek else None
+    enrolment = scenario_id == "enrolment-proof"
+    return elmo_factory.build_elmo_21(
+        given_names=given_names,
+        family_name=family_name,
+        birth_date=date.fromisoformat(learner.birth_date),
+        alternative_name=alternative,
+        issuer=OSLO if scenario_id == "issuer-not-covered" else ATHENS,
+        document_type="Enrolment" if enrolment else "Diploma",
+        enrolment=ENROLMENT if enrolment else None,
+    )
+
+
+def _passport(name: str) -> str:
+    spellings = latin_spellings(name)
+    return spellings[0].title() if spellings else name
 
 
 def _read_form(request: HttpRequest) -> dict[str, str]:

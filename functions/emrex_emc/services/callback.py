@@ -40,6 +40,7 @@ from emrex_emc.core.outcome import (
     stored_return_message,
 )
 from emrex_emc.core.protocol import EmpAnswer, ReturnCode, Status, parse_return_code
+from emrex_emc.core.provenance import Coverage, Provenance, assess_provenance
 from emrex_emc.core.state import StateClaims
 from emrex_emc.core.transfer import Transfer, TransferRefused, refused, utc_iso
 from emrex_emc.services.ports import Clock, Evidence, IdFactory, RecordOutcome, StateTokens, Transfers
@@ -157,6 +158,7 @@ class CallbackService:
             elmo_version=verified.document.version,
             s3=stored,
             warnings=capped_warnings(verified.notices),
+            provenance=_provenance(transfer, verified),
         )
 
     def _verify(self, transfer: Transfer, elmo: str, now: float) -> VerifiedElmo:
@@ -209,13 +211,26 @@ class CallbackService:
         return stored if stored is not None else transfer
 
 
+def _provenance(transfer: Transfer, verified: VerifiedElmo) -> Provenance:
+    """The issuers judged by the coverage pinned when the EMP was chosen (by the EMP's country alone for a
+    transfer chosen before coverage was pinned)."""
+    coverage = transfer.pinned_coverage or Coverage(country=transfer.emp.country if transfer.emp else "")
+    return assess_provenance([report.issuer for report in verified.document.reports], coverage)
+
+
 def _smaller_and_smaller(outcome: Outcome) -> Iterator[Outcome]:
     """The outcome, then ever smaller versions of it, ending with a rejection that always fits."""
     yield outcome
     if outcome.status is Status.RECEIVED:
         yield replace(outcome, warnings=outcome.warnings[:5])
         if outcome.summary is not None:
-            yield replace(outcome, warnings=(), summary=replace(outcome.summary, issuers=outcome.summary.issuers[:1]))
+            provenance = outcome.provenance
+            yield replace(
+                outcome,
+                warnings=(),
+                summary=replace(outcome.summary, issuers=outcome.summary.issuers[:1]),
+                provenance=replace(provenance, reports=provenance.reports[:1]) if provenance else None,
+            )
     yield Outcome(
         status=Status.REJECTED,
         at=outcome.at,

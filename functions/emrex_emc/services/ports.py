@@ -13,6 +13,7 @@ from emrex_emc.core.audit import AuditRecord, ErasureRecord
 from emrex_emc.core.events import Event
 from emrex_emc.core.evidence import AttachmentBlob, HashedBytes, StoredObjects
 from emrex_emc.core.outcome import Outcome
+from emrex_emc.core.provenance import Coverage
 from emrex_emc.core.registry import Emp, RegistrySnapshot
 from emrex_emc.core.registry_events import RegistryBaseline
 from emrex_emc.core.state import StateClaims
@@ -29,7 +30,9 @@ class Transfers(Protocol):
 
     def get(self, transfer_id: str) -> Transfer | None: ...
 
-    def choose_emp(self, transfer_id: str, *, emp: Emp, session_id: str, now: int) -> Transfer: ...
+    def choose_emp(
+        self, transfer_id: str, *, emp: Emp, session_id: str, now: int, coverage: Coverage | None = None
+    ) -> Transfer: ...
 
 
 class RecordOutcome(Protocol):

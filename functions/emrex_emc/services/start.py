@@ -1,6 +1,7 @@
 """The student's start link: which EMPs to offer, and choosing one (consuming the link once).
 
-Choosing pins the EMP's certificates to the transfer (only they will verify its results), creates the
+Choosing pins the EMP's certificates to the transfer (only they will verify its results) and its coverage
+(the institutions it may vouch for, see :mod:`emrex_emc.core.provenance`), creates the
 EMREX ``sessionId`` and signs the state carried in the ``returnUrl``. Refusals are ``TransferRefused``
 errors; the web layer renders the chooser, the redirect to the EMP and every refusal.
 """
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import Status, is_valid_transfer_id, new_session_id
+from emrex_emc.core.provenance import Coverage
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.state import StateClaims
 from emrex_emc.core.transfer import Choice, Offer, Transfer, TransferRefused, refused
@@ -37,13 +39,15 @@ class StartService:
 
     def choose(self, transfer_id: str, emp_id: str) -> Choice:
         transfer = self._usable(transfer_id)
-        emp = next((emp for emp in self._emps(transfer) if emp.id == emp_id), None)
+        emps = self._emps(transfer)
+        emp = next((emp for emp in emps if emp.id == emp_id), None)
         if emp is None:
             raise refused(ErrorCode.EMP_UNKNOWN, "no EMP with this id is in the registry", transfer)
         now = int(self._clock())
         session_id = new_session_id()
+        coverage = Coverage.of(emp, emps)
         try:
-            chosen = self._transfers.choose_emp(transfer.id, emp=emp, session_id=session_id, now=now)
+            chosen = self._transfers.choose_emp(transfer.id, emp=emp, session_id=session_id, now=now, coverage=coverage)
         except EmrexError as error:
             raise TransferRefused(error, transfer) from error
         state = self._states.sign(

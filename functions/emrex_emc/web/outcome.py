@@ -87,6 +87,9 @@ def _received(outcome: Outcome, lang: str) -> Markup:
         join(Markup('<tr><th scope="row">{}</th><td>{}</td></tr>').format(k, v or "-") for k, v in rows)
     )
     review = _para(t(lang, "received.review")) if outcome.identity_verdict != "MATCH" else Markup("")
+    provenance = outcome.provenance
+    if provenance is not None and provenance.verdict == "not_covered":
+        review += Markup('<p id="provenance-check">{}</p>').format(t(lang, "received.provenance_check"))
     return _para(t(lang, "received.lead")) + table + review
 
 

@@ -66,8 +66,9 @@ class CountryGroup:
 
 
 def group_emps(emps: Iterable[Emp], *, lang: str, query: str = "") -> list[CountryGroup]:
-    """EMPs matching ``query`` (accent/case-insensitive, on name, institutions and the country's name in any
-    page language), grouped by country and sorted by the country name in ``lang``, then by label."""
+    """EMPs matching ``query`` (accent/case-insensitive, on name, host, the institutions it lists or covers and
+    the country's name in any page language), grouped by country and sorted by the country name in ``lang``,
+    then by label."""
     needle = fold(query.strip())
     by_country: dict[str, list[Emp]] = {}
     for emp in emps:
@@ -82,7 +83,7 @@ def group_emps(emps: Iterable[Emp], *, lang: str, query: str = "") -> list[Count
 
 
 def _search_text(emp: Emp) -> str:
-    parts = [emp.name, emp.label, *emp.institutions, emp.country, *country_names(emp.country)]
+    parts = [emp.name, emp.label, emp.host, *emp.institution_names, emp.country, *country_names(emp.country)]
     return fold(" | ".join(parts))
 
 
@@ -172,16 +173,18 @@ def chooser_page(
 def _emp_item(lang: str, emp: Emp) -> Markup:
     element_id = "emp-" + quote(emp.id, safe="")
     details = Markup("")
-    if not emp.single_fetch and emp.institutions:
-        shown = ", ".join(emp.institutions[:MAX_INSTITUTIONS_SHOWN])
-        extra = len(emp.institutions) - MAX_INSTITUTIONS_SHOWN
+    institutions = emp.institution_names
+    if not emp.single_fetch and institutions:
+        shown = ", ".join(institutions[:MAX_INSTITUTIONS_SHOWN])
+        extra = len(institutions) - MAX_INSTITUTIONS_SHOWN
         if extra > 0:
             shown += " " + t(lang, "chooser.more_institutions", count=extra)
         details = Markup(' <span class="muted">({})</span>').format(shown)
+    host = Markup(' <span class="muted host">{}</span>').format(emp.host) if emp.host else Markup("")
     return Markup(
         '<li><input type="radio" name="emp" id="{id}" value="{value}" required>'
-        '<label for="{id}">{label}</label>{details}</li>'
-    ).format(id=element_id, value=emp.id, label=emp.label, details=details)
+        '<label for="{id}">{label}</label>{host}{details}</li>'
+    ).format(id=element_id, value=emp.id, label=emp.label, host=host, details=details)
 
 
 # --- choosing ----------------------------------------------------------------------------------------

@@ -47,6 +47,10 @@ TEXTS: Source = {
     "received.credits": "Credits (ECTS)",
     "received.attachments": "Attached documents (such as a PDF transcript)",
     "received.review": "The admissions office will check that these results belong to you.",
+    "received.provenance_check": (
+        "The provider that sent these results is not registered for the institution that issued them. "
+        "The admissions office will check them."
+    ),
     "cancelled.title": "The transfer was cancelled",
     "cancelled.lead": "You cancelled the transfer at the provider. No results were received.",
     "cancelled.next": "If you did not mean to cancel, go back to your application and start the import again.",

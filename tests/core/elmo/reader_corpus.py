@@ -13,13 +13,15 @@ import base64
 import hashlib
 import random
 from collections.abc import Callable
+from datetime import date
+from typing import Any
 
 from lxml import etree
 
 from emrex_emc.core.canonical import canonical_json
 from emrex_emc.core.elmo.reader import read_elmo
 from emrex_emc.core.errors import EmrexError
-from emrex_emc.local.elmo_factory import make_pdf, sample_elmo
+from emrex_emc.local.elmo_factory import ATHENS, OSLO, Enrolment, build_elmo_21, make_pdf, sample_elmo
 from tests.core.elmo.conftest import LEGACY_DOCUMENTS, REAL_DOCUMENTS, SHARED_ELMO, load_root
 
 NAMESPACES = (
@@ -62,7 +64,20 @@ def factory_documents() -> dict[str, Loader]:
             loaders[f"factory/{version}/{courses}"] = lambda v=version, c=courses: _factory(v, c, 0)
     loaders["factory/v1/300+pdf"] = lambda: _factory("v1", 300, 512 * 1024)
     loaders["factory/v1/2000+pdf"] = lambda: _factory("v1", 2000, 2 * 1024 * 1024)
+    loaders["factory/v2.1/graduate"] = lambda: _elmo_21(alternative_name=("Γεώργιος Παπαδόπουλος", "el"))
+    loaders["factory/v2.1/enrolment"] = lambda: _elmo_21(
+        document_type="Enrolment",
+        enrolment=Enrolment(ATHENS, date(2022, 9, 1), date(2024, 9, 1), date(2025, 8, 31)),
+        issuer=OSLO,
+        citizenship="UK",
+        country_of_birth="XX",
+    )
     return loaders
+
+
+def _elmo_21(**options: Any) -> etree._Element:
+    xml = build_elmo_21(given_names="Georgios", family_name="Papadopoulos", birth_date=date(1999, 4, 5), **options)
+    return etree.fromstring(xml)
 
 
 def _factory(version: str, courses: int, pdf_size: int) -> etree._Element:

@@ -75,6 +75,7 @@ def test_danish_document(load: Load) -> None:
         "total_ects": "45",
         "report_count": 1,
         "attachment_count": 1,
+        "document_types": [],
     }
     [content] = document.attachments[0].contents
     assert (content.mime_type, content.declared_mime_type, content.encoding) == (
@@ -213,8 +214,10 @@ def test_learner_extras_and_v2_fields(build: Build) -> None:
     assert data == {
         "given_names": "Kaisa",
         "family_name": "Virtanen",
+        "alternative_name": None,
         "birth_date": "1990-02-03",
         "citizenship": "FI",
+        "country_of_birth": None,
         "gender": "2",
         "place_of_birth": "Espoo",
         "birth_name": "Keränen",

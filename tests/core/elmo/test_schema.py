@@ -67,6 +67,14 @@ def _mutations() -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
         ("missing learner", lambda d: d.pop("learner")),
         ("bytes in attachment", set_(["attachments", 0, "contents", 0, "data"], "JVBERi0=")),
         ("bad sha256", set_(["attachments", 0, "contents", 0, "sha256"], "xyz")),
+        ("alternative name as a string", set_(["learner", "alternative_name"], "Γεώργιος")),
+        ("alpha-3 citizenship", set_(["learner", "citizenship"], "GRC")),
+        ("country of birth as a URI", set_(["learner", "country_of_birth"], "http://x/GRC")),
+        ("unknown document type", set_(["reports", 0, "learning_opportunities", 0, "document_type"], "Transcript")),
+        ("missing document type", lambda d: d["reports"][0]["learning_opportunities"][0].pop("document_type")),
+        ("empty enrolment", set_(["reports", 0, "learning_opportunities", 0, "instance", "enrolment"], {})),
+        ("result of recognition as an object", set_(["reports", 0, "result_of_recognition"], {})),
+        ("document types not a list", set_(["summary", "document_types"], "Diploma")),
     ]
 
 

@@ -5,6 +5,9 @@ schemas import remote ``schemaLocation`` URLs; an lxml :class:`~lxml.etree.Resol
 ``offline-import-map.json`` maps them to local files, and the parser never touches the network.
 Compiled schemas are cached per process (compiling takes a while).
 
+ELMO 2.0 and 2.1.1 share the ``…/tree/v2`` namespace: a v2 document is conformant when it fits either
+schema, and otherwise gets the violations of the one it fits better (fewer violations; 2.1.1 on a tie).
+
 The tree that is validated is the verified one (signxml's re-parse of the canonical form), whose own line
 numbers count the lines of that form: it lost the XML declaration, the line breaks between attributes
 and the comments. Each violation is therefore located by its element, and reported with the line of
@@ -32,6 +35,8 @@ SCHEMA_FILES: dict[str, str] = {
     "v1.3.0": "elmo-schemas/v1.3.0/schema.xsd",
     "v2": "elmo-schemas/v2-namespace-65e55f6/schema.xsd",
 }
+LATER_SCHEMA_FILES: dict[str, tuple[str, ...]] = {"v2": ("elmo-schemas/v2.1.1/schema.xsd",)}
+"""Later releases in the same namespace, newest first: fitting any one of them is enough."""
 IMPORT_MAP = "offline-import-map.json"
 MAX_VIOLATIONS = 20
 MAX_VIOLATION_CHARS = 300
@@ -40,6 +45,9 @@ _PATH_PREFIX = re.compile(r"(?:^|/)@?([^/:\[\]@*()]+):")
 _SUFFIX_RULES = (
     ("references/xmldsig-core-schema.xsd", "elmo-schemas/references/xmldsig-core-schema.xsd"),
     ("references/EUROPASS_ISOCountries_V1.1.xsd", "elmo-schemas/references/EUROPASS_ISOCountries_V1.1.xsd"),
+    # ELMO 2.1.1 (as the EWP registry service vendors it) imports these relative to its own folder
+    ("/xml.xsd", "w3c/xml.xsd"),
+    ("/ewp-specs-types-address-v1.0.1/schema.xsd", "ewp/ewp-specs-types-address/schema.xsd"),
 )
 _QUOTED_VALUES = (
     (re.compile(r"The value '[^']*' is not"), "The value is not"),
@@ -55,9 +63,14 @@ class _OfflineResolver(etree.Resolver):
         super().__init__()
         self.base = base.resolve()
         self.mapping = mapping
+        self.relative_keys = [
+            ("/" + key.lstrip("./"), target) for key, target in mapping.items() if key.startswith(("../", "./"))
+        ]
 
     def local_path(self, url: str) -> Path | None:
         relative = self.mapping.get(url)
+        if relative is None:  # a relative key ("../xml.xsd") reaches us resolved against the importing file
+            relative = next((target for suffix, target in self.relative_keys if url.endswith(suffix)), None)
         if relative is None:
             relative = next((target for suffix, target in _SUFFIX_RULES if url.endswith(suffix)), None)
         if relative is not None:
@@ -94,16 +107,17 @@ def missing_schema_files(xsd_dir: str) -> list[str]:
         targets = set(_import_map(base).values())
     except (OSError, ValueError):
         return [IMPORT_MAP]
-    needed = [*SCHEMA_FILES.values(), *sorted(targets | {target for _, target in _SUFFIX_RULES})]
+    schemas = [*SCHEMA_FILES.values(), *(file for files in LATER_SCHEMA_FILES.values() for file in files)]
+    needed = [*schemas, *sorted(targets | {target for _, target in _SUFFIX_RULES})]
     return [relative for relative in needed if not (base / relative).is_file()]
 
 
 @lru_cache(maxsize=8)
-def _compiled_schema(xsd_dir: str, version: str) -> etree.XMLSchema:
+def _compiled_schema(xsd_dir: str, schema_file: str) -> etree.XMLSchema:
     base = Path(xsd_dir)
     parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)
     parser.resolvers.add(_OfflineResolver(base, _import_map(base)))
-    document = etree.parse(str(base / SCHEMA_FILES[version]), parser)
+    document = etree.parse(str(base / schema_file), parser)
     return etree.XMLSchema(document)
 
 
@@ -201,23 +215,36 @@ def check_conformance(
     violations are listed, plus one summary notice when there are more. No ``xsd_dir`` (or a folder
     without the schemas) means no check and no notices. The ``v1.3.0`` namespace variant is validated
     against the 1.3.0 XSD after mapping it to the standard ``tree/v1`` namespace (the XSD's target
-    namespace).
+    namespace). A version with later schemas (:data:`LATER_SCHEMA_FILES`) is checked against each one
+    the folder has: fitting one of them is enough, else the violations of the closest one are listed.
     """
     if not xsd_dir or version not in SCHEMA_FILES:
         return []
     base = Path(xsd_dir)
-    if not (base / IMPORT_MAP).is_file() or not (base / SCHEMA_FILES[version]).is_file():
+    files = [file for file in (*LATER_SCHEMA_FILES.get(version, ()), SCHEMA_FILES[version]) if (base / file).is_file()]
+    if not (base / IMPORT_MAP).is_file() or SCHEMA_FILES[version] not in files:
         return []
-    try:
-        schema = _compiled_schema(str(base.resolve()), version)
-    except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError, ValueError) as exc:
-        return [Notice("XSD_UNAVAILABLE", f"the {version} XSD could not be compiled: {clip(exc, 300)}")]
     candidate = root
     if version == "v1.3.0":
         candidate = _as_namespace(root, namespace_for("v1.3.0"), namespace_for("v1"))
-    if schema.validate(candidate):
-        return []
-    errors: list[Any] = list(cast(Iterable[Any], schema.error_log))
+    fewest: list[Any] = []
+    for file in files:
+        try:
+            schema = _compiled_schema(str(base.resolve()), file)
+        except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError, ValueError) as exc:
+            return [Notice("XSD_UNAVAILABLE", f"the XSD {file} could not be compiled: {clip(exc, 300)}")]
+        if schema.validate(candidate):
+            return []
+        errors: list[Any] = list(cast(Iterable[Any], schema.error_log))
+        if not fewest or len(errors) < len(fewest):
+            fewest = errors
+    return _violations(root, candidate, received, fewest)
+
+
+def _violations(
+    root: etree._Element, candidate: etree._Element, received: etree._Element | None, errors: list[Any]
+) -> list[Notice]:
+    """The XSD_VIOLATION notices of ``errors``, found validating ``candidate`` (``root`` or a copy of it)."""
     listed = errors[:MAX_VIOLATIONS]
     elements = _violating_elements(candidate, listed)
     if received is None:

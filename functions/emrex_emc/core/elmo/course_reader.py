@@ -14,6 +14,8 @@ order: notices are recorded in the order they arise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lxml import etree
 
 from emrex_emc.core.elmo.elements import (
@@ -29,12 +31,16 @@ from emrex_emc.core.elmo.elements import (
     text_of,
 )
 from emrex_emc.core.elmo.model import (
+    DOCUMENT_TYPES,
     PASSED,
     AcademicTerm,
+    AcademicYear,
     Credit,
+    Enrolment,
     Grouping,
     Identifier,
     Instance,
+    Issuer,
     LearningOpportunity,
     Level,
     LocalizedText,
@@ -42,33 +48,49 @@ from emrex_emc.core.elmo.model import (
 from emrex_emc.core.elmo.values import Notices, Values
 
 # the children each element kind reads as plain text (the first one of each name counts)
-_SPECIFICATION_TEXTS = frozenset({"type", "subjectArea", "iscedCode", "url"})
+_SPECIFICATION_TEXTS = frozenset({"type", "subjectArea", "iscedCode", "url", "documentType"})
 _INSTANCE_TEXTS = frozenset(
     {"status", "gradingSchemeLocalId", "resultLabel", "languageOfInstruction", "start", "date", "engagementHours"}
 )
 _CREDIT_TEXTS = frozenset({"scheme", "value", "level"})
 _LEVEL_TEXTS = frozenset({"type", "value", "description"})
 _TERM_TEXTS = frozenset({"start", "end"})
+_ENROLMENT_TEXTS = frozenset({"enrolmentDate"})
+_DOCUMENT_TYPES = {name.casefold(): name for name in DOCUMENT_TYPES}
 
 GradingSchemes = dict[str, tuple[LocalizedText, ...]]
 """A report's grading scheme descriptions by ``localId``."""
+IssuerReader = Callable[[etree._Element | None, str], Issuer]
+"""Reads an ``Issuer``-typed element (the document reader's; an enrolment names its institution so)."""
 
 
 class CourseReader:
     """Reads the learning opportunities of one report, recording notices in the read's :class:`Notices`."""
 
-    def __init__(self, elements: Elements, values: Values, notices: Notices) -> None:
+    def __init__(
+        self,
+        elements: Elements,
+        values: Values,
+        notices: Notices,
+        issuer: IssuerReader,
+        default_document_type: str | None = None,
+    ) -> None:
         self._elements = elements
         self._values = values
         self._notices = notices
+        self._issuer = issuer
+        self._default_document_type = default_document_type
         self._specification_tag = elements.tag("learningOpportunitySpecification")
         self._instance_tag = elements.tag("learningOpportunityInstance")
         self._ref_tag = elements.tag("ref")
 
-    def learning_opportunity(self, element: etree._Element, schemes: GradingSchemes) -> LearningOpportunity:
+    def learning_opportunity(
+        self, element: etree._Element, schemes: GradingSchemes, parent_type: str | None = None
+    ) -> LearningOpportunity:
         """A ``learningOpportunitySpecification`` with its instance and its parts (``hasPart``).
 
-        The parts are read before the instance: that is the order their notices are recorded in."""
+        Its ``documentType`` is its own, else its parent's (``parent_type``), else the version's default. The
+        parts are read before the instance: that is the order their notices are recorded in."""
         local_names = self._elements.local_names
         texts: Texts = {}
         ids: list[Identifier] = []
@@ -99,8 +121,14 @@ class CourseReader:
                 has_parts.append(node)
             elif name == "specifies" and specifies is None:
                 specifies = node
+        document_type = self._document_type(texts.get("documentType")) or parent_type or self._default_document_type
         tag = self._specification_tag
-        parts = [self.learning_opportunity(node, schemes) for part in has_parts for node in part if node.tag == tag]
+        parts = [
+            self.learning_opportunity(node, schemes, document_type)
+            for part in has_parts
+            for node in part
+            if node.tag == tag
+        ]
         instance = first_named(specifies, self._instance_tag) if specifies is not None else None
         return make(
             LearningOpportunity,
@@ -115,8 +143,22 @@ class CourseReader:
                 "descriptions_html": self._descriptions_html(html) if html else (),
                 "instance": self.instance(instance, schemes) if instance is not None else None,
                 "parts": tuple(parts),
+                "document_type": document_type,
             },
         )
+
+    def _document_type(self, raw: str | None) -> str | None:
+        """A ``documentType`` in its XSD spelling (compared case-insensitively); anything else is ignored."""
+        if raw is None:
+            return None
+        known = _DOCUMENT_TYPES.get(raw.casefold())
+        if known is None:
+            self._notices.add(
+                "VALUE_INVALID",
+                "learningOpportunitySpecification/documentType is not Diploma, Certificate, Enrolment or Admission;"
+                " it was ignored",
+            )
+        return known
 
     def _descriptions_html(self, elements: list[etree._Element]) -> tuple[LocalizedText, ...]:
         # imported here: sanitize loads html.parser (~2.5 ms of a cold start) and most documents have no HTML
@@ -185,7 +227,25 @@ class CourseReader:
                 ),
                 "attachment_refs": self._attachment_refs(rare.get("attachments")),
                 "has_diploma_supplement": diploma_supplement,
+                "enrolment": self.enrolment(rare["enrolment"][0]) if "enrolment" in rare else None,
             },
+        )
+
+    def enrolment(self, element: etree._Element) -> Enrolment:
+        """ELMO 2.1 ``enrolment``: the institution (an ``Issuer``), the enrolment date and the academic year."""
+        kids, texts = self._elements.scan(element, _ENROLMENT_TEXTS)
+        institution = kids.get("enrolmentInstitution")
+        if not institution:
+            self._notices.add("VALUE_MISSING", "an enrolment has no enrolmentInstitution")
+        year = kids.get("academicYear")
+        year_texts = self._elements.texts(year[0], _TERM_TEXTS) if year else {}
+        return Enrolment(
+            institution=self._issuer(institution[0] if institution else None, "enrolmentInstitution"),
+            enrolled_on=self._values.as_date(texts.get("enrolmentDate"), "enrolmentDate", "enrolment"),
+            academic_year=AcademicYear(
+                start=self._values.as_date(year_texts.get("start"), "start", "academicYear"),
+                end=self._values.as_date(year_texts.get("end"), "end", "academicYear"),
+            ),
         )
 
     def _attachment_refs(self, ref_lists: list[etree._Element] | None) -> tuple[str, ...]:

@@ -18,6 +18,9 @@ from emrex_emc.core.errors import Notice
 
 PASSED = "passed"
 COURSE_TYPE = "course"
+DOCUMENT_TYPES = ("Diploma", "Certificate", "Enrolment", "Admission")
+"""ELMO 2.1 ``documentType`` values; a v2-namespace specification without one is a ``Diploma`` (the XSD's rule)."""
+DEFAULT_DOCUMENT_TYPE = "Diploma"
 
 
 def decimal_str(value: Decimal) -> str:
@@ -80,13 +83,19 @@ class Learner:
     gender: str | None = None
     place_of_birth: str | None = None
     birth_name: str | None = None
+    alternative_name: LocalizedText | None = None
+    """ELMO 2.1 ``alternativeName``: the full name as one string, usually in a non-Latin script."""
+    country_of_birth: str | None = None
+    """ISO 3166-1 alpha-2 (ELMO 2.1 ``countryOfBirth``, normalized like every country)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "given_names": self.given_names,
             "family_name": self.family_name,
+            "alternative_name": self.alternative_name.to_json() if self.alternative_name else None,
             "birth_date": _iso(self.birth_date),
             "citizenship": self.citizenship,
+            "country_of_birth": self.country_of_birth,
             "gender": self.gender,
             "place_of_birth": self.place_of_birth,
             "birth_name": self.birth_name,
@@ -169,6 +178,8 @@ class Instance:
     groupings: tuple[Grouping, ...] = ()
     attachment_refs: tuple[str, ...] = ()
     has_diploma_supplement: bool = False
+    enrolment: Enrolment | None = None
+    """ELMO 2.1 ``enrolment``: where and when the learner is enrolled (an enrolment proof)."""
 
     @property
     def ects(self) -> Decimal | None:
@@ -198,6 +209,7 @@ class Instance:
             "groupings": _json_list(self.groupings),
             "attachment_refs": list(self.attachment_refs),
             "has_diploma_supplement": self.has_diploma_supplement,
+            "enrolment": self.enrolment.to_json() if self.enrolment else None,
         }
 
 
@@ -216,6 +228,8 @@ class LearningOpportunity:
     """Sanitized HTML (only harmless formatting tags survive)."""
     instance: Instance | None = None
     parts: tuple[LearningOpportunity, ...] = ()
+    document_type: str | None = None
+    """One of :data:`DOCUMENT_TYPES`: as sent, else the parent's, else ``Diploma`` in v2 documents; None in v1."""
 
     @property
     def is_course(self) -> bool:
@@ -240,6 +254,7 @@ class LearningOpportunity:
             "url": self.url,
             "descriptions": _json_list(self.descriptions),
             "descriptions_html": _json_list(self.descriptions_html),
+            "document_type": self.document_type,
             "instance": self.instance.to_json() if self.instance else None,
             "parts": _json_list(self.parts),
         }
@@ -277,6 +292,82 @@ class Issuer:
             "titles": _json_list(self.titles),
             "country": self.country,
             "url": self.url,
+        }
+
+
+@dataclass(frozen=True)
+class AcademicYear:
+    start: date | None = None
+    end: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": _iso(self.start), "end": _iso(self.end)}
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """ELMO 2.1 ``enrolment`` of a learning opportunity instance."""
+
+    institution: Issuer = field(default_factory=Issuer)
+    """``enrolmentInstitution``: the institution the learner is enrolled at (an empty one when missing)."""
+    enrolled_on: date | None = None
+    """``enrolmentDate`` (JSON ``date``)."""
+    academic_year: AcademicYear = field(default_factory=AcademicYear)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "institution": self.institution.to_json(),
+            "date": _iso(self.enrolled_on),
+            "academic_year": self.academic_year.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class RecognitionMapping:
+    """One ``recognitionMapping``: ``ref`` texts of its ``fromMapping`` and ``toMapping`` elements."""
+
+    from_mapping: tuple[str, ...] = ()
+    to_mapping: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from_mapping": list(self.from_mapping), "to_mapping": list(self.to_mapping)}
+
+
+@dataclass(frozen=True)
+class ResultOfRecognition:
+    """A ``resultOfRecognition``: the JSON keys are the XSD's element names in snake_case.
+
+    ``recognition_basis`` holds the ``recognitionReport`` of each ``recognitionBasis`` (report-shaped),
+    ``recognition_result`` the ``learningOpportunitySpecification`` of each ``recognitionResult``.
+    """
+
+    identifier: tuple[Identifier, ...] = ()
+    title: tuple[LocalizedText, ...] = ()
+    description: tuple[LocalizedText, ...] = ()
+    subject_area: str | None = None
+    isced_code: str | None = None
+    status: str | None = None
+    """Positive, Negative or Partially Positive (as sent)."""
+    decision_date: date | None = None
+    recognition_basis: tuple[Report, ...] = ()
+    recognition_result: tuple[LearningOpportunity, ...] = ()
+    recognition_mapping: tuple[RecognitionMapping, ...] = ()
+    attachments: tuple[str, ...] = ()
+    """The ``ref`` texts of its ``attachments``."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "identifier": _json_list(self.identifier),
+            "title": _json_list(self.title),
+            "description": _json_list(self.description),
+            "subject_area": self.subject_area,
+            "isced_code": self.isced_code,
+            "status": self.status,
+            "decision_date": _iso(self.decision_date),
+            "recognition_basis": _json_list(self.recognition_basis),
+            "recognition_result": _json_list(self.recognition_result),
+            "recognition_mapping": _json_list(self.recognition_mapping),
+            "attachments": list(self.attachments),
         }
 
 
@@ -333,16 +424,25 @@ class Report:
     learning_opportunities: tuple[LearningOpportunity, ...] = ()
     grading_schemes: tuple[GradingScheme, ...] = ()
     attachments: tuple[Attachment, ...] = ()
+    result_of_recognition: tuple[ResultOfRecognition, ...] = ()
 
     def all_learning_opportunities(self) -> Iterator[LearningOpportunity]:
         for los in self.learning_opportunities:
             yield from los.walk()
+
+    def all_attachments(self) -> Iterator[Attachment]:
+        """Its attachments and those of the recognition reports inside it, in reading order."""
+        for result in self.result_of_recognition:
+            for basis in result.recognition_basis:
+                yield from basis.all_attachments()
+        yield from self.attachments
 
     def to_json(self) -> dict[str, Any]:
         return {
             "issuer": self.issuer.to_json(),
             "issue_date": _iso(self.issue_date),
             "learning_opportunities": _json_list(self.learning_opportunities),
+            "result_of_recognition": _json_list(self.result_of_recognition),
             "grading_schemes": _json_list(self.grading_schemes),
             "attachments": _json_list(self.attachments),
         }
@@ -391,8 +491,19 @@ class ElmoDocument:
 
     def all_attachments(self) -> Iterator[Attachment]:
         for report in self.reports:
-            yield from report.attachments
+            yield from report.all_attachments()
         yield from self.attachments
+
+    @property
+    def document_types(self) -> list[str]:
+        """The distinct ``document_type`` values of the reports' learning opportunities, sorted."""
+        found = {
+            los.document_type
+            for report in self.reports
+            for los in report.all_learning_opportunities()
+            if los.document_type is not None
+        }
+        return sorted(found)
 
     def summary(self) -> dict[str, Any]:
         """Counts for people and dashboards; see :func:`counted_ects` for the ECTS rule."""
@@ -412,6 +523,7 @@ class ElmoDocument:
             "total_ects": decimal_str(ects),
             "report_count": len(self.reports),
             "attachment_count": sum(1 for _ in self.all_attachments()),
+            "document_types": self.document_types,
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from emrex_emc.core.countries import country_code
 from emrex_emc.core.errors import Notice
 
 MAX_NOTICES_PER_CODE = 20
@@ -43,7 +44,7 @@ class Notices:
 
 
 class Values:
-    """Dates, date-times and decimals from texts (as :meth:`Elements.scan` gives them).
+    """Dates, date-times, decimals and countries from texts (as :meth:`Elements.scan` gives them).
 
     ``name`` and ``where`` say where the text was (``learningOpportunityInstance`` / ``date``) for the
     notice an invalid value gets; the value itself is never put into a notice.
@@ -101,3 +102,15 @@ class Values:
             return None
         self._decimals[raw] = value
         return value
+
+    def as_country(self, raw: str | None, name: str, where: str) -> str | None:
+        """ISO 3166-1 alpha-2 of a country code or EU country URI (see :func:`country_code`)."""
+        if raw is None:
+            return None
+        code = country_code(raw)
+        if code is None:
+            self._notices.add(
+                "COUNTRY_UNKNOWN",
+                f"{where}/{name} is neither an ISO 3166 country code nor an EU country URI; it was left out",
+            )
+        return code
