@@ -66,13 +66,6 @@ class Scenario:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("ok", "Results: a few courses and a PDF transcript", "NCP_OK"),
-    Scenario(
-        "elmo21-greek", "ELMO 2.1: a Greek graduate (type the learner in Greek: Latin names are sent too)", "NCP_OK"
-    ),
-    Scenario("enrolment-proof", "ELMO 2.1: an enrolment proof (Enrolment, in progress)", "NCP_OK"),
-    Scenario(
-        "issuer-not-covered", "Results from an institution this EMP does not cover (University of Oslo)", "NCP_OK"
-    ),
     Scenario("ok-large-pdf", "Results with a large PDF transcript (about 2.5 MB)", "NCP_OK"),
     Scenario("cancel", "I cancel the transfer", "NCP_CANCEL", "The student cancelled.", sends_elmo=False),
     Scenario("no-results", "No results to transfer", "NCP_NO_RESULTS", "No results found.", sends_elmo=False),
@@ -82,6 +75,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("sha256-exclusive", "Signed with RSA-SHA256 and exclusive C14N", "NCP_OK"),
     Scenario("tampered", "A grade changed after signing", "NCP_OK"),
     Scenario("unregistered-key", "Signed by a key that is not in the registry", "NCP_OK"),
+    Scenario(
+        "elmo21-greek", "ELMO 2.1: a Greek graduate (type the learner in Greek: Latin names are sent too)", "NCP_OK"
+    ),
+    Scenario("enrolment-proof", "ELMO 2.1: an enrolment proof (Enrolment, in progress)", "NCP_OK"),
+    Scenario(
+        "issuer-not-covered", "Results from an institution this EMP does not cover (University of Oslo)", "NCP_OK"
+    ),
 )
 SCENARIO_IDS = tuple(scenario.id for scenario in SCENARIOS)
 ELMO_21_SCENARIOS = frozenset({"elmo21-greek", "enrolment-proof", "issuer-not-covered"})
