@@ -36,6 +36,9 @@ class EmrexConfig:
 
     stack_name: str = "EmrexEmc"
     registry_url: str = DEFAULT_REGISTRY_URL
+    registry_urls: tuple[str, ...] = ()
+    """Several registries combined in one chooser (EWP catalogue, EMREG v1/v2 lists); when set, it replaces
+    ``registry_url``."""
     registry_max_age_seconds: int = 24 * 3600
     allowed_return_urls: tuple[str, ...] = ()
     session_ttl_seconds: int = 1800
@@ -63,6 +66,10 @@ class EmrexConfig:
     """Apply cdk-nag AwsSolutions checks at synth."""
     stub_layer: bool = False
     """Use an empty dependency layer (fast unit-test synths only; never deploy it)."""
+
+    @property
+    def registry_sources(self) -> tuple[str, ...]:
+        return self.registry_urls or (self.registry_url,)
 
     @property
     def public_base_url(self) -> str:
@@ -104,6 +111,9 @@ class EmrexConfig:
             problems.append(("stack_name", "must start with a letter and hold only letters, digits and '-'"))
         if not _is_https_url(self.registry_url):
             problems.append(("registry_url", f"{self.registry_url!r} is not an https URL"))
+        problems += [
+            ("registry_urls", f"{url!r} is not an https URL") for url in self.registry_urls if not _is_https_url(url)
+        ]
         problems += [
             ("allowed_return_urls", f"{url!r} is not an https URL (scheme, host and path prefix)")
             for url in self.allowed_return_urls

@@ -38,3 +38,18 @@ def test_secret_max_age_is_honoured_down_to_one_second():
 def test_invalid_settings_name_the_variable(env, fragment):
     with pytest.raises(SettingsError, match=fragment):
         Settings.from_env(env)
+
+
+def test_several_registries_come_from_emrex_registry_urls():
+    assert Settings.from_env(BASE).registry_urls == ("https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml",)
+    single = Settings.from_env({**BASE, "EMREX_REGISTRY_URL": "/srv/catalogue.xml"})
+    assert single.registry_urls == ("/srv/catalogue.xml",)
+    several = Settings.from_env(
+        {
+            **BASE,
+            "EMREX_REGISTRY_URL": "/ignored.xml",
+            "EMREX_REGISTRY_URLS": "https://a.example/catalogue-v1.xml,\n file:///srv/emreg v2.json ,https://a.example/catalogue-v1.xml",
+        }
+    )
+    assert several.registry_urls == ("https://a.example/catalogue-v1.xml", "file:///srv/emreg v2.json")
+    assert several.registry_url == "https://a.example/catalogue-v1.xml"

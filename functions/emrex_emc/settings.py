@@ -53,6 +53,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EMREX_SECRET_NAME", _SECRET_READERS, required=True),
     Variable("EMREX_SECRET_MAX_AGE_SECONDS", _SECRET_READERS),
     Variable("EMREX_REGISTRY_URL", ("registry_refresh",)),
+    Variable("EMREX_REGISTRY_URLS", ("registry_refresh",)),
     Variable("EMREX_REGISTRY_MAX_AGE_SECONDS", ("start_session", "registry_refresh")),
     Variable("EMREX_ALLOWED_RETURN_URLS", ("enrolment_api",)),
     Variable("EMREX_SESSION_TTL_SECONDS", ("enrolment_api", "secret_rotation")),
@@ -102,6 +103,17 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw[:40]!r}")
 
 
+def _registry_sources(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``EMREX_REGISTRY_URLS`` (comma- or newline-separated), else ``EMREX_REGISTRY_URL``, else the default.
+
+    Each is an https URL (http to loopback hosts in local mode), a ``file://`` URL or a path; the fetcher
+    checks the scheme when it fetches.
+    """
+    raw = env.get("EMREX_REGISTRY_URLS", "")
+    sources = tuple(dict.fromkeys(part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()))
+    return sources or (env.get("EMREX_REGISTRY_URL") or DEFAULT_REGISTRY_URL,)
+
+
 def _url_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name, "")
     items = tuple(part.strip() for part in raw.replace("\n", ",").split(",") if part.strip())
@@ -121,6 +133,9 @@ class Settings:
     """Secrets Manager secret holding the state-signing keys and the enrolment API token."""
     secret_max_age_seconds: int = SECRET_MAX_AGE[0]
     registry_url: str = DEFAULT_REGISTRY_URL
+    """The first of :attr:`registry_urls`."""
+    registry_urls: tuple[str, ...] = (DEFAULT_REGISTRY_URL,)
+    """Every registry the chooser combines (EWP catalogue, EMREG v1 and v2 lists, in any number)."""
     registry_max_age_seconds: int = REGISTRY_MAX_AGE[0]
     allowed_return_urls: tuple[str, ...] = ()
     """Prefixes a ``return_url`` must start with (scheme, host and path prefix)."""
@@ -149,6 +164,7 @@ class Settings:
         if missing:
             raise SettingsError("missing required environment variables: " + ", ".join(missing))
         public_base_url = env.get("EMREX_PUBLIC_BASE_URL", "").rstrip("/")
+        registry_urls = _registry_sources(env)
         if public_base_url and not urlsplit(public_base_url).netloc:
             raise SettingsError("EMREX_PUBLIC_BASE_URL must be an absolute URL")
         return cls(
@@ -157,7 +173,8 @@ class Settings:
             event_bus_name=env.get("EMREX_EVENT_BUS_NAME", ""),
             secret_name=env.get("EMREX_SECRET_NAME", ""),
             secret_max_age_seconds=_int(env, "EMREX_SECRET_MAX_AGE_SECONDS", *SECRET_MAX_AGE),
-            registry_url=env.get("EMREX_REGISTRY_URL") or DEFAULT_REGISTRY_URL,
+            registry_url=registry_urls[0],
+            registry_urls=registry_urls,
             registry_max_age_seconds=_int(env, "EMREX_REGISTRY_MAX_AGE_SECONDS", *REGISTRY_MAX_AGE),
             allowed_return_urls=_url_list(env, "EMREX_ALLOWED_RETURN_URLS"),
             local_mode=_bool(env, "EMREX_LOCAL_MODE"),

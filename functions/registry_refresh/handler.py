@@ -1,10 +1,10 @@
 """Lambda: the scheduled registry refresh (wiring only; the work is in ``services.registry_refresh``).
 
-Fetches the registry (``EMREX_REGISTRY_URL``) and stores the snapshot as one item of the table. A failed
-refresh with a snapshot in place does not fail the invocation: it logs an error and emits
-``RegistrySnapshotAgeSeconds``, which an alarm watches against ``EMREX_REGISTRY_MAX_AGE_SECONDS``. Without
-any snapshot it raises, so the Lambda's Errors metric shows it. ``{"force": true}`` fetches even while
-the snapshot is still fresh.
+Fetches the registries (``EMREX_REGISTRY_URLS``, else ``EMREX_REGISTRY_URL``) and stores the snapshot
+as one item of the table. A failed refresh with a snapshot in place does not fail the invocation: it
+logs an error and emits ``RegistrySnapshotAgeSeconds``, which an alarm watches against
+``EMREX_REGISTRY_MAX_AGE_SECONDS``. Without any snapshot it raises, so the Lambda's Errors metric shows
+it. ``{"force": true}`` fetches even while the snapshot is still fresh.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         report = refresh_or_keep(
             fetcher=fetcher,
             store=store,
-            source=settings.registry_url,
+            source=settings.registry_urls,
             now=now,
             force=force,
             allow_loopback_http=settings.local_mode,
@@ -69,7 +69,7 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
 def _log(report: RefreshReport) -> None:
     if report.error is not None:
         logger.error(
-            "registry refresh failed; the previous snapshot stays in use",
+            "registry refresh failed; what the registry listed before stays in use",
             error_code=report.error.code.value,
             detail=report.error.message,
         )

@@ -100,6 +100,7 @@ class Functions(Construct):
             "EMREX_EVENT_BUS_NAME": events_.bus.event_bus_name,
             "EMREX_SECRET_NAME": storage.secret.secret_arn,  # SecretId accepts the ARN: exact, no suffix guessing
             "EMREX_REGISTRY_URL": config.registry_url,
+            "EMREX_REGISTRY_URLS": ",".join(config.registry_sources),
             "EMREX_REGISTRY_MAX_AGE_SECONDS": str(config.registry_max_age_seconds),
             "EMREX_ALLOWED_RETURN_URLS": ",".join(config.allowed_return_urls),
             "EMREX_SESSION_TTL_SECONDS": str(config.session_ttl_seconds),

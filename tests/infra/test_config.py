@@ -69,6 +69,7 @@ def test_json_values_from_cdk_json_are_accepted() -> None:
         ({"allowedReturnUrls": 5}, "expected a list"),
         ({"allowedReturnUrls": [1]}, "expected strings"),
         ({"registryUrl": 7}, "expected a string"),
+        ({"registryUrls": ["https://ok.example/list.json", "http://plain.example/list.json"]}, "emrex:registryUrls"),
     ],
 )
 def test_invalid_context_is_rejected_naming_the_key(context: dict[str, Any], message: str) -> None:
@@ -80,3 +81,10 @@ def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(ConfigError) as info:
         config_from(retentionDays=0, architecture="mips")
     assert "emrex:retentionDays" in str(info.value) and "emrex:architecture" in str(info.value)
+
+
+def test_several_registries_replace_the_single_one() -> None:
+    assert config_from().registry_sources == (DEFAULT_REGISTRY_URL,)
+    urls = ["https://registry.erasmuswithoutpaper.eu/catalogue-v1.xml", "https://emreg.example.eu/emp-list"]
+    assert config_from(registryUrls=urls).registry_sources == tuple(urls)
+    assert config_from(registryUrls=",".join(urls)).registry_sources == tuple(urls)

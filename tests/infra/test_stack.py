@@ -316,6 +316,7 @@ def test_environment_wired(synth: Synth, ids: dict[str, str], name: str) -> None
         "EMREX_EVENT_BUS_NAME": ref(ids["bus"]),
         "EMREX_SECRET_NAME": ref(ids["secret"]),
         "EMREX_REGISTRY_URL": "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml",
+        "EMREX_REGISTRY_URLS": "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml",
         "EMREX_REGISTRY_MAX_AGE_SECONDS": "86400",
         "EMREX_ALLOWED_RETURN_URLS": "",
         "EMREX_SESSION_TTL_SECONDS": "1800",

@@ -105,7 +105,7 @@ def test_handler_env_is_a_valid_local_configuration(resources: Resources) -> Non
         resources,
         public_base_url="http://127.0.0.1:8080",
         allowed_return_urls=["http://127.0.0.1:9000/return"],
-        registry_url="http://127.0.0.1:9001/catalogue-v1.xml",
+        registry_urls=["http://127.0.0.1:9001/catalogue-v1.xml", "/tmp/emreg-v2.json"],
         xsd_dir="",
     )
     settings = Settings.from_env(env)
@@ -113,6 +113,7 @@ def test_handler_env_is_a_valid_local_configuration(resources: Resources) -> Non
     assert settings.table_name == resources.names.table
     assert settings.allowed_return_urls == ("http://127.0.0.1:9000/return",)
     assert settings.public_base_url == "http://127.0.0.1:8080"
+    assert settings.registry_urls == ("http://127.0.0.1:9001/catalogue-v1.xml", "/tmp/emreg-v2.json")
 
 
 # --- stream relay --------------------------------------------------------------------------------

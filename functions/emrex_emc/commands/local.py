@@ -29,8 +29,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8080, help="the EMC API's port (default: %(default)s)")
     parser.add_argument(
         "--registry",
+        action="append",
+        default=[],
         metavar="URL_OR_PATH",
-        help="an https:// or file:// URL or a path of an EWP catalogue to use instead of the local one",
+        help=(
+            "an https:// or file:// URL or a path of a registry (EWP catalogue, EMREG v1 or v2 JSON) to use instead "
+            "of the local ones; repeat it to combine several in one chooser"
+        ),
     )
     parser.add_argument(
         "--events-file", metavar="PATH", type=Path, help="append every event the demo SIS receives as a JSON line"
@@ -52,7 +57,9 @@ def _run(args: argparse.Namespace) -> int:
     from emrex_emc.local.runner import start_local_stack
 
     try:
-        stack = start_local_stack(host=args.host, port=args.port, registry=args.registry, events_file=args.events_file)
+        stack = start_local_stack(
+            host=args.host, port=args.port, registries=args.registry, events_file=args.events_file
+        )
     except (OSError, ValueError) as exc:
         print(f"emrex-emc local: cannot start: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,7 +144,7 @@ def handler_env(
     *,
     public_base_url: str,
     allowed_return_urls: list[str],
-    registry_url: str,
+    registry_urls: Sequence[str],
     xsd_dir: str,
 ) -> dict[str, str]:
     """The ``EMREX_*`` variables of every handler (see :class:`emrex_emc.settings.Settings`)."""
@@ -153,7 +153,7 @@ def handler_env(
         "EMREX_BUCKET_NAME": resources.names.bucket,
         "EMREX_EVENT_BUS_NAME": resources.names.event_bus,
         "EMREX_SECRET_NAME": resources.names.secret,
-        "EMREX_REGISTRY_URL": registry_url,
+        "EMREX_REGISTRY_URLS": ",".join(registry_urls),
         "EMREX_ALLOWED_RETURN_URLS": ",".join(allowed_return_urls),
         "EMREX_LOCAL_MODE": "true",
         "EMREX_PUBLIC_BASE_URL": public_base_url,

@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +28,7 @@ from emrex_emc.adapters.registry_store import SNAPSHOT_PK
 from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError
+from emrex_emc.core.registry import SOURCE_SEPARATOR
 from emrex_emc.core.text import clip
 from emrex_emc.local.apigw import LocalApiGateway, Route, new_context, serve
 from emrex_emc.local.background import PeriodicRunner, StreamRelay, scheduled_event
@@ -145,18 +146,27 @@ def start_local_stack(
     *,
     host: str = "127.0.0.1",
     port: int = 8080,
-    registry: str | None = None,
+    registries: Sequence[str] = (),
     events_file: Path | None = None,
     state_dir: Path | None = None,
     environ: MutableMapping[str, str] | None = None,
 ) -> LocalStack:
-    """Start the whole flow; ``port`` is the API's (0 = any free port), the other servers take free ports."""
+    """Start the whole flow; ``port`` is the API's (0 = any free port), the other servers take free ports.
+
+    ``registries`` (``--registry``, repeatable) replace the local ones (the mock EMP's catalogue).
+    """
     env = os.environ if environ is None else environ
     state = state_dir or default_state_dir()
     stoppers: list[Callable[[], None]] = []
     try:
         return _start(
-            host=host, port=port, registry=registry, events_file=events_file, state=state, env=env, stoppers=stoppers
+            host=host,
+            port=port,
+            registries=registries,
+            events_file=events_file,
+            state=state,
+            env=env,
+            stoppers=stoppers,
         )
     except BaseException:
         for stopper in reversed(stoppers):
@@ -168,7 +178,7 @@ def _start(
     *,
     host: str,
     port: int,
-    registry: str | None,
+    registries: Sequence[str],
     events_file: Path | None,
     state: Path,
     env: MutableMapping[str, str],
@@ -194,7 +204,7 @@ def _start(
 
     identity = load_or_create_identity(state)
     catalogue = write_local_catalogue(state / "catalogue-v1.xml", f"{emp_url}{EMP_PATH}", identity.cert_der)
-    registry_url = registry_source(registry) if registry else f"{emp_url}{CATALOGUE_PATH}"
+    registry_urls = [registry_source(one) for one in registries] or [f"{emp_url}{CATALOGUE_PATH}"]
     names = ResourceNames()
     resources = create_resources(moto.client, names, api_token_from_env(env))
     mock = MockEmp(
@@ -212,7 +222,7 @@ def _start(
             resources,
             public_base_url=api_url,
             allowed_return_urls=[form.return_url_prefix],
-            registry_url=registry_url,
+            registry_urls=registry_urls,
             xsd_dir=default_xsd_dir(),
         )
     )
@@ -228,7 +238,7 @@ def _start(
         mock_emp=f"{emp_url}{EMP_PATH}",
         demo_sis=f"{sis_url}/",
         moto=moto.endpoint_url,
-        registry=registry_url,
+        registry=SOURCE_SEPARATOR.join(registry_urls),
     )
     dynamodb = moto.client("dynamodb")
     settings = Settings.from_env(env)
@@ -248,7 +258,7 @@ def _start(
     )
     form_gateway.add_routes(form.routes())
 
-    first_refresh(handlers["registry_refresh"], registry_url)
+    first_refresh(handlers["registry_refresh"], SOURCE_SEPARATOR.join(registry_urls))
     refresher = PeriodicRunner(handlers["registry_refresh"], interval_seconds=REGISTRY_REFRESH_MINUTES * 60)
     refresher.start(run_now=False)
     stoppers.append(refresher.stop)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from emrex_emc.core.discovery import offered_emps
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import Status, is_valid_transfer_id, new_session_id
 from emrex_emc.core.registry import Emp
@@ -64,8 +65,10 @@ class StartService:
         return transfer
 
     def _emps(self, transfer: Transfer) -> tuple[Emp, ...]:
+        """The EMPs on offer now (scheduled entries in effect, one listing per institution)."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
         try:
-            return self._registry.snapshot(now=datetime.fromtimestamp(self._clock(), UTC)).emps
+            return offered_emps(self._registry.snapshot(now=now).emps, now)
         except EmrexError as error:
             logger.error("EMP registry unusable", extra={"code": error.code.value, "detail": error.message})
             raise TransferRefused(error, transfer) from error
