@@ -22,6 +22,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+_CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 ContextGetter = Callable[[str], Any]
 
@@ -47,6 +50,13 @@ class EmrexConfig:
     retention_days: int = 365
     forbid_sha1: bool = False
     strict_cert_validity: bool = False
+    client_id: str = ""
+    """Our EMREX 2.0 client id in EMREG; empty: EMREX 2.0 EMPs are not offered. Needs ``domain_name`` (the
+    redirect URI registered in EMREG is ``https://{domain_name}/callback``)."""
+    client_name: str = ""
+    client_country: str = ""
+    client_keys: tuple[str, ...] = ("emc-key-1",)
+    """Kids of the EMREX 2.0 signing keys (one KMS key each); the first signs, a rollover lists two."""
     alarm_email: str = ""
     domain_name: str = ""
     certificate_arn: str = ""
@@ -74,6 +84,19 @@ class EmrexConfig:
     @property
     def public_base_url(self) -> str:
         return f"https://{self.domain_name}" if self.domain_name else ""
+
+    def _emrex2_problems(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if self.client_id and not _CLIENT_ID.match(self.client_id):
+            problems.append(("client_id", "must be 1 to 128 printable ASCII characters without spaces"))
+        if self.client_id and not self.domain_name:
+            problems.append(("client_id", "needs emrex:domainName: EMREG holds https://{domain}/callback"))
+        if self.client_country and not _COUNTRY.match(self.client_country):
+            problems.append(("client_country", f"{self.client_country!r} is not an ISO 3166-1 alpha-2 code"))
+        kids = self.client_keys
+        if not 1 <= len(kids) <= 2 or len(set(kids)) != len(kids) or not all(_KEY_ID.match(kid) for kid in kids):
+            problems.append(("client_keys", "must list 1 or 2 distinct kids of [A-Za-z0-9._-] (2 during a rollover)"))
+        return problems
 
     @classmethod
     def context_key(cls, field_name: str) -> str:
@@ -125,6 +148,7 @@ class EmrexConfig:
         problems += _range("retention_days", self.retention_days, 1, 3650)
         problems += _range("throttle_rate_limit", self.throttle_rate_limit, 1, 10000)
         problems += _range("throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
+        problems += self._emrex2_problems()
         if self.alarm_email and not _EMAIL.match(self.alarm_email):
             problems.append(("alarm_email", f"{self.alarm_email!r} is not an e-mail address"))
         if self.domain_name and not _DOMAIN.match(self.domain_name):

@@ -80,6 +80,7 @@ data of all ~440 services; the layer pins ours (the version the tests run) and t
 SDK_OPERATIONS: dict[str, frozenset[str]] = {
     "dynamodb": frozenset({"BatchGetItem", "GetItem", "PutItem", "TransactWriteItems", "UpdateItem"}),
     "events": frozenset({"PutEvents"}),
+    "kms": frozenset({"GetPublicKey", "Sign"}),  # EMREX 2.0 client assertions (callback) and published keys
     "s3": frozenset({"GetObject", "HeadBucket", "HeadObject", "PutObject"}),  # HeadBucket: botocore's region redirect
     # the rotation function: DescribeSecret, PutSecretValue, UpdateSecretVersionStage
     "secretsmanager": frozenset({"DescribeSecret", "GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage"}),

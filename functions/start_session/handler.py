@@ -1,7 +1,9 @@
 """Lambda: the student's pages: ``GET /start/{id}`` (the EMP chooser), ``POST /start/{id}`` (-> the EMP),
-and every other path (a styled "not found" page; ``/favicon.ico`` gets an empty answer).
+our EMREX 2.0 identity (``/.well-known/emreg-client.json``, ``/.well-known/jwks.json``) and every other path
+(a styled "not found" page; ``/favicon.ico`` gets an empty answer).
 
-Stays light at cold start: no lxml, signxml or httpx on any path and no S3 client (checked by tests).
+Stays light at cold start: no lxml, signxml or httpx on any path and no S3 client (checked by tests); the
+KMS client and ``cryptography`` are loaded only for the well-known documents.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from functools import cache
 from typing import Any
 
 from emrex_emc.adapters.aws import client
+from emrex_emc.adapters.kms_keys import KmsClientKeys
 from emrex_emc.adapters.registry_store import FreshRegistry, RegistryStore
 from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
@@ -22,7 +25,7 @@ from emrex_emc.services.start import StartService
 from emrex_emc.settings import Settings
 from emrex_emc.web.http import HttpRequest, HttpResponse
 from emrex_emc.web.i18n import pick_language
-from emrex_emc.web.routes import CHOOSE, CHOOSER, FAVICON
+from emrex_emc.web.routes import CHOOSE, CHOOSER, EMREG_CLIENT, FAVICON, JWKS
 from emrex_emc.web.start import choice_form, chooser_response, redirect_response
 from emrex_emc.web.surface import serve_page
 
@@ -46,14 +49,26 @@ def _wiring() -> tuple[Settings, StartService, RotatingCsrfGuard]:
     return settings, service, RotatingCsrfGuard(secret)
 
 
+@cache
+def _client_keys() -> KmsClientKeys:
+    return KmsClientKeys(client("kms"), _wiring()[0].client_keys)
+
+
 def reset() -> None:
     """Forget the wiring (tests switch environments)."""
     _wiring.cache_clear()
+    _client_keys.cache_clear()
 
 
 def _page(request: HttpRequest) -> HttpResponse:
     if request.route_key == FAVICON.key:
         return HttpResponse(204, headers={"cache-control": "public, max-age=86400"})
+    if request.route_key in {EMREG_CLIENT.key, JWKS.key}:
+        from emrex_emc.web.well_known import well_known_response
+
+        settings = _wiring()[0]
+        keys = (lambda: _client_keys().public_keys()) if settings.client_keys else None
+        return well_known_response(request.route_key, settings.client_identity, keys)
     if request.route_key not in {CHOOSER.key, CHOOSE.key}:
         raise EmrexError(ErrorCode.NOT_FOUND, "there is no page at this address")
     settings, service, csrf = _wiring()

@@ -8,6 +8,8 @@ import pytest
 
 from infra.config import DEFAULT_REGISTRY_URL, ConfigError, EmrexConfig
 
+ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
+
 
 def config_from(**context: Any) -> EmrexConfig:
     return EmrexConfig.from_context({f"emrex:{key}": value for key, value in context.items()}.get)
@@ -70,6 +72,13 @@ def test_json_values_from_cdk_json_are_accepted() -> None:
         ({"allowedReturnUrls": [1]}, "expected strings"),
         ({"registryUrl": 7}, "expected a string"),
         ({"registryUrls": ["https://ok.example/list.json", "http://plain.example/list.json"]}, "emrex:registryUrls"),
+        ({"clientId": "emc-x"}, "needs emrex:domainName"),
+        ({"clientId": "has space", "domainName": "e.example.edu", "certificateArn": ARN}, "emrex:clientId"),
+        ({"clientCountry": "nl"}, "emrex:clientCountry"),
+        ({"clientKeys": []}, "emrex:clientKeys"),
+        ({"clientKeys": ["a", "b", "c"]}, "emrex:clientKeys"),
+        ({"clientKeys": ["a", "a"]}, "emrex:clientKeys"),
+        ({"clientKeys": ["bad/kid"]}, "emrex:clientKeys"),
     ],
 )
 def test_invalid_context_is_rejected_naming_the_key(context: dict[str, Any], message: str) -> None:

@@ -114,6 +114,12 @@ def test_handler_env_is_a_valid_local_configuration(resources: Resources) -> Non
     assert settings.allowed_return_urls == ("http://127.0.0.1:9000/return",)
     assert settings.public_base_url == "http://127.0.0.1:8080"
     assert settings.registry_urls == ("http://127.0.0.1:9001/catalogue-v1.xml", "/tmp/emreg-v2.json")
+    identity = settings.client_identity
+    assert identity is not None and (identity.client_id, identity.redirect_uri) == (
+        "emc-local",
+        "http://127.0.0.1:8080/callback",
+    )
+    assert settings.client_keys == (("emc-local-1", resources.client_key_id),)
 
 
 # --- stream relay --------------------------------------------------------------------------------

@@ -38,6 +38,12 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
+        "--client-id",
+        default="emc-local",
+        metavar="ID",
+        help="our EMREX 2.0 client id, as an EMP's EMREG would list it (default: %(default)s)",
+    )
+    parser.add_argument(
         "--events-file", metavar="PATH", type=Path, help="append every event the demo SIS receives as a JSON line"
     )
     parser.set_defaults(func=_run)
@@ -58,7 +64,11 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         stack = start_local_stack(
-            host=args.host, port=args.port, registries=args.registry, events_file=args.events_file
+            host=args.host,
+            port=args.port,
+            registries=args.registry,
+            client_id=args.client_id,
+            events_file=args.events_file,
         )
     except (OSError, ValueError) as exc:
         print(f"emrex-emc local: cannot start: {exc}", file=sys.stderr)
@@ -71,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         if stack.events_file is not None:
             print(f"  {'Events file':<{width}}  {stack.events_file}", flush=True)
         print(f"  {'Health':<{width}}  {stack.urls.api}/health", flush=True)
+        print(f"  {'EMREG client record':<{width}}  {stack.urls.api}/.well-known/emreg-client.json", flush=True)
         print(f"  {'API bearer token':<{width}}  {stack.api_token}  (local only; EMREX_API_TOKEN sets it)", flush=True)
         print("\nPress Ctrl-C to stop.", flush=True)
         stop.wait()

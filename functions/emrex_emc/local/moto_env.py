@@ -25,6 +25,11 @@ from emrex_emc.settings import Settings
 
 REGION = "eu-west-1"
 NAME_PREFIX = "emrex-local"
+DEFAULT_CLIENT_ID = "emc-local"
+"""``emrex-emc local --client-id``: our EMREX 2.0 client id unless another is given."""
+CLIENT_NAME = "EMREX EMC (local)"
+CLIENT_KEY_ID = "emc-local-1"
+"""The ``kid`` of the local signing key (a moto KMS key, RSA 2048, SIGN_VERIFY, new at every start)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class Resources:
     queue_url: str
     kms_key_id: str
     api_token: str
+    client_key_id: str = ""
+    """The KMS key that signs our EMREX 2.0 client assertions."""
 
 
 def aws_client_env(endpoint_url: str) -> dict[str, str]:
@@ -88,7 +95,11 @@ def create_resources(client: Callable[[str], Any], names: ResourceNames, api_tok
     """Create everything the handlers use; ``client(service)`` returns a boto3 client pointed at moto."""
     table = create_table(client("dynamodb"), names.table)
 
-    kms_key_id = client("kms").create_key(Description="EMREX local evidence bucket")["KeyMetadata"]["KeyId"]
+    kms = client("kms")
+    kms_key_id = kms.create_key(Description="EMREX local evidence bucket")["KeyMetadata"]["KeyId"]
+    client_key_id = kms.create_key(
+        Description="EMREX 2.0 client assertion signing key (local)", KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY"
+    )["KeyMetadata"]["KeyId"]
     s3 = client("s3")
     s3.create_bucket(Bucket=names.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_encryption(
@@ -128,6 +139,7 @@ def create_resources(client: Callable[[str], Any], names: ResourceNames, api_tok
         queue_url=queue_url,
         kms_key_id=kms_key_id,
         api_token=token,
+        client_key_id=client_key_id,
     )
 
 
@@ -146,6 +158,7 @@ def handler_env(
     allowed_return_urls: list[str],
     registry_urls: Sequence[str],
     xsd_dir: str,
+    client_id: str = DEFAULT_CLIENT_ID,
 ) -> dict[str, str]:
     """The ``EMREX_*`` variables of every handler (see :class:`emrex_emc.settings.Settings`)."""
     return {
@@ -158,6 +171,9 @@ def handler_env(
         "EMREX_LOCAL_MODE": "true",
         "EMREX_PUBLIC_BASE_URL": public_base_url,
         "EMREX_XSD_DIR": xsd_dir,
+        "EMREX_CLIENT_ID": client_id,
+        "EMREX_CLIENT_NAME": CLIENT_NAME,
+        "EMREX_CLIENT_KEYS": f"{CLIENT_KEY_ID}={resources.client_key_id}" if resources.client_key_id else "",
         "POWERTOOLS_SERVICE_NAME": "emrex-emc-local",
         "POWERTOOLS_METRICS_NAMESPACE": "EmrexLocal",
         "POWERTOOLS_METRICS_DISABLED": "true",

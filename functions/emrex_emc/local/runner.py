@@ -37,6 +37,7 @@ from emrex_emc.local.demo_apps import DEMO_APPLICANT, DemoSis, EnrolmentForm
 from emrex_emc.local.elmo_factory import generate_signing_identity
 from emrex_emc.local.mock_emp import CATALOGUE_PATH, EMP_PATH, Learner, MockEmp, load_or_create_identity
 from emrex_emc.local.moto_env import (
+    DEFAULT_CLIENT_ID,
     MotoEnv,
     ResourceNames,
     api_token_from_env,
@@ -147,13 +148,15 @@ def start_local_stack(
     host: str = "127.0.0.1",
     port: int = 8080,
     registries: Sequence[str] = (),
+    client_id: str = DEFAULT_CLIENT_ID,
     events_file: Path | None = None,
     state_dir: Path | None = None,
     environ: MutableMapping[str, str] | None = None,
 ) -> LocalStack:
     """Start the whole flow; ``port`` is the API's (0 = any free port), the other servers take free ports.
 
-    ``registries`` (``--registry``, repeatable) replace the local ones (the mock EMP's catalogue).
+    ``registries`` (``--registry``, repeatable) replace the local ones (the mock EMP's catalogue). ``client_id``
+    is our EMREX 2.0 client id (``--client-id``); the signing key is a new moto KMS key at every start.
     """
     env = os.environ if environ is None else environ
     state = state_dir or default_state_dir()
@@ -163,6 +166,7 @@ def start_local_stack(
             host=host,
             port=port,
             registries=registries,
+            client_id=client_id,
             events_file=events_file,
             state=state,
             env=env,
@@ -179,6 +183,7 @@ def _start(
     host: str,
     port: int,
     registries: Sequence[str],
+    client_id: str,
     events_file: Path | None,
     state: Path,
     env: MutableMapping[str, str],
@@ -224,6 +229,7 @@ def _start(
             allowed_return_urls=[form.return_url_prefix],
             registry_urls=registry_urls,
             xsd_dir=default_xsd_dir(),
+            client_id=client_id,
         )
     )
     from emrex_emc.adapters.aws import reset_clients

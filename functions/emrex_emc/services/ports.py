@@ -67,3 +67,18 @@ class Ledger(Protocol):
     def published(self, event_ids: Sequence[str]) -> set[str]: ...
 
     def mark_published(self, event_id: str, *, now: int) -> None: ...
+
+
+class ClientKeys(Protocol):
+    """Our EMREX 2.0 signing keys (KMS): the first signs client assertions, all are published."""
+
+    @property
+    def signing_key_id(self) -> str: ...
+
+    def sign(self, message: bytes) -> bytes:
+        """RS256 signature; raises ``EmrexError`` ``CLIENT_KEY_UNAVAILABLE`` when the key cannot be used."""
+        ...
+
+    def public_keys(self) -> Sequence[tuple[str, bytes]]:
+        """``(kid, DER SubjectPublicKeyInfo)``, the signing key first."""
+        ...
