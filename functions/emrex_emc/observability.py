@@ -17,6 +17,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from emrex_emc.core.errors import EmrexError
+from emrex_emc.services.settle import CallbackResult
 
 NAMESPACE = "EMREX"
 
@@ -46,3 +47,26 @@ def report_refusal(error: EmrexError) -> None:
     """Count and log a refusal (code only: the message never holds personal data, but stays out of metrics)."""
     count("Refused", error_code=error.code.value)
     logger.info("request refused", error_code=error.code.value, detail=error.message)
+
+
+def observe_callback(result: CallbackResult) -> None:
+    """The log line and metrics of a handled callback, either protocol (ids, statuses and codes only)."""
+    transfer, outcome = result.transfer, result.outcome
+    emp = transfer.emp.id if transfer.emp else "unknown"
+    logger.set_correlation_id(transfer.id)
+    logger.info(
+        "callback handled",
+        status=outcome.status.value,
+        error_code=outcome.error_code,
+        recorded=result.recorded,
+        replay=result.replay,
+        emp_id=emp,
+        protocol=transfer.protocol.value,
+    )
+    count("CallbackOutcome", outcome="replay" if result.replay else outcome.status.value, emp_id=emp)
+    if result.recorded and outcome.error is not None:
+        count("VerificationFailures")  # alarmed: many refusals mean an EMP key change or an attack
+    if result.recorded and outcome.signature_algorithm:
+        count("SignatureAlgorithm", algorithm=outcome.signature_algorithm, emp_id=emp)
+    if result.recorded and outcome.identity_verdict:
+        count("IdentityVerdict", verdict=outcome.identity_verdict, emp_id=emp)

@@ -45,6 +45,7 @@ def _wiring() -> tuple[Settings, StartService, RotatingCsrfGuard]:
         states=RotatingStateSigner(secret),
         registry=registry,
         clock=time.time,
+        client=settings.client_identity,
     )
     return settings, service, RotatingCsrfGuard(secret)
 
@@ -88,7 +89,8 @@ def _page(request: HttpRequest) -> HttpResponse:
     choice = service.choose(transfer_id, emp_id)
     logger.set_correlation_id(choice.transfer.id)
     count("EmpChosen")
-    return redirect_response(choice, base_url=base_url, lang=pick_language(choice.transfer.locale, accept_language))
+    lang = pick_language(choice.transfer.locale, accept_language)
+    return redirect_response(choice, base_url=base_url, lang=lang, now=int(time.time()))
 
 
 @logger.inject_lambda_context(clear_state=True)

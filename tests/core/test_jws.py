@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.jose import b64url, compact_jwt, jwt_signing_input
-from emrex_emc.core.jws import JwsFacts, rsa_jwk, verify_detached_jws
+from emrex_emc.core.jws import rsa_jwk, verify_detached_jws
+from emrex_emc.core.signature_facts import JwsFacts
 from emrex_emc.core.text import is_clean
 from emrex_emc.local.jose_signing import detached_jws
 

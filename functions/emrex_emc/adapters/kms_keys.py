@@ -21,9 +21,9 @@ SIGNING_ALGORITHM = "RSASSA_PKCS1_V1_5_SHA_256"
 
 
 class KmsClientKeys:
+    """``keys``: ``(kid, KMS key id or ARN)``, the signing key first; none configured: nothing can be signed."""
+
     def __init__(self, kms_client: Any, keys: Sequence[tuple[str, str]]) -> None:
-        if not keys:
-            raise ValueError("at least one (kid, KMS key) is required")
         self._kms = kms_client
         self._keys = tuple(keys)
         self._public: tuple[tuple[str, bytes], ...] | None = None
@@ -32,10 +32,12 @@ class KmsClientKeys:
     @property
     def signing_key_id(self) -> str:
         """The ``kid`` of the key that signs (the header of every client assertion names it)."""
-        return self._keys[0][0]
+        return self._keys[0][0] if self._keys else ""
 
     def sign(self, message: bytes) -> bytes:
         """RS256 signature of ``message`` with the first key; CLIENT_KEY_UNAVAILABLE when KMS cannot sign."""
+        if not self._keys:
+            raise EmrexError(ErrorCode.CLIENT_KEY_UNAVAILABLE, "no EMREX 2.0 signing key is configured")
         try:
             response = self._kms.sign(
                 KeyId=self._keys[0][1], Message=message, MessageType="RAW", SigningAlgorithm=SIGNING_ALGORITHM

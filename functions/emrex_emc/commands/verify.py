@@ -1,5 +1,9 @@
 """``emrex-emc verify``: run the trust pipeline on a saved ``elmo`` value and say why it passes or fails.
 
+EMREX 2.0 results: ``emrex-emc verify BODY --detached-jws VALUE_OR_FILE --public-key PEM`` re-verifies the
+stored evidence offline (``payload.txt`` is the results body as received, ``x-signature.json`` holds the
+``X-Signature`` value and the EMP's key); ``--cert`` then checks an enveloped XML signature inside too.
+
 Exit 0: verified and accepted (an identity mismatch is a verdict to review, not a refusal).
 Exit 1: refused, with a stable error code and a message on stderr (and JSON on stdout with ``--json``).
 Exit 2: usage errors (unreadable files, partial or malformed expectations, an --xsd-dir without the schemas).
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from emrex_emc.core.pipeline import VerifiedElmo
+    from emrex_emc.core.signature_facts import SignatureFacts
 
 EXIT_ACCEPTED = 0
 EXIT_REFUSED = 1
@@ -32,9 +37,21 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("payload", metavar="PAYLOAD", help="file with the elmo form value or an ELMO XML document")
     parser.add_argument(
-        "--cert", action="append", required=True, metavar="CERT", help="EMP certificate, PEM or DER (repeatable)"
+        "payload",
+        metavar="PAYLOAD",
+        help="file with the elmo form value or an ELMO XML document (with --detached-jws: the results body)",
+    )
+    parser.add_argument(
+        "--cert", action="append", default=[], metavar="CERT", help="EMP certificate, PEM or DER (repeatable)"
+    )
+    parser.add_argument(
+        "--detached-jws",
+        metavar="VALUE_OR_FILE",
+        help="EMREX 2.0: the results' X-Signature (header..signature), or a file holding it",
+    )
+    parser.add_argument(
+        "--public-key", metavar="PEM", help="EMREX 2.0: the EMP's public key (its EMREG publicKey), PEM file"
     )
     parser.add_argument("--expect-given-names", metavar="N", help="the applicant's given names")
     parser.add_argument("--expect-family-name", metavar="N", help="the applicant's family name")
@@ -60,23 +77,34 @@ def _run(args: argparse.Namespace) -> int:
         signature=VerificationPolicy(forbid_sha1=args.forbid_sha1, strict_cert_validity=args.strict_cert_validity)
     )
     payload_limit = policy.decode.max_encoded_bytes
+    emrex2 = args.detached_jws is not None or args.public_key is not None
+    if emrex2:
+        payload_limit = policy.decode.max_decompressed_bytes
     try:
         payload = _read(args.payload, "PAYLOAD", payload_limit)
         certificates = [_certificate(path) for path in args.cert]
         expected = _expectation(args)
         _check_xsd_dir(args.xsd_dir)
+        jws, public_key = _emrex2_arguments(args) if emrex2 else (None, b"")
+        if not emrex2 and not certificates:
+            raise _UsageError("give the EMP's certificate (--cert), or --detached-jws and --public-key")
     except _UsageError as exc:
         print(f"emrex-emc verify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    from emrex_emc.core.pipeline import verify_elmo
+    from emrex_emc.core.pipeline import verify_elmo, verify_elmo_results
 
     try:
         if len(payload) > payload_limit:
             raise EmrexError(
                 ErrorCode.PAYLOAD_TOO_LARGE, f"the file holds more than the limit of {payload_limit} bytes"
             )
-        result = verify_elmo(payload, certificates, policy, expected=expected, xsd_dir=args.xsd_dir)
+        if emrex2:
+            result = verify_elmo_results(
+                payload, jws, public_key, certificates, policy, expected=expected, xsd_dir=args.xsd_dir
+            )
+        else:
+            result = verify_elmo(payload, certificates, policy, expected=expected, xsd_dir=args.xsd_dir)
     except EmrexError as exc:  # its message is clipped and clean (core.errors)
         print(f"REFUSED {exc.code.value}: {exc.message}", file=sys.stderr)
         if args.json:
@@ -98,6 +126,21 @@ def _read(path: str, what: str, limit: int) -> bytes:
             return file.read(limit + 1)
     except OSError as exc:
         raise _UsageError(f"cannot read {what} file {path!r}: {exc.strerror or exc}") from exc
+
+
+def _emrex2_arguments(args: argparse.Namespace) -> tuple[str, bytes]:
+    """The X-Signature (the value, or a file's first line) and the EMP's public key (DER) for EMREX 2.0 results."""
+    if args.detached_jws is None or args.public_key is None:
+        raise _UsageError("--detached-jws and --public-key must be given together")
+    value = args.detached_jws.strip()
+    if Path(value).is_file():
+        value = _read(value, "--detached-jws", MAX_CERTIFICATE_FILE_BYTES).decode("ascii", "replace").strip()
+    from emrex_emc.core.jws import public_key_der
+
+    try:
+        return value, public_key_der(_certificate(args.public_key))
+    except ValueError as exc:
+        raise _UsageError(f"--public-key {args.public_key!r} is not an RSA public key of 2048+ bits ({exc})") from None
 
 
 def _certificate(path: str) -> bytes:
@@ -139,17 +182,33 @@ def _expectation(args: argparse.Namespace) -> Any:
 
 
 def _human(result: VerifiedElmo) -> str:
-    signature = result.signature.to_json()
+    from emrex_emc.core.signature_facts import SignatureFacts
+
+    signature = result.signature
     summary = result.document.summary()
-    lines = [
-        f"VERIFIED: ELMO {result.document.version}, signed with {signature['algorithm']} "
-        f"({signature['digest']} digest, {signature['c14n']})",
-        f"  certificate: {result.signature.certificate_subject} (SHA-256 {result.signature.certificate_sha256})",
+    if isinstance(signature, SignatureFacts):
+        lines = [f"VERIFIED: ELMO {result.document.version}, {_xml_signature_lines(signature)}"]
+    else:
+        lines = [
+            f"VERIFIED: ELMO {result.document.version}, signed with a detached JWS {signature.algorithm}",
+            f"  public key: SHA-256 {signature.public_key_sha256}",
+        ]
+        if signature.enveloped is not None:
+            lines.append(f"  inside: an XML signature, {_xml_signature_lines(signature.enveloped)}")
+    lines.append(
         f"  reports: {summary['report_count']}, courses: {summary['course_count']}, "
-        f"ECTS: {summary['total_ects']}, attachments: {summary['attachment_count']}",
-    ]
+        f"ECTS: {summary['total_ects']}, attachments: {summary['attachment_count']}"
+    )
     if result.identity is not None:
         lines.append(f"  identity: {result.identity.verdict}")
         lines.extend(f"    {field.field}: {field.verdict} ({field.reason})" for field in result.identity.fields)
     lines.extend(f"  warning {notice.code}: {notice.message}" for notice in result.notices)
     return "\n".join(lines)
+
+
+def _xml_signature_lines(signature: SignatureFacts) -> str:
+    facts = signature.to_json()
+    return (
+        f"signed with {facts['algorithm']} ({facts['digest']} digest, {facts['c14n']})\n"
+        f"  certificate: {signature.certificate_subject} (SHA-256 {signature.certificate_sha256})"
+    )

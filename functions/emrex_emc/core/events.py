@@ -1,7 +1,8 @@
 """The SIS contract: the events the EMC publishes on its bus (``source`` ``emrex.emc``).
 
-One event per transfer outcome; its ``detail`` is described by a JSON Schema per detail-type in
-``emrex_emc/schemas/events/``. Events are typed values here; the events adapter turns them into
+One event per transfer outcome, for either protocol; its ``detail`` is described by a JSON Schema per
+detail-type in ``emrex_emc/schemas/events/``, versioned by :data:`SCHEMA_VERSION` (what changed in each
+version: docs/SIS-CONTRACT-CHANGELOG.md). Events are typed values here; the events adapter turns them into
 PutEvents entries (canonical JSON ``Detail``) when the outbox is written.
 """
 
@@ -12,11 +13,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from emrex_emc.core.evidence import StoredObjects
 from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.protocol import Status
 from emrex_emc.core.transfer import Transfer
 
 SOURCE = "emrex.emc"
+SCHEMA_VERSION = 2
+"""The SIS contract's version, in every ``detail`` (``schema_version``). 2: ``protocol`` and ``schema_version``
+in every detail, EMREX 2.0 transfers, ``signature.format`` (docs/SIS-CONTRACT-CHANGELOG.md)."""
 
 
 class DetailType(StrEnum):
@@ -68,6 +73,8 @@ class OutcomeEvent:
         emp = transfer.emp
         detail: dict[str, Any] = {
             "event_id": outcome.event_id,
+            "schema_version": SCHEMA_VERSION,
+            "protocol": transfer.protocol.value,
             "session_id": transfer.id,
             "emrex_session_id": transfer.emrex_session_id,
             "applicant_id": transfer.applicant_id,
@@ -90,6 +97,8 @@ class OutcomeEvent:
                     "payload_key": outcome.s3.payload_key,
                     "payload_sha256": outcome.s3.payload_sha256,
                 }
+                if outcome.s3.signature_key is not None:
+                    detail["evidence"]["signature_key"] = outcome.s3.signature_key
         elif outcome.status is Status.RECEIVED:
             s3 = outcome.s3
             detail.update(
@@ -97,17 +106,22 @@ class OutcomeEvent:
                 identity=outcome.identity.to_json() if outcome.identity else None,
                 signature=outcome.signature.to_json() if outcome.signature else None,
                 elmo_version=outcome.elmo_version,
-                results=None
-                if s3 is None
-                else {
-                    "bucket": s3.bucket,
-                    "results_key": s3.results_key,
-                    "payload_key": s3.payload_key,
-                    "attachments": [item.to_item() for item in s3.attachments],
-                },
+                results=None if s3 is None else _results(s3),
                 warnings=[notice.to_json() for notice in outcome.warnings],
             )
         return detail
+
+
+def _results(s3: StoredObjects) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "bucket": s3.bucket,
+        "results_key": s3.results_key,
+        "payload_key": s3.payload_key,
+        "attachments": [item.to_item() for item in s3.attachments],
+    }
+    if s3.signature_key is not None:
+        results["signature_key"] = s3.signature_key
+    return results
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import base64
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -26,6 +25,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.jose import RS256, b64url, b64url_decode
+from emrex_emc.core.signature_facts import JwsFacts
 from emrex_emc.core.text import clip
 
 MIN_RSA_BITS = 2048
@@ -34,17 +34,6 @@ MAX_JWS_CHARS = 16 * 1024
 MAX_HEADER_BYTES = 4 * 1024
 _CHUNK = 3 * 64 * 1024
 """Body bytes base64url-encoded at a time: a multiple of 3, so the chunks' encodings simply concatenate."""
-
-
-@dataclass(frozen=True)
-class JwsFacts:
-    """An accepted detached JWS: what the SIS contract's ``signature`` says for EMREX 2.0 results."""
-
-    algorithm: str
-    public_key_sha256: str
-    """SHA-256 (hex) of the DER SubjectPublicKeyInfo that verified it (the EMP's EMREG ``publicKey``)."""
-    key_id: str | None = None
-    """The header's ``kid``, when the EMP sent one (informative: EMREG gives one key per EMP)."""
 
 
 def _malformed(message: str) -> EmrexError:
@@ -134,6 +123,29 @@ def _signing_input_digest(header_part: str, body: bytes) -> bytes:
     for start in range(0, len(body), _CHUNK):
         digest.update(base64.urlsafe_b64encode(view[start : start + _CHUNK]).rstrip(b"="))
     return digest.digest()
+
+
+def public_key_der(data: bytes) -> bytes:
+    """DER SubjectPublicKeyInfo of an RSA key (2048+ bits) given as a PEM public key, a PEM certificate or DER.
+
+    Raises ValueError for anything else (the ``publicKey`` of an EMREG v2 entry is a PEM public key).
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
+
+    text = data.strip()
+    key: object
+    if text.startswith(b"-----BEGIN CERTIFICATE-----"):
+        key = x509.load_pem_x509_certificate(text).public_key()
+    elif text.startswith(b"-----BEGIN"):
+        key = load_pem_public_key(text)
+    else:
+        key = load_der_public_key(text)
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("not an RSA key")
+    der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    rsa_public_key(der)
+    return der
 
 
 def rsa_jwk(public_key_der: bytes, kid: str) -> dict[str, str]:

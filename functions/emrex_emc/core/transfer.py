@@ -16,8 +16,8 @@ from typing import Any
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.outcome import Outcome
-from emrex_emc.core.protocol import Status
-from emrex_emc.core.registry import Emp
+from emrex_emc.core.protocol import ProtocolVersion, Status
+from emrex_emc.core.registry import Emp, Emrex2Endpoints
 
 PENDING_GRACE_SECONDS = 86400
 """While pending, a transfer is kept ``deadline + 1 day``, so a late callback still finds it (as expired)."""
@@ -86,8 +86,19 @@ class Transfer:
     emrex_session_id: str | None = None
     emp: EmpRef | None = None
     pinned_certs: tuple[bytes, ...] = ()
-    """DER certificates of the EMP when it was chosen: the only keys its results are verified with."""
+    """DER certificates of the EMP when it was chosen: the only keys its results are verified with (EMREX 2.0:
+    the ones that check an enveloped XML signature inside the results, when the EMP has any)."""
     outcome: Outcome | None = None
+    protocol: ProtocolVersion = ProtocolVersion.EMREX_1
+    """The protocol of the chosen EMP (EMREX 1 for transfers chosen before EMREX 2.0 existed)."""
+    emp_endpoints: Emrex2Endpoints | None = None
+    """EMREX 2.0: the EMP's endpoints when it was chosen (a scheduled registry change never moves a flow)."""
+    emp_public_key: bytes = b""
+    """EMREX 2.0: DER SubjectPublicKeyInfo of the EMP's key when it was chosen: the only key its JWS verifies with."""
+    code_verifier: str | None = None
+    """EMREX 2.0: the PKCE verifier, kept server-side with the transfer (never logged, never sent to a browser)."""
+    code_sha256: str | None = None
+    """EMREX 2.0: SHA-256 (hex) of the authorization code redeemed for this transfer (each is redeemed once)."""
 
     @classmethod
     def new(
@@ -154,6 +165,16 @@ class Transfer:
             item["emp"] = self.emp.to_json()
         if self.outcome is not None:
             item["outcome"] = self.outcome.to_item()
+        if self.protocol is not ProtocolVersion.EMREX_1:
+            item["protocol"] = self.protocol.value
+        if self.emp_endpoints is not None:
+            item["emp_endpoints"] = self.emp_endpoints.to_json()
+        if self.emp_public_key:
+            item["emp_public_key"] = base64.b64encode(self.emp_public_key).decode("ascii")
+        if self.code_verifier is not None:
+            item["code_verifier"] = self.code_verifier
+        if self.code_sha256 is not None:
+            item["code_sha256"] = self.code_sha256
         return item
 
     @classmethod
@@ -161,6 +182,8 @@ class Transfer:
         emp = item.get("emp")
         outcome = item.get("outcome")
         session_id = item.get("emrex_session_id")
+        endpoints = item.get("emp_endpoints")
+        verifier, code = item.get("code_verifier"), item.get("code_sha256")
         return cls(
             id=str(item["id"]),
             applicant_id=str(item["applicant_id"]),
@@ -178,6 +201,11 @@ class Transfer:
             emp=EmpRef.from_json(emp) if isinstance(emp, Mapping) else None,
             pinned_certs=tuple(base64.b64decode(c) for c in item.get("pinned_certs") or ()),
             outcome=Outcome.from_item(outcome) if isinstance(outcome, Mapping) else None,
+            protocol=ProtocolVersion(str(item.get("protocol", ProtocolVersion.EMREX_1.value))),
+            emp_endpoints=Emrex2Endpoints.from_json(dict(endpoints)) if isinstance(endpoints, Mapping) else None,
+            emp_public_key=base64.b64decode(str(item.get("emp_public_key") or "")),
+            code_verifier=str(verifier) if verifier is not None else None,
+            code_sha256=str(code) if code is not None else None,
         )
 
 
@@ -207,8 +235,13 @@ class Choice:
     transfer: Transfer
     emp: Emp
     session_id: str
+    """EMREX 1: the ``sessionId``. EMREX 2.0: the flow id (32 alphanumerics, bound in the state)."""
     state: str
-    """Signed; the EMP gets it back to us in the ``returnUrl``."""
+    """Signed; the EMP gets it back to us in the ``returnUrl`` (EMREX 1) or the ``state`` parameter (2.0)."""
+    authorization_url: str | None = None
+    """EMREX 2.0: where the browser goes (the EMP's authorization endpoint with our PKCE request)."""
+    flow_cookie: str | None = None
+    """EMREX 2.0: the value of the cookie that binds the redirect back to this browser (its hash is in the state)."""
 
 
 class TransferRefused(EmrexError):

@@ -28,6 +28,7 @@ NAME_PREFIX = "emrex-local"
 DEFAULT_CLIENT_ID = "emc-local"
 """``emrex-emc local --client-id``: our EMREX 2.0 client id unless another is given."""
 CLIENT_NAME = "EMREX EMC (local)"
+CLIENT_COUNTRY = "NL"
 CLIENT_KEY_ID = "emc-local-1"
 """The ``kid`` of the local signing key (a moto KMS key, RSA 2048, SIGN_VERIFY, new at every start)."""
 
@@ -173,6 +174,7 @@ def handler_env(
         "EMREX_XSD_DIR": xsd_dir,
         "EMREX_CLIENT_ID": client_id,
         "EMREX_CLIENT_NAME": CLIENT_NAME,
+        "EMREX_CLIENT_COUNTRY": CLIENT_COUNTRY,
         "EMREX_CLIENT_KEYS": f"{CLIENT_KEY_ID}={resources.client_key_id}" if resources.client_key_id else "",
         "POWERTOOLS_SERVICE_NAME": "emrex-emc-local",
         "POWERTOOLS_METRICS_NAMESPACE": "EmrexLocal",

@@ -29,6 +29,7 @@ from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError
 from emrex_emc.core.registry import SOURCE_SEPARATOR
+from emrex_emc.core.registry_parse import render_emreg2_list
 from emrex_emc.core.text import clip
 from emrex_emc.local.apigw import LocalApiGateway, Route, new_context, serve
 from emrex_emc.local.background import PeriodicRunner, StreamRelay, scheduled_event
@@ -36,6 +37,7 @@ from emrex_emc.local.catalogue import registry_source, write_local_catalogue
 from emrex_emc.local.demo_apps import DEMO_APPLICANT, DemoSis, EnrolmentForm
 from emrex_emc.local.elmo_factory import generate_signing_identity
 from emrex_emc.local.mock_emp import CATALOGUE_PATH, EMP_PATH, Learner, MockEmp, load_or_create_identity
+from emrex_emc.local.mock_emp2 import MockEmp2, load_or_create_key
 from emrex_emc.local.moto_env import (
     DEFAULT_CLIENT_ID,
     MotoEnv,
@@ -155,7 +157,8 @@ def start_local_stack(
 ) -> LocalStack:
     """Start the whole flow; ``port`` is the API's (0 = any free port), the other servers take free ports.
 
-    ``registries`` (``--registry``, repeatable) replace the local ones (the mock EMP's catalogue). ``client_id``
+    ``registries`` (``--registry``, repeatable) replace the local ones (the EWP catalogue listing the mock EMP
+    and the EMREG v2 list of the mock EMP 2.0, both written to ``.local/``). ``client_id``
     is our EMREX 2.0 client id (``--client-id``); the signing key is a new moto KMS key at every start.
     """
     env = os.environ if environ is None else environ
@@ -209,17 +212,28 @@ def _start(
 
     identity = load_or_create_identity(state)
     catalogue = write_local_catalogue(state / "catalogue-v1.xml", f"{emp_url}{EMP_PATH}", identity.cert_der)
-    registry_urls = [registry_source(one) for one in registries] or [f"{emp_url}{CATALOGUE_PATH}"]
     names = ResourceNames()
     resources = create_resources(moto.client, names, api_token_from_env(env))
+    learner = Learner(DEMO_APPLICANT.given_names, DEMO_APPLICANT.family_name, DEMO_APPLICANT.birth_date)
+    lookup = applicant_lookup(moto, names)
     mock = MockEmp(
         identity=identity,
         unregistered_identity=generate_signing_identity("Unregistered signer (local)"),
         catalogue=lambda: catalogue,
-        default_learner=Learner(DEMO_APPLICANT.given_names, DEMO_APPLICANT.family_name, DEMO_APPLICANT.birth_date),
-        learner_for=applicant_lookup(moto, names),
+        default_learner=learner,
+        learner_for=lambda return_url: lookup(dict(parse_qsl(urlsplit(return_url).query)).get("state", "")),
     )
-    emp_gateway.add_routes(mock.routes())
+    mock2 = MockEmp2(
+        base_url=emp_url,
+        key=load_or_create_key(state),
+        client_records=emreg_client_records(api_url),
+        default_learner=learner,
+        learner_for=lookup,
+    )
+    emreg2 = state / "emreg-v2.json"
+    emreg2.write_bytes(render_emreg2_list([mock2.registry_entry()]))
+    registry_urls = [registry_source(one) for one in registries] or [f"{emp_url}{CATALOGUE_PATH}", str(emreg2)]
+    emp_gateway.add_routes(mock.routes() + mock2.routes())
     form = EnrolmentForm(api_base_url=api_url, api_token=resources.api_token, base_url=form_url)
     stoppers.append(form.close)
     env.update(
@@ -290,17 +304,16 @@ def first_refresh(handler: Callable[[dict[str, Any], Any], Any], source: str) ->
 
 
 def applicant_lookup(moto: MotoEnv, names: ResourceNames) -> Callable[[str], Learner | None]:
-    """The applicant of the transfer a ``returnUrl`` belongs to, as a real EMP's login would know the student.
+    """The applicant of the transfer a ``state`` belongs to, as a real EMP's login would know the student.
 
-    The state in the ``returnUrl`` is verified with the EMC's own keys (read from the local secret, as the
-    functions do): the mock EMP never trusts a URL it was merely given.
+    The state (in an EMREX 1 ``returnUrl``, or an EMREX 2.0 authorization request) is verified with the EMC's
+    own keys (read from the local secret, as the functions do): the mock EMPs never trust what they are given.
     """
     secret = SecretProvider(moto.client("secretsmanager"), names.secret, max_age_seconds=1)
     transfers = TransferTable(moto.client("dynamodb"), names.table)
     states = RotatingStateSigner(secret)
 
-    def lookup(return_url: str) -> Learner | None:
-        state = dict(parse_qsl(urlsplit(return_url).query)).get("state", "")
+    def lookup(state: str) -> Learner | None:
         try:
             transfer = transfers.get(states.verify(state, now=int(time.time())).transfer_id)
         except EmrexError:
@@ -308,6 +321,22 @@ def applicant_lookup(moto: MotoEnv, names: ResourceNames) -> Callable[[str], Lea
         return Learner(transfer.given_names, transfer.family_name, transfer.birth_date) if transfer else None
 
     return lookup
+
+
+def emreg_client_records(api_url: str) -> Callable[[str], dict[str, Any] | None]:
+    """What EMREG says about a client id: here the EMC's own record (``/.well-known/emreg-client.json``), read
+    on every request the way a real EMP asks EMREG, so the mock EMP 2.0 checks assertions against it."""
+
+    def record(client_id: str) -> dict[str, Any] | None:
+        import httpx
+
+        try:
+            document = httpx.get(f"{api_url}/.well-known/emreg-client.json", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        return document if isinstance(document, dict) and document.get("clientId") == client_id else None
+
+    return record
 
 
 def _snapshot_present(dynamodb: Any, table: str) -> bool:

@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from emrex_emc.core.audit import AuditRecord
+from emrex_emc.core.emrex2 import HttpAnswer
 from emrex_emc.core.events import Event
-from emrex_emc.core.evidence import AttachmentBlob, HashedBytes, StoredObjects
+from emrex_emc.core.evidence import AttachmentBlob, DetachedSignature, HashedBytes, StoredObjects
 from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.registry import Emp, RegistrySnapshot
 from emrex_emc.core.state import StateClaims
@@ -28,7 +29,13 @@ class Transfers(Protocol):
 
     def get(self, transfer_id: str) -> Transfer | None: ...
 
-    def choose_emp(self, transfer_id: str, *, emp: Emp, session_id: str, now: int) -> Transfer: ...
+    def choose_emp(
+        self, transfer_id: str, *, emp: Emp, session_id: str, now: int, code_verifier: str | None = None
+    ) -> Transfer: ...
+
+    def redeem_code(self, transfer_id: str, *, code_sha256: str, now: int) -> bool:
+        """True for the first redemption of the transfer's authorization code, False for any later one."""
+        ...
 
 
 class RecordOutcome(Protocol):
@@ -44,6 +51,7 @@ class Evidence(Protocol):
         payload: HashedBytes,
         results: Mapping[str, Any] | None = None,
         attachments: Sequence[AttachmentBlob] = (),
+        signature: DetachedSignature | None = None,
     ) -> StoredObjects: ...
 
 
@@ -82,3 +90,13 @@ class ClientKeys(Protocol):
     def public_keys(self) -> Sequence[tuple[str, bytes]]:
         """``(kid, DER SubjectPublicKeyInfo)``, the signing key first."""
         ...
+
+
+class EmpEndpoints(Protocol):
+    """An EMREX 2.0 EMP's server-to-server endpoints. ``deadline`` is a ``time.monotonic()`` moment shared by
+    the calls of one callback. Raises ``EmrexError`` ``EMP_UNAVAILABLE``, ``EMP_RESPONSE_INVALID`` or (results
+    over the cap) ``PAYLOAD_TOO_LARGE``."""
+
+    def token(self, url: str, form: Mapping[str, str], *, deadline: float) -> HttpAnswer: ...
+
+    def results(self, url: str, access_token: str, *, deadline: float) -> HttpAnswer: ...

@@ -40,6 +40,10 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "redirect.button": {"en": "Continue to {name}", "nl": "Verder naar {name}"},
     "redirect.nojs": {"en": "If nothing happens, press the button.", "nl": "Gebeurt er niets? Druk dan op de knop."},
+    "redirect.link_nojs": {
+        "en": "If nothing happens, follow the link.",
+        "nl": "Gebeurt er niets? Volg dan de link.",
+    },
     # outcome pages (after the EMP answered)
     "received.title": {"en": "Your results have been received", "nl": "Je resultaten zijn ontvangen"},
     "received.lead": {
@@ -164,6 +168,33 @@ TEXTS: dict[str, dict[str, str]] = {
     "error.SESSION_ALREADY_COMPLETED": {
         "en": "This transfer has already been completed.",
         "nl": "Deze overdracht is al afgerond.",
+    },
+    "error.OAUTH_RESPONSE_INVALID": {
+        "en": "The reply from the provider is incomplete.",
+        "nl": "Het antwoord van de aanbieder is onvolledig.",
+    },
+    "error.BROWSER_MISMATCH.title": {"en": "Please use the same browser", "nl": "Gebruik dezelfde browser"},
+    "error.BROWSER_MISMATCH": {
+        "en": (
+            "The provider sent you back to another browser than the one you started in, or its cookies were "
+            "cleared. For your safety the reply is only accepted in the browser where you started."
+        ),
+        "nl": (
+            "De aanbieder heeft je teruggestuurd naar een andere browser dan waarin je begon, of de cookies zijn "
+            "gewist. Voor je veiligheid accepteren we het antwoord alleen in de browser waarin je begon."
+        ),
+    },
+    "error.ISSUER_MISMATCH": {
+        "en": "The reply does not come from the provider you chose.",
+        "nl": "Het antwoord komt niet van de aanbieder die je hebt gekozen.",
+    },
+    "error.CLIENT_KEY_UNAVAILABLE": {
+        "en": "We could not contact the provider on your behalf right now.",
+        "nl": "We konden de aanbieder nu niet namens jou benaderen.",
+    },
+    "advice.reload": {
+        "en": "Nothing was used up. Please reload this page in a minute.",
+        "nl": "Er is niets verbruikt. Laad deze pagina over een minuut opnieuw.",
     },
 }
 
