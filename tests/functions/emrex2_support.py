@@ -50,9 +50,12 @@ class InProcessEmp:
     mock: MockEmp2
     calls: list[str] = field(default_factory=list)
     override: dict[str, Callable[[HttpAnswer], HttpAnswer]] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+    """Every credential that crossed: codes, verifiers, assertions, access tokens (must never be logged)."""
 
     def token(self, url: str, form: Mapping[str, str], *, deadline: float) -> HttpAnswer:
         self.calls.append("token")
+        self.secrets += [form["code"], form["code_verifier"], form["client_assertion"]]
         request = HttpRequest(
             "POST",
             urlsplit(url).path,
@@ -63,6 +66,7 @@ class InProcessEmp:
 
     def results(self, url: str, access_token: str, *, deadline: float) -> HttpAnswer:
         self.calls.append("results")
+        self.secrets.append(access_token)
         parts = urlsplit(url)
         request = HttpRequest(
             "GET", parts.path, {"authorization": f"Bearer {access_token}"}, query=dict(parse_qsl(parts.query))

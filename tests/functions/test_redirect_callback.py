@@ -308,3 +308,16 @@ def test_a_different_person_is_received_with_a_mismatch_verdict(flow: Flow) -> N
     completed(flow, flow.authorize("ok", learner=OTHER_PERSON))
     assert flow.stored().outcome.identity_verdict == "MISMATCH"  # type: ignore[union-attr]
     assert KARI.family_name not in json.dumps(events(flow))
+
+
+def test_codes_verifiers_assertions_and_tokens_are_never_logged(
+    flow: Flow, captured_logs: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    completed(flow, flow.authorize("ok"))
+    flow.redirect(flow.authorize("wrong-key"))  # a refusal logs too
+    assert len(flow.emp.secrets) == 4 and all(len(secret) >= 20 for secret in flow.emp.secrets)
+    logged = "\n".join(captured_logs) + capsys.readouterr().out
+    assert "callback handled" in logged
+    for secret in flow.emp.secrets:
+        assert secret not in logged
+    assert json.dumps(events(flow)).count(flow.emp.secrets[0]) == 0

@@ -133,7 +133,7 @@ def _emrex2_arguments(args: argparse.Namespace) -> tuple[str, bytes]:
     if args.detached_jws is None or args.public_key is None:
         raise _UsageError("--detached-jws and --public-key must be given together")
     value = args.detached_jws.strip()
-    if Path(value).is_file():
+    if _is_file(value):
         value = _read(value, "--detached-jws", MAX_CERTIFICATE_FILE_BYTES).decode("ascii", "replace").strip()
     from emrex_emc.core.jws import public_key_der
 
@@ -141,6 +141,13 @@ def _emrex2_arguments(args: argparse.Namespace) -> tuple[str, bytes]:
         return value, public_key_der(_certificate(args.public_key))
     except ValueError as exc:
         raise _UsageError(f"--public-key {args.public_key!r} is not an RSA public key of 2048+ bits ({exc})") from None
+
+
+def _is_file(value: str) -> bool:
+    try:
+        return Path(value).is_file()
+    except OSError:  # a JWS value is no file name (it may be longer than one can be)
+        return False
 
 
 def _certificate(path: str) -> bytes:

@@ -68,8 +68,8 @@ if TYPE_CHECKING:
     from emrex_emc.core.pipeline import VerifiedElmo
 
 CALLBACK_BUDGET_SECONDS = 15.0
-"""Both EMP calls of one callback, together: with KMS, verification and storage a whole EMREX 2.0 callback
-stays within 20 s, under API Gateway's 30 s."""
+"""Signing the assertion (KMS) and both EMP calls of one callback, counted from its start: with verification
+and storage a whole EMREX 2.0 callback stays within 20 s, under API Gateway's 30 s."""
 EMPTY = HashedBytes.of(b"")
 ResultsVerifier = Callable[..., "VerifiedElmo"]
 """``emrex_emc.core.pipeline.verify_elmo_results`` (injectable for tests)."""
@@ -108,6 +108,7 @@ class RedirectCallbackService:
         self._recorder = OutcomeRecorder(outcomes=outcomes, evidence=evidence, new_event_id=new_event_id)
 
     def receive(self, redirect: EmpRedirect) -> CallbackResult:
+        deadline = self._monotonic() + self._budget_seconds
         now = self._clock()
         transfer, endpoints = self._flow(redirect.state, redirect.flow_cookie, now)
         if redirect.issuer is not None and not issuer_matches(endpoints, redirect.issuer):
@@ -124,7 +125,8 @@ class RedirectCallbackService:
             raise TransferRefused(error, transfer) from error
         if not self._transfers.redeem_code(transfer.id, code_sha256=code_hash(redirect.code), now=int(now)):
             return _replayed(self._reread(transfer), redirect)
-        return self._settle(transfer, redirect, self._fetch(transfer, endpoints, redirect.code, assertion, now), now)
+        answer = self._fetch(transfer, endpoints, (redirect.code, assertion), now, deadline)
+        return self._settle(transfer, redirect, answer, now)
 
     def show(self, state: str, flow_cookie: str | None) -> CallbackResult:
         """The stored outcome, for the page the redirect's 303 leads to (``GET /callback?state=…``)."""
@@ -173,8 +175,11 @@ class RedirectCallbackService:
 
     # --- the EMP's answers ------------------------------------------------------------------------------
 
-    def _fetch(self, transfer: Transfer, endpoints: Emrex2Endpoints, code: str, assertion: str, now: float) -> Answer:
-        deadline = self._monotonic() + self._budget_seconds
+    def _fetch(
+        self, transfer: Transfer, endpoints: Emrex2Endpoints, credentials: tuple[str, str], now: float, deadline: float
+    ) -> Answer:
+        """The token, then the results; ``credentials`` are the code and our signed assertion."""
+        code, assertion = credentials
         redirect_uri = self._settings.redirect_uri
         form = token_request_form(
             code=code, redirect_uri=redirect_uri, verifier=transfer.code_verifier or "", assertion=assertion
