@@ -2,7 +2,7 @@
 
 One event per transfer outcome, for either protocol; its ``detail`` is described by a JSON Schema per
 detail-type in ``emrex_emc/schemas/events/``, versioned by :data:`SCHEMA_VERSION` (what changed in each
-version: docs/SIS-CONTRACT-CHANGELOG.md). Events are typed values here; the events adapter turns them into
+version: docs/CHANGELOG.md). Events are typed values here; the events adapter turns them into
 PutEvents entries (canonical JSON ``Detail``) when the outbox is written.
 """
 
@@ -21,7 +21,7 @@ from emrex_emc.core.transfer import Transfer
 SOURCE = "emrex.emc"
 SCHEMA_VERSION = 2
 """The SIS contract's version, in every ``detail`` (``schema_version``). 2: ``protocol`` and ``schema_version``
-in every detail, EMREX 2.0 transfers, ``signature.format`` (docs/SIS-CONTRACT-CHANGELOG.md)."""
+in every detail, EMREX 2.0 transfers, ``signature.format`` (docs/CHANGELOG.md)."""
 
 
 class DetailType(StrEnum):

@@ -94,6 +94,8 @@ class MockEmp2:
     default_learner: Learner
     learner_for: Callable[[str], Learner | None] = lambda _state: None
     """The applicant of the transfer a ``state`` belongs to: who a real EMP's login would show."""
+    document: Callable[[Learner], bytes] | None = None
+    """The ELMO XML to serve (the benchmark serves one fixed document); default: 3 courses of the learner."""
     wrong_key: rsa.RSAPrivateKey = field(default_factory=lambda: rsa.generate_private_key(65537, 2048))
     _codes: dict[str, _Grant] = field(default_factory=dict)
     _tokens: dict[str, _Grant] = field(default_factory=dict)
@@ -279,17 +281,21 @@ class MockEmp2:
         if grant.scenario == "no-results":
             return HttpResponse(204)
         learner = grant.learner
-        body = elmo_factory.build_elmo(
-            given_names=learner.given_names,
-            family_name=learner.family_name,
-            birth_date=date.fromisoformat(learner.birth_date),
-            courses=3,
-        )
+        body = (self.document or _three_courses)(learner)
         signature = detached_jws(body, self.wrong_key if grant.scenario == "wrong-key" else self.key)
         if grant.scenario == "tampered-body":
             body = tamper_grade(body)
         headers = {"content-type": "application/xml", "x-signature": signature, "x-signature-algorithm": "RS256"}
         return HttpResponse(200, body=body, headers=headers)
+
+
+def _three_courses(learner: Learner) -> bytes:
+    return elmo_factory.build_elmo(
+        given_names=learner.given_names,
+        family_name=learner.family_name,
+        birth_date=date.fromisoformat(learner.birth_date),
+        courses=3,
+    )
 
 
 def _unverified_issuer(claims_part: str) -> str:
