@@ -57,7 +57,7 @@ def _stores() -> tuple[Settings, dict[str, Any]]:
 
 
 @cache
-def _emrex1() -> CallbackService:
+def _wiring() -> CallbackService:
     return CallbackService(**_stores()[1])
 
 
@@ -74,14 +74,14 @@ def _emrex2() -> RedirectCallbackService:
 
 def reset() -> None:
     """Forget the wiring (tests switch environments)."""
-    for wiring in (_stores, _emrex1, _emrex2):
+    for wiring in (_stores, _wiring, _emrex2):
         wiring.cache_clear()
 
 
 def _receive(request: HttpRequest) -> HttpResponse:
     settings = _stores()[0]
     if request.route_key == CALLBACK.key:
-        return _page(request, _emrex1().receive(callback_post(request, max_body_bytes=settings.max_body_bytes)))
+        return _page(request, _wiring().receive(callback_post(request, max_body_bytes=settings.max_body_bytes)))
     base_url = settings.public_base_url  # configuration only: the redirect URI EMREG holds, never the Host
     if not is_provider_answer(request):
         return _page(request, _emrex2().show(request.query.get("state", ""), flow_cookie(request, base_url=base_url)))

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from emrex_emc.core.errors import EmrexError
-from emrex_emc.services.settle import CallbackResult
+
+if TYPE_CHECKING:
+    from emrex_emc.services.settle import CallbackResult
 
 NAMESPACE = "EMREX"
 

@@ -80,10 +80,10 @@ def test_a_failing_child_is_reported() -> None:
 def test_the_warm_case_is_accepted_and_stored_through_the_real_adapters() -> None:
     case = callback_case(*signed_elmo_value(courses=2, pdf_bytes=2048))
     assert case.handle() == "received"
-    s3 = case.service._evidence._s3  # type: ignore[attr-defined]
+    s3 = case.service._recorder._evidence._s3  # type: ignore[attr-defined]
     assert any(key.endswith("payload.txt") for key in s3.objects)
     assert any(key.endswith("results.json") for key in s3.objects)
-    assert case.service._outcomes._ddb.transactions == 1  # type: ignore[attr-defined]
+    assert case.service._recorder._outcomes._ddb.transactions == 1  # type: ignore[attr-defined]
     assert case.verify_only().identity.to_json()["verdict"] == "MATCH"
     rows = warm_rows(case, "tiny", runs=1)
     assert [row.runs for row in rows] == [1] and rows[0].seconds > 0 and rows[0].reference_seconds > 0

@@ -177,7 +177,7 @@ def test_two_different_answers_racing_for_one_transfer_give_one_outcome_and_one_
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(BlobStore, "put_transfer_objects", together)
-    callback_handler._emrex1()  # wire once, before the threads race
+    callback_handler._wiring()  # wire once, before the threads race
     forms = {
         "received": form_for(transfer, "NCP_OK", ok_payload()),
         "other": form_for(transfer, "NCP_OK", ok_payload(courses=4)),

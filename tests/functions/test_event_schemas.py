@@ -72,3 +72,40 @@ def test_the_schema_rejects_an_event_carrying_the_document() -> None:
     schema = _schemas()["EMREX Results Received"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"elmo": "<elmo/>"}, schema)
+
+
+def test_every_detail_names_its_protocol_and_schema_version(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer]
+) -> None:
+    from emrex_emc.core.events import SCHEMA_VERSION
+
+    transfer = make_transfer(emp=trusted_emp())
+    event = callback_event(state_for(aws_env.signer, transfer), form_for(transfer, "NCP_OK", ok_payload()))
+    callback_handler.handler(event, LAMBDA_CONTEXT)
+    [(_, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
+    assert (detail["protocol"], detail["schema_version"]) == ("emrex-1", SCHEMA_VERSION)
+    assert detail["signature"]["format"] == "xmldsig"
+
+
+def test_events_of_schema_version_1_still_validate(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    """The bus archive replays events published before version 2: the extended schemas accept them unchanged."""
+    schemas = _schemas()
+    for code, payload in (("NCP_OK", ok_payload()), ("NCP_CANCEL", ""), ("NCP_ERROR", ""), ("NCP_OK", "x")):
+        transfer = make_transfer(emp=trusted_emp())
+        event = callback_event(state_for(aws_env.signer, transfer), form_for(transfer, code, payload))
+        callback_handler.handler(event, LAMBDA_CONTEXT)
+    for detail_type, detail in outbox_events(aws_env.dynamodb, aws_env.table):
+        version_1 = {key: value for key, value in detail.items() if key not in {"protocol", "schema_version"}}
+        if "signature" in version_1:
+            version_1["signature"] = {k: v for k, v in version_1["signature"].items() if k != "format"}
+        jsonschema.validate(version_1, schemas[detail_type])
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**detail, "protocol": "emrex-3"}, schemas[detail_type])
+
+
+def test_the_changelog_describes_the_current_version() -> None:
+    from emrex_emc.core.events import SCHEMA_VERSION
+
+    changelog = (SCHEMA_DIR.parents[3] / "docs" / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"## Schema version {SCHEMA_VERSION}" in changelog and "## Schema version 1" in changelog
+    assert {schema["x-schema-version"] for schema in _schemas().values()} == {SCHEMA_VERSION}

@@ -12,8 +12,8 @@ from urllib.parse import quote
 from emrex_emc.core.emrex2 import EmpRedirect
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import EmpAnswer
+from emrex_emc.web.flow_cookie import flow_cookie_name
 from emrex_emc.web.http import HttpRequest, HttpResponse
-from emrex_emc.web.start import flow_cookie_name
 
 MAX_FORM_FIELDS = 20
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"

@@ -24,6 +24,7 @@ from emrex_emc.core.csrf import CsrfTokens
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import Choice, Offer
+from emrex_emc.web.flow_cookie import flow_cookie_header
 from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HTML_SECURITY_HEADERS, HttpRequest, HttpResponse, html_response
 from emrex_emc.web.i18n import country_name, fold
@@ -34,9 +35,6 @@ logger = logging.getLogger(__name__)
 CSRF_FIELD = "csrf"
 CSRF_COOKIE_SECURE = "__Host-emrex_csrf"
 CSRF_COOKIE_PLAIN = "emrex_csrf"
-FLOW_COOKIE_SECURE = "__Host-emrex_flow"
-FLOW_COOKIE_PLAIN = "emrex_flow"
-"""EMREX 2.0: binds the EMP's redirect back to the browser that chose the EMP (RFC 9700 §2.1)."""
 MAX_FORM_BYTES = 4 * 1024
 MAX_QUERY_CHARS = 100
 MAX_RETURN_URL_CHARS = 1000
@@ -257,16 +255,6 @@ def _authorization_response(choice: Choice, *, base_url: str, lang: str, now: in
     response = html_response(200, page(lang=lang, title=title, body=body, head=head))
     response.cookies.append(flow_cookie_header(base_url, cookie, max(60, choice.transfer.deadline - now)))
     return response
-
-
-def flow_cookie_name(base_url: str) -> str:
-    return FLOW_COOKIE_SECURE if urlsplit(base_url).scheme == "https" else FLOW_COOKIE_PLAIN
-
-
-def flow_cookie_header(base_url: str, value: str, max_age: int) -> str:
-    """SameSite=Lax: sent with the EMP's top-level redirect back (a GET), never with cross-site posts."""
-    secure = "; Secure" if urlsplit(base_url).scheme == "https" else ""
-    return f"{flow_cookie_name(base_url)}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
 
 
 def _cookie_name(base_url: str) -> str:
