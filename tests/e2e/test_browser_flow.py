@@ -128,15 +128,20 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def _transfer(page: Any, stack: Stack, scenario: str, applicant: Applicant = APPLICANT) -> str:
-    """Run one transfer through the browser; returns the transfer id (the page ends on the outcome page)."""
+def _to_chooser(page: Any, stack: Stack, applicant: Applicant) -> str:
+    """The enrolment form, then the chooser of the new transfer; returns its id."""
     page.goto(stack.urls["enrolment_form"])
     page.fill("#given_names", applicant.given_names)
     page.fill("#family_name", applicant.family_name)
     page.fill("#birth_date", applicant.birth_date)
     page.click("#start-transfer")
     page.wait_for_url(re.compile(r"/start/[0-9a-f]{32}$"))
-    transfer_id = page.url.rsplit("/", 1)[1]
+    return str(page.url.rsplit("/", 1)[1])
+
+
+def _transfer(page: Any, stack: Stack, scenario: str, applicant: Applicant = APPLICANT) -> str:
+    """Run one transfer through the browser; returns the transfer id (the page ends on the outcome page)."""
+    transfer_id = _to_chooser(page, stack, applicant)
     page.get_by_label("EMREX mock EMP (local)").check()
     page.get_by_role("button", name="Continue").click()  # the EMC auto-POSTs sessionId + returnUrl to the EMP
     page.wait_for_url(stack.urls["mock_emp"])
@@ -257,13 +262,7 @@ EMREX2_EMP = "EMREX 2.0 mock EMP (local)"
 
 def _transfer2(page: Any, stack: Stack, scenario: str, applicant: Applicant = APPLICANT) -> str:
     """One EMREX 2.0 transfer through the browser; returns the transfer id (the page ends on the outcome page)."""
-    page.goto(stack.urls["enrolment_form"])
-    page.fill("#given_names", applicant.given_names)
-    page.fill("#family_name", applicant.family_name)
-    page.fill("#birth_date", applicant.birth_date)
-    page.click("#start-transfer")
-    page.wait_for_url(re.compile(r"/start/[0-9a-f]{32}$"))
-    transfer_id = page.url.rsplit("/", 1)[1]
+    transfer_id = _to_chooser(page, stack, applicant)
     page.get_by_label(EMREX2_EMP).check()
     page.get_by_role("button", name="Continue").click()  # the interstitial navigates to the authorization request
     page.wait_for_url(re.compile(r"/emp2/authorize\?.*code_challenge_method=S256"))

@@ -28,7 +28,7 @@ from emrex_emc.core.protocol import EmpAnswer, ProtocolVersion, ReturnCode, Stat
 from emrex_emc.core.state import StateClaims
 from emrex_emc.core.transfer import Transfer, TransferRefused, refused
 from emrex_emc.services.ports import Clock, Evidence, IdFactory, RecordOutcome, StateTokens, Transfers
-from emrex_emc.services.settle import Answer, CallbackResult, OutcomeRecorder, expected_identity
+from emrex_emc.services.settle import Answer, CallbackResult, OutcomeRecorder, expected_identity, reread
 from emrex_emc.settings import Settings
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class CallbackService:
             raise refused(ErrorCode.SESSION_EXPIRED, "this transfer has expired", transfer, Status.EXPIRED)
         stored = self._recorder.settle(transfer, self._answer(transfer, post, answer.code, payload, now), now)
         if stored is None:
-            return _already_decided(self._reread(transfer), answer)
+            return _already_decided(reread(self._transfers, transfer), answer)
         return CallbackResult(replace(transfer, status=stored.status, outcome=stored), stored, recorded=True)
 
     def _answer(
@@ -105,10 +105,6 @@ class CallbackService:
             now=datetime.fromtimestamp(now, UTC),
             xsd_dir=self._settings.xsd_dir or None,
         )
-
-    def _reread(self, transfer: Transfer) -> Transfer:
-        stored = self._transfers.get(transfer.id)
-        return stored if stored is not None else transfer
 
 
 @dataclass(frozen=True)

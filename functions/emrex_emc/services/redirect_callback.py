@@ -61,7 +61,7 @@ from emrex_emc.services.ports import (
     StateTokens,
     Transfers,
 )
-from emrex_emc.services.settle import Answer, CallbackResult, OutcomeRecorder, expected_identity
+from emrex_emc.services.settle import Answer, CallbackResult, OutcomeRecorder, expected_identity, reread
 from emrex_emc.settings import Settings
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class RedirectCallbackService:
         except EmrexError as error:
             raise TransferRefused(error, transfer) from error
         if not self._transfers.redeem_code(transfer.id, code_sha256=code_hash(redirect.code), now=int(now)):
-            return _replayed(self._reread(transfer), redirect)
+            return _replayed(reread(self._transfers, transfer), redirect)
         answer = self._fetch(transfer, endpoints, (redirect.code, assertion), now, deadline)
         return self._settle(transfer, redirect, answer, now)
 
@@ -235,12 +235,8 @@ class RedirectCallbackService:
     def _settle(self, transfer: Transfer, redirect: EmpRedirect, answer: Answer, now: float) -> CallbackResult:
         stored = self._recorder.settle(transfer, answer, now)
         if stored is None:
-            return _replayed(self._reread(transfer), redirect)
+            return _replayed(reread(self._transfers, transfer), redirect)
         return CallbackResult(replace(transfer, status=stored.status, outcome=stored), stored, recorded=True)
-
-    def _reread(self, transfer: Transfer) -> Transfer:
-        stored = self._transfers.get(transfer.id)
-        return stored if stored is not None else transfer
 
 
 def _said_no(said: EmpSaidNo) -> Answer:

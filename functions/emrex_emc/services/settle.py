@@ -29,7 +29,7 @@ from emrex_emc.core.evidence import AttachmentBlob, DetachedSignature, HashedByt
 from emrex_emc.core.outcome import ErrorInfo, Outcome, ResultSummary, capped_warnings
 from emrex_emc.core.protocol import ReturnCode, Status
 from emrex_emc.core.transfer import Transfer, utc_iso
-from emrex_emc.services.ports import Evidence, IdFactory, RecordOutcome
+from emrex_emc.services.ports import Evidence, IdFactory, RecordOutcome, Transfers
 
 if TYPE_CHECKING:
     from emrex_emc.core.identity import ExpectedIdentity
@@ -69,6 +69,12 @@ class Answer:
     """OK answers: the trust pipeline for this payload (raises ``EmrexError`` when the payload is refused)."""
     signature: DetachedSignature | None = None
     """EMREX 2.0: the ``X-Signature`` and the EMP's key, kept with the payload as evidence."""
+
+
+def reread(transfers: Transfers, transfer: Transfer) -> Transfer:
+    """The transfer as stored now (another request decided it meanwhile), or as we had it."""
+    stored = transfers.get(transfer.id)
+    return stored if stored is not None else transfer
 
 
 def expected_identity(transfer: Transfer) -> ExpectedIdentity | None:
