@@ -1,5 +1,6 @@
 """The whole EMREX flow on one machine: moto, the real handlers behind an API Gateway stand-in, the outbox
-relay and registry refresh in the background, the mock EMP, the demo enrolment form and the demo SIS.
+relay and registry refresh in the background, the mock EMPs (EMREX 1 and EMREX 2.0), the demo enrolment form and
+the demo SIS.
 
 :func:`start_local_stack` starts everything and returns a :class:`LocalStack` (a context manager);
 ``emrex-emc local`` (:mod:`emrex_emc.commands.local`) wraps it for people. Environment variables are set
