@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from callback.handler import build_service
+from callback.handler import ports
 from emrex_emc.adapters.sessions import transfer_to_item
 from emrex_emc.core.identity import ExpectedIdentity
 from emrex_emc.core.protocol import Status
@@ -142,7 +142,9 @@ def callback_case(elmo: str, cert_der: bytes) -> CallbackCase:
     dynamodb.items[f"SESSION#{TRANSFER_ID}"] = transfer_to_item(transfer)
     claims = StateClaims(transfer_id=TRANSFER_ID, session_id=SESSION_ID, emp_id=emp.id, expires_at=now + 3600)
     signer = StateSigner({"k1": b"k" * 32}, "k1")
-    service = build_service(settings, dynamodb=dynamodb, s3=InMemoryS3(), states=signer)  # the handler's wiring
+    service = CallbackService(
+        **ports(settings, dynamodb=dynamodb, s3=InMemoryS3(), states=signer)
+    )  # the handler's wiring
     request = HttpRequest(
         method="POST",
         path="/callback",

@@ -22,6 +22,9 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+_CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 ContextGetter = Callable[[str], Any]
 
@@ -36,6 +39,9 @@ class EmrexConfig:
 
     stack_name: str = "EmrexEmc"
     registry_url: str = DEFAULT_REGISTRY_URL
+    registry_urls: tuple[str, ...] = ()
+    """Several registries combined in one chooser (EWP catalogue, EMREG v1/v2 lists); when set, it replaces
+    ``registry_url``."""
     registry_max_age_seconds: int = 24 * 3600
     allowed_return_urls: tuple[str, ...] = ()
     session_ttl_seconds: int = 1800
@@ -48,6 +54,13 @@ class EmrexConfig:
     """Rejected outcomes of one EMP within 15 minutes that raise the per-EMP rejection alarm."""
     forbid_sha1: bool = False
     strict_cert_validity: bool = False
+    client_id: str = ""
+    """Our EMREX 2.0 client id in EMREG; empty: EMREX 2.0 EMPs are not offered. Needs ``domain_name`` (the
+    redirect URI registered in EMREG is ``https://{domain_name}/callback``)."""
+    client_name: str = ""
+    client_country: str = ""
+    client_keys: tuple[str, ...] = ("emc-key-1",)
+    """Kids of the EMREX 2.0 signing keys (one KMS key each); the first signs, a rollover lists two."""
     alarm_email: str = ""
     domain_name: str = ""
     certificate_arn: str = ""
@@ -69,8 +82,25 @@ class EmrexConfig:
     """Use an empty dependency layer (fast unit-test synths only; never deploy it)."""
 
     @property
+    def registry_sources(self) -> tuple[str, ...]:
+        return self.registry_urls or (self.registry_url,)
+
+    @property
     def public_base_url(self) -> str:
         return f"https://{self.domain_name}" if self.domain_name else ""
+
+    def _emrex2_problems(self) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        if self.client_id and not _CLIENT_ID.match(self.client_id):
+            problems.append(("client_id", "must be 1 to 128 printable ASCII characters without spaces"))
+        if self.client_id and not self.domain_name:
+            problems.append(("client_id", "needs emrex:domainName: EMREG holds https://{domain}/callback"))
+        if self.client_country and not _COUNTRY.match(self.client_country):
+            problems.append(("client_country", f"{self.client_country!r} is not an ISO 3166-1 alpha-2 code"))
+        kids = self.client_keys
+        if not 1 <= len(kids) <= 2 or len(set(kids)) != len(kids) or not all(_KEY_ID.match(kid) for kid in kids):
+            problems.append(("client_keys", "must list 1 or 2 distinct kids of [A-Za-z0-9._-] (2 during a rollover)"))
+        return problems
 
     @classmethod
     def context_key(cls, field_name: str) -> str:
@@ -109,6 +139,9 @@ class EmrexConfig:
         if not _is_https_url(self.registry_url):
             problems.append(("registry_url", f"{self.registry_url!r} is not an https URL"))
         problems += [
+            ("registry_urls", f"{url!r} is not an https URL") for url in self.registry_urls if not _is_https_url(url)
+        ]
+        problems += [
             ("allowed_return_urls", f"{url!r} is not an https URL (scheme, host and path prefix)")
             for url in self.allowed_return_urls
             if not _is_https_url(url)
@@ -121,6 +154,7 @@ class EmrexConfig:
         problems += _range("rejection_spike_threshold", self.rejection_spike_threshold, 1, 10000)
         problems += _range("throttle_rate_limit", self.throttle_rate_limit, 1, 10000)
         problems += _range("throttle_burst_limit", self.throttle_burst_limit, 1, 5000)
+        problems += self._emrex2_problems()
         if self.alarm_email and not _EMAIL.match(self.alarm_email):
             problems.append(("alarm_email", f"{self.alarm_email!r} is not an e-mail address"))
         if self.domain_name and not _DOMAIN.match(self.domain_name):

@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.components.api import Api
+from infra.components.client_keys import ClientKeys
 from infra.components.events import Events
 from infra.components.functions import Functions, _retention
 from infra.components.monitoring import Monitoring
@@ -24,8 +25,15 @@ class EmrexStack(Stack):
         self.config = config
         self.storage = Storage(self, "Storage", config=config)
         self.events = Events(self, "Events", config=config, key=self.storage.key)
+        self.client_keys = ClientKeys(self, "ClientKeys", config=config)
         self.functions = Functions(
-            self, "Functions", config=config, layer=layer, storage=self.storage, events_=self.events
+            self,
+            "Functions",
+            config=config,
+            layer=layer,
+            storage=self.storage,
+            events_=self.events,
+            client_keys=self.client_keys,
         )
         self.api = Api(
             self,
@@ -60,6 +68,10 @@ class EmrexStack(Stack):
             "SisQueueUrl": (self.events.sis_queue.queue_url, "Sample SIS queue"),
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic of all alarms and registry changes"),
             "DashboardName": (self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard, per EMP"),
+            "ClientSigningKeyArn": (
+                self.client_keys.signing_key.key_arn,
+                "KMS key signing EMREX 2.0 client assertions (its public key: /.well-known/jwks.json)",
+            ),
         }
         if self.api.domain is not None:
             outputs["DomainTarget"] = (self.api.domain.regional_domain_name, "CNAME target for the custom domain")

@@ -82,6 +82,7 @@ data of all ~440 services; the layer pins ours (the version the tests run) and t
 SDK_OPERATIONS: dict[str, frozenset[str]] = {
     "dynamodb": frozenset({"BatchGetItem", "GetItem", "PutItem", "Query", "TransactWriteItems", "UpdateItem"}),
     "events": frozenset({"PutEvents"}),
+    "kms": frozenset({"GetPublicKey", "Sign"}),  # EMREX 2.0 client assertions (callback) and published keys
     # HeadBucket: botocore's region redirect; ListObjectVersions, DeleteObjects: erasure (admin_api)
     "s3": frozenset({"DeleteObjects", "GetObject", "HeadBucket", "HeadObject", "ListObjectVersions", "PutObject"}),
     # the rotation function: DescribeSecret, PutSecretValue, UpdateSecretVersionStage

@@ -15,7 +15,7 @@ from typing import Any
 from emrex_emc.adapters.aws import client
 from emrex_emc.adapters.erasure import ErasureLog, TransferEraser
 from emrex_emc.adapters.events import BusSender, EventPublisher
-from emrex_emc.adapters.secrets import SecretProvider
+from emrex_emc.adapters.secrets import SecretProvider, function_secret
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.observability import count, logger, metrics, report_refusal
@@ -30,9 +30,7 @@ from emrex_emc.web.surface import serve_api
 @cache
 def _wiring() -> tuple[ErasureService, SecretProvider]:
     settings = Settings.from_env(function="admin_api")
-    secret = SecretProvider(
-        client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
-    )
+    secret = function_secret(client("secretsmanager"), settings)
     dynamodb = client("dynamodb")
     service = ErasureService(
         transfers=TransferTable(dynamodb, settings.table_name),

@@ -23,12 +23,9 @@ from emrex_emc.core.errors import EmrexError
 from emrex_emc.core.protocol import Status
 
 if TYPE_CHECKING:  # the registry modules load lxml and cryptography: only the refresh function needs them
-    from emrex_emc.services.callback import CallbackResult
     from emrex_emc.services.registry_events import Announcement
     from emrex_emc.services.registry_refresh import RefreshReport
-
-if TYPE_CHECKING:
-    from emrex_emc.services.callback import CallbackResult
+    from emrex_emc.services.settle import CallbackResult
 
 NAMESPACE = "EMREX"
 MAX_PER_EMP_METRICS = 200
@@ -67,9 +64,9 @@ def per_emp(name: str, value: float, emp_id: str, unit: MetricUnit = MetricUnit.
 
 
 def report_callback(result: CallbackResult, *, milliseconds: float) -> None:
-    """Log a handled callback and count it, per EMP: outcomes by status, rejections (1 or 0 per outcome,
-    so their average is the rejection rate), SHA-1 signatures (likewise, per verified signature) and the
-    time the callback took."""
+    """Log a handled callback (either protocol) and count it, per EMP: outcomes by status, rejections (1 or 0
+    per outcome, so their average is the rejection rate), SHA-1 signatures (likewise, per verified signature)
+    and the time the callback took."""
     outcome, emp = result.outcome, result.transfer.emp.id if result.transfer.emp else "unknown"
     logger.set_correlation_id(result.transfer.id)
     logger.info(
@@ -79,6 +76,7 @@ def report_callback(result: CallbackResult, *, milliseconds: float) -> None:
         recorded=result.recorded,
         replay=result.replay,
         emp_id=emp,
+        protocol=result.transfer.protocol.value,
     )
     count("CallbackOutcome", outcome="replay" if result.replay else outcome.status.value, emp_id=emp)
     if not result.recorded:

@@ -9,10 +9,12 @@ function requires only the variables it uses; invalid configuration fails loudly
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from emrex_emc.core.emrex2 import ClientIdentity
 from emrex_emc.core.policy import DecodeLimits, PipelinePolicy, VerificationPolicy
 
 FUNCTIONS = (
@@ -37,6 +39,11 @@ SECRET_MAX_AGE = (300, 1, 3600)
 within this time (a state under a key id not yet seen triggers an early, rate-limited read)."""
 CERT_EXPIRY_WARNING_DAYS = (30, 1, 365)
 """An EMP certificate expiring within this many days is announced (``EMREX EMP Certificate Expiring``)."""
+MAX_CLIENT_KEYS = 2
+"""EMREX 2.0 signing keys published at once: the one that signs and, during a rollover, the next (or last) one."""
+_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Callback form bodies above this get a 413 page. API Gateway base64-encodes form bodies, and a synchronous
 Lambda event may be 6 MB, so about 4.4 MB of body is the most that can reach us."""
@@ -63,6 +70,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EMREX_SECRET_NAME", _SECRET_READERS, required=True),
     Variable("EMREX_SECRET_MAX_AGE_SECONDS", _SECRET_READERS),
     Variable("EMREX_REGISTRY_URL", ("registry_refresh",)),
+    Variable("EMREX_REGISTRY_URLS", ("registry_refresh",)),
     Variable("EMREX_REGISTRY_MAX_AGE_SECONDS", ("start_session", "registry_refresh")),
     Variable("EMREX_ALLOWED_RETURN_URLS", ("enrolment_api",)),
     Variable("EMREX_SESSION_TTL_SECONDS", ("enrolment_api", "secret_rotation")),
@@ -74,9 +82,13 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EMREX_MAX_ENCODED_BYTES", ("callback",)),
     Variable("EMREX_MAX_DECOMPRESSED_BYTES", ("callback",)),
     Variable("EMREX_MAX_COMPRESSION_RATIO", ("callback",)),
-    Variable("EMREX_PUBLIC_BASE_URL", ("enrolment_api", "start_session")),
+    Variable("EMREX_PUBLIC_BASE_URL", ("enrolment_api", "start_session", "callback")),
     Variable("EMREX_XSD_DIR", ("callback",)),
-    Variable("EMREX_LOCAL_MODE", ("enrolment_api", "registry_refresh")),
+    Variable("EMREX_LOCAL_MODE", ("enrolment_api", "start_session", "callback", "registry_refresh")),
+    Variable("EMREX_CLIENT_ID", ("start_session", "callback")),
+    Variable("EMREX_CLIENT_KEYS", ("start_session", "callback")),
+    Variable("EMREX_CLIENT_NAME", ("start_session",)),
+    Variable("EMREX_CLIENT_COUNTRY", ("start_session",)),
 )
 
 
@@ -113,6 +125,17 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw[:40]!r}")
 
 
+def _registry_sources(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``EMREX_REGISTRY_URLS`` (comma- or newline-separated), else ``EMREX_REGISTRY_URL``, else the default.
+
+    Each is an https URL (http to loopback hosts in local mode), a ``file://`` URL or a path; the fetcher
+    checks the scheme when it fetches.
+    """
+    raw = env.get("EMREX_REGISTRY_URLS", "")
+    sources = tuple(dict.fromkeys(part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()))
+    return sources or (env.get("EMREX_REGISTRY_URL") or DEFAULT_REGISTRY_URL,)
+
+
 def _url_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = env.get(name, "")
     items = tuple(part.strip() for part in raw.replace("\n", ",").split(",") if part.strip())
@@ -121,6 +144,35 @@ def _url_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
         if parts.scheme not in {"https", "http"} or not parts.netloc:
             raise SettingsError(f"{name}: {item[:200]!r} is not an absolute http(s) URL")
     return items
+
+
+def _client_keys(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``EMREX_CLIENT_KEYS``: ``kid=KMS key id or ARN`` pairs, comma-separated; the first signs."""
+    keys: list[tuple[str, str]] = []
+    for item in (part.strip() for part in env.get("EMREX_CLIENT_KEYS", "").split(",")):
+        if not item:
+            continue
+        kid, _, key = item.partition("=")
+        if not _KEY_ID.fullmatch(kid.strip()) or not key.strip():
+            raise SettingsError(f"EMREX_CLIENT_KEYS: {item[:100]!r} is not 'kid=KMS key id or ARN'")
+        keys.append((kid.strip(), key.strip()))
+    if len(keys) > MAX_CLIENT_KEYS or len({kid for kid, _ in keys}) != len(keys):
+        raise SettingsError(f"EMREX_CLIENT_KEYS must list 1 to {MAX_CLIENT_KEYS} keys with distinct kids")
+    return tuple(keys)
+
+
+def _client_id(env: Mapping[str, str]) -> str:
+    value = env.get("EMREX_CLIENT_ID", "").strip()
+    if value and not _CLIENT_ID.fullmatch(value):
+        raise SettingsError("EMREX_CLIENT_ID must be 1 to 128 printable ASCII characters without spaces")
+    return value
+
+
+def _country(env: Mapping[str, str]) -> str:
+    value = env.get("EMREX_CLIENT_COUNTRY", "").strip().upper()
+    if value and not _COUNTRY.fullmatch(value):
+        raise SettingsError(f"EMREX_CLIENT_COUNTRY must be an ISO 3166-1 alpha-2 code, got {value[:20]!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -132,6 +184,9 @@ class Settings:
     """Secrets Manager secret holding the state-signing keys and the enrolment API token."""
     secret_max_age_seconds: int = SECRET_MAX_AGE[0]
     registry_url: str = DEFAULT_REGISTRY_URL
+    """The first of :attr:`registry_urls`."""
+    registry_urls: tuple[str, ...] = (DEFAULT_REGISTRY_URL,)
+    """Every registry the chooser combines (EWP catalogue, EMREG v1 and v2 lists, in any number)."""
     registry_max_age_seconds: int = REGISTRY_MAX_AGE[0]
     allowed_return_urls: tuple[str, ...] = ()
     """Prefixes a ``return_url`` must start with (scheme, host and path prefix)."""
@@ -147,6 +202,29 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     xsd_dir: str = ""
     """Folder with the official ELMO XSDs (see layers/); empty disables conformance warnings."""
+    client_id: str = ""
+    """Our EMREX 2.0 ``client_id`` in EMREG (``EMREX_CLIENT_ID``)."""
+    client_name: str = ""
+    client_country: str = ""
+    client_keys: tuple[tuple[str, str], ...] = ()
+    """``(kid, KMS key)`` of our EMREX 2.0 signing keys; the first signs client assertions, all are published."""
+
+    @property
+    def redirect_uri(self) -> str:
+        """``{EMREX_PUBLIC_BASE_URL}/callback``: configuration only, never a request's Host."""
+        return f"{self.public_base_url}/callback" if self.public_base_url else ""
+
+    @property
+    def client_identity(self) -> ClientIdentity | None:
+        """Who we are to EMREX 2.0 EMPs; None (2.0 EMPs are not offered) without a client id, base URL or key."""
+        if not (self.client_id and self.public_base_url and self.client_keys):
+            return None
+        return ClientIdentity(
+            client_id=self.client_id,
+            redirect_uri=self.redirect_uri,
+            name=self.client_name or self.client_id,
+            country=self.client_country,
+        )
 
     @property
     def pipeline_policy(self) -> PipelinePolicy:
@@ -161,6 +239,7 @@ class Settings:
         if missing:
             raise SettingsError("missing required environment variables: " + ", ".join(missing))
         public_base_url = env.get("EMREX_PUBLIC_BASE_URL", "").rstrip("/")
+        registry_urls = _registry_sources(env)
         if public_base_url and not urlsplit(public_base_url).netloc:
             raise SettingsError("EMREX_PUBLIC_BASE_URL must be an absolute URL")
         return cls(
@@ -169,7 +248,8 @@ class Settings:
             event_bus_name=env.get("EMREX_EVENT_BUS_NAME", ""),
             secret_name=env.get("EMREX_SECRET_NAME", ""),
             secret_max_age_seconds=_int(env, "EMREX_SECRET_MAX_AGE_SECONDS", *SECRET_MAX_AGE),
-            registry_url=env.get("EMREX_REGISTRY_URL") or DEFAULT_REGISTRY_URL,
+            registry_url=registry_urls[0],
+            registry_urls=registry_urls,
             registry_max_age_seconds=_int(env, "EMREX_REGISTRY_MAX_AGE_SECONDS", *REGISTRY_MAX_AGE),
             allowed_return_urls=_url_list(env, "EMREX_ALLOWED_RETURN_URLS"),
             local_mode=_bool(env, "EMREX_LOCAL_MODE"),
@@ -188,4 +268,8 @@ class Settings:
             ),
             max_body_bytes=_int(env, "EMREX_MAX_BODY_BYTES", MAX_BODY_BYTES),
             xsd_dir=env.get("EMREX_XSD_DIR", ""),
+            client_id=_client_id(env),
+            client_name=env.get("EMREX_CLIENT_NAME", "").strip()[:200],
+            client_country=_country(env),
+            client_keys=_client_keys(env),
         )

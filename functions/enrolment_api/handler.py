@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from emrex_emc.adapters.aws import client
-from emrex_emc.adapters.secrets import SecretProvider
+from emrex_emc.adapters.secrets import SecretProvider, function_secret
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.observability import count, logger, metrics, report_refusal
@@ -29,9 +29,7 @@ from emrex_emc.web.surface import serve_api
 @cache
 def _wiring() -> tuple[Settings, EnrolmentService, SecretProvider]:
     settings = Settings.from_env(function="enrolment_api")
-    secret = SecretProvider(
-        client("secretsmanager"), settings.secret_name, max_age_seconds=settings.secret_max_age_seconds
-    )
+    secret = function_secret(client("secretsmanager"), settings)
     transfers = TransferTable(client("dynamodb"), settings.table_name)
     service = EnrolmentService(
         transfers=transfers, applicants=transfers, session_ttl_seconds=settings.session_ttl_seconds, clock=time.time

@@ -1,12 +1,12 @@
 """Lambda: the scheduled registry refresh (wiring only; the work is in ``services.registry_refresh``).
 
-Fetches the registry (``EMREX_REGISTRY_URL``) and stores the snapshot as one item of the table, then
-announces what changed (``services.registry_events``: EMP added / removed / certificate changed, certificates
-expiring) through the outbox. A failed refresh with a snapshot in place does not fail the invocation: it logs
-an error and emits ``RegistrySnapshotAgeSeconds``, which an alarm watches against
-``EMREX_REGISTRY_MAX_AGE_SECONDS``. Without any snapshot it raises, so the Lambda's Errors metric shows it; so
-does an announcement that could not be queued (the next refresh queues the same events). ``{"force": true}``
-fetches even while the snapshot is still fresh.
+Fetches the registries (``EMREX_REGISTRY_URLS``, else ``EMREX_REGISTRY_URL``) and stores the snapshot as one
+item of the table, then announces what changed (``services.registry_events``: EMP added / removed /
+certificate changed, certificates expiring) through the outbox. A failed refresh with a snapshot in place does
+not fail the invocation: it logs an error and emits ``RegistrySnapshotAgeSeconds``, which an alarm watches
+against ``EMREX_REGISTRY_MAX_AGE_SECONDS``. Without any snapshot it raises, so the Lambda's Errors metric shows
+it; so does an announcement that could not be queued (the next refresh queues the same events).
+``{"force": true}`` fetches even while the snapshot is still fresh.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
         report = refresh_or_keep(
             fetcher=fetcher,
             store=store,
-            source=settings.registry_url,
+            source=settings.registry_urls,
             now=now,
             force=force,
             allow_loopback_http=settings.local_mode,

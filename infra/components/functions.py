@@ -21,6 +21,7 @@ from emrex_emc.adapters.outbox import REGISTRY_OUTBOX_PREFIX
 from emrex_emc.adapters.registry_store import BASELINE_PK, SNAPSHOT_PK
 from emrex_emc.adapters.sessions import APPLICANT_INDEX
 from emrex_emc.settings import variables_of
+from infra.components.client_keys import ClientKeys
 from infra.components.events import Events, encrypted_queue, mark_as_dead_letter_queue
 from infra.components.nag import acknowledge, logical_id
 from infra.components.storage import Storage
@@ -82,9 +83,11 @@ class Functions(Construct):
         layer: LayerAsset,
         storage: Storage,
         events_: Events,
+        client_keys: ClientKeys,
     ) -> None:
         super().__init__(scope, construct_id)
         self._storage = storage
+        self._client_keys = client_keys
         self._region = Stack.of(self).region
         architecture = lambda_.Architecture.ARM_64 if config.architecture == "arm64" else lambda_.Architecture.X86_64
         self.layer = lambda_.LayerVersion(
@@ -103,6 +106,7 @@ class Functions(Construct):
             "EMREX_EVENT_BUS_NAME": events_.bus.event_bus_name,
             "EMREX_SECRET_NAME": storage.secret.secret_arn,  # SecretId accepts the ARN: exact, no suffix guessing
             "EMREX_REGISTRY_URL": config.registry_url,
+            "EMREX_REGISTRY_URLS": ",".join(config.registry_sources),
             "EMREX_REGISTRY_MAX_AGE_SECONDS": str(config.registry_max_age_seconds),
             "EMREX_ALLOWED_RETURN_URLS": ",".join(config.allowed_return_urls),
             "EMREX_SESSION_TTL_SECONDS": str(config.session_ttl_seconds),
@@ -112,6 +116,10 @@ class Functions(Construct):
             "EMREX_PUBLIC_BASE_URL": config.public_base_url,
             "EMREX_XSD_DIR": layer.xsd_dir,
             "EMREX_CERT_EXPIRY_WARNING_DAYS": str(config.cert_expiry_warning_days),
+            "EMREX_CLIENT_ID": config.client_id,
+            "EMREX_CLIENT_NAME": config.client_name,
+            "EMREX_CLIENT_COUNTRY": config.client_country,
+            "EMREX_CLIENT_KEYS": client_keys.environment,
         }
         common = {
             "POWERTOOLS_METRICS_NAMESPACE": "EMREX",
@@ -239,12 +247,16 @@ class Functions(Construct):
         self._table(fn, "GetItem", "UpdateItem")  # transfers and the registry snapshot item: no S3 at all
         self._read_secret(fn)
         self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "secretsmanager"])
+        # /.well-known/jwks.json and emreg-client.json publish the public part of every client key
+        self._allow(fn, ["kms:GetPublicKey"], [key.key_arn for key in self._client_keys.keys.values()])
 
     def _grant_callback(self, fn: lambda_.Function) -> None:
         self._table(fn, "GetItem", "UpdateItem", "PutItem")
         self._objects(fn, f"{TRANSFERS_PREFIX}*", "PutObject", "GetObject")
         self._read_secret(fn)
         self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "s3", "secretsmanager"])
+        # the only function that may sign EMREX 2.0 client assertions, and only with the signing key
+        self._allow(fn, ["kms:Sign"], [self._client_keys.signing_key.key_arn])
         _suppress_object_wildcard(fn, self._storage.bucket, TRANSFERS_PREFIX, "keys hold random transfer ids only")
 
     def _grant_registry_refresh(self, fn: lambda_.Function) -> None:

@@ -80,10 +80,10 @@ def test_a_failing_child_is_reported() -> None:
 def test_the_warm_case_is_accepted_and_stored_through_the_real_adapters() -> None:
     case = callback_case(*signed_elmo_value(courses=2, pdf_bytes=2048))
     assert case.handle() == "received"
-    s3 = case.service._evidence._s3  # type: ignore[attr-defined]
+    s3 = case.service._recorder._evidence._s3  # type: ignore[attr-defined]
     assert any(key.endswith("payload.txt") for key in s3.objects)
     assert any(key.endswith("results.json") for key in s3.objects)
-    assert case.service._outcomes._ddb.transactions == 1  # type: ignore[attr-defined]
+    assert case.service._recorder._outcomes._ddb.transactions == 1  # type: ignore[attr-defined]
     assert case.verify_only().identity.to_json()["verdict"] == "MATCH"
     rows = warm_rows(case, "tiny", runs=1)
     assert [row.runs for row in rows] == [1] and rows[0].seconds > 0 and rows[0].reference_seconds > 0
@@ -124,3 +124,20 @@ def test_layer_size_rows_report_the_built_layer_and_the_reference(monkeypatch: p
     assert rows[0].reference_seconds == pytest.approx(2.0)
     assert ("NOT stripped" in rows[0].figure) != layer.stripped
     assert rows[1].seconds <= rows[0].seconds
+
+
+def test_the_emrex2_case_is_accepted_over_http_with_the_emp_checking_everything() -> None:
+    from datetime import date
+
+    from benchmarks.callback_emrex2 import emrex2_case
+    from emrex_emc.local.elmo_factory import build_elmo, generate_signing_identity, sign_elmo
+
+    identity = generate_signing_identity("bench smoke")
+    signed = sign_elmo(
+        build_elmo(given_names="Anna Maria", family_name="de Vries", birth_date=date(2001, 2, 3), courses=2),
+        identity,
+        style="ds-sha256-exclusive",
+    )
+    case = emrex2_case(signed, identity.cert_der)
+    assert case.handle(case.next_code()) == "received"
+    assert case.handle(case.next_code()) == "received"  # every run redeems a fresh code

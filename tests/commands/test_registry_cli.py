@@ -170,3 +170,24 @@ def test_registry_values_never_reach_the_terminal_raw(tmp_path, capsys):
     assert is_clean(emp["name"]) and emp["name"].endswith("N…") and len(emp["name"]) <= 200  # clipped when parsed
     assert len(emp["certificates"][0]["subject"]) <= 200
     assert all(len(notice["message"]) <= 600 for notice in listing["notices"])
+
+
+def test_an_emreg_v2_list_is_listed_with_protocol_endpoints_and_key(tmp_path, capsys):
+    from tests.functions.test_registry_refresh_sources import emreg2_body
+
+    path = tmp_path / "emreg2.json"
+    record = json.loads(emreg2_body("DUO"))["emp_list"][0]
+    scheduled = {**record, "acronym": "DUO next", "activeByDateTimeUtc": "2999-01-01T00:00:00Z"}
+    path.write_text(json.dumps({"emp_list": [record, scheduled]}))
+    assert main(["registry", str(path), "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["format"] == "emreg2"
+    current, later = listing["emps"]
+    assert current["protocol"] == "emrex-2" and current["certificates"] == []
+    assert current["emrex2"]["token_url"] == "https://duo.example/token"
+    assert len(current["public_key_sha256"]) == 64 and current["in_effect"] is True
+    assert later["active_from"] == "2999-01-01T00:00:00+00:00" and later["in_effect"] is False
+    assert main(["registry", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "protocol:     emrex-2" in text and "(SCHEDULED)" in text
+    assert "results:      https://duo.example/results" in text

@@ -120,9 +120,7 @@ def test_usage_errors_exit_two(extra: list[str], files: dict[str, Path], capsys:
 
 def test_unreadable_payload_and_missing_cert_flag(files: dict[str, Path]) -> None:
     assert main(["verify", "/does/not/exist", "--cert", str(files["pem"])]) == 2
-    with pytest.raises(SystemExit) as info:
-        main(["verify", str(files["xml"])])
-    assert info.value.code == 2
+    assert main(["verify", str(files["xml"])]) == 2  # neither --cert nor --detached-jws/--public-key
 
 
 def test_the_cli_module_does_not_import_lxml_or_signxml() -> None:
@@ -253,3 +251,59 @@ def test_xsd_dir_without_the_schemas_is_a_usage_error(
     assert expected in err
     if folder == "partial":
         assert "elmo-schemas/v1.3.0/schema.xsd" in err and "elmo-schemas/v1.7.0/schema.xsd" not in err
+
+
+# --- EMREX 2.0: the results body, its detached JWS and the EMP's public key --------------------------------
+
+
+@pytest.fixture
+def emrex2_files(tmp_path: Path) -> dict[str, Path]:
+    from datetime import date
+
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from emrex_emc.local.elmo_factory import build_elmo
+    from emrex_emc.local.jose_signing import detached_jws
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    body = build_elmo(given_names="Kari", family_name="Nordmann", birth_date=date(1998, 4, 3), courses=2)
+    files = {
+        "body": tmp_path / "payload.txt",
+        "jws": tmp_path / "x-signature.txt",
+        "key": tmp_path / "emp-public-key.pem",
+        "tampered": tmp_path / "tampered.txt",
+    }
+    files["body"].write_bytes(body)
+    files["tampered"].write_bytes(body.replace(b"Kari", b"Kara"))
+    files["jws"].write_text(detached_jws(body, key) + "\n")
+    files["key"].write_bytes(key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    return files
+
+
+def test_emrex2_results_verify_offline_with_the_jws_from_a_file_or_a_value(
+    emrex2_files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["verify", str(emrex2_files["body"]), "--public-key", str(emrex2_files["key"])]
+    assert main([*args, "--detached-jws", str(emrex2_files["jws"])]) == 0
+    out = capsys.readouterr().out
+    assert "signed with a detached JWS RS256" in out and "XML_SIGNATURE_NOT_CHECKED" in out
+    value = emrex2_files["jws"].read_text().strip()
+    assert main([*args, "--detached-jws", value, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["signature"]["format"] == "jws" and result["signature"]["algorithm"] == "RS256"
+
+
+def test_emrex2_tampered_results_are_refused(emrex2_files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["verify", str(emrex2_files["tampered"]), "--detached-jws", str(emrex2_files["jws"])]
+    assert main([*args, "--public-key", str(emrex2_files["key"])]) == 1
+    assert "REFUSED JWS_INVALID" in capsys.readouterr().err
+
+
+def test_emrex2_arguments_come_together(emrex2_files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", str(emrex2_files["body"]), "--detached-jws", str(emrex2_files["jws"])]) == 2
+    assert (
+        main(["verify", str(emrex2_files["body"]), "--detached-jws", "a..b", "--public-key", str(emrex2_files["body"])])
+        == 2
+    )
+    assert "not an RSA public key" in capsys.readouterr().err

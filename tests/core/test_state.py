@@ -142,3 +142,40 @@ def test_an_unknown_well_formed_key_id_is_told_apart_from_a_forgery() -> None:
     with pytest.raises(EmrexError) as bad_info:
         StateSigner(KEYS, "k1").verify(bad_id, now=NOW)
     assert not isinstance(bad_info.value, UnknownStateKey) and bad_info.value.code is ErrorCode.STATE_INVALID
+
+
+def test_an_emrex2_state_binds_the_protocol_and_the_browser() -> None:
+    from dataclasses import replace
+
+    from emrex_emc.core.emrex2 import flow_cookie_hash
+    from emrex_emc.core.protocol import ProtocolVersion
+
+    signer = StateSigner(KEYS, "k1")
+    claims = replace(CLAIMS, protocol=ProtocolVersion.EMREX_2, browser=flow_cookie_hash("cookie"))
+    token = signer.sign(claims)
+    assert signer.verify(token, now=NOW) == claims and len(token) < 320
+    emrex1 = signer.sign(CLAIMS)
+    assert json.loads(base64.urlsafe_b64decode(emrex1.split(".")[1] + "==")) == [
+        CLAIMS.transfer_id,
+        CLAIMS.session_id,
+        CLAIMS.emp_id,
+        CLAIMS.expires_at,
+    ]  # unchanged for EMREX 1: states issued before the upgrade still verify
+    assert signer.verify(emrex1, now=NOW).protocol is ProtocolVersion.EMREX_1
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        ["t", "s", "e", NOW + 10, "emrex-3", "h"],
+        ["t", "s", "e", NOW + 10, "emrex-2"],
+        ["t", "s", "e", NOW + 10, "emrex-2", 7],
+    ],
+)
+def test_unknown_protocols_and_shapes_are_refused(claims: list[object]) -> None:
+    import hashlib
+    import hmac
+
+    payload = _b64(json.dumps(claims).encode())
+    mac = _b64(hmac.new(KEYS["k1"], f"k1.{payload}".encode(), hashlib.sha256).digest())
+    assert _code(StateSigner(KEYS, "k1"), f"k1.{payload}.{mac}") is ErrorCode.STATE_INVALID

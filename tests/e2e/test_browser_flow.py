@@ -9,6 +9,7 @@ Screenshots of every outcome page go to ``test-artifacts/`` (git-ignored; CI kee
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -33,15 +34,20 @@ SCHEMAS = REPO / "functions" / "emrex_emc" / "schemas" / "events"
 EVENT_TIMEOUT_S = 30
 
 
-def _transfer(page: Any, stack: Stack, scenario: str, applicant: Applicant = APPLICANT) -> str:
-    """Run one transfer through the browser; returns the transfer id (the page ends on the outcome page)."""
+def _to_chooser(page: Any, stack: Stack, applicant: Applicant) -> str:
+    """The enrolment form, then the chooser of the new transfer; returns its id."""
     page.goto(stack.urls["enrolment_form"])
     page.fill("#given_names", applicant.given_names)
     page.fill("#family_name", applicant.family_name)
     page.fill("#birth_date", applicant.birth_date)
     page.click("#start-transfer")
     page.wait_for_url(START_URL)
-    transfer_id = page.url.rsplit("/", 1)[1]
+    return str(page.url.rsplit("/", 1)[1])
+
+
+def _transfer(page: Any, stack: Stack, scenario: str, applicant: Applicant = APPLICANT) -> str:
+    """Run one transfer through the browser; returns the transfer id (the page ends on the outcome page)."""
+    transfer_id = _to_chooser(page, stack, applicant)
     choose_the_mock_emp(page, stack)  # the EMC auto-POSTs sessionId + returnUrl to the EMP
     answer_at_the_mock_emp(page, scenario, applicant)  # the EMP's page auto-POSTs the answer to returnUrl
     page.screenshot(path=str(ARTIFACTS / f"e2e-outcome-{scenario}.png"), full_page=True)
@@ -193,3 +199,61 @@ def test_results_from_an_institution_the_emp_does_not_cover_are_received_for_adm
         "verdict": "not_covered",
         "reports": [{"index": 0, "verdict": "not_covered", "hei_id": "uio.no"}],
     }
+
+
+# --- EMREX 2.0: the same chooser, the OAuth flow through the mock EMP 2.0 -----------------------------------
+
+EMREX2_EMP = "EMREX 2.0 mock EMP (local)"
+
+
+def _transfer2(page: Any, stack: Stack, scenario: str, applicant: Applicant = APPLICANT) -> str:
+    """One EMREX 2.0 transfer through the browser; returns the transfer id (the page ends on the outcome page)."""
+    transfer_id = _to_chooser(page, stack, applicant)
+    page.get_by_label(EMREX2_EMP).check()
+    page.get_by_role("button", name="Continue").click()  # the interstitial navigates to the authorization request
+    page.wait_for_url(re.compile(r"/emp2/authorize\?.*code_challenge_method=S256"))
+    # what the EMP's login would show: the applicant of this transfer (its state verified with our keys)
+    assert page.input_value("#given-names") == applicant.given_names
+    page.check(f"#scenario-{scenario}")
+    with page.expect_navigation(url=re.compile(r"/callback\?state=[^&]+$")):
+        page.click("#send-results")  # the EMP redirects back; our 303 drops the code from the address
+    page.wait_for_load_state()
+    assert "code=" not in page.url
+    page.screenshot(path=str(ARTIFACTS / f"e2e-emrex2-outcome-{scenario}.png"), full_page=True)
+    return transfer_id
+
+
+def test_emrex2_results_are_received_and_published_with_the_protocol(page: Any, stack: Stack) -> None:
+    transfer_id = _transfer2(page, stack, "ok")
+    assert page.locator("h1").inner_text() == "Your results have been received"
+    event = _event_for(stack, transfer_id)
+    assert event["detail-type"] == "EMREX Results Received"
+    detail = event["detail"]
+    assert detail["protocol"] == "emrex-2" and detail["schema_version"] == 2
+    assert detail["signature"]["format"] == "jws" and detail["identity"]["verdict"] == "MATCH"
+    page.get_by_role("link", name="Back to your application").click()
+    assert page.locator("#transfer-status").inner_text() == "received"
+
+
+def test_emrex2_access_denied_is_cancelled(page: Any, stack: Stack) -> None:
+    transfer_id = _transfer2(page, stack, "access-denied")
+    assert page.locator("h1").inner_text() == "The transfer was cancelled"
+    assert _event_for(stack, transfer_id)["detail-type"] == "EMREX Transfer Cancelled"
+
+
+def test_emrex2_a_tampered_body_is_rejected(page: Any, stack: Stack) -> None:
+    transfer_id = _transfer2(page, stack, "tampered-body")
+    assert page.locator("h1").inner_text() == "Your results could not be verified"
+    event = _event_for(stack, transfer_id)
+    assert event["detail"]["error"]["code"] == "JWS_INVALID" and event["detail"]["protocol"] == "emrex-2"
+
+
+def test_emrex2_a_reload_of_the_outcome_page_publishes_nothing_new(page: Any, stack: Stack) -> None:
+    transfer_id = _transfer2(page, stack, "no-results")
+    assert page.locator("h1").inner_text() == "No results were found"
+    _event_for(stack, transfer_id)
+    page.reload()
+    assert page.locator("h1").inner_text() == "No results were found"
+    time.sleep(1)  # let the relay publish anything a reload might have queued (there must be nothing)
+    lines = [json.loads(line) for line in stack.events_file.read_text(encoding="utf-8").splitlines()]
+    assert sum(1 for event in lines if event["detail"].get("session_id") == transfer_id) == 1

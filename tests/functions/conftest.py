@@ -113,6 +113,44 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
     reset_clients()
 
 
+CLIENT_ID = "emc-test-university"
+
+
+@dataclass(frozen=True)
+class ClientKeyEnv:
+    """The EMREX 2.0 identity of the EMC under test: a moto KMS key (RSA 2048, SIGN_VERIFY) and its settings."""
+
+    kms: Any
+    key_id: str
+    public_key: bytes
+    """DER SubjectPublicKeyInfo."""
+    kid: str = "emc-key-1"
+
+
+def create_client_key(kms: Any) -> tuple[str, bytes]:
+    key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY", Description="EMREX 2.0 test")["KeyMetadata"][
+        "KeyId"
+    ]
+    return key_id, kms.get_public_key(KeyId=key_id)["PublicKey"]
+
+
+@pytest.fixture
+def client_key(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> ClientKeyEnv:
+    """EMREX 2.0 configured: client id, name, country and one KMS signing key (as the stack passes them)."""
+    kms = boto3.client("kms", region_name=REGION)
+    key_id, public_key = create_client_key(kms)
+    values = {
+        "EMREX_CLIENT_ID": CLIENT_ID,
+        "EMREX_CLIENT_NAME": "Test University EMC",
+        "EMREX_CLIENT_COUNTRY": "NL",
+        "EMREX_CLIENT_KEYS": f"emc-key-1={key_id}",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    aws_env.env.update(values)
+    return ClientKeyEnv(kms, key_id, public_key)
+
+
 def sample_emp(country: str = "NO", name: str = "Norwegian EMP", url: str = "https://emp.example.no/emrex") -> Emp:
     return Emp(
         id=emp_id(country, url),

@@ -158,3 +158,60 @@ def test_the_schema_rejects_malformed_document_types_and_provenance(change: dict
     required = {key: None for key in schema["required"]}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**required, **change}, {**schema, "required": list(change)})
+
+
+def test_every_detail_names_its_protocol_and_schema_version(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer]
+) -> None:
+    from emrex_emc.core.events import SCHEMA_VERSION
+
+    transfer = make_transfer(emp=trusted_emp())
+    event = callback_event(state_for(aws_env.signer, transfer), form_for(transfer, "NCP_OK", ok_payload()))
+    callback_handler.handler(event, LAMBDA_CONTEXT)
+    [(_, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
+    assert (detail["protocol"], detail["schema_version"]) == ("emrex-1", SCHEMA_VERSION)
+    assert detail["signature"]["format"] == "xmldsig"
+
+
+def _as_version_1(detail: dict[str, Any]) -> dict[str, Any]:
+    """The detail without what version 2 added (docs/CHANGELOG.md): what a version 1 EMC published."""
+    old = {key: value for key, value in detail.items() if key not in _ADDED_IN_2}
+    if old.get("signature"):
+        old["signature"] = {k: v for k, v in old["signature"].items() if k != "format"}
+    if old.get("summary"):
+        old["summary"] = {k: v for k, v in old["summary"].items() if k != "document_types"}
+    if old.get("identity"):
+        fields = [{k: v for k, v in field.items() if k != "method"} for field in old["identity"]["fields"]]
+        old["identity"] = {**old["identity"], "fields": fields}
+    return old
+
+
+_ADDED_IN_2 = {"protocol", "schema_version", "document_types", "provenance"}
+
+
+def test_events_of_schema_version_1_still_validate(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+    """The bus archive replays events published before version 2: the extended schemas accept them unchanged."""
+    schemas = _schemas()
+    for code, payload in (("NCP_OK", ok_payload()), ("NCP_CANCEL", ""), ("NCP_ERROR", ""), ("NCP_OK", "x")):
+        transfer = make_transfer(emp=trusted_emp())
+        event = callback_event(state_for(aws_env.signer, transfer), form_for(transfer, code, payload))
+        callback_handler.handler(event, LAMBDA_CONTEXT)
+    details = outbox_events(aws_env.dynamodb, aws_env.table)
+    assert {detail_type for detail_type, _ in details} == {
+        "EMREX Results Received",
+        "EMREX Transfer Cancelled",
+        "EMREX Provider Error",
+        "EMREX Results Rejected",
+    }
+    for detail_type, detail in details:
+        jsonschema.validate(_as_version_1(detail), schemas[detail_type])
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**detail, "protocol": "emrex-3"}, schemas[detail_type])
+
+
+def test_the_changelog_describes_the_current_version() -> None:
+    from emrex_emc.core.events import SCHEMA_VERSION
+
+    changelog = (SCHEMA_DIR.parents[3] / "docs" / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"## Schema version {SCHEMA_VERSION}" in changelog and "## Schema version 1" in changelog
+    assert {schema["x-schema-version"] for schema in _schemas().values()} == {SCHEMA_VERSION}

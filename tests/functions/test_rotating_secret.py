@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from callback import handler as callback_handler
+from emrex_emc.adapters import secrets
 from emrex_emc.adapters.aws import client as aws_client
 from emrex_emc.adapters.secret_rotation import (
     RotationError,
@@ -49,8 +50,7 @@ HANDLERS = (callback_handler, start_handler, enrolment_handler, rotation_handler
 def clock(aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[ManualClock]:
     """Every handler's SecretProvider gets this clock (the wiring is otherwise the real one)."""
     clock = ManualClock()
-    for module in HANDLERS[:3]:
-        monkeypatch.setattr(module, "SecretProvider", partial(SecretProvider, clock=clock))
+    monkeypatch.setattr(secrets, "SecretProvider", partial(SecretProvider, clock=clock))  # function_secret's
     for module in HANDLERS:
         module.reset()
     yield clock

@@ -67,6 +67,8 @@ def test_a_pending_transfer_removed_by_ttl_is_announced_once_per_record(
     details = {e["detail"]["session_id"]: e["detail"] for e in delivered}
     assert details[never_chosen.id] == {
         "event_id": TransferExpiredEvent(never_chosen).event_id,
+        "schema_version": 2,
+        "protocol": "emrex-1",
         "session_id": never_chosen.id,
         "applicant_id": never_chosen.applicant_id,
         "emp": None,

@@ -8,6 +8,8 @@ import pytest
 
 from infra.config import DEFAULT_REGISTRY_URL, ConfigError, EmrexConfig
 
+ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
+
 
 def config_from(**context: Any) -> EmrexConfig:
     return EmrexConfig.from_context({f"emrex:{key}": value for key, value in context.items()}.get)
@@ -69,6 +71,14 @@ def test_json_values_from_cdk_json_are_accepted() -> None:
         ({"allowedReturnUrls": 5}, "expected a list"),
         ({"allowedReturnUrls": [1]}, "expected strings"),
         ({"registryUrl": 7}, "expected a string"),
+        ({"registryUrls": ["https://ok.example/list.json", "http://plain.example/list.json"]}, "emrex:registryUrls"),
+        ({"clientId": "emc-x"}, "needs emrex:domainName"),
+        ({"clientId": "has space", "domainName": "e.example.edu", "certificateArn": ARN}, "emrex:clientId"),
+        ({"clientCountry": "nl"}, "emrex:clientCountry"),
+        ({"clientKeys": []}, "emrex:clientKeys"),
+        ({"clientKeys": ["a", "b", "c"]}, "emrex:clientKeys"),
+        ({"clientKeys": ["a", "a"]}, "emrex:clientKeys"),
+        ({"clientKeys": ["bad/kid"]}, "emrex:clientKeys"),
     ],
 )
 def test_invalid_context_is_rejected_naming_the_key(context: dict[str, Any], message: str) -> None:
@@ -80,3 +90,10 @@ def test_all_problems_are_reported_at_once() -> None:
     with pytest.raises(ConfigError) as info:
         config_from(retentionDays=0, architecture="mips")
     assert "emrex:retentionDays" in str(info.value) and "emrex:architecture" in str(info.value)
+
+
+def test_several_registries_replace_the_single_one() -> None:
+    assert config_from().registry_sources == (DEFAULT_REGISTRY_URL,)
+    urls = ["https://registry.erasmuswithoutpaper.eu/catalogue-v1.xml", "https://emreg.example.eu/emp-list"]
+    assert config_from(registryUrls=urls).registry_sources == tuple(urls)
+    assert config_from(registryUrls=",".join(urls)).registry_sources == tuple(urls)

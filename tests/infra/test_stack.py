@@ -35,6 +35,7 @@ EXPECTED_ACTIONS = {
         "kms:Decrypt",
         "kms:Encrypt",
         "kms:GenerateDataKey",
+        "kms:GetPublicKey",  # the EMREX 2.0 client keys' public parts (well-known documents)
     },
     "callback": {
         "dynamodb:GetItem",
@@ -46,6 +47,7 @@ EXPECTED_ACTIONS = {
         "kms:Decrypt",
         "kms:Encrypt",
         "kms:GenerateDataKey",
+        "kms:Sign",  # EMREX 2.0 client assertions, with the signing key only
     },
     "outbox_relay": {
         "events:PutEvents",
@@ -98,6 +100,13 @@ EXPECTED_ACTIONS = {
 # The only wildcards allowed, each with its reason (acknowledged for cdk-nag too).
 ALLOWED_WILDCARD_ACTIONS = {("outbox_relay", "kms:GenerateDataKey*"), ("outbox_relay", "kms:ReEncrypt*")}
 ALLOWED_STAR_RESOURCE_ACTIONS = {"dynamodb:ListStreams"}  # cannot be scoped to a table
+CLIENT_KEY_ACTIONS = {"kms:Sign", "kms:GetPublicKey"}
+"""On the EMREX 2.0 client keys, called directly (not through a service): no kms:ViaService condition."""
+
+
+def resolved(variable: str) -> str:
+    """A plausible deployed value for a variable the template fills from a resource (a token)."""
+    return "emc-key-1=arn:aws:kms:eu-west-1:123456789012:key/x" if variable == "EMREX_CLIENT_KEYS" else "resolved"
 
 
 def one(mapping: dict[str, Any]) -> tuple[str, Any]:
@@ -124,8 +133,11 @@ def as_list(value: Any) -> list[Any]:
 @pytest.fixture(scope="module")
 def ids(synth: Synth) -> dict[str, str]:
     """Logical ids of the main resources, looked up by type and properties (not hard-coded)."""
+    keys = synth.of_type("AWS::KMS::Key")
+    client_keys = {key: value for key, value in keys.items() if "KeySpec" in value["Properties"]}
     found = {
-        "key": one(synth.of_type("AWS::KMS::Key"))[0],
+        "key": one({key: value for key, value in keys.items() if key not in client_keys})[0],
+        "client_key": one(client_keys)[0],
         "table": one(synth.of_type("AWS::DynamoDB::Table"))[0],
         "secret": one(synth.of_type("AWS::SecretsManager::Secret"))[0],
         "bus": one(synth.of_type("AWS::Events::EventBus"))[0],
@@ -351,6 +363,7 @@ def test_environment_wired(synth: Synth, ids: dict[str, str], name: str) -> None
         "EMREX_EVENT_BUS_NAME": ref(ids["bus"]),
         "EMREX_SECRET_NAME": ref(ids["secret"]),
         "EMREX_REGISTRY_URL": "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml",
+        "EMREX_REGISTRY_URLS": "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml",
         "EMREX_REGISTRY_MAX_AGE_SECONDS": "86400",
         "EMREX_ALLOWED_RETURN_URLS": "",
         "EMREX_SESSION_TTL_SECONDS": "1800",
@@ -361,6 +374,10 @@ def test_environment_wired(synth: Synth, ids: dict[str, str], name: str) -> None
         "EMREX_XSD_DIR": "",  # the stub layer carries no XSDs
         "EMREX_SECRET_MAX_AGE_SECONDS": "300",
         "EMREX_CERT_EXPIRY_WARNING_DAYS": "30",
+        "EMREX_CLIENT_ID": "",
+        "EMREX_CLIENT_NAME": "",
+        "EMREX_CLIENT_COUNTRY": "",
+        "EMREX_CLIENT_KEYS": {"Fn::Join": ["", ["emc-key-1=", arn(ids["client_key"])]]},
     }
     wanted = {variable.name for variable in variables_of(name)}
     assert {key for key in env if key.startswith("EMREX_")} == wanted & set(expected)  # only what it reads
@@ -384,7 +401,7 @@ def test_each_function_environment_is_valid_for_its_settings(synth: Synth, ids: 
     from emrex_emc.settings import Settings
 
     env = dict(synth.resources[ids[name]]["Properties"]["Environment"]["Variables"])
-    env.update({key: "resolved" for key, value in env.items() if not isinstance(value, str)})
+    env.update({key: resolved(key) for key, value in env.items() if not isinstance(value, str)})
     Settings.from_env(env, function=name)  # raises when a variable it requires is missing
 
 
@@ -392,7 +409,7 @@ def test_environment_is_valid_for_the_settings_model(synth: Synth, ids: dict[str
     from emrex_emc.settings import Settings
 
     env = dict(synth.resources[ids["callback"]]["Properties"]["Environment"]["Variables"])
-    env.update({key: "resolved" for key, value in env.items() if not isinstance(value, str)})
+    env.update({key: resolved(key) for key, value in env.items() if not isinstance(value, str)})
     settings = Settings.from_env(env, function="callback")
     assert settings.session_ttl_seconds == 1800 and settings.verification.forbid_sha1 is False
 
@@ -428,7 +445,10 @@ def test_no_managed_policies_on_function_roles(synth: Synth) -> None:
 def test_kms_use_is_limited_to_the_calling_services(synth: Synth, ids: dict[str, str]) -> None:
     for name in ("enrolment_api", "start_session", "callback", "registry_refresh", "secret_rotation", "admin_api"):
         for statement in statements(function_policy(synth, ids, name)):
-            if any(action.startswith("kms:") for action in as_list(statement["Action"])):
+            actions = set(as_list(statement["Action"]))
+            if actions & CLIENT_KEY_ACTIONS:
+                assert actions <= CLIENT_KEY_ACTIONS and as_list(statement["Resource"]) == [arn(ids["client_key"])]
+            elif any(action.startswith("kms:") for action in actions):
                 assert statement["Resource"] == arn(ids["key"])
                 assert "kms:ViaService" in statement["Condition"]["StringEquals"]
 
@@ -838,6 +858,28 @@ def test_no_email_subscription_by_default(synth: Synth) -> None:
     assert not synth.of_type("AWS::SNS::Subscription")
 
 
+# --- EMREX 2.0 client keys ------------------------------------------------------------------------------
+
+
+def test_the_client_key_signs_rs256_in_kms_and_is_retained(synth: Synth, ids: dict[str, str]) -> None:
+    key = synth.resources[ids["client_key"]]
+    assert key["Properties"]["KeySpec"] == "RSA_2048" and key["Properties"]["KeyUsage"] == "SIGN_VERIFY"
+    assert key["DeletionPolicy"] == "Retain" and key["Properties"]["PendingWindowInDays"] == 30
+
+
+def test_only_the_callback_signs_and_only_start_session_reads_the_public_key(synth: Synth, ids: dict[str, str]) -> None:
+    def holders(action: str) -> list[str]:
+        return [
+            name
+            for name in FUNCTIONS
+            for statement in statements(function_policy(synth, ids, name))
+            if action in as_list(statement["Action"])
+        ]
+
+    assert holders("kms:Sign") == ["callback"]
+    assert holders("kms:GetPublicKey") == ["start_session"]
+
+
 # --- configuration variant (second and last synth) -----------------------------------------------------
 
 
@@ -855,6 +897,10 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> Synth:
             "emrex:forbidSha1": "true",
             "emrex:throttleRateLimit": "20",
             "emrex:snapStart": "true",
+            "emrex:clientId": "emc-example-edu",
+            "emrex:clientCountry": "NL",
+            "emrex:clientKeys": ["emc-key-2", "emc-key-1"],
+            "emrex:registryUrls": ["https://registry.example/catalogue-v1.xml", "https://emreg.example/emp-list"],
         },
     )
 
@@ -878,5 +924,26 @@ def test_variant_custom_domain_email_architecture_and_settings(variant: Synth) -
         assert env.get("EMREX_FORBID_SHA1", "true") == "true"
     (stage,) = variant.of_type("AWS::ApiGatewayV2::Stage").values()
     assert stage["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] == 20
+
+
+def test_variant_rolls_client_keys_over_and_combines_registries(variant: Synth) -> None:
+    keys = {key: value for key, value in variant.of_type("AWS::KMS::Key").items() if "KeySpec" in value["Properties"]}
+    assert len(keys) == 2 and all(value["DeletionPolicy"] == "Delete" for value in keys.values())
+    functions = {
+        fn["Properties"]["Handler"].split(".")[0]: fn for fn in variant.of_type("AWS::Lambda::Function").values()
+    }
+    callback_env = functions["callback"]["Properties"]["Environment"]["Variables"]
+    joined = callback_env["EMREX_CLIENT_KEYS"]["Fn::Join"][1]
+    assert joined[0] == "emc-key-2=" and joined[2] == ",emc-key-1="  # the first listed key signs
+    assert callback_env["EMREX_CLIENT_ID"] == "emc-example-edu"
+    refresh_env = functions["registry_refresh"]["Properties"]["Environment"]["Variables"]
+    assert (
+        refresh_env["EMREX_REGISTRY_URLS"] == "https://registry.example/catalogue-v1.xml,https://emreg.example/emp-list"
+    )
+    role = functions["callback"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    (policy,) = [p for p in variant.of_type("AWS::IAM::Policy").values() if {"Ref": role} in p["Properties"]["Roles"]]
+    (sign,) = [s for s in statements(policy) if s["Action"] == "kms:Sign"]
+    signing_key_arn = joined[1]
+    assert sign["Resource"] == signing_key_arn
     (table,) = variant.of_type("AWS::DynamoDB::Table").values()
     assert table["DeletionPolicy"] == "Delete" and table["Properties"]["DeletionProtectionEnabled"] is False

@@ -136,7 +136,7 @@ def test_handler_env_is_a_valid_local_configuration(resources: Resources) -> Non
         resources,
         public_base_url="http://127.0.0.1:8080",
         allowed_return_urls=["http://127.0.0.1:9000/return"],
-        registry_url="http://127.0.0.1:9001/catalogue-v1.xml",
+        registry_urls=["http://127.0.0.1:9001/catalogue-v1.xml", "/tmp/emreg-v2.json"],
         xsd_dir="",
     )
     settings = Settings.from_env(env)
@@ -144,6 +144,13 @@ def test_handler_env_is_a_valid_local_configuration(resources: Resources) -> Non
     assert settings.table_name == resources.names.table
     assert settings.allowed_return_urls == ("http://127.0.0.1:9000/return",)
     assert settings.public_base_url == "http://127.0.0.1:8080"
+    assert settings.registry_urls == ("http://127.0.0.1:9001/catalogue-v1.xml", "/tmp/emreg-v2.json")
+    identity = settings.client_identity
+    assert identity is not None and (identity.client_id, identity.redirect_uri) == (
+        "emc-local",
+        "http://127.0.0.1:8080/callback",
+    )
+    assert settings.client_keys == (("emc-local-1", resources.client_key_id),)
 
 
 # --- stream relay --------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from emrex_emc.core.elmo.model import ElmoDocument
 from emrex_emc.core.evidence import AttachmentBlob, HashedBytes
-from emrex_emc.services.callback import _attachment_blobs
+from emrex_emc.services.settle import attachment_blobs
 from tests.services.test_callback_service_bytes import capture, scenario_forms
 
 PDF = b"%PDF-1.4 fake"
@@ -18,7 +18,7 @@ DIGEST = hashlib.sha256(PDF).hexdigest()
 
 def test_the_readers_digest_is_reused_for_the_same_size() -> None:
     reader_digest = "d" * 64  # not the real hash: proves that no second hash is computed
-    [blob] = _attachment_blobs([({"sha256": reader_digest, "size": len(PDF), "mime_type": "application/pdf"}, PDF)])
+    [blob] = attachment_blobs([({"sha256": reader_digest, "size": len(PDF), "mime_type": "application/pdf"}, PDF)])
     assert blob == AttachmentBlob(0, "application/pdf", HashedBytes(PDF, reader_digest))
 
 
@@ -30,7 +30,7 @@ def test_content_without_a_fitting_digest_is_hashed() -> None:
         {"sha256": "short", "size": len(PDF)},
         {"sha256": None, "size": len(PDF)},
     ]
-    blobs = _attachment_blobs([(meta, PDF) for meta in unfit])
+    blobs = attachment_blobs([(meta, PDF) for meta in unfit])
     assert [blob.content for blob in blobs] == [HashedBytes(PDF, DIGEST)] * len(unfit)
     assert [blob.index for blob in blobs] == list(range(len(unfit)))
     assert {blob.mime_type for blob in blobs} == {"application/octet-stream"}

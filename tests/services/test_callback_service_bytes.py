@@ -26,13 +26,14 @@ from urllib.parse import urlencode
 import pytest
 
 from benchmarks._callback_fixture import EMP_URL, SETTINGS_ENV  # the warm-callback benchmark's settings
-from callback.handler import build_service
+from callback.handler import ports
 from emrex_emc.adapters.sessions import transfer_to_item
 from emrex_emc.core.canonical import canonical_json
 from emrex_emc.core.protocol import Status
 from emrex_emc.core.registry import emp_id
 from emrex_emc.core.state import StateClaims, StateSigner
 from emrex_emc.core.transfer import EmpRef, Transfer
+from emrex_emc.services.callback import CallbackService
 from emrex_emc.settings import Settings
 from emrex_emc.web.callback import callback_post
 from emrex_emc.web.http import HttpRequest
@@ -126,9 +127,10 @@ def capture(form: dict[str, str]) -> dict[str, Any]:
     dynamodb = RecordingDynamoDB(transfer_to_item(transfer))
     s3 = RecordingS3()
     signer = StateSigner({"k1": b"s" * 32}, "k1")
-    service = build_service(
+    wiring = ports(
         settings, dynamodb=dynamodb, s3=s3, states=signer, clock=lambda: NOW + 0.25, new_event_id=lambda: str(EVENT_ID)
     )
+    service = CallbackService(**wiring)  # the handler's wiring
     claims = StateClaims(transfer_id=TRANSFER_ID, session_id=SESSION_ID, emp_id=emp.id, expires_at=NOW + 1800)
     request = HttpRequest(
         method="POST",

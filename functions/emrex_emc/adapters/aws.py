@@ -16,6 +16,9 @@ from functools import cache
 from typing import Any
 
 _lock = threading.Lock()
+_TIMEOUTS: dict[str, tuple[int, int, int]] = {"kms": (2, 3, 2)}
+"""(connect, read, attempts) where the default (3 s, 10 s, 3) is too long: KMS signs inside an EMREX 2.0
+callback whose calls share a 15 s budget."""
 
 
 @cache
@@ -29,11 +32,8 @@ def _session() -> Any:
 def client(service: str) -> Any:
     from botocore.config import Config
 
-    config = Config(
-        retries={"max_attempts": 3, "mode": "standard"},
-        connect_timeout=3,
-        read_timeout=10,
-    )
+    connect, read, attempts = _TIMEOUTS.get(service, (3, 10, 3))
+    config = Config(retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=connect, read_timeout=read)
     with _lock:
         return _session().client(service, config=config)
 

@@ -1,4 +1,5 @@
-"""S3 evidence store: the raw posted payload, the canonical results JSON and the attachments.
+"""S3 evidence store: the raw payload (EMREX 1: the posted ``elmo`` value; EMREX 2.0: the results body as
+received, with its ``X-Signature`` and the EMP's key beside it), the canonical results JSON and the attachments.
 
 Keys hold the random transfer id and content hashes only, never personal data. Every object is
 SSE-KMS encrypted (the bucket's KMS key) and carries its SHA-256 in the object metadata.
@@ -11,6 +12,7 @@ payload with a *different* hash is never overwritten (``EmrexError`` ``EVIDENCE_
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,7 +20,14 @@ from botocore.exceptions import ClientError
 from emrex_emc.adapters.dynamodb import NETWORK_ERRORS, error_code
 from emrex_emc.core.canonical import canonical_json
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.evidence import AttachmentBlob, HashedBytes, StoredAttachment, StoredObjects, sha256_hex
+from emrex_emc.core.evidence import (
+    AttachmentBlob,
+    DetachedSignature,
+    HashedBytes,
+    StoredAttachment,
+    StoredObjects,
+    sha256_hex,
+)
 
 RESULTS_CONTENT_TYPE = "application/json"
 PAYLOAD_CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -27,6 +36,10 @@ _TRANSIENT_S3_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalErro
 
 def payload_key(transfer_id: str) -> str:
     return f"transfers/{transfer_id}/payload.txt"
+
+
+def signature_key(transfer_id: str) -> str:
+    return f"transfers/{transfer_id}/x-signature.json"
 
 
 def results_key(transfer_id: str) -> str:
@@ -48,13 +61,20 @@ class BlobStore:
         payload: HashedBytes,
         results: Mapping[str, Any] | None = None,
         attachments: Sequence[AttachmentBlob] = (),
+        signature: DetachedSignature | None = None,
     ) -> StoredObjects:
         """Store the evidence first, then the canonical results JSON and the attachments.
 
-        ``results`` is None for a refused payload: only the evidence is kept.
+        ``results`` is None for a refused payload: only the evidence is kept. ``signature`` (EMREX 2.0) is
+        evidence too: written once, like the payload.
         """
         try:
-            return self._put_all(transfer_id, payload, results, attachments)
+            stored = self._put_all(transfer_id, payload, results, attachments)
+            if signature is None:
+                return stored
+            key, body = signature_key(transfer_id), canonical_json(signature.to_json())
+            self._put_once(key, body, sha256_hex(body), RESULTS_CONTENT_TYPE, conflict_is_error=True)
+            return replace(stored, signature_key=key)
         except ClientError as exc:
             if error_code(exc) in _TRANSIENT_S3_CODES:
                 raise _unavailable() from exc

@@ -22,7 +22,6 @@ import json
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,7 +96,7 @@ class RegistryStore:
             return snapshot, item
         if snapshot.warnings:
             note = f"{len(snapshot.warnings)} warning(s) dropped to fit the {self._max_item_bytes}-byte table item"
-            snapshot = replace(snapshot, warnings=(note,))
+            snapshot = snapshot.without_warnings(note)
             item = snapshot_item(snapshot)
             if item_size(item) <= self._max_item_bytes:
                 return snapshot, item

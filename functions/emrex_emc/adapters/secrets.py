@@ -23,10 +23,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emrex_emc.core.secret import SecretBundle, SecretFormatError, parse_secret_bundle
 from emrex_emc.core.text import clip
+
+if TYPE_CHECKING:
+    from emrex_emc.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -112,3 +115,9 @@ class SecretProvider:
             )
             return
         self._fresh_until = now + self._max_age
+
+
+def function_secret(secretsmanager: Any, settings: Settings) -> SecretProvider:
+    """The stack's secret as the functions read it: ``EMREX_SECRET_NAME``, re-read after
+    ``EMREX_SECRET_MAX_AGE_SECONDS``."""
+    return SecretProvider(secretsmanager, settings.secret_name, max_age_seconds=settings.secret_max_age_seconds)

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from emrex_emc.adapters.dynamodb import deserialize_item, is_transient, serialize_item, unavailable
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.protocol import Status
+from emrex_emc.core.protocol import ProtocolVersion, Status
 from emrex_emc.core.provenance import Coverage
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import EmpRef, Tombstone, Transfer, TransferListing
@@ -109,44 +109,62 @@ class TransferTable:
         return listings[:MAX_LISTED]
 
     def choose_emp(
-        self, transfer_id: str, *, emp: Emp, session_id: str, now: int, coverage: Coverage | None = None
+        self,
+        transfer_id: str,
+        *,
+        emp: Emp,
+        session_id: str,
+        now: int,
+        coverage: Coverage | None = None,
+        code_verifier: str | None = None,
     ) -> Transfer:
         """Consume the start link: record the EMP, pin its certificates (and its ``coverage``, what provenance
         judges its results' issuers by) and set the EMREX ``sessionId``.
 
-        Succeeds only once, while the transfer is pending and before its deadline. Otherwise raises
-        ``EmrexError`` with ``SESSION_NOT_FOUND``, ``SESSION_EXPIRED`` or ``SESSION_ALREADY_COMPLETED``.
+        For an EMREX 2.0 EMP also its protocol, endpoints and public key (pinned like the certificates) and
+        the PKCE ``code_verifier``. Succeeds only once, while the transfer is pending and before its
+        deadline. Otherwise raises ``EmrexError`` with ``SESSION_NOT_FOUND``, ``SESSION_EXPIRED`` or
+        ``SESSION_ALREADY_COMPLETED``.
         """
         certs = [base64.b64encode(der).decode("ascii") for der in emp.certificates]
         fingerprints = [hashlib.sha256(der).hexdigest() for der in emp.certificates]
+        assignments = ["start_used = :true", "emrex_session_id = :sid", "emp = :emp"]
+        assignments += ["pinned_certs = :certs", "cert_fingerprints = :fps"]
+        values: dict[str, Any] = {
+            ":true": True,
+            ":false": False,
+            ":pending": Status.PENDING.value,
+            ":now": now,
+            ":sid": session_id,
+            ":emp": EmpRef.of(emp).to_json(),
+            ":certs": certs,
+            ":fps": fingerprints,
+        }
+        if emp.protocol is not ProtocolVersion.EMREX_1 and emp.emrex2 is not None and code_verifier:
+            assignments += ["protocol = :protocol", "emp_endpoints = :endpoints", "emp_public_key = :key"]
+            assignments += ["code_verifier = :verifier"]
+            values.update(
+                {
+                    ":protocol": emp.protocol.value,
+                    ":endpoints": emp.emrex2.to_json(),
+                    ":key": base64.b64encode(emp.public_key).decode("ascii"),
+                    ":verifier": code_verifier,
+                }
+            )
+        if coverage is not None:
+            assignments.append("pinned_coverage = :coverage")
+            values[":coverage"] = coverage.to_json()
         condition_failed = self._client.exceptions.ConditionalCheckFailedException
-        pinned = {":coverage": coverage.to_json()} if coverage is not None else {}
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": session_pk(transfer_id)}},
-                UpdateExpression=(
-                    "SET start_used = :true, emrex_session_id = :sid, emp = :emp, "
-                    "pinned_certs = :certs, cert_fingerprints = :fps"
-                    + (", pinned_coverage = :coverage" if pinned else "")
-                ),
+                UpdateExpression="SET " + ", ".join(assignments),
                 ConditionExpression=(
                     "attribute_exists(pk) AND #status = :pending AND start_used = :false AND deadline > :now"
                 ),
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=serialize_item(
-                    {
-                        ":true": True,
-                        ":false": False,
-                        ":pending": Status.PENDING.value,
-                        ":now": now,
-                        ":sid": session_id,
-                        ":emp": EmpRef.of(emp).to_json(),
-                        ":certs": certs,
-                        ":fps": fingerprints,
-                        **pinned,
-                    }
-                ),
+                ExpressionAttributeValues=serialize_item(values),
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -155,6 +173,34 @@ class TransferTable:
             current = item_to_transfer(old) if old and ERASED_AT not in old else self.get(transfer_id)
             raise _refusal(current) from exc
         return item_to_transfer(response["Attributes"])
+
+    def redeem_code(self, transfer_id: str, *, code_sha256: str, now: int) -> bool:
+        """Record that the transfer's authorization code is being redeemed: True once, False ever after.
+
+        Conditional on the transfer being pending, before its deadline and without a redeemed code, so a
+        replayed or concurrent redirect never reaches the EMP's token endpoint a second time.
+        """
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": session_pk(transfer_id)}},
+                UpdateExpression="SET code_sha256 = :code",
+                ConditionExpression=(
+                    "attribute_exists(pk) AND #status = :pending AND deadline > :now"
+                    " AND attribute_not_exists(code_sha256)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=serialize_item(
+                    {":code": code_sha256, ":pending": Status.PENDING.value, ":now": now}
+                ),
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        except ClientError as exc:
+            if is_transient(exc):
+                raise unavailable("transfer table") from exc
+            raise
+        return True
 
 
 def _listing(item: dict[str, Any]) -> TransferListing:

@@ -31,8 +31,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8080, help="the EMC API's port (default: %(default)s)")
     parser.add_argument(
         "--registry",
+        action="append",
+        default=[],
         metavar="URL_OR_PATH",
-        help="an https:// or file:// URL or a path of an EWP catalogue to use instead of the local one",
+        help=(
+            "an https:// or file:// URL or a path of a registry (EWP catalogue, EMREG v1 or v2 JSON) to use instead "
+            "of the local ones; repeat it to combine several in one chooser"
+        ),
+    )
+    parser.add_argument(
+        "--client-id",
+        default="emc-local",
+        metavar="ID",
+        help="our EMREX 2.0 client id, as an EMP's EMREG would list it (default: %(default)s)",
     )
     parser.add_argument("--events-file", metavar="PATH", type=Path, help="append every event on the bus as a JSON line")
     parser.add_argument(
@@ -79,7 +90,8 @@ def _run(args: argparse.Namespace) -> int:
         stack = start_local_stack(
             host=args.host,
             port=args.port,
-            registry=args.registry,
+            registries=args.registry,
+            client_id=args.client_id,
             events_file=args.events_file,
             state_dir=args.state_dir,
             registry_refresh_seconds=refresh_seconds,
@@ -98,6 +110,7 @@ def _run(args: argparse.Namespace) -> int:
             refresh = f"refreshed every {refresh_seconds} s"
             print(f"  {'Catalogue file':<{width}}  {stack.catalogue_file}  ({refresh})", flush=True)
         print(f"  {'Health':<{width}}  {stack.urls.api}/health", flush=True)
+        print(f"  {'EMREG client record':<{width}}  {stack.urls.api}/.well-known/emreg-client.json", flush=True)
         print(f"  {'API bearer token':<{width}}  {stack.api_token}  (local only; EMREX_API_TOKEN sets it)", flush=True)
         print(
             f"  {'Admin bearer token':<{width}}  {stack.admin_token}  (local only; EMREX_ADMIN_TOKEN sets it)",

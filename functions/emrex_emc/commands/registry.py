@@ -1,9 +1,11 @@
 """``emrex-emc registry [URL_OR_FILE] [--json]``: what students would be offered.
 
-Fetches and parses an EWP catalogue or an EMREG list (default ``$EMREX_REGISTRY_URL``, else the EWP
-production catalogue) and lists every EMP with its host, the institutions it covers (hei-id, other ids and
-names; an EMREG list gives names only) and its certificates (SHA-256 fingerprint, subject, expiry; expired
-ones flagged). Exit status 1 with a message when the registry cannot be fetched or parsed.
+Fetches and parses an EWP catalogue, an EMREG v1 list or an EMREX 2.0 EMREG v2 list (told apart by their
+content; default ``$EMREX_REGISTRY_URL``, else the EWP production catalogue) and lists every EMP with its
+host, the institutions it covers (hei-id, other ids and names; an EMREG list gives names only) and its
+certificates (SHA-256 fingerprint, subject, expiry; expired ones flagged) or, for EMREX 2.0, its endpoints,
+the SHA-256 of its public key and when a scheduled entry takes effect. Exit status 1 with a message when
+the registry cannot be fetched or parsed.
 Registry entries are hostile: the text listing shows each of their values clipped to one clean line,
 the JSON listing has them whole with every terminal control character escaped.
 """
@@ -26,7 +28,7 @@ from emrex_emc.core.text import MAX_MESSAGE_CHARS, clip, json_for_terminal
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "registry",
-        help="list the EMPs a registry offers (EWP catalogue or EMREG JSON)",
+        help="list the EMPs a registry offers (EWP catalogue, EMREG v1 or v2 JSON)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -78,12 +80,17 @@ def _emp_json(emp: Emp, now: datetime) -> dict[str, Any]:
         "name": emp.name,
         "label": emp.label,
         "country": emp.country,
+        "protocol": emp.protocol.value,
         "url": emp.url,
         "host": emp.host,
         "institutions": list(emp.institutions),
         "covered": [institution.to_json() for institution in emp.covered],
         "single_fetch": emp.single_fetch,
         "certificates": [certificate_summary(der, now) for der in emp.certificates],
+        "emrex2": emp.emrex2.to_json() if emp.emrex2 is not None else None,
+        "public_key_sha256": emp.public_key_sha256,
+        "active_from": emp.active_from.isoformat() if emp.active_from else None,
+        "in_effect": emp.is_active(now),
     }
 
 
@@ -122,7 +129,14 @@ def _text(listing: dict[str, Any]) -> str:
         title = f"{clip(emp['country'], 10)}  {clip(emp['label'])}"
         if emp["label"] != emp["name"]:
             title += f"  (EMP {clip(emp['name'])}, one per institution)"
-        lines += [title, f"    url:          {clip(emp['url'])}", f"    id:           {clip(emp['id'])}"]
+        lines += [title, f"    protocol:     {emp['protocol']}"]
+        lines += [f"    url:          {clip(emp['url'])}", f"    id:           {clip(emp['id'])}"]
+        if emp["emrex2"] is not None:
+            lines.append(f"    token:        {clip(emp['emrex2']['token_url'])}")
+            lines.append(f"    results:      {clip(emp['emrex2']['resource_url'])}")
+            lines.append(f"    public key:   sha256 {emp['public_key_sha256']}")
+        if emp["active_from"] is not None:
+            lines.append(f"    takes effect: {emp['active_from']}{'' if emp['in_effect'] else '  (SCHEDULED)'}")
         if emp["institutions"]:
             institutions = "; ".join(clip(name) for name in emp["institutions"])
             lines.append(f"    institutions: {clip(institutions, MAX_MESSAGE_CHARS)}")

@@ -259,9 +259,33 @@ def _evidence(outcome: Any, bucket: str) -> dict[str, Any]:
 
 def _signature(outcome: Any) -> dict[str, Any] | None:
     facts = outcome.signature
-    if facts is None:
-        return None
-    return {"algorithm": facts.algorithm, "sha1": facts.sha1, "certificate_sha256": facts.certificate_sha256}
+    return facts.to_json() if facts is not None else None
+
+
+def _verify_again(target: Target, transfer: Any, payload: bytes, expected: Any, *, now: datetime) -> Any:
+    """The trust pipeline of the transfer's protocol, with the keys pinned when the EMP was chosen, as of ``now``."""
+    from emrex_emc.adapters.blobs import BlobStore, signature_key
+    from emrex_emc.core.pipeline import verify_elmo, verify_elmo_results
+    from emrex_emc.core.protocol import ProtocolVersion
+    from emrex_emc.local.moto_env import default_xsd_dir
+    from emrex_emc.settings import Settings
+
+    policy = Settings(table_name="").pipeline_policy  # the default policy (the stack's may be stricter)
+    certificates, xsd_dir = list(transfer.pinned_certs), default_xsd_dir() or None
+    if transfer.protocol is not ProtocolVersion.EMREX_2:
+        return verify_elmo(payload, certificates, policy, expected=expected, now=now, xsd_dir=xsd_dir)
+    stored = json.loads(BlobStore(target.client("s3"), target.bucket).get_bytes(signature_key(transfer.id)))
+    x_signature = stored.get("x_signature") if isinstance(stored, dict) else None
+    return verify_elmo_results(
+        payload,
+        x_signature if isinstance(x_signature, str) else None,
+        transfer.emp_public_key,
+        certificates,
+        policy,
+        expected=expected,
+        now=now,
+        xsd_dir=xsd_dir,
+    )
 
 
 def _reverify(target: Target, transfer_id: str, *, personal: bool) -> dict[str, Any]:
@@ -269,9 +293,6 @@ def _reverify(target: Target, transfer_id: str, *, personal: bool) -> dict[str, 
     from emrex_emc.adapters.sessions import TransferTable
     from emrex_emc.core.errors import EmrexError
     from emrex_emc.core.identity import ExpectedIdentity
-    from emrex_emc.core.pipeline import verify_elmo
-    from emrex_emc.local.moto_env import default_xsd_dir
-    from emrex_emc.settings import Settings
 
     transfer = TransferTable(target.client("dynamodb"), target.table).get(transfer_id)
     outcome = transfer.outcome if transfer else None
@@ -296,13 +317,8 @@ def _reverify(target: Target, transfer_id: str, *, personal: bool) -> dict[str, 
         else None
     )
     try:
-        verified = verify_elmo(
-            payload,
-            list(transfer.pinned_certs),
-            Settings(table_name="").pipeline_policy,  # the default policy (the stack's may be stricter)
-            expected=expected,
-            now=datetime.fromisoformat(outcome.at.replace("Z", "+00:00")),
-            xsd_dir=default_xsd_dir() or None,
+        verified = _verify_again(
+            target, transfer, payload, expected, now=datetime.fromisoformat(outcome.at.replace("Z", "+00:00"))
         )
     except EmrexError as refusal:
         report.update(verdict="rejected", error={"code": refusal.code.value, "message": refusal.message})
@@ -310,10 +326,7 @@ def _reverify(target: Target, transfer_id: str, *, personal: bool) -> dict[str, 
     else:
         report.update(
             verdict="received",
-            signature={
-                "algorithm": verified.signature.algorithm,
-                "certificate_sha256": verified.signature.certificate_sha256,
-            },
+            signature=verified.signature.to_json(),
             identity=verified.identity.verdict if verified.identity else None,
         )
         if personal and verified.identity is not None:

@@ -5,6 +5,11 @@ The keys are given with ``--cert`` (the EMP's certificates), or found in a regis
 named with ``--emp``; the output then names the EMP whose key verified (``emp``) and judges each report's
 issuer against what that EMP covers (``provenance``: covered, not_covered, same_country or unknown).
 
+EMREX 2.0 results: ``emrex-emc verify BODY --detached-jws VALUE_OR_FILE --public-key PEM`` re-verifies the
+stored evidence offline (``payload.txt`` is the results body as received, ``x-signature.json`` holds the
+``X-Signature`` value and the EMP's key); ``--cert`` (or ``--registry``) then checks an enveloped XML
+signature inside too.
+
 Exit 0: verified and accepted (an identity mismatch or a not_covered issuer is a verdict to review, not a
 refusal). Exit 1: refused (also: no EMP's key verifies), with a stable error code and a message on stderr
 (and JSON on stdout with ``--json``). Exit 2: usage errors (unreadable files or registry, an unknown
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
     from emrex_emc.core.pipeline import VerifiedElmo
     from emrex_emc.core.provenance import Provenance
     from emrex_emc.core.registry import Emp
+    from emrex_emc.core.signature_facts import SignatureFacts
 
 EXIT_ACCEPTED = 0
 EXIT_REFUSED = 1
@@ -41,9 +47,15 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("payload", metavar="PAYLOAD", help="file with the elmo form value or an ELMO XML document")
-    keys = parser.add_mutually_exclusive_group(required=True)
-    keys.add_argument("--cert", action="append", metavar="CERT", help="EMP certificate, PEM or DER (repeatable)")
+    parser.add_argument(
+        "payload",
+        metavar="PAYLOAD",
+        help="file with the elmo form value or an ELMO XML document (with --detached-jws: the results body)",
+    )
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--cert", action="append", default=[], metavar="CERT", help="EMP certificate, PEM or DER (repeatable)"
+    )
     keys.add_argument(
         "--registry",
         metavar="URL_OR_FILE",
@@ -51,6 +63,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--emp", metavar="NAME", help="with --registry: only this EMP's certificates (its name, label or id)"
+    )
+    parser.add_argument(
+        "--detached-jws",
+        metavar="VALUE_OR_FILE",
+        help="EMREX 2.0: the results' X-Signature (header..signature), or a file holding it",
+    )
+    parser.add_argument(
+        "--public-key", metavar="PEM", help="EMREX 2.0: the EMP's public key (its EMREG publicKey), PEM file"
     )
     parser.add_argument("--expect-given-names", metavar="N", help="the applicant's given names")
     parser.add_argument("--expect-family-name", metavar="N", help="the applicant's family name")
@@ -76,25 +96,36 @@ def _run(args: argparse.Namespace) -> int:
         signature=VerificationPolicy(forbid_sha1=args.forbid_sha1, strict_cert_validity=args.strict_cert_validity)
     )
     payload_limit = policy.decode.max_encoded_bytes
+    emrex2 = args.detached_jws is not None or args.public_key is not None
+    if emrex2:
+        payload_limit = policy.decode.max_decompressed_bytes
     try:
         payload = _read(args.payload, "PAYLOAD", payload_limit)
         if args.emp is not None and args.registry is None:
             raise _UsageError("--emp needs --registry")
-        keys = _registry_keys(args.registry, args.emp) if args.registry else _Keys.given(args.cert)
+        keys = _registry_keys(args.registry, args.emp, emrex2) if args.registry else _Keys.given(args.cert)
         expected = _expectation(args)
         _check_xsd_dir(args.xsd_dir)
+        jws, public_key = _emrex2_arguments(args) if emrex2 else ("", b"")
+        if not emrex2 and not keys.certificates:
+            raise _UsageError("give the EMP's certificates (--cert or --registry), or --detached-jws and --public-key")
     except _UsageError as exc:
         print(f"emrex-emc verify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    from emrex_emc.core.pipeline import verify_elmo
+    from emrex_emc.core.pipeline import verify_elmo, verify_elmo_results
 
     try:
         if len(payload) > payload_limit:
             raise EmrexError(
                 ErrorCode.PAYLOAD_TOO_LARGE, f"the file holds more than the limit of {payload_limit} bytes"
             )
-        result = verify_elmo(payload, keys.certificates, policy, expected=expected, xsd_dir=args.xsd_dir)
+        if emrex2:
+            result = verify_elmo_results(
+                payload, jws, public_key, keys.certificates, policy, expected=expected, xsd_dir=args.xsd_dir
+            )
+        else:
+            result = verify_elmo(payload, keys.certificates, policy, expected=expected, xsd_dir=args.xsd_dir)
     except EmrexError as exc:  # its message is clipped and clean (core.errors)
         print(f"REFUSED {exc.code.value}: {exc.message}", file=sys.stderr)
         if args.json:
@@ -133,15 +164,27 @@ class _Keys:
         if not self.emps:
             return None
         from emrex_emc.core.provenance import Coverage, assess_provenance
+        from emrex_emc.core.signature_facts import SignatureFacts
 
-        fingerprint = result.signature.certificate_sha256
-        emp = next(emp for emp in self.emps if fingerprint in emp.certificate_fingerprints())
+        signature = result.signature
+        if isinstance(signature, SignatureFacts):
+            fingerprint = signature.certificate_sha256
+        else:
+            fingerprint = signature.public_key_sha256
+        emp = next(
+            (emp for emp in self.emps if fingerprint in (*emp.certificate_fingerprints(), *emp.key_fingerprints())),
+            None,
+        )
+        if emp is None:  # an EMREX 2.0 key given with --public-key that the registry does not list
+            return None
         issuers = [report.issuer for report in result.document.reports]
         return emp, assess_provenance(issuers, Coverage.of(emp, self.registry))
 
 
-def _registry_keys(source: str, name: str | None) -> _Keys:
-    """Every EMP's certificates in the registry at ``source``, or only those of the EMPs called ``name``."""
+def _registry_keys(source: str, name: str | None, emrex2: bool = False) -> _Keys:
+    """Every EMP's certificates in the registry at ``source``, or only those of the EMPs called ``name``.
+
+    EMREX 2.0 results are verified with ``--public-key``: their EMP may list no certificate at all."""
     from emrex_emc.adapters.registry_fetch import RegistryFetcher
     from emrex_emc.core.errors import EmrexError
     from emrex_emc.core.registry_parse import parse_registry
@@ -160,7 +203,7 @@ def _registry_keys(source: str, name: str | None) -> _Keys:
         if not emps:
             raise _UsageError(f"the registry at {clip(source)} has no EMP named {clip(name)!r}")
     certificates = list(dict.fromkeys(der for emp in emps for der in emp.certificates))
-    if not certificates:
+    if not certificates and not emrex2:
         raise _UsageError(f"the registry at {clip(source)} lists no EMP with a certificate")
     return _Keys(certificates, emps, registry)
 
@@ -172,6 +215,28 @@ def _read(path: str, what: str, limit: int) -> bytes:
             return file.read(limit + 1)
     except OSError as exc:
         raise _UsageError(f"cannot read {what} file {path!r}: {exc.strerror or exc}") from exc
+
+
+def _emrex2_arguments(args: argparse.Namespace) -> tuple[str, bytes]:
+    """The X-Signature (the value, or a file's first line) and the EMP's public key (DER) for EMREX 2.0 results."""
+    if args.detached_jws is None or args.public_key is None:
+        raise _UsageError("--detached-jws and --public-key must be given together")
+    value = args.detached_jws.strip()
+    if _is_file(value):
+        value = _read(value, "--detached-jws", MAX_CERTIFICATE_FILE_BYTES).decode("ascii", "replace").strip()
+    from emrex_emc.core.jws import public_key_der
+
+    try:
+        return value, public_key_der(_certificate(args.public_key))
+    except ValueError as exc:
+        raise _UsageError(f"--public-key {args.public_key!r} is not an RSA public key of 2048+ bits ({exc})") from None
+
+
+def _is_file(value: str) -> bool:
+    try:
+        return Path(value).is_file()
+    except OSError:  # a JWS value is no file name (it may be longer than one can be)
+        return False
 
 
 def _certificate(path: str) -> bytes:
@@ -213,17 +278,24 @@ def _expectation(args: argparse.Namespace) -> Any:
 
 
 def _human(result: VerifiedElmo, found: tuple[Emp, Provenance] | None = None) -> str:
+    from emrex_emc.core.signature_facts import SignatureFacts
     from emrex_emc.core.text import clip
 
-    signature = result.signature.to_json()
+    signature = result.signature
     summary = result.document.summary()
-    lines = [
-        f"VERIFIED: ELMO {result.document.version}, signed with {signature['algorithm']} "
-        f"({signature['digest']} digest, {signature['c14n']})",
-        f"  certificate: {result.signature.certificate_subject} (SHA-256 {result.signature.certificate_sha256})",
+    if isinstance(signature, SignatureFacts):
+        lines = [f"VERIFIED: ELMO {result.document.version}, {_xml_signature_lines(signature)}"]
+    else:
+        lines = [
+            f"VERIFIED: ELMO {result.document.version}, signed with a detached JWS {signature.algorithm}",
+            f"  public key: SHA-256 {signature.public_key_sha256}",
+        ]
+        if signature.enveloped is not None:
+            lines.append(f"  inside: an XML signature, {_xml_signature_lines(signature.enveloped)}")
+    lines.append(
         f"  reports: {summary['report_count']}, courses: {summary['course_count']}, "
-        f"ECTS: {summary['total_ects']}, attachments: {summary['attachment_count']}",
-    ]
+        f"ECTS: {summary['total_ects']}, attachments: {summary['attachment_count']}"
+    )
     if summary["document_types"]:
         lines.append(f"  document types: {', '.join(summary['document_types'])}")
     if found is not None:
@@ -241,3 +313,11 @@ def _human(result: VerifiedElmo, found: tuple[Emp, Provenance] | None = None) ->
         )
     lines.extend(f"  warning {notice.code}: {notice.message}" for notice in result.notices)
     return "\n".join(lines)
+
+
+def _xml_signature_lines(signature: SignatureFacts) -> str:
+    facts = signature.to_json()
+    return (
+        f"signed with {facts['algorithm']} ({facts['digest']} digest, {facts['c14n']})\n"
+        f"  certificate: {signature.certificate_subject} (SHA-256 {signature.certificate_sha256})"
+    )

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from emrex_emc.core.outcome import Outcome
-from emrex_emc.core.protocol import Status
+from emrex_emc.core.protocol import ProtocolVersion, Status
+from emrex_emc.core.signature_facts import JwsFacts, SignatureFacts
 from emrex_emc.core.transfer import Transfer, utc_iso
 
 
@@ -29,12 +30,17 @@ class AuditRecord:
         if outcome.status is Status.REJECTED:
             item["error_code"] = outcome.error_code
         elif outcome.status is Status.RECEIVED:
+            signature = outcome.signature
             item.update(
                 signature_algorithm=outcome.signature_algorithm,
-                certificate_sha256=outcome.signature.certificate_sha256 if outcome.signature else None,
+                certificate_sha256=signature.certificate_sha256 if isinstance(signature, SignatureFacts) else None,
                 elmo_version=outcome.elmo_version,
                 identity_verdict=outcome.identity_verdict,
             )
+            if isinstance(signature, JwsFacts):
+                item["public_key_sha256"] = signature.public_key_sha256
+        if self.transfer.protocol is not ProtocolVersion.EMREX_1:
+            item["protocol"] = self.transfer.protocol.value
         return item
 
 

@@ -55,6 +55,17 @@ class ErrorCode(StrEnum):
     SESSION_ALREADY_COMPLETED = "SESSION_ALREADY_COMPLETED"
     SESSION_EXPIRED = "SESSION_EXPIRED"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    # EMREX 2.0: the redirect back from the EMP, the server-to-server calls, the detached JWS over the results
+    OAUTH_RESPONSE_INVALID = "OAUTH_RESPONSE_INVALID"  # neither (or both) code and error, oversized values
+    BROWSER_MISMATCH = "BROWSER_MISMATCH"  # the flow cookie of the browser that chose the EMP is missing or wrong
+    ISSUER_MISMATCH = "ISSUER_MISMATCH"  # RFC 9207 ``iss`` names another authorization server (mix-up)
+    EMP_UNAVAILABLE = "EMP_UNAVAILABLE"  # token/results endpoint: timeout, connection, non-https URL
+    EMP_RESPONSE_INVALID = "EMP_RESPONSE_INVALID"  # token/results endpoint: redirect, unreadable or oversized answer
+    JWS_MISSING = "JWS_MISSING"
+    JWS_MALFORMED = "JWS_MALFORMED"
+    JWS_ALGORITHM_FORBIDDEN = "JWS_ALGORITHM_FORBIDDEN"
+    JWS_INVALID = "JWS_INVALID"  # does not verify with the EMP's registered key
+    CLIENT_KEY_UNAVAILABLE = "CLIENT_KEY_UNAVAILABLE"  # KMS could not sign our client assertion: retrying is safe
     # start link (the chooser)
     START_LINK_USED = "START_LINK_USED"
     CSRF_INVALID = "CSRF_INVALID"

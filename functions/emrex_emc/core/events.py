@@ -1,11 +1,12 @@
 """The events the EMC publishes on its bus (``source`` ``emrex.emc``).
 
-The SIS contract (:data:`SIS_DETAIL_TYPES`): one event per transfer outcome, ``EMREX Transfer Expired``
-for a transfer that ended without an answer, ``EMREX Applicant Erased`` after an erasure. The operations
-events of the registry (:data:`OPERATIONS_DETAIL_TYPES`, built in :mod:`emrex_emc.core.registry_events`) go
-to the operators, not the SIS. Each ``detail`` is described by a JSON Schema per detail-type in
-``emrex_emc/schemas/events/``. Events are typed values here; the events adapter turns them into PutEvents
-entries (canonical JSON ``Detail``).
+The SIS contract (:data:`SIS_DETAIL_TYPES`): one event per transfer outcome, for either protocol,
+``EMREX Transfer Expired`` for a transfer that ended without an answer, ``EMREX Applicant Erased`` after an
+erasure. The operations events of the registry (:data:`OPERATIONS_DETAIL_TYPES`, built in
+:mod:`emrex_emc.core.registry_events`) go to the operators, not the SIS. Each ``detail`` is described by a
+JSON Schema per detail-type in ``emrex_emc/schemas/events/``; the SIS contract is versioned by
+:data:`SCHEMA_VERSION` (what changed in each version: docs/CHANGELOG.md). Events are typed values here;
+the events adapter turns them into PutEvents entries (canonical JSON ``Detail``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from emrex_emc.core.evidence import StoredObjects
 from emrex_emc.core.outcome import Outcome
-from emrex_emc.core.protocol import Status
+from emrex_emc.core.protocol import ProtocolVersion, Status
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import EmpRef, Transfer, utc_iso
 
 SOURCE = "emrex.emc"
 _DERIVED_IDS = uuid.UUID("6f1e0c1e-5b2a-4c47-9d0e-1f3a2b4c5d6e")
 """The namespace of event ids derived from what an event is about (UUID v5), so a retry makes the same id."""
+SCHEMA_VERSION = 2
+"""The event contract's version, in every ``detail`` (``schema_version``). 2: ``protocol`` and
+``schema_version``, EMREX 2.0 transfers, ``signature.format``, ELMO 2.1 document types, provenance and identity
+methods, the Transfer Expired, Applicant Erased and registry events (docs/CHANGELOG.md)."""
 
 
 class DetailType(StrEnum):
@@ -67,9 +73,9 @@ def derived_event_id(*parts: str) -> str:
     return str(uuid.uuid5(_DERIVED_IDS, "\x1f".join(parts)))
 
 
-def emp_detail(emp: Emp | EmpRef) -> dict[str, str]:
+def emp_detail(emp: Emp | EmpRef, protocol: ProtocolVersion) -> dict[str, str]:
     """The one shape naming an EMP in the transfer-expiry and registry events."""
-    return {"id": emp.id, "name": emp.name, "country": emp.country, "url": emp.url, "protocol": emp.protocol}
+    return {"id": emp.id, "name": emp.name, "country": emp.country, "url": emp.url, "protocol": protocol.value}
 
 
 class Event(Protocol):
@@ -104,6 +110,8 @@ class OutcomeEvent:
         emp = transfer.emp
         detail: dict[str, Any] = {
             "event_id": outcome.event_id,
+            "schema_version": SCHEMA_VERSION,
+            "protocol": transfer.protocol.value,
             "session_id": transfer.id,
             "emrex_session_id": transfer.emrex_session_id,
             "applicant_id": transfer.applicant_id,
@@ -126,6 +134,8 @@ class OutcomeEvent:
                     "payload_key": outcome.s3.payload_key,
                     "payload_sha256": outcome.s3.payload_sha256,
                 }
+                if outcome.s3.signature_key is not None:
+                    detail["evidence"]["signature_key"] = outcome.s3.signature_key
         elif outcome.status is Status.RECEIVED:
             s3 = outcome.s3
             detail.update(
@@ -133,19 +143,24 @@ class OutcomeEvent:
                 identity=outcome.identity.to_json() if outcome.identity else None,
                 signature=outcome.signature.to_json() if outcome.signature else None,
                 elmo_version=outcome.elmo_version,
-                results=None
-                if s3 is None
-                else {
-                    "bucket": s3.bucket,
-                    "results_key": s3.results_key,
-                    "payload_key": s3.payload_key,
-                    "attachments": [item.to_item() for item in s3.attachments],
-                },
+                results=None if s3 is None else _results(s3),
                 warnings=[notice.to_json() for notice in outcome.warnings],
                 document_types=list(outcome.summary.document_types) if outcome.summary else [],
                 provenance=outcome.provenance.to_json() if outcome.provenance else None,
             )
         return detail
+
+
+def _results(s3: StoredObjects) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "bucket": s3.bucket,
+        "results_key": s3.results_key,
+        "payload_key": s3.payload_key,
+        "attachments": [item.to_item() for item in s3.attachments],
+    }
+    if s3.signature_key is not None:
+        results["signature_key"] = s3.signature_key
+    return results
 
 
 @dataclass(frozen=True)
@@ -166,9 +181,11 @@ class TransferExpiredEvent:
         transfer = self.transfer
         return {
             "event_id": self.event_id,
+            "schema_version": SCHEMA_VERSION,
+            "protocol": transfer.protocol.value,
             "session_id": transfer.id,
             "applicant_id": transfer.applicant_id,
-            "emp": emp_detail(transfer.emp) if transfer.emp else None,
+            "emp": emp_detail(transfer.emp, transfer.protocol) if transfer.emp else None,
             "created_at": transfer.created_at,
             "expired_at": utc_iso(transfer.deadline),
             "status": Status.EXPIRED.value,
@@ -194,6 +211,7 @@ class ApplicantErasedEvent:
     def detail(self) -> dict[str, Any]:
         return {
             "event_id": self.event_id,
+            "schema_version": SCHEMA_VERSION,
             "applicant_id": self.applicant_id,
             "session_ids": sorted(self.session_ids),
             "erased_at": self.erased_at,

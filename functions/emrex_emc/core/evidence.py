@@ -6,7 +6,9 @@ documented in docs/ARCHITECTURE.md.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +40,24 @@ class AttachmentBlob:
 
 
 @dataclass(frozen=True)
+class DetachedSignature:
+    """EMREX 2.0 evidence besides the results body: the ``X-Signature`` as received and the EMP key it is
+    checked with, so ``emrex-emc verify BODY --detached-jws ... --public-key ...`` can re-verify it offline."""
+
+    x_signature: str | None
+    public_key: bytes
+    """DER SubjectPublicKeyInfo (the EMP's EMREG ``publicKey`` when it was chosen)."""
+
+    def to_json(self) -> dict[str, Any]:
+        armored = "\n".join(textwrap.wrap(base64.b64encode(self.public_key).decode("ascii"), 64))
+        return {
+            "x_signature": self.x_signature,
+            "public_key": f"-----BEGIN PUBLIC KEY-----\n{armored}\n-----END PUBLIC KEY-----\n",
+            "public_key_sha256": sha256_hex(self.public_key),
+        }
+
+
+@dataclass(frozen=True)
 class StoredAttachment:
     key: str
     sha256: str
@@ -61,6 +81,8 @@ class StoredObjects:
     payload_sha256: str
     results_key: str | None = None
     attachments: tuple[StoredAttachment, ...] = ()
+    signature_key: str | None = None
+    """EMREX 2.0: the ``X-Signature`` and the EMP's key (``transfers/{id}/x-signature.json``)."""
 
     def to_item(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -71,15 +93,18 @@ class StoredObjects:
         }
         if self.results_key is not None:
             data["results_key"] = self.results_key
+        if self.signature_key is not None:
+            data["signature_key"] = self.signature_key
         return data
 
     @classmethod
     def from_item(cls, data: Mapping[str, Any]) -> StoredObjects:
-        results_key = data.get("results_key")
+        results_key, signature_key = data.get("results_key"), data.get("signature_key")
         return cls(
             bucket=str(data["bucket"]),
             payload_key=str(data["payload_key"]),
             payload_sha256=str(data["payload_sha256"]),
             results_key=str(results_key) if results_key is not None else None,
             attachments=tuple(StoredAttachment.from_item(a) for a in data.get("attachments") or ()),
+            signature_key=str(signature_key) if signature_key is not None else None,
         )

@@ -16,7 +16,7 @@ from emrex_emc.core.evidence import StoredObjects
 from emrex_emc.core.identity import IdentityResult
 from emrex_emc.core.protocol import Status
 from emrex_emc.core.provenance import Provenance
-from emrex_emc.core.signature_facts import SignatureFacts
+from emrex_emc.core.signature_facts import ResultSignature, signature_from_json
 from emrex_emc.core.text import clip
 
 MAX_WARNINGS = 25
@@ -134,7 +134,7 @@ class Outcome:
     error: ErrorInfo | None = None
     return_message: str | None = None
     summary: ResultSummary | None = None
-    signature: SignatureFacts | None = None
+    signature: ResultSignature | None = None
     identity: IdentityResult | None = None
     elmo_version: str | None = None
     s3: StoredObjects | None = None
@@ -197,7 +197,7 @@ class Outcome:
             error=ErrorInfo.from_json(error) if isinstance(error, Mapping) else None,
             return_message=_optional_str(item.get("return_message")),
             summary=ResultSummary.from_json(summary) if isinstance(summary, Mapping) else None,
-            signature=SignatureFacts.from_json(signature) if isinstance(signature, Mapping) else None,
+            signature=signature_from_json(signature) if isinstance(signature, Mapping) else None,
             identity=IdentityResult.from_json(identity) if isinstance(identity, Mapping) else None,
             elmo_version=_optional_str(item.get("elmo_version")),
             s3=StoredObjects.from_item(s3) if isinstance(s3, Mapping) else None,

@@ -1,15 +1,20 @@
 """The ELMO trust pipeline: decode -> parse -> signature -> version -> read -> conformance -> identity.
 
-:func:`verify_elmo` turns the posted ``elmo`` value into results we can trust, or raises
+:func:`verify_elmo` turns the posted ``elmo`` value (EMREX 1) into results we can trust, or raises
 :class:`~emrex_emc.core.errors.EmrexError` with the precise reason. Everything after the signature
 step reads only from the tree that the signature check returned.
+
+:func:`verify_elmo_results` does the same for EMREX 2.0 results: the detached JWS over the raw body is the
+trust anchor and is verified before the body is parsed; an enveloped XML signature inside is checked too
+when a certificate of the EMP is known (then the rest reads the tree it returned), and otherwise reported
+as not checked. From there both share the same steps.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +29,7 @@ from emrex_emc.core.elmo.versions import detect_version
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.policy import PipelinePolicy, XmlLimits
 from emrex_emc.core.signature import verify_enveloped
-from emrex_emc.core.signature_facts import SignatureFacts
+from emrex_emc.core.signature_facts import ResultSignature
 from emrex_emc.core.text import clip
 from emrex_emc.core.xmlsafe import parse_xml
 
@@ -35,6 +40,8 @@ LATIN1_FALLBACK = Notice(
     "ENCODING_LATIN1_FALLBACK",
     "the document declares UTF-8 but its bytes are ISO-8859-1; it was read as ISO-8859-1 and its signature verifies",
 )
+NOTICE_XML_SIGNATURE_NOT_CHECKED = "XML_SIGNATURE_NOT_CHECKED"
+"""EMREX 2.0: the detached JWS verified the results; an XML signature inside them was not checked."""
 _DECLARED_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
@@ -43,7 +50,7 @@ class VerifiedElmo:
     """An accepted ELMO document: what was signed, by whom, and how it compares to the applicant."""
 
     document: ElmoDocument
-    signature: SignatureFacts
+    signature: ResultSignature
     identity: IdentityResult | None
     notices: tuple[Notice, ...]
     """Warnings of every step (signature, encoding, reader, conformance), in pipeline order."""
@@ -92,17 +99,71 @@ def verify_elmo(
             ErrorCode.ENCODING_INVALID,
             f"the document declares UTF-8 but is not; read as ISO-8859-1 it is still refused ({reason})",
         ) from exc
+    notices = (*facts.notices, *((LATIN1_FALLBACK,) if latin1 else ()))
+    return _read_signed(signed, root, facts, notices, expected=expected, xsd_dir=xsd_dir)
+
+
+def verify_elmo_results(
+    body: bytes,
+    x_signature: str | None,
+    public_key: bytes,
+    certificates: Sequence[bytes],
+    policy: PipelinePolicy,
+    *,
+    expected: ExpectedIdentity | None = None,
+    now: datetime | None = None,
+    xsd_dir: str | None = None,
+) -> VerifiedElmo:
+    """Verify EMREX 2.0 results: the ELMO XML ``body`` as received, its ``X-Signature`` (a detached JWS, RS256)
+    checked with the EMP's ``public_key`` (DER SubjectPublicKeyInfo), then the shared steps.
+
+    ``certificates`` are the EMP's known registry certificates (from an EMREX 1 entry of the same provider),
+    which check an enveloped XML signature inside the body when there is one. Raises :class:`EmrexError`
+    when the results are refused (``JWS_*`` for the JWS, the usual codes for everything after it).
+    """
+    from emrex_emc.core.jws import verify_detached_jws
+
+    moment = _aware(now or datetime.now(UTC))
+    if len(body) > policy.decode.max_decompressed_bytes:
+        raise EmrexError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"the results have {len(body)} bytes, more than the limit of {policy.decode.max_decompressed_bytes}",
+        )
+    if not body.strip():
+        raise EmrexError(ErrorCode.PAYLOAD_EMPTY, "the results body is empty")
+    jws = verify_detached_jws(x_signature, body, public_key)
+    root, latin1 = _parse(body, policy.xml)
+    _require_elmo_root(root)
+    _refuse_comments_in_text(root)
+    trusted = certs.load_all(certificates)
+    has_signature = root.find("{http://www.w3.org/2000/09/xmldsig#}Signature") is not None
+    if trusted and has_signature:
+        signed, enveloped = verify_enveloped(root, trusted, policy.signature, moment)
+        facts, notices = replace(jws, enveloped=enveloped), enveloped.notices
+    else:
+        why = "no certificate of this EMP is known" if has_signature else "the results carry none"
+        signed, facts = root, jws
+        notices = (Notice(NOTICE_XML_SIGNATURE_NOT_CHECKED, f"an enveloped XML signature was not checked: {why}"),)
+    notices = (*notices, *((LATIN1_FALLBACK,) if latin1 else ()))
+    return _read_signed(signed, root, facts, notices, expected=expected, xsd_dir=xsd_dir)
+
+
+def _read_signed(
+    signed: etree._Element,
+    received: etree._Element,
+    facts: ResultSignature,
+    notices: tuple[Notice, ...],
+    *,
+    expected: ExpectedIdentity | None,
+    xsd_dir: str | None,
+) -> VerifiedElmo:
+    """The steps after the signature, on the tree it vouched for: version, reader, conformance, identity."""
     version = detect_version(signed)
     document = read_elmo(signed)
-    conformance = check_conformance(signed, version, xsd_dir, received=root)
+    conformance = check_conformance(signed, version, xsd_dir, received=received)
     identity = _match(document, expected)
-    notices = (
-        *facts.notices,
-        *((LATIN1_FALLBACK,) if latin1 else ()),
-        *document.notices,
-        *conformance,
-    )
-    return VerifiedElmo(document=document, signature=facts, identity=identity, notices=tuple(notices))
+    all_notices = (*notices, *document.notices, *conformance)
+    return VerifiedElmo(document=document, signature=facts, identity=identity, notices=tuple(all_notices))
 
 
 def declared_encoding(xml: bytes) -> str | None:

@@ -1,4 +1,5 @@
-"""EMREX 1.x protocol values: return codes, transfer statuses and identifier generation (pure)."""
+"""Protocol values: which EMREX protocol a provider speaks, EMREX 1.x return codes, transfer statuses and
+identifier generation (pure)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,15 @@ SESSION_ID_LENGTH = 32
 _SESSION_ID_ALPHABET = string.ascii_letters + string.digits
 _SESSION_ID_RE = re.compile(r"[A-Za-z0-9]{32}")
 _TRANSFER_ID_RE = re.compile(r"[0-9a-f]{32}")
+
+
+class ProtocolVersion(StrEnum):
+    """The EMREX protocol an EMP speaks and a transfer used; published as ``protocol`` in every event."""
+
+    EMREX_1 = "emrex-1"
+    """The browser POST/POST flow with an enveloped XML signature (``returnUrl``, ``sessionId``, ``elmo``)."""
+    EMREX_2 = "emrex-2"
+    """The OAuth 2 authorization-code flow with PKCE, ``private_key_jwt`` and detached-JWS signed results."""
 
 
 class ReturnCode(StrEnum):

@@ -1,7 +1,8 @@
 """The EMP model shared by discovery (registry parsing), the chooser and the trust pipeline.
 
-Parsing of the EWP catalogue and the EMREG JSON lives in :mod:`emrex_emc.core.registry_parse`;
-fetching and storing snapshots are adapters. This module only holds the data shapes.
+Parsing of the EWP catalogue and the EMREG JSON (v1 and v2) lives in :mod:`emrex_emc.core.registry_parse`,
+what the chooser offers from a snapshot in :mod:`emrex_emc.core.discovery`; fetching and storing snapshots
+are adapters. This module only holds the data shapes.
 """
 
 from __future__ import annotations
@@ -9,15 +10,15 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from emrex_emc.core.protocol import ProtocolVersion
+
 MAX_REGISTRY_BYTES = 20 * 1024 * 1024
 """Largest registry document fetched or parsed (the EWP catalogue of every EWP host is a few MB)."""
-EMREX_1 = "emrex-1"
-"""The protocol of EWP / EMREG v1 EMPs: EMREX 1 on the wire, results signed with the EMP's X.509 certificates."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,47 @@ def _covered_from_json(items: Iterable[Mapping[str, Any]] | None) -> tuple[Cover
 
 
 @dataclass(frozen=True)
+class Emrex2Endpoints:
+    """Where an EMREX 2.0 EMP is reached (EMREG ``emreg2Props``)."""
+
+    authorization_url: str
+    token_url: str
+    resource_url: str
+    ping_url: str | None = None
+    data_formats: tuple[str, ...] = ()
+    """``supportedDataFormats`` as ``name-version`` (``elmo-2.1``), for people: the flow always asks for ELMO 2.1."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "authorization_url": self.authorization_url,
+            "token_url": self.token_url,
+            "resource_url": self.resource_url,
+            "ping_url": self.ping_url,
+            "data_formats": list(self.data_formats),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Emrex2Endpoints:
+        ping = data.get("ping_url")
+        return cls(
+            authorization_url=str(data["authorization_url"]),
+            token_url=str(data["token_url"]),
+            resource_url=str(data["resource_url"]),
+            ping_url=str(ping) if ping is not None else None,
+            data_formats=tuple(str(item) for item in data.get("data_formats") or ()),
+        )
+
+
+@dataclass(frozen=True)
 class Emp:
-    """One EMREX data provider, normalized from either registry format."""
+    """One EMREX data provider, normalized from any registry format."""
 
     id: str
-    """Stable id: ``{country lower}-{first 10 hex of sha256(url)}``; see :func:`emp_id`."""
+    """Stable id: ``{country lower}-{first 10 hex of sha256(url)}``; see :func:`emp_id`. For an EMREX 2.0 EMP
+    the URL is the origin of its authorization endpoint (:func:`url_origin`)."""
     name: str
     url: str
+    """EMREX 1: the entry point the browser posts to. EMREX 2.0: the authorization endpoint."""
     country: str
     """ISO 3166-1 alpha-2, upper case."""
     institutions: tuple[str, ...] = ()
@@ -79,6 +114,14 @@ class Emp:
     single_fetch: bool = False
     """EMREG ``singleFetch``: the country has one EMP per institution."""
     source: str = "ewp"
+    """The registry format it came from: ``ewp``, ``emreg`` (EMREG v1 JSON) or ``emreg2`` (EMREG v2 JSON)."""
+    protocol: ProtocolVersion = ProtocolVersion.EMREX_1
+    emrex2: Emrex2Endpoints | None = None
+    """EMREX 2.0 only: its OAuth and resource endpoints."""
+    public_key: bytes = b""
+    """EMREX 2.0 only: DER SubjectPublicKeyInfo of the RSA key that signs its results (EMREG ``publicKey``)."""
+    active_from: datetime | None = None
+    """EMREG ``activeByDateTimeUtc`` (UTC): the entry takes effect at this moment; None means already in effect."""
     covered: tuple[CoveredInstitution, ...] = ()
     """The institutions the EMP covers, with their ids (what provenance checks issuers against)."""
 
@@ -110,21 +153,28 @@ class Emp:
         return tuple(hashlib.sha256(der).hexdigest() for der in self.certificates)
 
     @property
-    def protocol(self) -> str:
-        return EMREX_1
-
-    @property
     def key_type(self) -> str:
-        """What :meth:`key_fingerprints` are fingerprints of: ``certificate`` for ``emrex-1`` EMPs."""
-        return "certificate"
+        """What :meth:`key_fingerprints` are fingerprints of: certificates (EMREX 1) or a public key (EMREX 2.0)."""
+        return "public_key" if self.protocol is ProtocolVersion.EMREX_2 else "certificate"
 
     def key_fingerprints(self) -> tuple[str, ...]:
         """SHA-256 (hex) of every key this EMP's results may be signed with, whatever form the keys take
         (registry changes are compared on these)."""
+        if self.protocol is ProtocolVersion.EMREX_2:
+            return (self.public_key_sha256,) if self.public_key_sha256 else ()
         return self.certificate_fingerprints()
 
+    @property
+    def public_key_sha256(self) -> str | None:
+        """SHA-256 (hex) of the EMREX 2.0 public key (DER SubjectPublicKeyInfo), when the EMP has one."""
+        return hashlib.sha256(self.public_key).hexdigest() if self.public_key else None
+
+    def is_active(self, now: datetime) -> bool:
+        return self.active_from is None or self.active_from <= now
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The snapshot form; the EMREX 2.0 keys only for EMREX 2.0 entries (EMREX 1 entries keep their shape)."""
+        data: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "url": self.url,
@@ -135,9 +185,20 @@ class Emp:
             "source": self.source,
             "covered": [institution.to_json() for institution in self.covered],
         }
+        if self.protocol is not ProtocolVersion.EMREX_1:
+            data["protocol"] = self.protocol.value
+        if self.emrex2 is not None:
+            data["emrex2"] = self.emrex2.to_json()
+        if self.public_key:
+            data["public_key"] = base64.b64encode(self.public_key).decode("ascii")
+        if self.active_from is not None:
+            data["active_from"] = self.active_from.isoformat()
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Emp:
+        endpoints = data.get("emrex2")
+        active_from = data.get("active_from")
         return cls(
             id=str(data["id"]),
             name=str(data["name"]),
@@ -148,6 +209,10 @@ class Emp:
             single_fetch=bool(data.get("single_fetch", False)),
             source=str(data.get("source", "ewp")),
             covered=_covered_from_json(data.get("covered")),  # absent in snapshots of earlier versions
+            protocol=ProtocolVersion(str(data.get("protocol", ProtocolVersion.EMREX_1.value))),
+            emrex2=Emrex2Endpoints.from_json(endpoints) if isinstance(endpoints, dict) else None,
+            public_key=base64.b64decode(data.get("public_key") or ""),
+            active_from=datetime.fromisoformat(active_from) if active_from else None,
         )
 
 
@@ -161,9 +226,69 @@ def emp_id(country: str, url: str) -> str:
     return f"{country.lower()}-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:10]}"
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def url_origin(url: str) -> str:
+    """``scheme://host[:port]`` of an absolute URL, lower-cased, without a default port (RFC 6454)."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    return f"{scheme}://{host}" if port is None or port == _DEFAULT_PORTS.get(scheme) else f"{scheme}://{host}:{port}"
+
+
+@dataclass(frozen=True)
+class RegistryPart:
+    """What one registry (``EMREX_REGISTRY_URLS`` lists several) contributed to a snapshot."""
+
+    source: str
+    fetched_at: datetime
+    emps: tuple[Emp, ...] = ()
+    etag: str | None = None
+    cache_until: datetime | None = None
+    warnings: tuple[str, ...] = ()
+    unread: int = 0
+    """Entries and certificates of this registry the parse skipped (``ParsedRegistry.unread``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "fetched_at": self.fetched_at.isoformat(),
+            "etag": self.etag,
+            "cache_until": self.cache_until.isoformat() if self.cache_until else None,
+            "warnings": list(self.warnings),
+            "unread": self.unread,
+            "emps": [emp.to_json() for emp in self.emps],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RegistryPart:
+        cache_until = data.get("cache_until")
+        return cls(
+            source=str(data["source"]),
+            fetched_at=datetime.fromisoformat(data["fetched_at"]),
+            etag=data.get("etag"),
+            cache_until=datetime.fromisoformat(cache_until) if cache_until else None,
+            warnings=tuple(data.get("warnings", ())),
+            unread=int(data.get("unread") or 0),
+            emps=tuple(Emp.from_json(e) for e in data.get("emps", ())),
+        )
+
+
+SOURCE_SEPARATOR = " | "
+"""Joins the sources of a snapshot made of several registries (``source`` of the snapshot and its item)."""
+
+
 @dataclass(frozen=True)
 class RegistrySnapshot:
-    """What the refresh function stores and both Lambdas read."""
+    """What the refresh function stores and both Lambdas read.
+
+    A snapshot of several registries keeps each one's part (its own ETag, cache lifetime and EMPs, so each
+    is fetched conditionally on its own); ``emps`` is then all of them, in the order of the parts, and
+    ``fetched_at`` the oldest part's (the staleness alarm sees a registry that keeps failing).
+    """
 
     fetched_at: datetime
     """When the registry was last fetched successfully (timezone-aware UTC)."""
@@ -174,6 +299,45 @@ class RegistrySnapshot:
     warnings: tuple[str, ...] = field(default=())
     unread: int = 0
     """Registry entries and certificates the parse skipped (``ParsedRegistry.unread``)."""
+    parts: tuple[RegistryPart, ...] = ()
+    """Set for a snapshot of more than one registry; see :meth:`source_parts`."""
+
+    @classmethod
+    def of_parts(cls, parts: Iterable[RegistryPart]) -> RegistrySnapshot:
+        """One registry's part becomes a plain snapshot (stored as before); several are kept apart."""
+        parts = tuple(parts)
+        if not parts:
+            raise ValueError("a snapshot needs at least one registry part")
+        if len(parts) == 1:
+            (only,) = parts
+            return cls(only.fetched_at, only.source, only.emps, only.etag, only.cache_until, only.warnings, only.unread)
+        expiries = [part.cache_until for part in parts if part.cache_until is not None]
+        return cls(
+            fetched_at=min(part.fetched_at for part in parts),
+            source=SOURCE_SEPARATOR.join(part.source for part in parts),
+            emps=tuple(emp for part in parts for emp in part.emps),
+            cache_until=min(expiries) if len(expiries) == len(parts) else None,
+            warnings=tuple(warning for part in parts for warning in part.warnings),
+            unread=sum(part.unread for part in parts),
+            parts=parts,
+        )
+
+    def source_parts(self) -> tuple[RegistryPart, ...]:
+        """The registries this snapshot was made of (one part for a single-registry snapshot)."""
+        if self.parts:
+            return self.parts
+        return (
+            RegistryPart(
+                self.source, self.fetched_at, self.emps, self.etag, self.cache_until, self.warnings, self.unread
+            ),
+        )
+
+    def without_warnings(self, note: str) -> RegistrySnapshot:
+        """The same EMPs with every warning replaced by ``note`` (to fit the snapshot into its table item)."""
+        if not self.parts:
+            return replace(self, warnings=(note,))
+        parts = tuple(replace(part, warnings=()) for part in self.parts)
+        return replace(self, warnings=(note,), parts=(replace(parts[0], warnings=(note,)), *parts[1:]))
 
     def age(self, now: datetime) -> timedelta:
         return now - self.fetched_at
@@ -185,6 +349,8 @@ class RegistrySnapshot:
         return next((emp for emp in self.emps if emp.id == emp_id_), None)
 
     def to_json(self) -> dict[str, Any]:
+        if self.parts:  # the EMPs live in their parts only (the table item is size-bound)
+            return {"source": self.source, "parts": [part.to_json() for part in self.parts]}
         return {
             "fetched_at": self.fetched_at.isoformat(),
             "source": self.source,
@@ -197,6 +363,8 @@ class RegistrySnapshot:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RegistrySnapshot:
+        if "parts" in data:
+            return cls.of_parts(RegistryPart.from_json(part) for part in data["parts"])
         cache_until = data.get("cache_until")
         return cls(
             fetched_at=datetime.fromisoformat(data["fetched_at"]),

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography import x509
 
-from emrex_emc.core.events import DetailType, derived_event_id
+from emrex_emc.core.events import SCHEMA_VERSION, DetailType, derived_event_id
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.text import MAX_FIELD_CHARS, clip
 
@@ -46,7 +46,7 @@ class EmpKeys:
             name=clip(emp.name, MAX_FIELD_CHARS),
             country=clip(emp.country, 2),
             url=emp.url[:MAX_URL_CHARS],
-            protocol=emp.protocol,
+            protocol=emp.protocol.value,
             key_type=emp.key_type,
             fingerprints=tuple(sorted(set(emp.key_fingerprints()))),
         )
@@ -129,6 +129,7 @@ class EmpEvent:
     def detail(self) -> dict[str, Any]:
         detail: dict[str, Any] = {
             "event_id": self.event_id,
+            "schema_version": SCHEMA_VERSION,
             "emp": self.emp.emp_detail(),
             "key_type": self.emp.key_type,
             "old_fingerprints": list(self.old_fingerprints),

@@ -1,8 +1,11 @@
-"""EMP discovery: the EWP Registry catalogue (XML) and the legacy EMREG list (JSON) -> :class:`Emp`.
+"""EMP discovery: the EWP Registry catalogue (XML), the legacy EMREG list (v1 JSON) and the EMREX 2.0 EMREG
+list (v2 JSON) -> :class:`Emp`.
 
-Pure: bytes in, EMPs out. A catalogue or list that cannot be read at all raises
-``EmrexError(REGISTRY_INVALID)``. Every entry is checked on its own against the caps below: an unusable
-entry (bad URL, no name, bad country, no readable certificate) is skipped with a :class:`Notice`, so one
+Pure: bytes in, EMPs out. The format is told by the content: XML is the catalogue; a JSON object with
+``emps`` (or ``ncps``) is EMREG v1; a JSON object with ``emp_list``, or a bare JSON array, is EMREG v2. A
+catalogue or list that cannot be read at all raises ``EmrexError(REGISTRY_INVALID)``. Every entry is
+checked on its own against the caps below: an unusable entry (bad URL, no name, bad country, no readable
+certificate or public key) is skipped with a :class:`Notice`, so one
 broken or hostile EMP never hides the others nor makes the snapshot too large to store. Every value from
 the registry that ends up in an :class:`Emp` or a notice is bounded and free of control characters.
 """
@@ -15,16 +18,32 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_der_public_key,
+    load_pem_public_key,
+)
 from lxml import etree
 
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.policy import XmlLimits
-from emrex_emc.core.registry import MAX_REGISTRY_BYTES, CoveredInstitution, Emp, emp_id, fold_id
+from emrex_emc.core.protocol import ProtocolVersion
+from emrex_emc.core.registry import (
+    MAX_REGISTRY_BYTES,
+    CoveredInstitution,
+    Emp,
+    Emrex2Endpoints,
+    emp_id,
+    fold_id,
+    url_origin,
+)
 from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, clip, is_clean
 from emrex_emc.core.xmlsafe import parse_xml
 
@@ -68,6 +87,12 @@ MAX_CERTIFICATE_BYTES = 16 * 1024
 """Largest DER certificate: a signing certificate is 1-2 KB, even with a 4096-bit RSA key."""
 MAX_CERTIFICATE_TEXT_CHARS = 2 * MAX_CERTIFICATE_BYTES
 """Longest base64 or PEM text of one certificate (4/3 of the DER plus line breaks and PEM armour)."""
+MAX_PUBLIC_KEY_TEXT_CHARS = 16 * 1024
+"""Longest EMREG v2 ``publicKey`` text (a PEM RSA key of 4096 bits is about 800 characters)."""
+MIN_RSA_BITS = 2048
+"""EMREG accepts RS256 keys; a smaller RSA key is not trusted to sign results."""
+MAX_DATA_FORMATS = 20
+MAX_TIMESTAMP_CHARS = 64
 MAX_WARNINGS = 50
 """Notices kept per parse; the rest are counted in one closing notice."""
 MAX_WARNING_CHARS = 300
@@ -82,18 +107,20 @@ _UNREAD_NOTICES = frozenset({NOTICE_ENTRY_SKIPPED, NOTICE_CERTIFICATE_SKIPPED})
 
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
+_PEM_PUBLIC_KEY = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
 _HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 _Entry = TypeVar("_Entry")
+RegistryFormat = Literal["ewp", "emreg", "emreg2"]
 
 
 @dataclass(frozen=True)
 class ParsedRegistry:
     emps: tuple[Emp, ...]
     notices: tuple[Notice, ...] = ()
-    source: Literal["ewp", "emreg"] = "ewp"
+    source: RegistryFormat = "ewp"
     unread: int = 0
     """How many entries and certificates were skipped (listed or not among the notices): a refresh that
     reads fewer than the last complete one is partial (see :mod:`emrex_emc.core.registry_events`)."""
@@ -105,8 +132,9 @@ class _SkipEntry(Exception):
 
 @dataclass
 class _Collector:
-    source: Literal["ewp", "emreg"]
-    emps: dict[str, Emp] = field(default_factory=dict)
+    source: RegistryFormat
+    emps: dict[tuple[str, datetime | None], Emp] = field(default_factory=dict)
+    """Keyed by id and activation moment: EMREG v2 may list an EMP's current and its scheduled entry."""
     notices: list[Notice] = field(default_factory=list)
     unlisted_notices: int = 0
     unread: int = 0
@@ -120,12 +148,13 @@ class _Collector:
             self.unlisted_notices += 1
 
     def add(self, emp: Emp) -> None:
-        if emp.id in self.emps:
+        key = (emp.id, emp.active_from)
+        if key in self.emps:
             self.notice(
                 NOTICE_DUPLICATE, f"{emp.name} ({emp.country}, {clip(emp.url)}) is listed twice; the first is kept"
             )
             return
-        self.emps[emp.id] = emp
+        self.emps[key] = emp
 
     def collect(self, label: str, entries: Iterable[_Entry], read: Callable[[_Entry], Emp]) -> ParsedRegistry:
         """``read`` every entry (it raises :class:`_SkipEntry` for an unusable one) up to :data:`MAX_EMPS`."""
@@ -160,7 +189,7 @@ def _check_size(data: bytes, what: str) -> None:
 
 
 def parse_registry(data: bytes, *, allow_loopback_http: bool = False) -> ParsedRegistry:
-    """Detect the format (XML catalogue or JSON list) and parse it.
+    """Detect the format (XML catalogue, EMREG v1 or v2 JSON) and parse it.
 
     ``allow_loopback_http`` (local mode only) accepts ``http://`` EMP URLs on loopback hosts, so a mock
     EMP on this machine can be listed; every other EMP URL must be https.
@@ -169,7 +198,10 @@ def parse_registry(data: bytes, *, allow_loopback_http: bool = False) -> ParsedR
     if head.startswith(b"<"):
         return parse_ewp_catalogue(data, allow_loopback_http=allow_loopback_http)
     if head.startswith((b"{", b"[")):
-        return parse_emreg_json(data, allow_loopback_http=allow_loopback_http)
+        document = _load_json(data)
+        if isinstance(document, list) or (isinstance(document, dict) and "emp_list" in document):
+            return _emreg2_list(document, allow_loopback_http)
+        return _emreg_list(document, allow_loopback_http)
     if not head:
         raise _invalid("the registry document is empty")
     raise _invalid("the registry document is neither an EWP catalogue (XML) nor an EMREG list (JSON)")
@@ -480,7 +512,10 @@ def render_ewp_catalogue(emps: Iterable[Emp]) -> bytes:
 
 def parse_emreg_json(data: bytes, *, allow_loopback_http: bool = False) -> ParsedRegistry:
     """The legacy EMREG list: ``{"countries": [...], "emps": [...]}`` (older lists: ``ncps``)."""
-    document = _load_json(data)
+    return _emreg_list(_load_json(data), allow_loopback_http)
+
+
+def _emreg_list(document: Any, allow_loopback_http: bool) -> ParsedRegistry:
     if not isinstance(document, dict):
         raise _invalid("the EMREG list must be a JSON object with an 'emps' (or 'ncps') array")
     entries = document.get("emps", document.get("ncps"))
@@ -554,3 +589,178 @@ def _json_text(entry: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _SkipEntry(f"has no '{key}'")
     return value.strip()
+
+
+# --- EMREG v2 JSON (EMREX 2.0) -----------------------------------------------------------------------
+
+
+def parse_emreg2_json(data: bytes, *, allow_loopback_http: bool = False) -> ParsedRegistry:
+    """The EMREX 2.0 EMREG list: ``{"emp_list": [...]}`` or a bare array of EMP records.
+
+    Each record in EMREG.md's camelCase (``name``, ``publicKey``, ``country.isoCode``, ``institutions[].name``,
+    ``emreg2Props.{authorizationUrl, tokenUrl, resourceUrl, pingUrl, supportedDataFormats}``,
+    ``activeByDateTimeUtc``) or in the README's snake_case (``acronym``, ``country``, ``institutions``,
+    ``authorization_url``, ``token_url``, ``resource_url``, ``public_key``); a record may mix both.
+    """
+    return _emreg2_list(_load_json(data), allow_loopback_http)
+
+
+def _emreg2_list(document: Any, allow_loopback_http: bool) -> ParsedRegistry:
+    entries = document.get("emp_list") if isinstance(document, dict) else document
+    if not isinstance(entries, list):
+        raise _invalid("the EMREG v2 list has no 'emp_list' array")
+    out = _Collector(source="emreg2")
+    return out.collect("EMREG v2", entries, lambda entry: _emreg2_emp(entry, allow_loopback_http, out))
+
+
+def _emreg2_emp(entry: Any, allow_loopback_http: bool, out: _Collector) -> Emp:
+    if not isinstance(entry, Mapping):
+        raise _SkipEntry("is not a JSON object")
+    props = entry.get("emreg2Props")
+    props = props if isinstance(props, Mapping) else {}
+    name = _emp_name(_first_text(entry, ("name", "acronym"), localized=True), "'name'")
+    country_field = entry.get("country")
+    country = _country(
+        _first_text(country_field, ("isoCode",))
+        if isinstance(country_field, Mapping)
+        else _first_text(entry, ("country", "countryCode"))
+    )
+    label = f"{name} ({country})"
+    loopback = allow_loopback_http
+    endpoints = Emrex2Endpoints(
+        authorization_url=_emp_url(_endpoint(entry, props, "authorizationUrl", "authorization_url"), loopback),
+        token_url=_emp_url(_endpoint(entry, props, "tokenUrl", "token_url"), loopback),
+        resource_url=_emp_url(_endpoint(entry, props, "resourceUrl", "resource_url"), loopback),
+        ping_url=_optional_url(entry, props, allow_loopback_http),
+        data_formats=_data_formats(props.get("supportedDataFormats") or entry.get("supported_data_formats")),
+    )
+    try:
+        public_key = _rsa_public_key_der(_first_text(entry, ("publicKey", "public_key")))
+    except ValueError as exc:
+        raise _SkipEntry(f"({label}) has an unusable 'publicKey' ({clip(exc)})") from None
+    raw_institutions = entry.get("institutions") or []
+    if not isinstance(raw_institutions, list):
+        raise _SkipEntry(f"({label}) has 'institutions' that is not an array")
+    institutions = [item.get("name") if isinstance(item, Mapping) else item for item in raw_institutions]
+    single = country_field.get("singleFetch") if isinstance(country_field, Mapping) else False
+    return Emp(
+        id=emp_id(country, url_origin(endpoints.authorization_url)),
+        name=name,
+        url=endpoints.authorization_url,
+        country=country,
+        institutions=_institutions(institutions, label, out),
+        single_fetch=single is True or (isinstance(single, str) and single.strip().lower() == "true"),
+        source="emreg2",
+        protocol=ProtocolVersion.EMREX_2,
+        emrex2=endpoints,
+        public_key=public_key,
+        active_from=_activation(entry.get("activeByDateTimeUtc", props.get("activeByDateTimeUtc")), label),
+    )
+
+
+def render_emreg2_list(emps: Iterable[Emp]) -> bytes:
+    """An EMREG v2 list in EMREG.md's camelCase for EMREX 2.0 ``emps`` (for the local runner and tests)."""
+    records = []
+    for emp in emps:
+        if emp.emrex2 is None:
+            raise ValueError(f"{emp.name} is not an EMREX 2.0 EMP")
+        key = load_der_public_key(emp.public_key)
+        props: dict[str, Any] = {
+            "authorizationUrl": emp.emrex2.authorization_url,
+            "tokenUrl": emp.emrex2.token_url,
+            "resourceUrl": emp.emrex2.resource_url,
+            "supportedDataFormats": [
+                dict(zip(("name", "version"), item.split("-", 1), strict=False)) for item in emp.emrex2.data_formats
+            ],
+        }
+        if emp.emrex2.ping_url:
+            props["pingUrl"] = emp.emrex2.ping_url
+        record: dict[str, Any] = {
+            "name": emp.name,
+            "publicKey": key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode("ascii"),
+            "emreg2Props": props,
+            "institutions": [{"name": name} for name in emp.institutions],
+            "country": {"isoCode": emp.country, "singleFetch": emp.single_fetch},
+        }
+        if emp.active_from is not None:
+            record["activeByDateTimeUtc"] = emp.active_from.isoformat().replace("+00:00", "Z")
+        records.append(record)
+    return json.dumps({"emp_list": records}, indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def _first_text(entry: Mapping[str, Any], keys: Sequence[str], *, localized: bool = False) -> str:
+    """The first of ``keys`` holding text; a localized name (``{"en": ..., "nl": ...}``) gives its English text."""
+    for key in keys:
+        value = entry.get(key)
+        if localized and isinstance(value, Mapping):
+            value = value.get("en") or next((v for v in value.values() if isinstance(v, str)), None)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    raise _SkipEntry(f"has no '{keys[0]}'")
+
+
+def _endpoint(entry: Mapping[str, Any], props: Mapping[str, Any], camel: str, snake: str) -> str:
+    for source, key in ((props, camel), (entry, snake), (entry, camel)):
+        value = source.get(key)
+        if isinstance(value, str) and value.strip():
+            if "#" in value:  # RFC 6749 §3.1: an OAuth endpoint URL has no fragment
+                raise _SkipEntry(f"has '{camel}' {clip(value)!r}, which holds a fragment")
+            return value.strip()
+    raise _SkipEntry(f"has no 'emreg2Props.{camel}' (or '{snake}')")
+
+
+def _optional_url(entry: Mapping[str, Any], props: Mapping[str, Any], allow_loopback_http: bool) -> str | None:
+    try:
+        return _emp_url(_endpoint(entry, props, "pingUrl", "ping_url"), allow_loopback_http)
+    except _SkipEntry:
+        return None
+
+
+def _data_formats(value: Any) -> tuple[str, ...]:
+    """``[{"name": "elmo", "version": "2.1"}]`` or ``["elmo-2.1"]`` -> ``("elmo-2.1",)`` (clipped, at most 20)."""
+    if not isinstance(value, list):
+        return ()
+    formats: list[str] = []
+    for item in value[:MAX_DATA_FORMATS]:
+        if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+            version = item.get("version")
+            text = f"{item['name']}-{version}" if isinstance(version, str | int | float) else item["name"]
+        elif isinstance(item, str):
+            text = item
+        else:
+            continue
+        if clipped := clip(text, 40):
+            formats.append(clipped)
+    return tuple(formats)
+
+
+def _rsa_public_key_der(text: str) -> bytes:
+    """DER SubjectPublicKeyInfo of a PEM public key (or of a PEM certificate's key): RSA of 2048+ bits only."""
+    if len(text) > MAX_PUBLIC_KEY_TEXT_CHARS:
+        raise ValueError(f"{len(text)} characters, more than the {MAX_PUBLIC_KEY_TEXT_CHARS} allowed")
+    key_block = _PEM_PUBLIC_KEY.search(text)
+    if key_block is not None:
+        key = load_pem_public_key(key_block.group(0).encode("ascii", errors="replace"))
+    else:
+        certificate_block = _PEM_BLOCK.search(text)
+        if certificate_block is None:
+            raise ValueError("not a PEM public key ('-----BEGIN PUBLIC KEY-----')")
+        key = x509.load_pem_x509_certificate(certificate_block.group(0).encode("ascii", errors="replace")).public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("not an RSA key (EMREX 2.0 signs with RS256)")
+    if key.key_size < MIN_RSA_BITS:
+        raise ValueError(f"an RSA key of {key.key_size} bits, fewer than {MIN_RSA_BITS}")
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def _activation(value: Any, label: str) -> datetime | None:
+    """``activeByDateTimeUtc`` as an aware UTC datetime (no zone means UTC, as the name says)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > MAX_TIMESTAMP_CHARS:
+        raise _SkipEntry(f"({label}) has an 'activeByDateTimeUtc' that is not a date-time text")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _SkipEntry(f"({label}) has 'activeByDateTimeUtc' {clip(value)!r}, which is not ISO 8601") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,7 +1,9 @@
-"""What an accepted XML signature looked like: algorithms and the registry certificate that verified it.
+"""What an accepted signature looked like: an enveloped XML signature (EMREX 1: algorithms and the registry
+certificate that verified it) or a detached JWS over the results body (EMREX 2.0: RS256 and the EMP's key).
 
-Kept apart from :mod:`emrex_emc.core.signature` (which needs lxml and signxml) because outcomes carry
-these facts and are read by functions that never verify a document.
+Kept apart from :mod:`emrex_emc.core.signature` and :mod:`emrex_emc.core.jws` (which need lxml, signxml and
+cryptography) because outcomes carry these facts and are read by functions that never verify a document.
+Both render with a ``format`` (``xmldsig`` or ``jws``), which is how a stored outcome tells them apart.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class SignatureFacts:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "format": "xmldsig",
             "algorithm": self.algorithm,
             "algorithm_uri": self.signature_algorithm,
             "digest": DIGEST_METHOD_NAMES[self.digest_algorithm],
@@ -83,3 +86,51 @@ class SignatureFacts:
             certificate_not_after=datetime.fromisoformat(str(certificate["not_after"])),
             sha1=bool(data["sha1"]),
         )
+
+
+@dataclass(frozen=True)
+class JwsFacts:
+    """An accepted detached JWS over EMREX 2.0 results, and what became of the XML signature inside them."""
+
+    algorithm: str
+    """``RS256`` (the only one accepted)."""
+    public_key_sha256: str
+    """SHA-256 (hex) of the DER SubjectPublicKeyInfo that verified it (the EMP's EMREG ``publicKey``)."""
+    key_id: str | None = None
+    """The JWS header's ``kid``, when the EMP sent one (informative: EMREG gives one key per EMP)."""
+    enveloped: SignatureFacts | None = None
+    """The enveloped XML signature inside the results, when a certificate of the EMP was known to check it."""
+
+    @property
+    def sha1(self) -> bool:
+        """RS256 uses SHA-256: only an enveloped XML signature inside can still rest on SHA-1."""
+        return self.enveloped.sha1 if self.enveloped is not None else False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": "jws",
+            "algorithm": self.algorithm,
+            "public_key_sha256": self.public_key_sha256,
+            "key_id": self.key_id,
+            "enveloped": self.enveloped.to_json() if self.enveloped is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JwsFacts:
+        enveloped = data.get("enveloped")
+        key_id = data.get("key_id")
+        return cls(
+            algorithm=str(data["algorithm"]),
+            public_key_sha256=str(data["public_key_sha256"]),
+            key_id=str(key_id) if key_id is not None else None,
+            enveloped=SignatureFacts.from_json(enveloped) if isinstance(enveloped, Mapping) else None,
+        )
+
+
+ResultSignature = SignatureFacts | JwsFacts
+"""What made a received document trustworthy: its XML signature (EMREX 1) or the detached JWS (EMREX 2.0)."""
+
+
+def signature_from_json(data: Mapping[str, Any]) -> ResultSignature:
+    """A stored signature; outcomes stored before ``format`` existed are XML signatures."""
+    return JwsFacts.from_json(data) if data.get("format") == "jws" else SignatureFacts.from_json(data)

@@ -4,6 +4,10 @@ Token layout (URL-safe, no escaping needed in a query string)::
 
     {key id}.{base64url(claims JSON)}.{base64url(HMAC-SHA256(key, "{key id}.{claims part}"))}
 
+The claims are ``[transfer id, session id, EMP id, expires at]`` for EMREX 1 and
+``[…, "emrex-2", flow cookie hash]`` for EMREX 2.0: the state binds the protocol it was issued for and, for
+2.0, the browser that chose the EMP (the SHA-256 of its flow cookie).
+
 The key id lets keys rotate: the current key signs, every configured key verifies. The MAC is checked
 (in constant time) before the claims are decoded, so nothing unauthenticated is ever parsed. A well-formed
 token whose key id is not configured raises :class:`UnknownStateKey`, so a caller holding a cache of the
@@ -19,10 +23,11 @@ import hmac
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.protocol import ProtocolVersion
 
 MIN_KEY_BYTES = 32
 MAX_TOKEN_CHARS = 512
@@ -39,6 +44,10 @@ class StateClaims:
     emp_id: str
     expires_at: int
     """Epoch seconds; the state is refused from this moment on."""
+    protocol: ProtocolVersion = ProtocolVersion.EMREX_1
+    browser: str = ""
+    """EMREX 2.0: the flow cookie's hash (``core.emrex2.flow_cookie_hash``); empty for EMREX 1, whose
+    cross-site POST back cannot carry a SameSite cookie."""
 
 
 def is_state_key_id(value: str) -> bool:
@@ -93,11 +102,10 @@ class StateSigner:
         self._current_key_id = current_key_id
 
     def sign(self, claims: StateClaims) -> str:
-        payload = json.dumps(
-            [claims.transfer_id, claims.session_id, claims.emp_id, claims.expires_at],
-            separators=(",", ":"),
-            ensure_ascii=True,
-        ).encode("ascii")
+        values: list[str | int] = [claims.transfer_id, claims.session_id, claims.emp_id, claims.expires_at]
+        if claims.protocol is not ProtocolVersion.EMREX_1 or claims.browser:
+            values += [claims.protocol.value, claims.browser]
+        payload = json.dumps(values, separators=(",", ":"), ensure_ascii=True).encode("ascii")
         signed_part = f"{self._current_key_id}.{_b64url(payload)}"
         return f"{signed_part}.{self._mac(self._current_key_id, signed_part)}"
 
@@ -138,10 +146,17 @@ def _decode_claims(payload_part: str) -> StateClaims:
         raise _invalid("the state parameter's claims cannot be decoded") from exc
     if not (
         isinstance(data, list)
-        and len(data) == 4
-        and all(isinstance(item, str) for item in data[:3])
+        and len(data) in {4, 6}
+        and all(isinstance(item, str) for item in (*data[:3], *data[4:]))
         and isinstance(data[3], int)
         and not isinstance(data[3], bool)
+        and (len(data) == 4 or data[4] in _PROTOCOLS)
     ):
         raise _invalid("the state parameter's claims have an unexpected shape")
-    return StateClaims(transfer_id=data[0], session_id=data[1], emp_id=data[2], expires_at=data[3])
+    claims = StateClaims(transfer_id=data[0], session_id=data[1], emp_id=data[2], expires_at=data[3])
+    if len(data) == 4:
+        return claims
+    return replace(claims, protocol=ProtocolVersion(data[4]), browser=data[5])
+
+
+_PROTOCOLS = frozenset(protocol.value for protocol in ProtocolVersion)

@@ -16,9 +16,9 @@ from typing import Any
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.outcome import Outcome
-from emrex_emc.core.protocol import Status
+from emrex_emc.core.protocol import ProtocolVersion, Status
 from emrex_emc.core.provenance import Coverage
-from emrex_emc.core.registry import EMREX_1, Emp
+from emrex_emc.core.registry import Emp, Emrex2Endpoints
 
 PENDING_GRACE_SECONDS = 86400
 """While pending, a transfer is kept ``deadline + 1 day``, so a late callback still finds it (as expired)."""
@@ -51,10 +51,6 @@ class EmpRef:
     @classmethod
     def of(cls, emp: Emp) -> EmpRef:
         return cls(id=emp.id, name=emp.name, country=emp.country, url=emp.url)
-
-    @property
-    def protocol(self) -> str:
-        return EMREX_1
 
     def to_json(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name, "country": self.country, "url": self.url}
@@ -104,10 +100,21 @@ class Transfer:
     emrex_session_id: str | None = None
     emp: EmpRef | None = None
     pinned_certs: tuple[bytes, ...] = ()
-    """DER certificates of the EMP when it was chosen: the only keys its results are verified with."""
+    """DER certificates of the EMP when it was chosen: the only keys its results are verified with (EMREX 2.0:
+    the ones that check an enveloped XML signature inside the results, when the EMP has any)."""
     outcome: Outcome | None = None
     pinned_coverage: Coverage | None = None
     """What the registry said the EMP covers when it was chosen: its results' issuers are judged by it."""
+    protocol: ProtocolVersion = ProtocolVersion.EMREX_1
+    """The protocol of the chosen EMP (EMREX 1 for transfers chosen before EMREX 2.0 existed)."""
+    emp_endpoints: Emrex2Endpoints | None = None
+    """EMREX 2.0: the EMP's endpoints when it was chosen (a scheduled registry change never moves a flow)."""
+    emp_public_key: bytes = b""
+    """EMREX 2.0: DER SubjectPublicKeyInfo of the EMP's key when it was chosen: the only key its JWS verifies with."""
+    code_verifier: str | None = None
+    """EMREX 2.0: the PKCE verifier, kept server-side with the transfer (never logged, never sent to a browser)."""
+    code_sha256: str | None = None
+    """EMREX 2.0: SHA-256 (hex) of the authorization code redeemed for this transfer (each is redeemed once)."""
 
     @classmethod
     def new(cls, request: EnrolmentRequest, *, transfer_id: str, created_at: str, deadline: int) -> Transfer:
@@ -160,6 +167,16 @@ class Transfer:
             item["outcome"] = self.outcome.to_item()
         if self.pinned_coverage is not None:
             item["pinned_coverage"] = self.pinned_coverage.to_json()
+        if self.protocol is not ProtocolVersion.EMREX_1:
+            item["protocol"] = self.protocol.value
+        if self.emp_endpoints is not None:
+            item["emp_endpoints"] = self.emp_endpoints.to_json()
+        if self.emp_public_key:
+            item["emp_public_key"] = base64.b64encode(self.emp_public_key).decode("ascii")
+        if self.code_verifier is not None:
+            item["code_verifier"] = self.code_verifier
+        if self.code_sha256 is not None:
+            item["code_sha256"] = self.code_sha256
         return item
 
     @classmethod
@@ -168,6 +185,8 @@ class Transfer:
         outcome = item.get("outcome")
         session_id = item.get("emrex_session_id")
         coverage = item.get("pinned_coverage")
+        endpoints = item.get("emp_endpoints")
+        verifier, code = item.get("code_verifier"), item.get("code_sha256")
         return cls(
             id=str(item["id"]),
             applicant_id=str(item["applicant_id"]),
@@ -186,6 +205,11 @@ class Transfer:
             pinned_certs=tuple(base64.b64decode(c) for c in item.get("pinned_certs") or ()),
             outcome=Outcome.from_item(outcome) if isinstance(outcome, Mapping) else None,
             pinned_coverage=Coverage.from_json(coverage) if isinstance(coverage, Mapping) else None,
+            protocol=ProtocolVersion(str(item.get("protocol", ProtocolVersion.EMREX_1.value))),
+            emp_endpoints=Emrex2Endpoints.from_json(dict(endpoints)) if isinstance(endpoints, Mapping) else None,
+            emp_public_key=base64.b64decode(str(item.get("emp_public_key") or "")),
+            code_verifier=str(verifier) if verifier is not None else None,
+            code_sha256=str(code) if code is not None else None,
         )
 
 
@@ -238,8 +262,13 @@ class Choice:
     transfer: Transfer
     emp: Emp
     session_id: str
+    """EMREX 1: the ``sessionId``. EMREX 2.0: the flow id (32 alphanumerics, bound in the state)."""
     state: str
-    """Signed; the EMP gets it back to us in the ``returnUrl``."""
+    """Signed; the EMP gets it back to us in the ``returnUrl`` (EMREX 1) or the ``state`` parameter (2.0)."""
+    authorization_url: str | None = None
+    """EMREX 2.0: where the browser goes (the EMP's authorization endpoint with our PKCE request)."""
+    flow_cookie: str | None = None
+    """EMREX 2.0: the value of the cookie that binds the redirect back to this browser (its hash is in the state)."""
 
 
 class TransferRefused(EmrexError):

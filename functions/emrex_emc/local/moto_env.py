@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,12 @@ from emrex_emc.settings import Settings
 
 REGION = "eu-west-1"
 NAME_PREFIX = "emrex-local"
+DEFAULT_CLIENT_ID = "emc-local"
+"""``emrex-emc local --client-id``: our EMREX 2.0 client id unless another is given."""
+CLIENT_NAME = "EMREX EMC (local)"
+CLIENT_COUNTRY = "NL"
+CLIENT_KEY_ID = "emc-local-1"
+"""The ``kid`` of the local signing key (a moto KMS key, RSA 2048, SIGN_VERIFY, new at every start)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class Resources:
     """The registry's operations events (the stack sends them to the alarm topic)."""
     all_events_queue_url: str = ""
     """Every event on the bus (the events file); the SIS queue gets the SIS contract's events only."""
+    client_key_id: str = ""
+    """The KMS key that signs our EMREX 2.0 client assertions."""
 
 
 def aws_client_env(endpoint_url: str) -> dict[str, str]:
@@ -119,7 +127,11 @@ def create_resources(
     """Create everything the handlers use; ``client(service)`` returns a boto3 client pointed at moto."""
     table = create_table(client("dynamodb"), names.table)
 
-    kms_key_id = client("kms").create_key(Description="EMREX local evidence bucket")["KeyMetadata"]["KeyId"]
+    kms = client("kms")
+    kms_key_id = kms.create_key(Description="EMREX local evidence bucket")["KeyMetadata"]["KeyId"]
+    client_key_id = kms.create_key(
+        Description="EMREX 2.0 client assertion signing key (local)", KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY"
+    )["KeyMetadata"]["KeyId"]
     s3 = client("s3")
     s3.create_bucket(Bucket=names.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_bucket_versioning(Bucket=names.bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -160,6 +172,7 @@ def create_resources(
         admin_token=admin,
         operations_queue_url=operations_url,
         all_events_queue_url=all_events_url,
+        client_key_id=client_key_id,
     )
 
 
@@ -198,8 +211,9 @@ def handler_env(
     *,
     public_base_url: str,
     allowed_return_urls: list[str],
-    registry_url: str,
+    registry_urls: Sequence[str],
     xsd_dir: str,
+    client_id: str = DEFAULT_CLIENT_ID,
 ) -> dict[str, str]:
     """The ``EMREX_*`` variables of every handler (see :class:`emrex_emc.settings.Settings`)."""
     return {
@@ -207,11 +221,15 @@ def handler_env(
         "EMREX_BUCKET_NAME": resources.names.bucket,
         "EMREX_EVENT_BUS_NAME": resources.names.event_bus,
         "EMREX_SECRET_NAME": resources.names.secret,
-        "EMREX_REGISTRY_URL": registry_url,
+        "EMREX_REGISTRY_URLS": ",".join(registry_urls),
         "EMREX_ALLOWED_RETURN_URLS": ",".join(allowed_return_urls),
         "EMREX_LOCAL_MODE": "true",
         "EMREX_PUBLIC_BASE_URL": public_base_url,
         "EMREX_XSD_DIR": xsd_dir,
+        "EMREX_CLIENT_ID": client_id,
+        "EMREX_CLIENT_NAME": CLIENT_NAME,
+        "EMREX_CLIENT_COUNTRY": CLIENT_COUNTRY,
+        "EMREX_CLIENT_KEYS": f"{CLIENT_KEY_ID}={resources.client_key_id}" if resources.client_key_id else "",
         "POWERTOOLS_SERVICE_NAME": "emrex-emc-local",
         "POWERTOOLS_METRICS_NAMESPACE": "EmrexLocal",
         "POWERTOOLS_METRICS_DISABLED": "true",

@@ -1,5 +1,6 @@
 """The whole EMREX flow on one machine: moto, the real handlers behind an API Gateway stand-in, the outbox
-relay and registry refresh in the background, the mock EMP, the demo enrolment form and the demo SIS.
+relay and registry refresh in the background, the mock EMPs (EMREX 1 and EMREX 2.0), the demo enrolment form and
+the demo SIS.
 
 :func:`start_local_stack` starts everything and returns a :class:`LocalStack` (a context manager);
 ``emrex-emc local`` (:mod:`emrex_emc.commands.local`) wraps it for people. Environment variables are set
@@ -22,7 +23,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -33,7 +34,8 @@ from urllib.parse import parse_qsl, urlsplit
 from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError
-from emrex_emc.core.registry import MAX_REGISTRY_BYTES
+from emrex_emc.core.registry import MAX_REGISTRY_BYTES, SOURCE_SEPARATOR
+from emrex_emc.core.registry_parse import render_emreg2_list
 from emrex_emc.core.text import clip
 from emrex_emc.local.apigw import LocalApiGateway, Route, new_context, serve
 from emrex_emc.local.background import PeriodicRunner, StreamRelay, scheduled_event
@@ -41,7 +43,9 @@ from emrex_emc.local.catalogue import registry_source, write_local_catalogue
 from emrex_emc.local.demo_apps import DEMO_APPLICANT, DemoSis, EnrolmentForm
 from emrex_emc.local.elmo_factory import generate_signing_identity
 from emrex_emc.local.mock_emp import CATALOGUE_PATH, EMP_PATH, Learner, MockEmp, load_or_create_identity
+from emrex_emc.local.mock_emp2 import MockEmp2, load_or_create_key
 from emrex_emc.local.moto_env import (
+    DEFAULT_CLIENT_ID,
     REGION,
     MotoEnv,
     ResourceNames,
@@ -158,13 +162,19 @@ def start_local_stack(
     *,
     host: str = "127.0.0.1",
     port: int = 8080,
-    registry: str | None = None,
+    registries: Sequence[str] = (),
+    client_id: str = DEFAULT_CLIENT_ID,
     events_file: Path | None = None,
     state_dir: Path | None = None,
     environ: MutableMapping[str, str] | None = None,
     registry_refresh_seconds: float = REGISTRY_REFRESH_SECONDS,
 ) -> LocalStack:
-    """Start the whole flow; ``port`` is the API's (0 = any free port), the other servers take free ports."""
+    """Start the whole flow; ``port`` is the API's (0 = any free port), the other servers take free ports.
+
+    ``registries`` (``--registry``, repeatable) replace the local ones (the EWP catalogue listing the mock EMP
+    and the EMREG v2 list of the mock EMP 2.0, both written to ``.local/``). ``client_id``
+    is our EMREX 2.0 client id (``--client-id``); the signing key is a new moto KMS key at every start.
+    """
     env = os.environ if environ is None else environ
     state = state_dir or default_state_dir()
     stoppers: list[Callable[[], None]] = []
@@ -172,7 +182,8 @@ def start_local_stack(
         return _start(
             host=host,
             port=port,
-            registry=registry,
+            registries=registries,
+            client_id=client_id,
             events_file=events_file,
             state=state,
             env=env,
@@ -189,7 +200,8 @@ def _start(
     *,
     host: str,
     port: int,
-    registry: str | None,
+    registries: Sequence[str],
+    client_id: str,
     events_file: Path | None,
     state: Path,
     env: MutableMapping[str, str],
@@ -217,19 +229,30 @@ def _start(
     identity = load_or_create_identity(state)
     catalogue_file = state / "catalogue-v1.xml"
     write_local_catalogue(catalogue_file, f"{emp_url}{EMP_PATH}", identity.cert_der)
-    registry_url = registry_source(registry) if registry else f"{emp_url}{CATALOGUE_PATH}"
     names = ResourceNames()
     resources = create_resources(
         moto.client, names, api_token_from_env(env), api_token_from_env(env, "EMREX_ADMIN_TOKEN")
     )
+    learner = Learner(DEMO_APPLICANT.given_names, DEMO_APPLICANT.family_name, DEMO_APPLICANT.birth_date)
+    lookup = applicant_lookup(moto, names)
     mock = MockEmp(
         identity=identity,
         unregistered_identity=generate_signing_identity("Unregistered signer (local)"),
         catalogue=lambda: _read_capped(catalogue_file),
-        default_learner=Learner(DEMO_APPLICANT.given_names, DEMO_APPLICANT.family_name, DEMO_APPLICANT.birth_date),
-        learner_for=applicant_lookup(moto, names),
+        default_learner=learner,
+        learner_for=lambda return_url: lookup(dict(parse_qsl(urlsplit(return_url).query)).get("state", "")),
     )
-    emp_gateway.add_routes(mock.routes())
+    mock2 = MockEmp2(
+        base_url=emp_url,
+        key=load_or_create_key(state),
+        client_records=emreg_client_records(api_url),
+        default_learner=learner,
+        learner_for=lookup,
+    )
+    emreg2 = state / "emreg-v2.json"
+    emreg2.write_bytes(render_emreg2_list([mock2.registry_entry()]))
+    registry_urls = [registry_source(one) for one in registries] or [f"{emp_url}{CATALOGUE_PATH}", str(emreg2)]
+    emp_gateway.add_routes(mock.routes() + mock2.routes())
     form = EnrolmentForm(api_base_url=api_url, api_token=resources.api_token, base_url=form_url)
     stoppers.append(form.close)
     env.update(
@@ -237,8 +260,9 @@ def _start(
             resources,
             public_base_url=api_url,
             allowed_return_urls=[form.return_url_prefix],
-            registry_url=registry_url,
+            registry_urls=registry_urls,
             xsd_dir=default_xsd_dir(),
+            client_id=client_id,
         )
     )
     from emrex_emc.adapters.aws import reset_clients
@@ -253,7 +277,7 @@ def _start(
         mock_emp=f"{emp_url}{EMP_PATH}",
         demo_sis=f"{sis_url}/",
         moto=moto.endpoint_url,
-        registry=registry_url,
+        registry=SOURCE_SEPARATOR.join(registry_urls),
     )
     health = with_local_details(handlers[HEALTH.function], ready, asdict(urls))
     api_gateway.add_routes(
@@ -264,7 +288,7 @@ def _start(
     )
     form_gateway.add_routes(form.routes())
 
-    first_refresh(handlers["registry_refresh"], registry_url)
+    first_refresh(handlers["registry_refresh"], SOURCE_SEPARATOR.join(registry_urls))
     # the local schedule fetches on every run: an edited catalogue shows after one interval, whatever its cache
     refresher = PeriodicRunner(handlers["registry_refresh"], interval_seconds=refresh_seconds, payload={"force": True})
     refresher.start(run_now=False)
@@ -289,7 +313,7 @@ def _start(
         events_file=events_file,
         sis=sis,
         admin_token=resources.admin_token,
-        catalogue_file=None if registry else catalogue_file,
+        catalogue_file=None if registries else catalogue_file,
         _stoppers=stoppers,
     )
 
@@ -345,17 +369,16 @@ def first_refresh(handler: Callable[[dict[str, Any], Any], Any], source: str) ->
 
 
 def applicant_lookup(moto: MotoEnv, names: ResourceNames) -> Callable[[str], Learner | None]:
-    """The applicant of the transfer a ``returnUrl`` belongs to, as a real EMP's login would know the student.
+    """The applicant of the transfer a ``state`` belongs to, as a real EMP's login would know the student.
 
-    The state in the ``returnUrl`` is verified with the EMC's own keys (read from the local secret, as the
-    functions do): the mock EMP never trusts a URL it was merely given.
+    The state (in an EMREX 1 ``returnUrl``, or an EMREX 2.0 authorization request) is verified with the EMC's
+    own keys (read from the local secret, as the functions do): the mock EMPs never trust what they are given.
     """
     secret = SecretProvider(moto.client("secretsmanager"), names.secret, max_age_seconds=1)
     transfers = TransferTable(moto.client("dynamodb"), names.table)
     states = RotatingStateSigner(secret)
 
-    def lookup(return_url: str) -> Learner | None:
-        state = dict(parse_qsl(urlsplit(return_url).query)).get("state", "")
+    def lookup(state: str) -> Learner | None:
         try:
             transfer = transfers.get(states.verify(state, now=int(time.time())).transfer_id)
         except EmrexError:
@@ -363,3 +386,19 @@ def applicant_lookup(moto: MotoEnv, names: ResourceNames) -> Callable[[str], Lea
         return Learner(transfer.given_names, transfer.family_name, transfer.birth_date) if transfer else None
 
     return lookup
+
+
+def emreg_client_records(api_url: str) -> Callable[[str], dict[str, Any] | None]:
+    """What EMREG says about a client id: here the EMC's own record (``/.well-known/emreg-client.json``), read
+    on every request the way a real EMP asks EMREG, so the mock EMP 2.0 checks assertions against it."""
+
+    def record(client_id: str) -> dict[str, Any] | None:
+        import httpx
+
+        try:
+            document = httpx.get(f"{api_url}/.well-known/emreg-client.json", timeout=5).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        return document if isinstance(document, dict) and document.get("clientId") == client_id else None
+
+    return record

@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from emrex_emc.core.audit import AuditRecord, ErasureRecord
+from emrex_emc.core.emrex2 import HttpAnswer
 from emrex_emc.core.events import Event
-from emrex_emc.core.evidence import AttachmentBlob, HashedBytes, StoredObjects
+from emrex_emc.core.evidence import AttachmentBlob, DetachedSignature, HashedBytes, StoredObjects
 from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.provenance import Coverage
 from emrex_emc.core.registry import Emp, RegistrySnapshot
@@ -31,8 +32,19 @@ class Transfers(Protocol):
     def get(self, transfer_id: str) -> Transfer | None: ...
 
     def choose_emp(
-        self, transfer_id: str, *, emp: Emp, session_id: str, now: int, coverage: Coverage | None = None
+        self,
+        transfer_id: str,
+        *,
+        emp: Emp,
+        session_id: str,
+        now: int,
+        coverage: Coverage | None = None,
+        code_verifier: str | None = None,
     ) -> Transfer: ...
+
+    def redeem_code(self, transfer_id: str, *, code_sha256: str, now: int) -> bool:
+        """True for the first redemption of the transfer's authorization code, False for any later one."""
+        ...
 
 
 class RecordOutcome(Protocol):
@@ -48,6 +60,7 @@ class Evidence(Protocol):
         payload: HashedBytes,
         results: Mapping[str, Any] | None = None,
         attachments: Sequence[AttachmentBlob] = (),
+        signature: DetachedSignature | None = None,
     ) -> StoredObjects: ...
 
 
@@ -109,3 +122,28 @@ class Eraser(Protocol):
 
 class ErasureAudit(Protocol):
     def record(self, erasure: ErasureRecord) -> None: ...
+
+
+class ClientKeys(Protocol):
+    """Our EMREX 2.0 signing keys (KMS): the first signs client assertions, all are published."""
+
+    @property
+    def signing_key_id(self) -> str: ...
+
+    def sign(self, message: bytes) -> bytes:
+        """RS256 signature; raises ``EmrexError`` ``CLIENT_KEY_UNAVAILABLE`` when the key cannot be used."""
+        ...
+
+    def public_keys(self) -> Sequence[tuple[str, bytes]]:
+        """``(kid, DER SubjectPublicKeyInfo)``, the signing key first."""
+        ...
+
+
+class EmpEndpoints(Protocol):
+    """An EMREX 2.0 EMP's server-to-server endpoints. ``deadline`` is a ``time.monotonic()`` moment shared by
+    the calls of one callback. Raises ``EmrexError`` ``EMP_UNAVAILABLE``, ``EMP_RESPONSE_INVALID`` or (results
+    over the cap) ``PAYLOAD_TOO_LARGE``."""
+
+    def token(self, url: str, form: Mapping[str, str], *, deadline: float) -> HttpAnswer: ...
+
+    def results(self, url: str, access_token: str, *, deadline: float) -> HttpAnswer: ...

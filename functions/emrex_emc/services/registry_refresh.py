@@ -6,12 +6,13 @@ it names EMPs by id, name and country only (no personal data), every registry va
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
-from emrex_emc.core.registry import Emp, FetchResult, RegistrySnapshot
+from emrex_emc.core.registry import SOURCE_SEPARATOR, Emp, FetchResult, RegistryPart, RegistrySnapshot
 from emrex_emc.core.registry_parse import parse_registry
 from emrex_emc.core.text import MAX_MESSAGE_CHARS, clip
 
@@ -21,6 +22,8 @@ RefreshStatus = Literal["updated", "not_modified", "skipped", "superseded", "fai
 fetched, but a concurrent refresh that fetched later had already stored its snapshot, which is kept and
 reported (not a failure). ``failed``: the refresh failed and the previous snapshot stays in use (its age is
 what the staleness alarm watches)."""
+NOTICE_SOURCE_FAILED = "REGISTRY_SOURCE_FAILED"
+"""One of several registries could not be used: what it listed before stays in the snapshot."""
 
 
 class Fetcher(Protocol):
@@ -91,7 +94,7 @@ def refresh_or_keep(
     *,
     fetcher: Fetcher,
     store: SnapshotStore,
-    source: str,
+    source: str | Sequence[str],
     now: datetime,
     force: bool = False,
     allow_loopback_http: bool = False,
@@ -108,39 +111,81 @@ def refresh_or_keep(
         previous = store.load(use_cache=False)
         if previous is None:
             raise
-        return RefreshReport(status="failed", source=source, snapshot=previous, error=error)
+        return RefreshReport(status="failed", source=_label(source), snapshot=previous, error=error)
 
 
 def refresh_registry(
     *,
     fetcher: Fetcher,
     store: SnapshotStore,
-    source: str,
+    source: str | Sequence[str],
     now: datetime,
     force: bool = False,
     allow_loopback_http: bool = False,
 ) -> RefreshReport:
-    """Bring the stored snapshot up to date with ``source``.
+    """Bring the stored snapshot up to date with ``source`` (one registry, or several combined).
 
-    While the stored snapshot's ``cache_until`` lies ahead nothing is fetched (unless ``force``). A 304
-    keeps the EMPs and only moves ``fetched_at`` / ``cache_until``. A document without any EMP never
-    replaces a snapshot that has some (a broken registry must not empty the chooser): REGISTRY_INVALID.
+    Each registry is refreshed on its own: while its part's ``cache_until`` lies ahead it is not fetched
+    (unless ``force``); a 304 keeps its EMPs and only moves ``fetched_at`` / ``cache_until``; a document
+    without any EMP never replaces a part that has some (a broken registry must not empty the chooser):
+    REGISTRY_INVALID. With several registries, one that fails keeps what it listed before (a
+    ``REGISTRY_SOURCE_FAILED`` notice, the report's ``error``); only when all fail is the error raised.
     """
+    sources = (source,) if isinstance(source, str) else tuple(source)
+    label = _label(sources)
     previous = store.load(use_cache=False)
-    same_source = previous is not None and previous.source == source
-    if previous is not None and same_source and not force and previous.cache_until and previous.cache_until > now:
-        return RefreshReport(status="skipped", source=source, snapshot=previous)
+    known = {part.source: part for part in previous.source_parts()} if previous is not None else {}
+    if previous is not None and not force and tuple(known) == sources and all(_fresh(p, now) for p in known.values()):
+        return RefreshReport(status="skipped", source=label, snapshot=previous)
 
-    result = fetcher.fetch(source, etag=previous.etag if previous and same_source else None, now=now)
+    parts: list[RegistryPart] = []
+    notices: list[Notice] = []
+    errors: list[EmrexError] = []
+    fetched = False
+    for one in sources:
+        part = known.get(one)
+        try:
+            if part is None or force or not _fresh(part, now):
+                part, parsed_notices = _refresh_part(fetcher, one, part, now, allow_loopback_http)
+                fetched = fetched or parsed_notices is not None
+                notices.extend(parsed_notices or ())
+        except EmrexError as failure:
+            if len(sources) == 1:
+                raise
+            errors.append(failure)
+            notices.append(Notice(NOTICE_SOURCE_FAILED, f"{clip(one)}: {failure.code.value}: {failure.message}"))
+        if part is not None:
+            parts.append(part)
+    if not parts or len(errors) == len(sources):
+        raise errors[0]
+    snapshot = RegistrySnapshot.of_parts(parts)
+    stored = store.save(snapshot)
+    if stored is None:
+        return _superseded(store, label, snapshot)
+    changes = diff_emps(previous.emps if previous else (), stored.emps)
+    status: RefreshStatus = "updated" if fetched or tuple(known) != sources else "not_modified"
+    first_error = errors[0] if errors else None
+    return RefreshReport(status, label, stored, changes=changes, notices=tuple(notices), error=first_error)
+
+
+def _label(source: str | Sequence[str]) -> str:
+    return source if isinstance(source, str) else SOURCE_SEPARATOR.join(source)
+
+
+def _fresh(part: RegistryPart, now: datetime) -> bool:
+    return part.cache_until is not None and part.cache_until > now
+
+
+def _refresh_part(
+    fetcher: Fetcher, source: str, previous: RegistryPart | None, now: datetime, allow_loopback_http: bool
+) -> tuple[RegistryPart, tuple[Notice, ...] | None]:
+    """The registry's new part, and the notices of parsing it (None when it answered "not modified")."""
+    result = fetcher.fetch(source, etag=previous.etag if previous else None, now=now)
     if result.not_modified:
-        if previous is None or not same_source:
+        if previous is None:
             raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, "the registry answered 'not modified' to a first fetch")
-        snapshot = replace(previous, fetched_at=now, cache_until=result.cache_until, etag=result.etag or previous.etag)
-        stored = store.save(snapshot)
-        if stored is None:
-            return _superseded(store, source, snapshot)
-        return RefreshReport(status="not_modified", source=source, snapshot=stored)
-
+        etag = result.etag or previous.etag
+        return replace(previous, fetched_at=now, cache_until=result.cache_until, etag=etag), None
     if result.body is None:
         raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, "the registry fetch returned no document")
     parsed = parse_registry(result.body, allow_loopback_http=allow_loopback_http)
@@ -149,20 +194,16 @@ def refresh_registry(
             ErrorCode.REGISTRY_INVALID,
             f"the registry lists no usable EMP (previous snapshot had {len(previous.emps)}); the previous one is kept",
         )
-    snapshot = RegistrySnapshot(
-        fetched_at=now,
+    part = RegistryPart(
         source=source,
+        fetched_at=now,
         emps=parsed.emps,
         etag=result.etag,
         cache_until=result.cache_until,
         warnings=tuple(notice.message for notice in parsed.notices),
         unread=parsed.unread,
     )
-    stored = store.save(snapshot)
-    if stored is None:
-        return _superseded(store, source, snapshot)
-    changes = diff_emps(previous.emps if previous else (), parsed.emps)
-    return RefreshReport(status="updated", source=source, snapshot=stored, changes=changes, notices=parsed.notices)
+    return part, parsed.notices
 
 
 def _superseded(store: SnapshotStore, source: str, attempted: RegistrySnapshot) -> RefreshReport:

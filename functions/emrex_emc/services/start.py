@@ -1,18 +1,24 @@
 """The student's start link: which EMPs to offer, and choosing one (consuming the link once).
 
 Choosing pins the EMP's certificates to the transfer (only they will verify its results) and its coverage
-(the institutions it may vouch for, see :mod:`emrex_emc.core.provenance`), creates the
-EMREX ``sessionId`` and signs the state carried in the ``returnUrl``. Refusals are ``TransferRefused``
+(the institutions it may vouch for, see :mod:`emrex_emc.core.provenance`), creates the EMREX ``sessionId``
+and signs the state carried in the ``returnUrl``. Choosing an EMREX 2.0 EMP also pins its endpoints and
+public key, keeps a fresh PKCE verifier with the transfer, binds the state to the protocol and to a new flow
+cookie of this browser, and builds the authorization request. EMREX 2.0 EMPs are offered only when we have an
+identity (client id, redirect URI, signing key). Refusals are ``TransferRefused``
 errors; the web layer renders the chooser, the redirect to the EMP and every refusal.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
+from emrex_emc.core import emrex2
+from emrex_emc.core.discovery import offered_emps
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.protocol import Status, is_valid_transfer_id, new_session_id
+from emrex_emc.core.protocol import ProtocolVersion, Status, is_valid_transfer_id, new_session_id
 from emrex_emc.core.provenance import Coverage
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.state import StateClaims
@@ -23,11 +29,20 @@ logger = logging.getLogger(__name__)
 
 
 class StartService:
-    def __init__(self, *, transfers: Transfers, states: StateTokens, registry: Registry, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        transfers: Transfers,
+        states: StateTokens,
+        registry: Registry,
+        clock: Clock,
+        client: emrex2.ClientIdentity | None = None,
+    ) -> None:
         self._transfers = transfers
         self._states = states
         self._registry = registry
         self._clock = clock
+        self._client = client
 
     def find(self, transfer_id: str) -> Transfer | None:
         """The transfer of a start link (None for an unknown or malformed id)."""
@@ -46,15 +61,26 @@ class StartService:
         now = int(self._clock())
         session_id = new_session_id()
         coverage = Coverage.of(emp, emps)
+        emrex2_flow = emp.protocol is ProtocolVersion.EMREX_2 and emp.emrex2 is not None and self._client is not None
+        verifier = emrex2.new_code_verifier() if emrex2_flow else None
         try:
-            chosen = self._transfers.choose_emp(transfer.id, emp=emp, session_id=session_id, now=now, coverage=coverage)
+            chosen = self._transfers.choose_emp(
+                transfer.id, emp=emp, session_id=session_id, now=now, coverage=coverage, code_verifier=verifier
+            )
         except EmrexError as error:
             raise TransferRefused(error, transfer) from error
-        state = self._states.sign(
-            StateClaims(transfer_id=chosen.id, session_id=session_id, emp_id=emp.id, expires_at=chosen.deadline)
+        claims = StateClaims(transfer_id=chosen.id, session_id=session_id, emp_id=emp.id, expires_at=chosen.deadline)
+        logger.info(
+            "EMP chosen",
+            extra={"transfer_id": chosen.id, "emp_id": emp.id, "emp_country": emp.country, "protocol": emp.protocol},
         )
-        logger.info("EMP chosen", extra={"transfer_id": chosen.id, "emp_id": emp.id, "emp_country": emp.country})
-        return Choice(chosen, emp, session_id, state)
+        if verifier is None or emp.emrex2 is None or self._client is None:
+            return Choice(chosen, emp, session_id, self._states.sign(claims))
+        cookie = emrex2.new_flow_cookie()
+        bound = replace(claims, protocol=ProtocolVersion.EMREX_2, browser=emrex2.flow_cookie_hash(cookie))
+        state = self._states.sign(bound)
+        url = emrex2.authorization_url(emp.emrex2, self._client, state, verifier)
+        return Choice(chosen, emp, session_id, state, authorization_url=url, flow_cookie=cookie)
 
     def _usable(self, transfer_id: str) -> Transfer:
         transfer = self.find(transfer_id)
@@ -68,8 +94,14 @@ class StartService:
         return transfer
 
     def _emps(self, transfer: Transfer) -> tuple[Emp, ...]:
+        """The EMPs on offer now (scheduled entries in effect, one listing per institution; EMREX 2.0 ones only
+        when we have an EMREX 2.0 identity)."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
         try:
-            return self._registry.snapshot(now=datetime.fromtimestamp(self._clock(), UTC)).emps
+            emps = self._registry.snapshot(now=now).emps
+            if self._client is None:
+                emps = tuple(emp for emp in emps if emp.protocol is ProtocolVersion.EMREX_1)
+            return offered_emps(emps, now)
         except EmrexError as error:
             logger.error("EMP registry unusable", extra={"code": error.code.value, "detail": error.message})
             raise TransferRefused(error, transfer) from error

@@ -1,10 +1,19 @@
-"""The callback's HTTP side: what the EMP's POST must look like before anything else is read."""
+"""The callback's HTTP side: what the EMP's answer must look like before anything else is read.
+
+EMREX 1: the auto-posted form. EMREX 2.0: the redirect back (``GET /callback?code|error=…&state=…`` with the
+flow cookie), answered with a 303 to ``/callback?state=…`` (the code never stays in the address bar, the
+history or a Referer), where the outcome page is shown.
+"""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from emrex_emc.core.emrex2 import EmpRedirect
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import EmpAnswer
-from emrex_emc.web.http import HttpRequest
+from emrex_emc.web.flow_cookie import flow_cookie_name
+from emrex_emc.web.http import HttpRequest, HttpResponse
 
 MAX_FORM_FIELDS = 20
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -30,4 +39,26 @@ def callback_post(request: HttpRequest, *, max_body_bytes: int) -> EmpAnswer:
         return_code=form.get("returnCode", ""),
         return_message=form.get("returnMessage", ""),
         elmo=form.get("elmo", ""),
+    )
+
+
+def is_provider_answer(request: HttpRequest) -> bool:
+    """A redirect from the EMP (code or error), rather than the outcome page it is sent on to."""
+    return "code" in request.query or "error" in request.query
+
+
+def emp_redirect(request: HttpRequest, *, base_url: str) -> EmpRedirect:
+    """The EMP's redirect back with this browser's flow cookie; ``OAUTH_RESPONSE_INVALID`` when unreadable."""
+    return EmpRedirect.of(request.query, request.cookies.get(flow_cookie_name(base_url)))
+
+
+def flow_cookie(request: HttpRequest, *, base_url: str) -> str | None:
+    return request.cookies.get(flow_cookie_name(base_url))
+
+
+def see_outcome(base_url: str, state: str) -> HttpResponse:
+    """303 to the outcome page: the same state, without the code."""
+    location = f"{base_url}/callback?state={quote(state, safe='')}"
+    return HttpResponse(
+        303, headers={"location": location, "cache-control": "no-store", "referrer-policy": "no-referrer"}
     )

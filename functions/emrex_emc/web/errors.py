@@ -49,6 +49,12 @@ PAGES: dict[ErrorCode, ErrorPage] = {
     ErrorCode.STATE_INVALID: ErrorPage(400, _CANNOT_COMPLETE, "error.STATE_INVALID"),
     ErrorCode.SESSION_MISMATCH: ErrorPage(400, _CANNOT_COMPLETE, "error.SESSION_MISMATCH"),
     ErrorCode.SESSION_ALREADY_COMPLETED: ErrorPage(409, _CANNOT_COMPLETE, "error.SESSION_ALREADY_COMPLETED"),
+    ErrorCode.OAUTH_RESPONSE_INVALID: ErrorPage(400, _CANNOT_COMPLETE, "error.OAUTH_RESPONSE_INVALID"),
+    ErrorCode.BROWSER_MISMATCH: ErrorPage(403, "error.BROWSER_MISMATCH.title", "error.BROWSER_MISMATCH"),
+    ErrorCode.ISSUER_MISMATCH: ErrorPage(400, _CANNOT_COMPLETE, "error.ISSUER_MISMATCH"),
+    ErrorCode.CLIENT_KEY_UNAVAILABLE: ErrorPage(
+        503, "error.unavailable", "error.CLIENT_KEY_UNAVAILABLE", "advice.reload", retry_after_seconds=60
+    ),
 }
 """Student-facing pages (start link, chooser, callback, unknown paths)."""
 

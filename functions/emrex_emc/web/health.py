@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
+from emrex_emc.core.errors import EmrexError
 from emrex_emc.core.registry import RegistrySnapshot
 from emrex_emc.web.http import HttpResponse, json_response
 
@@ -30,3 +32,12 @@ def health_response(
     response = json_response(200 if status == "ok" else 503, {"status": status, "registry": registry})
     response.headers["cache-control"] = "no-store"
     return response
+
+
+def health_page(load: Callable[[], RegistrySnapshot | None], *, now: datetime, max_age_seconds: int) -> HttpResponse:
+    """The health of the snapshot ``load`` reads; ``unavailable`` when it cannot be read."""
+    try:
+        snapshot = load()
+    except EmrexError:
+        return health_response(None, now=now, max_age_seconds=max_age_seconds, unreadable=True)
+    return health_response(snapshot, now=now, max_age_seconds=max_age_seconds)

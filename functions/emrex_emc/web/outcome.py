@@ -8,10 +8,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.protocol import Status
+from emrex_emc.core.transfer import Transfer
 from emrex_emc.web.help import ask_with_support_code, next_steps, staff_code
 from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HttpResponse, html_response
-from emrex_emc.web.i18n import decimal
+from emrex_emc.web.i18n import decimal, pick_language
 from emrex_emc.web.texts import t
 
 MAX_SHOWN_MESSAGE_CHARS = 200
@@ -47,6 +48,13 @@ NEXT_STEPS: dict[Status, tuple[str, ...]] = {
 """What a student can do after an outcome without results (text keys), before whom to ask."""
 ASK_FOR_HELP = frozenset({Status.REJECTED, Status.PROVIDER_ERROR, Status.NO_RESULTS})
 """Outcomes whose page also says to contact the admissions office, quoting the transfer's support code."""
+
+
+def transfer_outcome_page(transfer: Transfer, outcome: Outcome, accept_language: str | None) -> HttpResponse:
+    """The outcome page of a transfer in its locale (else the browser's), with the way back to the application."""
+    lang = pick_language(transfer.locale, accept_language)
+    link = ReturnLink(transfer.return_url, transfer.id, outcome.status.value)
+    return outcome_page(outcome, lang=lang, transfer_id=transfer.id, link=link)
 
 
 def outcome_page(outcome: Outcome, *, lang: str, transfer_id: str, link: ReturnLink | None) -> HttpResponse:

@@ -33,6 +33,13 @@ CHOOSE = Route("POST", "/start/{id}", "start_session")
 FAVICON = Route("GET", "/favicon.ico", "start_session")
 NOT_FOUND = Route("ANY", DEFAULT_ROUTE_KEY, "start_session")
 CALLBACK = Route("POST", "/callback", "callback")
+"""EMREX 1: the EMP's auto-posted answer."""
+REDIRECT_CALLBACK = Route("GET", "/callback", "callback")
+"""EMREX 2.0: the EMP's redirect back (``code`` or ``error`` with ``state``), then the outcome page itself."""
+EMREG_CLIENT = Route("GET", "/.well-known/emreg-client.json", "start_session")
+"""Our EMREG client record (what EMPs read from EMREG): client id, redirect URI, name, country, public key."""
+JWKS = Route("GET", "/.well-known/jwks.json", "start_session")
+"""Our signing keys as a JWK Set (two during a key rollover)."""
 APPLICANT_TRANSFERS = Route("GET", "/applicants/{applicant_id}/sessions", "enrolment_api")
 ERASE_APPLICANT = Route("DELETE", "/applicants/{applicant_id}", "admin_api")
 HEALTH = Route("GET", "/health", "start_session")
@@ -44,6 +51,9 @@ ROUTES: tuple[Route, ...] = (
     CHOOSE,
     FAVICON,
     CALLBACK,
+    REDIRECT_CALLBACK,
+    EMREG_CLIENT,
+    JWKS,
     APPLICANT_TRANSFERS,
     ERASE_APPLICANT,
     HEALTH,

@@ -1,8 +1,14 @@
 """The start link's pages: the EMP chooser (with its search and CSRF cookie) and the redirect to the EMP.
 
 The chooser runs no script and submits only to us; its search is a plain GET form rendered on the
-server. The redirect page posts exactly ``sessionId`` and ``returnUrl`` to the EMP: automatically with
-one fixed line of script (allowed by its hash), or with the button.
+server. The EMREX 1 redirect page posts exactly ``sessionId`` and ``returnUrl`` to the EMP: automatically
+with one fixed line of script (allowed by its hash), or with the button.
+
+An EMREX 2.0 choice answers with a page that navigates to the EMP's authorization request (a meta refresh,
+and a link): a navigation, not a form submission or a redirect of one, so the chooser's ``form-action 'self'``
+does not apply to it, nor to the EMP's own redirects to its login (wherever that is). The same answer sets
+the flow cookie (``__Host-``, Secure, HttpOnly, SameSite=Lax; over plain http in local mode without the
+prefix and ``Secure``) whose hash the state carries: the redirect back is accepted only in this browser.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from emrex_emc.core.csrf import CsrfTokens
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import Choice, Offer
+from emrex_emc.web.flow_cookie import flow_cookie_header
 from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HTML_SECURITY_HEADERS, HttpRequest, HttpResponse, html_response
 from emrex_emc.web.i18n import country_name, country_names, fold
@@ -199,7 +206,10 @@ def choice_form(request: HttpRequest, *, csrf: CsrfTokens, transfer_id: str, bas
     return form.get("emp", "")
 
 
-def redirect_response(choice: Choice, *, base_url: str, lang: str) -> HttpResponse:
+def redirect_response(choice: Choice, *, base_url: str, lang: str, now: int) -> HttpResponse:
+    """Where the browser goes for the chosen EMP: the EMREX 1 auto-post or the EMREX 2.0 authorization request."""
+    if choice.authorization_url is not None and choice.flow_cookie is not None:
+        return _authorization_response(choice, base_url=base_url, lang=lang, now=now)
     return_url = f"{base_url}/callback?state={choice.state}"
     if len(return_url) > MAX_RETURN_URL_CHARS:  # a misconfigured base URL; EMPs may truncate it
         logger.error("returnUrl longer than %d characters", MAX_RETURN_URL_CHARS)
@@ -236,6 +246,25 @@ def redirect_page(*, lang: str, emp_url: str, emp_name: str, country: str, sessi
         script=Markup(AUTO_SUBMIT_SCRIPT),
     )
     return page(lang=lang, title=title, body=body)
+
+
+def _authorization_response(choice: Choice, *, base_url: str, lang: str, now: int) -> HttpResponse:
+    emp, url, cookie = choice.emp, choice.authorization_url or "", choice.flow_cookie or ""
+    title = t(lang, "redirect.title", name=emp.label)
+    body = Markup(
+        '<h1>{title}</h1><p>{lead}</p><p class="muted">{nojs}</p>'
+        '<p><a class="button" id="emrex-authorize" href="{url}" rel="noreferrer">{button}</a></p>'
+    ).format(
+        title=title,
+        lead=t(lang, "redirect.body", name=emp.label, country=country_name(emp.country, lang)),
+        nojs=t(lang, "redirect.link_nojs"),
+        url=url,
+        button=t(lang, "redirect.button", name=emp.label),
+    )
+    head = Markup('<meta http-equiv="refresh" content="0;url={}">').format(url)
+    response = html_response(200, page(lang=lang, title=title, body=body, head=head))
+    response.cookies.append(flow_cookie_header(base_url, cookie, max(60, choice.transfer.deadline - now)))
+    return response
 
 
 def _cookie_name(base_url: str) -> str:

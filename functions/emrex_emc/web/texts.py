@@ -39,6 +39,7 @@ TEXTS: Source = {
     "redirect.body": "You are going to {name} ({country}) to log in and choose your results.",
     "redirect.button": "Continue to {name}",
     "redirect.nojs": "If nothing happens, press the button.",
+    "redirect.link_nojs": "If nothing happens, follow the link.",
     # outcome pages (after the EMP answered)
     "received.title": "Your results have been received",
     "received.lead": "Your study results arrived safely and their digital signature was verified.",
@@ -108,6 +109,16 @@ TEXTS: Source = {
     "error.STATE_INVALID": "This link is not valid.",
     "error.SESSION_MISMATCH": "The reply does not belong to this transfer.",
     "error.SESSION_ALREADY_COMPLETED": "This transfer has already been completed.",
+    "error.STATE_EXPIRED": "This transfer has expired.",
+    "error.OAUTH_RESPONSE_INVALID": "The reply from the provider is incomplete.",
+    "error.BROWSER_MISMATCH.title": "Please use the same browser",
+    "error.BROWSER_MISMATCH": (
+        "The provider sent you back to another browser than the one you started in, or its cookies were "
+        "cleared. For your safety the reply is only accepted in the browser where you started."
+    ),
+    "error.ISSUER_MISMATCH": "The reply does not come from the provider you chose.",
+    "error.CLIENT_KEY_UNAVAILABLE": "We could not contact the provider on your behalf right now.",
+    "advice.reload": "Nothing was used up. Please reload this page in a minute.",
 }
 
 CATALOG = Catalog(DOMAIN, LOCALE_DIR, TEXTS)

@@ -1,0 +1,216 @@
+"""Settling a transfer with what its EMP answered, whatever the protocol: decide, keep the evidence, record once.
+
+Each protocol's service (EMREX 1: :mod:`services.callback`, EMREX 2.0: :mod:`services.redirect_callback`)
+checks its own request (state, session, browser, replays) and turns the EMP's answer into an :class:`Answer`;
+from there this one path runs for every protocol:
+
+1. the meaning decides: OK runs the answer's verification (the trust pipeline, with the certificates or key
+   pinned when the EMP was chosen and the applicant's expected identity); a refused payload is kept as
+   evidence and recorded as ``rejected``; cancel / no results / provider error are recorded as such;
+2. S3 first (evidence, canonical results JSON, attachments), then ONE DynamoDB transaction (outcome +
+   outbox + audit). The outbox relay publishes the event (the same five event types for every protocol).
+
+An outcome too large for its item or event is stored smaller (fewer warnings, then fewer issuers), and at
+worst as a rejection with a fixed message, so a transfer never stays pending for good. A transient storage
+failure (``STORAGE_UNAVAILABLE``) stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from emrex_emc.core.audit import AuditRecord
+from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.events import OutcomeEvent
+from emrex_emc.core.evidence import AttachmentBlob, DetachedSignature, HashedBytes
+from emrex_emc.core.outcome import ErrorInfo, Outcome, ResultSummary, capped_warnings
+from emrex_emc.core.protocol import ReturnCode, Status
+from emrex_emc.core.provenance import Coverage, Provenance, assess_provenance
+from emrex_emc.core.transfer import Transfer, utc_iso
+from emrex_emc.services.ports import Evidence, IdFactory, RecordOutcome, Transfers
+
+if TYPE_CHECKING:
+    from emrex_emc.core.identity import ExpectedIdentity
+    from emrex_emc.core.pipeline import VerifiedElmo
+
+STATUS_FOR_MEANING: dict[ReturnCode, Status] = {
+    ReturnCode.CANCEL: Status.CANCELLED,
+    ReturnCode.NO_RESULTS: Status.NO_RESULTS,
+    ReturnCode.ERROR: Status.PROVIDER_ERROR,
+    ReturnCode.UNKNOWN: Status.PROVIDER_ERROR,
+}
+TOO_LARGE_MESSAGE = "the verified results are too large to be stored; ask the applicant for their documents"
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    transfer: Transfer
+    outcome: Outcome
+    """The stored outcome (this request's, or the one stored before for a replay)."""
+    recorded: bool = False
+    """True when this request stored the outcome (and so queued exactly one event)."""
+    replay: bool = False
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an EMP answered for a transfer, in protocol-neutral terms."""
+
+    meaning: ReturnCode
+    return_code: str
+    """As stored (upper-cased and capped): EMREX 1 ``NCP_OK``…, EMREX 2.0 ``OK``/``NO_RESULTS``/the OAuth error."""
+    payload: HashedBytes
+    """The evidence: EMREX 1 the posted ``elmo`` value, EMREX 2.0 the results body (empty when there is none)."""
+    return_message: str | None = None
+    """Provider errors only: what the EMP said, capped (shown to the student as not checked by us)."""
+    verify: Callable[[], VerifiedElmo] | None = None
+    """OK answers: the trust pipeline for this payload (raises ``EmrexError`` when the payload is refused)."""
+    signature: DetachedSignature | None = None
+    """EMREX 2.0: the ``X-Signature`` and the EMP's key, kept with the payload as evidence."""
+
+
+def reread(transfers: Transfers, transfer: Transfer) -> Transfer:
+    """The transfer as stored now (another request decided it meanwhile), or as we had it."""
+    stored = transfers.get(transfer.id)
+    return stored if stored is not None else transfer
+
+
+def expected_identity(transfer: Transfer) -> ExpectedIdentity | None:
+    """The applicant the results must belong to (None for a birth date that cannot be read)."""
+    from emrex_emc.core.identity import ExpectedIdentity
+
+    try:
+        birth_date = date.fromisoformat(transfer.birth_date)
+    except ValueError:
+        return None
+    return ExpectedIdentity(given_names=transfer.given_names, family_name=transfer.family_name, birth_date=birth_date)
+
+
+class OutcomeRecorder:
+    def __init__(self, *, outcomes: RecordOutcome, evidence: Evidence, new_event_id: IdFactory) -> None:
+        self._outcomes = outcomes
+        self._evidence = evidence
+        self._new_event_id = new_event_id
+
+    def settle(self, transfer: Transfer, answer: Answer, now: float) -> Outcome | None:
+        """The outcome as stored (possibly smaller), or None when the transfer was decided by another request
+        meanwhile (or different evidence is already stored for it): the caller rereads and answers as a replay.
+        """
+        try:
+            return self._record(transfer, self._decide(transfer, answer, now), int(now))
+        except EmrexError as error:
+            if error.code is not ErrorCode.EVIDENCE_CONFLICT:
+                raise
+            return None  # a concurrent request is recording a different payload for this transfer
+
+    def _decide(self, transfer: Transfer, answer: Answer, now: float) -> Outcome:
+        base = Outcome(
+            status=Status.PENDING,
+            at=utc_iso(now),
+            return_code=answer.return_code,
+            payload_sha256=answer.payload.sha256,
+            event_id=self._new_event_id(),
+        )
+        if answer.meaning is ReturnCode.OK and answer.verify is not None:
+            return self._verified(transfer, answer, answer.verify, base)
+        status = STATUS_FOR_MEANING.get(answer.meaning, Status.PROVIDER_ERROR)
+        message = answer.return_message if status is Status.PROVIDER_ERROR else None
+        return replace(base, status=status, return_message=message)
+
+    def _verified(
+        self, transfer: Transfer, answer: Answer, verify: Callable[[], VerifiedElmo], base: Outcome
+    ) -> Outcome:
+        payload = answer.payload
+        try:
+            verified = verify()
+        except EmrexError as refusal:
+            stored = (
+                self._evidence.put_transfer_objects(transfer.id, payload, signature=answer.signature)
+                if payload.data
+                else None
+            )
+            return replace(base, status=Status.REJECTED, error=ErrorInfo.of(refusal), s3=stored)
+        results = verified.to_json()
+        stored = self._evidence.put_transfer_objects(
+            transfer.id,
+            payload,
+            results,
+            attachment_blobs(verified.attachments_with_content()),
+            signature=answer.signature,
+        )
+        return replace(
+            base,
+            status=Status.RECEIVED,
+            summary=ResultSummary.from_json(results["elmo"]["summary"]),
+            signature=verified.signature,
+            identity=verified.identity,
+            elmo_version=verified.document.version,
+            s3=stored,
+            warnings=capped_warnings(verified.notices),
+            provenance=_provenance(transfer, verified),
+        )
+
+    def _record(self, transfer: Transfer, outcome: Outcome, now: int) -> Outcome | None:
+        for candidate in _smaller_and_smaller(outcome):
+            try:
+                recorded = self._outcomes.record(
+                    transfer,
+                    candidate,
+                    event=OutcomeEvent(transfer, candidate),
+                    audit=AuditRecord(transfer, candidate),
+                    now=now,
+                )
+            except EmrexError as error:
+                if error.code is ErrorCode.OUTCOME_TOO_LARGE:
+                    continue
+                raise
+            return candidate if recorded else None
+        raise AssertionError("unreachable: the last candidate is a fixed-size rejection")  # pragma: no cover
+
+
+def _provenance(transfer: Transfer, verified: VerifiedElmo) -> Provenance:
+    """The issuers judged by the coverage pinned when the EMP was chosen (by the EMP's country alone for a
+    transfer chosen before coverage was pinned)."""
+    coverage = transfer.pinned_coverage or Coverage(country=transfer.emp.country if transfer.emp else "")
+    return assess_provenance([report.issuer for report in verified.document.reports], coverage)
+
+
+def _smaller_and_smaller(outcome: Outcome) -> Iterator[Outcome]:
+    """The outcome, then ever smaller versions of it, ending with a rejection that always fits."""
+    yield outcome
+    if outcome.status is Status.RECEIVED:
+        yield replace(outcome, warnings=outcome.warnings[:5])
+        if outcome.summary is not None:
+            provenance = outcome.provenance
+            yield replace(
+                outcome,
+                warnings=(),
+                summary=replace(outcome.summary, issuers=outcome.summary.issuers[:1]),
+                provenance=replace(provenance, reports=provenance.reports[:1]) if provenance else None,
+            )
+    yield Outcome(
+        status=Status.REJECTED,
+        at=outcome.at,
+        return_code=outcome.return_code,
+        payload_sha256=outcome.payload_sha256,
+        event_id=outcome.event_id,
+        error=ErrorInfo(ErrorCode.OUTCOME_TOO_LARGE.value, TOO_LARGE_MESSAGE),
+        s3=outcome.s3,
+    )
+
+
+def attachment_blobs(attachments: Sequence[tuple[dict[str, Any], bytes]]) -> list[AttachmentBlob]:
+    """The reader already hashed each content (``sha256`` in its metadata): storage reuses that digest."""
+    blobs = []
+    for index, (meta, content) in enumerate(attachments):
+        digest = meta.get("sha256")
+        hashed = (
+            HashedBytes(content, digest)
+            if isinstance(digest, str) and len(digest) == 64 and meta.get("size") == len(content)
+            else HashedBytes.of(content)
+        )
+        blobs.append(AttachmentBlob(index, str(meta.get("mime_type") or "application/octet-stream"), hashed))
+    return blobs

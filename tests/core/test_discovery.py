@@ -1,0 +1,107 @@
+"""What the chooser offers: scheduled entries take effect on time; an institution is listed once, 2.0 preferred."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from emrex_emc.core.discovery import fold, in_effect, offered_emps
+from emrex_emc.core.protocol import ProtocolVersion
+from emrex_emc.core.registry import Emp, Emrex2Endpoints, emp_id
+
+NOW = datetime(2027, 1, 15, 12, tzinfo=UTC)
+
+
+def emrex1(name: str, country: str = "NL", *institutions: str, single: bool = False, cert: bytes = b"c1") -> Emp:
+    url = f"https://{fold(name).replace(' ', '-')}.example/emrex"
+    return Emp(emp_id(country, url), name, url, country, institutions, (cert,), single_fetch=single)
+
+
+def emrex2(name: str, country: str = "NL", *institutions: str, when: datetime | None = None) -> Emp:
+    origin = f"https://{fold(name).replace(' ', '-')}.example"
+    endpoints = Emrex2Endpoints(f"{origin}/authorize", f"{origin}/token", f"{origin}/results")
+    return Emp(
+        id=emp_id(country, origin),
+        name=name,
+        url=endpoints.authorization_url,
+        country=country,
+        institutions=institutions,
+        source="emreg2",
+        protocol=ProtocolVersion.EMREX_2,
+        emrex2=endpoints,
+        public_key=b"spki",
+        active_from=when,
+    )
+
+
+def names(emps: tuple[Emp, ...]) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(emp.name, emp.protocol.value, emp.institutions) for emp in emps]
+
+
+def test_a_scheduled_entry_takes_effect_only_at_its_moment() -> None:
+    current = emrex2("DUO", "NL", "TU Delft")
+    scheduled = replace(current, name="DUO (new endpoints)", active_from=NOW + timedelta(hours=1))
+    older = replace(current, name="DUO (past update)", active_from=NOW - timedelta(days=1))
+    new_emp = emrex2("Not yet", "BE", when=NOW + timedelta(minutes=1))
+
+    assert [emp.name for emp in offered_emps([current, scheduled, new_emp], NOW)] == ["DUO"]
+    assert [emp.name for emp in offered_emps([current, older, scheduled], NOW)] == ["DUO (past update)"]
+    later = NOW + timedelta(hours=2)
+    assert [emp.name for emp in offered_emps([current, scheduled, older, new_emp], later)] == [
+        "DUO (new endpoints)",
+        "Not yet",
+    ]
+    assert in_effect([scheduled], NOW) == ()
+
+
+def test_the_same_provider_in_both_registries_is_listed_once_as_2_0_with_its_certificate() -> None:
+    one = emrex1("Dienst Uitvoering Onderwijs", "NL", "TU Delft", cert=b"duo-cert")
+    two = emrex2("Dienst  Uitvoering Onderwíjs", "NL", "TU Delft")
+    (offered,) = offered_emps([one, two], NOW)
+    assert offered.protocol is ProtocolVersion.EMREX_2 and offered.id == two.id
+    assert offered.certificates == (b"duo-cert",)  # checks an enveloped XML signature inside the 2.0 results
+
+
+def test_a_per_institution_emp_whose_institution_a_2_0_emp_lists_is_dropped() -> None:
+    delft_v1 = emrex1("NCP Delft", "NL", "tu delft", "Other Uni", single=True, cert=b"delft")
+    duo = emrex2("DUO", "NL", "TU Delft", "Universiteit Leiden")
+    assert names(offered_emps([delft_v1, duo], NOW)) == [("DUO", "emrex-2", ("TU Delft", "Universiteit Leiden"))]
+    assert offered_emps([delft_v1, duo], NOW)[0].certificates == (b"delft",)
+
+
+def test_a_national_emp_loses_only_the_institutions_a_2_0_emp_lists() -> None:
+    national = emrex1("Norway registry", "NO", "UiO", "NTNU", "UiB")
+    uio = emrex2("UiO EMREX 2", "NO", "UiO")
+    offered = offered_emps([national, uio], NOW)
+    assert names(offered) == [("Norway registry", "emrex-1", ("NTNU", "UiB")), ("UiO EMREX 2", "emrex-2", ("UiO",))]
+    assert offered[1].certificates == ()  # not the same provider: its certificates stay with it
+
+
+def test_an_emp_whose_institutions_all_moved_to_2_0_is_dropped() -> None:
+    national = emrex1("Norway registry", "NO", "UiO", "NTNU", cert=b"no")
+    uio, ntnu = emrex2("UiO", "NO"), emrex2("NTNU 2", "NO", "NTNU")
+    offered = offered_emps([national, uio, ntnu], NOW)
+    assert names(offered) == [("UiO", "emrex-2", ()), ("NTNU 2", "emrex-2", ("NTNU",))]
+    assert [emp.certificates for emp in offered] == [(), ()]  # two providers took over: no single twin
+    only_one = emrex2("Norway 2", "NO", "UiO", "NTNU")
+    assert offered_emps([national, only_one], NOW)[0].certificates == (b"no",)
+
+
+def test_other_countries_and_plain_emrex_1_lists_are_untouched() -> None:
+    belgian = emrex1("UiO", "BE", "UiO")
+    dutch = emrex1("Leiden", "NL", "Universiteit Leiden")
+    emps = [belgian, dutch, emrex2("UiO", "NO", "UiO")]
+    assert offered_emps(emps, NOW)[:2] == (belgian, dutch)
+    assert offered_emps([belgian, dutch], NOW) == (belgian, dutch)
+
+
+def test_every_institution_is_listed_once() -> None:
+    emps = [
+        emrex1("Norway registry", "NO", "UiO", "NTNU", "UiB"),
+        emrex1("Bergen", "NO", "UiB", single=True),
+        emrex2("NTNU two", "NO", "NTNU", "UiB"),
+        emrex2("Oslo two", "NO", "UiO"),
+    ]
+    listed = [fold(name) for emp in offered_emps(emps, NOW) for name in {emp.label, *emp.institutions}]
+    assert sorted(set(listed)) == sorted(["ntnu two", "ntnu", "uib", "oslo two", "uio"])
+    assert all(listed.count(name) == 1 for name in ("ntnu", "uib", "uio"))
