@@ -26,7 +26,7 @@ from emrex_emc.services.callback import CallbackService
 from emrex_emc.settings import Settings
 from emrex_emc.web.callback import callback_post
 from emrex_emc.web.http import HttpRequest
-from emrex_emc.web.outcome import ReturnLink, outcome_page
+from emrex_emc.web.outcome import transfer_outcome_page
 
 BIRTH_DATE = dt.date(2001, 2, 3)
 TRANSFER_ID = "b" * 32
@@ -78,13 +78,7 @@ class CallbackCase:
     def handle(self) -> str:
         """What the callback handler does with the request: parse, receive, render the outcome page."""
         result = self.service.receive(callback_post(self.request, max_body_bytes=self.settings.max_body_bytes))
-        transfer = result.transfer
-        outcome_page(
-            result.outcome,
-            lang="en",
-            transfer_id=transfer.id,
-            link=ReturnLink(transfer.return_url, transfer.id, "received"),
-        )
+        transfer_outcome_page(result.transfer, result.outcome, "en")  # the handler's rendering
         return result.outcome.status.value
 
     def verify_only(self) -> Any:
@@ -142,9 +136,7 @@ def callback_case(elmo: str, cert_der: bytes) -> CallbackCase:
     dynamodb.items[f"SESSION#{TRANSFER_ID}"] = transfer_to_item(transfer)
     claims = StateClaims(transfer_id=TRANSFER_ID, session_id=SESSION_ID, emp_id=emp.id, expires_at=now + 3600)
     signer = StateSigner({"k1": b"k" * 32}, "k1")
-    service = CallbackService(
-        **ports(settings, dynamodb=dynamodb, s3=InMemoryS3(), states=signer)
-    )  # the handler's wiring
+    service = CallbackService(ports(settings, dynamodb=dynamodb, s3=InMemoryS3(), states=signer))  # the handler's
     request = HttpRequest(
         method="POST",
         path="/callback",

@@ -12,7 +12,6 @@ signature inside is checked too. The EMP's own work is in the figure: it is what
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -27,10 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from benchmarks import Row, benchmark, median_seconds
 from benchmarks._callback_fixture import SETTINGS_ENV, InMemoryDynamoDB, InMemoryS3, callback_case
 from benchmarks.callback_warm import COURSES, PDF_BYTES
-from emrex_emc.adapters.blobs import BlobStore
+from callback.handler import ports
 from emrex_emc.adapters.emp_http import EmpHttp
-from emrex_emc.adapters.outcomes import OutcomeStore
-from emrex_emc.adapters.sessions import TransferTable, transfer_to_item
+from emrex_emc.adapters.sessions import transfer_to_item
 from emrex_emc.core.emrex2 import EmpRedirect, code_challenge, flow_cookie_hash, new_code_verifier, new_flow_cookie
 from emrex_emc.core.protocol import ProtocolVersion, Status
 from emrex_emc.core.state import StateClaims, StateSigner
@@ -42,7 +40,7 @@ from emrex_emc.local.mock_emp2 import DECIDE_PATH, MockEmp2
 from emrex_emc.services.redirect_callback import RedirectCallbackService
 from emrex_emc.settings import Settings
 from emrex_emc.web.http import HttpRequest
-from emrex_emc.web.outcome import ReturnLink, outcome_page
+from emrex_emc.web.outcome import transfer_outcome_page
 
 BIRTH_DATE = "2001-02-03"
 LEARNER = Learner("Anna Maria", "de Vries", BIRTH_DATE)
@@ -86,13 +84,7 @@ class Emrex2Case:
     def handle(self, code: str) -> str:
         """What the callback handler does with a redirect back: receive it, render the outcome page."""
         result = self.service.receive(EmpRedirect(state=self.state, code=code, flow_cookie=self.cookie))
-        transfer = result.transfer
-        outcome_page(
-            result.outcome,
-            lang="en",
-            transfer_id=transfer.id,
-            link=ReturnLink(transfer.return_url, transfer.id, "received"),
-        )
+        transfer_outcome_page(result.transfer, result.outcome, "en")  # the handler's rendering
         return result.outcome.status.value
 
 
@@ -170,21 +162,10 @@ def emrex2_case(signed_xml: bytes, cert_der: bytes) -> Emrex2Case:
         TRANSFER_ID, FLOW_ID, emp.id, now + 3600, protocol=ProtocolVersion.EMREX_2, browser=flow_cookie_hash(cookie)
     )
     state = signer.sign(claims)
-    service = RedirectCallbackService(
-        settings=settings,
-        transfers=TransferTable(dynamodb, settings.table_name),
-        outcomes=OutcomeStore(
-            dynamodb,
-            settings.table_name,
-            event_bus_name=settings.event_bus_name,
-            retention_days=settings.retention_days,
-        ),
-        evidence=BlobStore(InMemoryS3(), settings.bucket_name),
-        states=signer,
+    service = RedirectCallbackService(  # the handler's wiring
+        ports(settings, dynamodb=dynamodb, s3=InMemoryS3(), states=signer),
         keys=client_key,
         emp=EmpHttp(max_results_bytes=settings.decode_limits.max_decompressed_bytes, allow_loopback_http=True),
-        clock=time.time,
-        new_event_id=lambda: str(uuid.uuid4()),
     )
 
     def next_code() -> str:

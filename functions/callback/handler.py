@@ -24,6 +24,7 @@ from emrex_emc.services.callback import CallbackService
 from emrex_emc.services.ports import Clock, IdFactory, StateTokens
 from emrex_emc.services.redirect_callback import RedirectCallbackService
 from emrex_emc.services.secret_keys import RotatingStateSigner
+from emrex_emc.services.settle import CallbackPorts
 from emrex_emc.settings import Settings
 from emrex_emc.web.callback import callback_post, emp_redirect, flow_cookie, is_provider_answer, see_outcome
 from emrex_emc.web.http import HttpRequest, HttpResponse
@@ -40,31 +41,22 @@ def ports(
     states: StateTokens,
     clock: Clock = time.time,
     new_event_id: IdFactory = lambda: str(uuid.uuid4()),
-) -> dict[str, Any]:
-    """What both protocols' services use, on the given clients (the benchmark and frozen-bytes test too)."""
-    return {
-        "settings": settings,
-        "transfers": TransferTable(dynamodb, settings.table_name),
-        "outcomes": OutcomeStore(
-            dynamodb,
-            settings.table_name,
-            event_bus_name=settings.event_bus_name,
-            retention_days=settings.retention_days,
-        ),
-        "evidence": BlobStore(s3, settings.bucket_name),
-        "states": states,
-        "clock": clock,
-        "new_event_id": new_event_id,
-    }
+) -> CallbackPorts:
+    """The callback's ports on the given clients (the benchmarks and the frozen-bytes test use them too)."""
+    outcomes = OutcomeStore(
+        dynamodb, settings.table_name, event_bus_name=settings.event_bus_name, retention_days=settings.retention_days
+    )
+    transfers, evidence = TransferTable(dynamodb, settings.table_name), BlobStore(s3, settings.bucket_name)
+    return CallbackPorts(settings, transfers, outcomes, evidence, states, clock, new_event_id)
 
 
 @cache
-def _wiring() -> tuple[Settings, dict[str, Any], CallbackService]:
+def _wiring() -> tuple[Settings, CallbackPorts, CallbackService]:
     """Settings, the shared ports, and the EMREX 1 service (the one most callbacks need)."""
     settings = Settings.from_env(function="callback")
     secret = function_secret(client("secretsmanager"), settings)
     stores = ports(settings, dynamodb=client("dynamodb"), s3=client("s3"), states=RotatingStateSigner(secret))
-    return settings, stores, CallbackService(**stores)
+    return settings, stores, CallbackService(stores)
 
 
 @cache
@@ -75,7 +67,7 @@ def _emrex2() -> RedirectCallbackService:
     emp = EmpHttp(
         max_results_bytes=settings.decode_limits.max_decompressed_bytes, allow_loopback_http=settings.local_mode
     )
-    return RedirectCallbackService(keys=KmsClientKeys(client("kms"), settings.client_keys), emp=emp, **stores)
+    return RedirectCallbackService(stores, keys=KmsClientKeys(client("kms"), settings.client_keys), emp=emp)
 
 
 def reset() -> None:

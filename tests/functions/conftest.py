@@ -74,6 +74,21 @@ def secret_json() -> str:
     )
 
 
+def rewired(*handlers: Any) -> Any:
+    """A test module's autouse fixture: ``handlers`` (Lambda handler modules) are wired anew for every test,
+    so each sees its own environment (``fresh_handler = rewired(callback_handler)``)."""
+
+    @pytest.fixture(autouse=True)
+    def fresh_handlers() -> Iterator[None]:
+        for handler in handlers:
+            handler.reset()
+        yield
+        for handler in handlers:
+            handler.reset()
+
+    return fresh_handlers
+
+
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsEnv]:
     env = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -14,17 +14,13 @@ from emrex_emc.adapters.erasure import TransferEraser
 from emrex_emc.core.transfer import Transfer
 from enrolment_api import handler as enrolment_handler
 from tests.functions.callback_helpers import trusted_emp
-from tests.functions.conftest import AwsEnv, apigw_event
+from tests.functions.conftest import AwsEnv, apigw_event, rewired
 from tests.lambda_context import LAMBDA_CONTEXT
 
 APPLICANT = "uni:7/a+b"
 
 
-@pytest.fixture(autouse=True)
-def fresh_handler(aws_env: AwsEnv) -> Iterator[None]:
-    enrolment_handler.reset()
-    yield
-    enrolment_handler.reset()
+fresh_handler = rewired(enrolment_handler)
 
 
 def listing(path: str, token: str | None) -> dict[str, Any]:

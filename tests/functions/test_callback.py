@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import lxml.html
@@ -29,15 +29,10 @@ from tests.functions.callback_helpers import (
     state_for,
     trusted_emp,
 )
-from tests.functions.conftest import AwsEnv
+from tests.functions.conftest import AwsEnv, rewired
 from tests.lambda_context import LAMBDA_CONTEXT
 
-
-@pytest.fixture(autouse=True)
-def fresh_handler(aws_env: AwsEnv) -> Iterator[None]:
-    callback_handler.reset()
-    yield
-    callback_handler.reset()
+fresh_handler = rewired(callback_handler)
 
 
 @pytest.fixture

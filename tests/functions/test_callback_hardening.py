@@ -32,17 +32,13 @@ from tests.functions.callback_helpers import (
     state_for,
     trusted_emp,
 )
-from tests.functions.conftest import AwsEnv
+from tests.functions.conftest import AwsEnv, rewired
 from tests.lambda_context import LAMBDA_CONTEXT
 
 DYNAMODB_ITEM_LIMIT = 400 * 1024
 
 
-@pytest.fixture(autouse=True)
-def fresh_handler(aws_env: AwsEnv) -> Iterator[None]:
-    callback_handler.reset()
-    yield
-    callback_handler.reset()
+fresh_handler = rewired(callback_handler)
 
 
 @pytest.fixture

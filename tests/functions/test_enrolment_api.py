@@ -1,5 +1,5 @@
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,7 +17,7 @@ from emrex_emc.web.enrolment import enrolment_request
 from emrex_emc.web.http import HttpRequest
 from emrex_emc.web.i18n import SUPPORTED_LANGUAGES
 from enrolment_api import handler as enrolment
-from tests.functions.conftest import ALLOWED_RETURN_URLS, API_TOKEN, AwsEnv, apigw_event
+from tests.functions.conftest import ALLOWED_RETURN_URLS, API_TOKEN, AwsEnv, apigw_event, rewired
 from tests.lambda_context import LAMBDA_CONTEXT
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -46,11 +46,7 @@ def parse_enrolment(body: Any, *, settings: Settings, today: date) -> EnrolmentR
     )
 
 
-@pytest.fixture(autouse=True)
-def fresh_handler() -> Iterator[None]:
-    enrolment.reset()
-    yield
-    enrolment.reset()
+fresh_handler = rewired(enrolment)
 
 
 def post(body: Any, headers: dict[str, str] | None = None, *, raw: str | None = None) -> dict[str, Any]:

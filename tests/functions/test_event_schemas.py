@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from tests.functions.callback_helpers import (
     state_for,
     trusted_emp,
 )
-from tests.functions.conftest import AwsEnv
+from tests.functions.conftest import AwsEnv, rewired
 from tests.lambda_context import LAMBDA_CONTEXT
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "functions" / "emrex_emc" / "schemas" / "events"
@@ -50,11 +50,7 @@ def test_one_valid_schema_per_detail_type() -> None:
         assert schema["description"] and all("description" in p or "const" in p for p in schema["properties"].values())
 
 
-@pytest.fixture(autouse=True)
-def fresh_handler(aws_env: AwsEnv) -> Iterator[None]:
-    callback_handler.reset()
-    yield
-    callback_handler.reset()
+fresh_handler = rewired(callback_handler)
 
 
 @pytest.mark.parametrize(

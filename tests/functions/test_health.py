@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from emrex_emc.adapters.registry_store import SNAPSHOT_PK, RegistryStore
 from emrex_emc.core.registry import RegistrySnapshot
 from start_session import handler as start_handler
 from tests.functions.callback_helpers import trusted_emp
-from tests.functions.conftest import AwsEnv, apigw_event
+from tests.functions.conftest import AwsEnv, apigw_event, rewired
 from tests.lambda_context import LAMBDA_CONTEXT
 
-
-@pytest.fixture(autouse=True)
-def fresh_handler(aws_env: AwsEnv) -> Iterator[None]:
-    start_handler.reset()
-    yield
-    start_handler.reset()
+fresh_handler = rewired(start_handler)
 
 
 def health() -> tuple[int, dict[str, Any], dict[str, str]]:

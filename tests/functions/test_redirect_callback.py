@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -20,7 +19,7 @@ from emrex_emc.core.protocol import Status
 from emrex_emc.local import elmo_factory
 from emrex_emc.local.jose_signing import detached_jws
 from tests.functions.callback_helpers import emp_identity, outbox_events
-from tests.functions.conftest import AwsEnv, ClientKeyEnv
+from tests.functions.conftest import AwsEnv, ClientKeyEnv, rewired
 from tests.functions.emrex2_support import (
     EMC_BASE,
     EMP_KEY,
@@ -36,11 +35,7 @@ from tests.functions.test_event_schemas import _schemas
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
-@pytest.fixture(autouse=True)
-def fresh_handler(aws_env: AwsEnv) -> Iterator[None]:
-    callback_handler.reset()
-    yield
-    callback_handler.reset()
+fresh_handler = rewired(callback_handler)
 
 
 @pytest.fixture

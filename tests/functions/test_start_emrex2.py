@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -15,18 +15,14 @@ from emrex_emc.core.protocol import ProtocolVersion
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import Transfer
 from start_session import handler as start
-from tests.functions.conftest import CLIENT_ID, AwsEnv, ClientKeyEnv
+from tests.functions.conftest import CLIENT_ID, AwsEnv, ClientKeyEnv, rewired
 from tests.functions.emrex2_support import mock_emp
 from tests.functions.test_start_session import NO, SE, choose, get_page, labels, store_snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
-@pytest.fixture(autouse=True)
-def fresh_handler() -> Iterator[None]:
-    start.reset()
-    yield
-    start.reset()
+fresh_handler = rewired(start)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import base64
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from emrex_emc.core.transfer import Transfer, support_code
 from emrex_emc.web.outcome import return_link
 from emrex_emc.web.start import CSRF_COOKIE_PLAIN, CSRF_COOKIE_SECURE, group_emps
 from start_session import handler as start
-from tests.functions.conftest import AwsEnv, apigw_event
+from tests.functions.conftest import AwsEnv, apigw_event, rewired
 from tests.lambda_context import LAMBDA_CONTEXT
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -59,11 +59,7 @@ def store_snapshot(aws_env: AwsEnv, *, age: timedelta = timedelta(minutes=5), em
     RegistryStore(aws_env.dynamodb, aws_env.table).save(snapshot)
 
 
-@pytest.fixture(autouse=True)
-def fresh_handler() -> Iterator[None]:
-    start.reset()
-    yield
-    start.reset()
+fresh_handler = rewired(start)
 
 
 @pytest.fixture

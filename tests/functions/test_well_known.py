@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,17 +13,13 @@ from emrex_emc.adapters.kms_keys import KmsClientKeys
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.local.jose_signing import verified_jwt_claims
 from start_session import handler as start
-from tests.functions.conftest import CLIENT_ID, AwsEnv, ClientKeyEnv, apigw_event, create_client_key
+from tests.functions.conftest import CLIENT_ID, AwsEnv, ClientKeyEnv, apigw_event, create_client_key, rewired
 from tests.lambda_context import LAMBDA_CONTEXT
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
-@pytest.fixture(autouse=True)
-def fresh_handler(aws_env: AwsEnv) -> Iterator[None]:
-    start.reset()
-    yield
-    start.reset()
+fresh_handler = rewired(start)
 
 
 def get(path: str) -> dict[str, Any]:

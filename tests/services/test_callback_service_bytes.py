@@ -130,7 +130,7 @@ def capture(form: dict[str, str]) -> dict[str, Any]:
     wiring = ports(
         settings, dynamodb=dynamodb, s3=s3, states=signer, clock=lambda: NOW + 0.25, new_event_id=lambda: str(EVENT_ID)
     )
-    service = CallbackService(**wiring)  # the handler's wiring
+    service = CallbackService(wiring)  # the handler's wiring
     claims = StateClaims(transfer_id=TRANSFER_ID, session_id=SESSION_ID, emp_id=emp.id, expires_at=NOW + 1800)
     request = HttpRequest(
         method="POST",

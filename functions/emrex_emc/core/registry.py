@@ -349,32 +349,16 @@ class RegistrySnapshot:
         return next((emp for emp in self.emps if emp.id == emp_id_), None)
 
     def to_json(self) -> dict[str, Any]:
+        """Several registries: their parts; one registry: the fields of its only part (the form stored first)."""
         if self.parts:  # the EMPs live in their parts only (the table item is size-bound)
             return {"source": self.source, "parts": [part.to_json() for part in self.parts]}
-        return {
-            "fetched_at": self.fetched_at.isoformat(),
-            "source": self.source,
-            "etag": self.etag,
-            "cache_until": self.cache_until.isoformat() if self.cache_until else None,
-            "warnings": list(self.warnings),
-            "unread": self.unread,
-            "emps": [emp.to_json() for emp in self.emps],
-        }
+        return self.source_parts()[0].to_json()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RegistrySnapshot:
         if "parts" in data:
             return cls.of_parts(RegistryPart.from_json(part) for part in data["parts"])
-        cache_until = data.get("cache_until")
-        return cls(
-            fetched_at=datetime.fromisoformat(data["fetched_at"]),
-            source=str(data["source"]),
-            etag=data.get("etag"),
-            cache_until=datetime.fromisoformat(cache_until) if cache_until else None,
-            warnings=tuple(data.get("warnings", ())),
-            unread=int(data.get("unread", 0)),
-            emps=tuple(Emp.from_json(e) for e in data.get("emps", ())),
-        )
+        return cls.of_parts([RegistryPart.from_json(data)])
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,7 @@ from emrex_emc.core.outcome import Outcome, stored_return_code, stored_return_me
 from emrex_emc.core.protocol import EmpAnswer, ProtocolVersion, ReturnCode, Status, parse_return_code
 from emrex_emc.core.state import StateClaims
 from emrex_emc.core.transfer import Transfer, TransferRefused, refused
-from emrex_emc.services.ports import Clock, Evidence, IdFactory, RecordOutcome, StateTokens, Transfers
-from emrex_emc.services.settle import Answer, CallbackResult, OutcomeRecorder, expected_identity, reread
-from emrex_emc.settings import Settings
+from emrex_emc.services.settle import Answer, CallbackPorts, CallbackResult, expected_identity, reread
 
 if TYPE_CHECKING:
     from emrex_emc.core.pipeline import VerifiedElmo
@@ -39,24 +37,13 @@ ElmoVerifier = Callable[..., "VerifiedElmo"]
 
 
 class CallbackService:
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        transfers: Transfers,
-        outcomes: RecordOutcome,
-        evidence: Evidence,
-        states: StateTokens,
-        clock: Clock,
-        new_event_id: IdFactory,
-        verifier: ElmoVerifier | None = None,
-    ) -> None:
-        self._settings = settings
-        self._transfers = transfers
-        self._states = states
-        self._clock = clock
+    def __init__(self, ports: CallbackPorts, *, verifier: ElmoVerifier | None = None) -> None:
+        self._settings = ports.settings
+        self._transfers = ports.transfers
+        self._states = ports.states
+        self._clock = ports.clock
         self._verifier = verifier
-        self._recorder = OutcomeRecorder(outcomes=outcomes, evidence=evidence, new_event_id=new_event_id)
+        self._recorder = ports.recorder()
 
     def receive(self, post: EmpAnswer) -> CallbackResult:
         now = self._clock()

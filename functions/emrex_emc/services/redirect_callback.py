@@ -55,14 +55,8 @@ from emrex_emc.services.ports import (
     ClientKeys,
     Clock,
     EmpEndpoints,
-    Evidence,
-    IdFactory,
-    RecordOutcome,
-    StateTokens,
-    Transfers,
 )
-from emrex_emc.services.settle import Answer, CallbackResult, OutcomeRecorder, expected_identity, reread
-from emrex_emc.settings import Settings
+from emrex_emc.services.settle import Answer, CallbackPorts, CallbackResult, expected_identity, reread
 
 if TYPE_CHECKING:
     from emrex_emc.core.pipeline import VerifiedElmo
@@ -82,30 +76,24 @@ def code_hash(code: str) -> str:
 class RedirectCallbackService:
     def __init__(
         self,
+        ports: CallbackPorts,
         *,
-        settings: Settings,
-        transfers: Transfers,
-        outcomes: RecordOutcome,
-        evidence: Evidence,
-        states: StateTokens,
         keys: ClientKeys,
         emp: EmpEndpoints,
-        clock: Clock,
-        new_event_id: IdFactory,
         monotonic: Clock = time.monotonic,
         budget_seconds: float = CALLBACK_BUDGET_SECONDS,
         verifier: ResultsVerifier | None = None,
     ) -> None:
-        self._settings = settings
-        self._transfers = transfers
-        self._states = states
+        self._settings = ports.settings
+        self._transfers = ports.transfers
+        self._states = ports.states
+        self._clock = ports.clock
         self._keys = keys
         self._emp = emp
-        self._clock = clock
         self._monotonic = monotonic
         self._budget_seconds = budget_seconds
         self._verifier = verifier
-        self._recorder = OutcomeRecorder(outcomes=outcomes, evidence=evidence, new_event_id=new_event_id)
+        self._recorder = ports.recorder()
 
     def receive(self, redirect: EmpRedirect) -> CallbackResult:
         deadline = self._monotonic() + self._budget_seconds

@@ -30,7 +30,8 @@ from emrex_emc.core.outcome import ErrorInfo, Outcome, ResultSummary, capped_war
 from emrex_emc.core.protocol import ReturnCode, Status
 from emrex_emc.core.provenance import Coverage, Provenance, assess_provenance
 from emrex_emc.core.transfer import Transfer, utc_iso
-from emrex_emc.services.ports import Evidence, IdFactory, RecordOutcome, Transfers
+from emrex_emc.services.ports import Clock, Evidence, IdFactory, RecordOutcome, StateTokens, Transfers
+from emrex_emc.settings import Settings
 
 if TYPE_CHECKING:
     from emrex_emc.core.identity import ExpectedIdentity
@@ -43,6 +44,22 @@ STATUS_FOR_MEANING: dict[ReturnCode, Status] = {
     ReturnCode.UNKNOWN: Status.PROVIDER_ERROR,
 }
 TOO_LARGE_MESSAGE = "the verified results are too large to be stored; ask the applicant for their documents"
+
+
+@dataclass(frozen=True)
+class CallbackPorts:
+    """What the callback services of both protocols work with (the handler wires them once)."""
+
+    settings: Settings
+    transfers: Transfers
+    outcomes: RecordOutcome
+    evidence: Evidence
+    states: StateTokens
+    clock: Clock
+    new_event_id: IdFactory
+
+    def recorder(self) -> OutcomeRecorder:
+        return OutcomeRecorder(outcomes=self.outcomes, evidence=self.evidence, new_event_id=self.new_event_id)
 
 
 @dataclass(frozen=True)
