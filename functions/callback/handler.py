@@ -11,18 +11,16 @@ from __future__ import annotations
 import time
 import uuid
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emrex_emc.adapters.aws import client
 from emrex_emc.adapters.blobs import BlobStore
-from emrex_emc.adapters.kms_keys import KmsClientKeys
 from emrex_emc.adapters.outcomes import OutcomeStore
 from emrex_emc.adapters.secrets import function_secret
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.observability import logger, metrics, milliseconds, report_callback, report_refusal
 from emrex_emc.services.callback import CallbackService
 from emrex_emc.services.ports import Clock, IdFactory, StateTokens
-from emrex_emc.services.redirect_callback import RedirectCallbackService
 from emrex_emc.services.secret_keys import RotatingStateSigner
 from emrex_emc.services.settle import CallbackPorts
 from emrex_emc.settings import Settings
@@ -31,6 +29,9 @@ from emrex_emc.web.http import HttpRequest, HttpResponse
 from emrex_emc.web.outcome import transfer_outcome_page
 from emrex_emc.web.routes import CALLBACK
 from emrex_emc.web.surface import serve_page
+
+if TYPE_CHECKING:
+    from emrex_emc.services.redirect_callback import RedirectCallbackService
 
 
 def ports(
@@ -63,6 +64,8 @@ def _wiring() -> tuple[Settings, CallbackPorts, CallbackService]:
 def _emrex2() -> RedirectCallbackService:
     settings, stores, _ = _wiring()
     from emrex_emc.adapters.emp_http import EmpHttp  # httpx: only for EMREX 2.0 callbacks, not at cold start
+    from emrex_emc.adapters.kms_keys import KmsClientKeys
+    from emrex_emc.services.redirect_callback import RedirectCallbackService
 
     emp = EmpHttp(
         max_results_bytes=settings.decode_limits.max_decompressed_bytes, allow_loopback_http=settings.local_mode

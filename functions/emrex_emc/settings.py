@@ -12,10 +12,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from emrex_emc.core.emrex2 import ClientIdentity
 from emrex_emc.core.policy import DecodeLimits, PipelinePolicy, VerificationPolicy
+
+if TYPE_CHECKING:
+    from emrex_emc.core.emrex2 import ClientIdentity
 
 FUNCTIONS = (
     "enrolment_api",
@@ -219,6 +222,8 @@ class Settings:
         """Who we are to EMREX 2.0 EMPs; None (2.0 EMPs are not offered) without a client id, base URL or key."""
         if not (self.client_id and self.public_base_url and self.client_keys):
             return None
+        from emrex_emc.core.emrex2 import ClientIdentity  # EMREX 2.0 only: not at every cold start
+
         return ClientIdentity(
             client_id=self.client_id,
             redirect_uri=self.redirect_uri,

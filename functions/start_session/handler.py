@@ -12,10 +12,9 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emrex_emc.adapters.aws import client
-from emrex_emc.adapters.kms_keys import KmsClientKeys
 from emrex_emc.adapters.registry_store import FreshRegistry, RegistryStore
 from emrex_emc.adapters.secrets import function_secret
 from emrex_emc.adapters.sessions import TransferTable
@@ -31,6 +30,9 @@ from emrex_emc.web.i18n import pick_language
 from emrex_emc.web.routes import CHOOSE, CHOOSER, EMREG_CLIENT, FAVICON, HEALTH, JWKS
 from emrex_emc.web.start import choice_form, chooser_response, redirect_response
 from emrex_emc.web.surface import serve_page
+
+if TYPE_CHECKING:
+    from emrex_emc.adapters.kms_keys import KmsClientKeys
 
 
 @cache
@@ -57,6 +59,8 @@ def _wiring() -> tuple[Settings, StartService, RotatingCsrfGuard]:
 
 @cache
 def _client_keys() -> KmsClientKeys:
+    from emrex_emc.adapters.kms_keys import KmsClientKeys  # only for the well-known documents
+
     return KmsClientKeys(client("kms"), _registry()[0].client_keys)
 
 

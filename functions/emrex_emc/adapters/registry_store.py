@@ -23,13 +23,15 @@ import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import RegistrySnapshot
-from emrex_emc.core.registry_events import RegistryBaseline
+
+if TYPE_CHECKING:  # the baseline is the refresh function's only (events, cryptography): not at the others' cold start
+    from emrex_emc.core.registry_events import RegistryBaseline
 
 SNAPSHOT_PK = "REGISTRY#snapshot"
 BASELINE_PK = "REGISTRY#baseline"
@@ -228,6 +230,8 @@ class BaselineStore:
         item = response.get("Item")
         if item is None:
             return None
+        from emrex_emc.core.registry_events import RegistryBaseline
+
         try:
             return RegistryBaseline.from_json(json.loads(gzip.decompress(bytes(item["baseline"]["B"]))))
         except (ValueError, KeyError, TypeError, OSError, EOFError, zlib.error):

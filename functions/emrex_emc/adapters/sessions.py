@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from emrex_emc.adapters.dynamodb import deserialize_item, is_transient, serialize_item, unavailable
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import ProtocolVersion, Status
-from emrex_emc.core.provenance import Coverage
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import EmpRef, Tombstone, Transfer, TransferListing
+
+if TYPE_CHECKING:
+    from emrex_emc.core.provenance import Coverage
 
 SESSION_PREFIX = "SESSION#"
 ERASED_AT = "erased_at"

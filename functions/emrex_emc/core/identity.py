@@ -27,10 +27,12 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from emrex_emc.core.elmo.model import Learner
 from emrex_emc.core.transliterate import latin_spellings
+
+if TYPE_CHECKING:  # annotations only: the ELMO model is not needed to load this module
+    from emrex_emc.core.elmo.model import Learner
 
 Verdict = Literal["MATCH", "REVIEW", "MISMATCH"]
 FieldName = Literal["given_names", "family_name", "birth_date"]

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from emrex_emc.core.elmo.model import Issuer
 from emrex_emc.core.registry import CoveredInstitution, Emp, fold_id
 from emrex_emc.core.text import clip
+
+if TYPE_CHECKING:  # annotations only: the ELMO model is not needed to load this module
+    from emrex_emc.core.elmo.model import Issuer
 
 ProvenanceVerdict = Literal["covered", "not_covered", "same_country", "unknown"]
 WORST_FIRST: tuple[ProvenanceVerdict, ...] = ("not_covered", "unknown", "same_country", "covered")

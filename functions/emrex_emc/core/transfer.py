@@ -12,13 +12,15 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.protocol import ProtocolVersion, Status
-from emrex_emc.core.provenance import Coverage
 from emrex_emc.core.registry import Emp, Emrex2Endpoints
+
+if TYPE_CHECKING:  # read only from an item that has them: a pending transfer's cold start loads neither
+    from emrex_emc.core.outcome import Outcome
+    from emrex_emc.core.provenance import Coverage
 
 PENDING_GRACE_SECONDS = 86400
 """While pending, a transfer is kept ``deadline + 1 day``, so a late callback still finds it (as expired)."""
@@ -203,14 +205,26 @@ class Transfer:
             emrex_session_id=str(session_id) if session_id is not None else None,
             emp=EmpRef.from_json(emp) if isinstance(emp, Mapping) else None,
             pinned_certs=tuple(base64.b64decode(c) for c in item.get("pinned_certs") or ()),
-            outcome=Outcome.from_item(outcome) if isinstance(outcome, Mapping) else None,
-            pinned_coverage=Coverage.from_json(coverage) if isinstance(coverage, Mapping) else None,
+            outcome=_outcome(outcome) if isinstance(outcome, Mapping) else None,
+            pinned_coverage=_coverage(coverage) if isinstance(coverage, Mapping) else None,
             protocol=ProtocolVersion(str(item.get("protocol", ProtocolVersion.EMREX_1.value))),
             emp_endpoints=Emrex2Endpoints.from_json(dict(endpoints)) if isinstance(endpoints, Mapping) else None,
             emp_public_key=base64.b64decode(str(item.get("emp_public_key") or "")),
             code_verifier=str(verifier) if verifier is not None else None,
             code_sha256=str(code) if code is not None else None,
         )
+
+
+def _outcome(item: Mapping[str, Any]) -> Outcome:
+    from emrex_emc.core.outcome import Outcome
+
+    return Outcome.from_item(item)
+
+
+def _coverage(data: Mapping[str, Any]) -> Coverage:
+    from emrex_emc.core.provenance import Coverage
+
+    return Coverage.from_json(data)
 
 
 @dataclass(frozen=True)

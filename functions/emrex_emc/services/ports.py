@@ -7,18 +7,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from emrex_emc.core.audit import AuditRecord, ErasureRecord
-from emrex_emc.core.emrex2 import HttpAnswer
-from emrex_emc.core.events import Event
-from emrex_emc.core.evidence import AttachmentBlob, DetachedSignature, HashedBytes, StoredObjects
-from emrex_emc.core.outcome import Outcome
-from emrex_emc.core.provenance import Coverage
-from emrex_emc.core.registry import Emp, RegistrySnapshot
-from emrex_emc.core.registry_events import RegistryBaseline
-from emrex_emc.core.state import StateClaims
-from emrex_emc.core.transfer import Transfer, TransferListing
+if TYPE_CHECKING:  # annotations only: importing the ports loads none of these (cold start)
+    from emrex_emc.core.audit import AuditRecord, ErasureRecord
+    from emrex_emc.core.emrex2 import HttpAnswer
+    from emrex_emc.core.events import Event
+    from emrex_emc.core.evidence import AttachmentBlob, DetachedSignature, HashedBytes, StoredObjects
+    from emrex_emc.core.outcome import Outcome
+    from emrex_emc.core.provenance import Coverage
+    from emrex_emc.core.registry import Emp, RegistrySnapshot
+    from emrex_emc.core.registry_events import RegistryBaseline
+    from emrex_emc.core.state import StateClaims
+    from emrex_emc.core.transfer import Transfer, TransferListing
 
 Clock = Callable[[], float]
 """Seconds since the epoch (``time.time`` in production)."""

@@ -14,16 +14,18 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from emrex_emc.core import emrex2
 from emrex_emc.core.discovery import offered_emps
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import ProtocolVersion, Status, is_valid_transfer_id, new_session_id
-from emrex_emc.core.provenance import Coverage
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.state import StateClaims
 from emrex_emc.core.transfer import Choice, Offer, Transfer, TransferRefused, refused
 from emrex_emc.services.ports import Clock, Registry, StateTokens, Transfers
+
+if TYPE_CHECKING:  # EMREX 2.0 only: loaded when a 2.0 EMP is chosen, not at cold start
+    from emrex_emc.core.emrex2 import ClientIdentity
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ class StartService:
         states: StateTokens,
         registry: Registry,
         clock: Clock,
-        client: emrex2.ClientIdentity | None = None,
+        client: ClientIdentity | None = None,
     ) -> None:
         self._transfers = transfers
         self._states = states
@@ -60,9 +62,11 @@ class StartService:
             raise refused(ErrorCode.EMP_UNKNOWN, "no EMP with this id is in the registry", transfer)
         now = int(self._clock())
         session_id = new_session_id()
+        from emrex_emc.core.provenance import Coverage
+
         coverage = Coverage.of(emp, emps)
         emrex2_flow = emp.protocol is ProtocolVersion.EMREX_2 and emp.emrex2 is not None and self._client is not None
-        verifier = emrex2.new_code_verifier() if emrex2_flow else None
+        verifier = _new_code_verifier() if emrex2_flow else None
         try:
             chosen = self._transfers.choose_emp(
                 transfer.id, emp=emp, session_id=session_id, now=now, coverage=coverage, code_verifier=verifier
@@ -76,6 +80,8 @@ class StartService:
         )
         if verifier is None or emp.emrex2 is None or self._client is None:
             return Choice(chosen, emp, session_id, self._states.sign(claims))
+        from emrex_emc.core import emrex2
+
         cookie = emrex2.new_flow_cookie()
         bound = replace(claims, protocol=ProtocolVersion.EMREX_2, browser=emrex2.flow_cookie_hash(cookie))
         state = self._states.sign(bound)
@@ -105,3 +111,9 @@ class StartService:
         except EmrexError as error:
             logger.error("EMP registry unusable", extra={"code": error.code.value, "detail": error.message})
             raise TransferRefused(error, transfer) from error
+
+
+def _new_code_verifier() -> str:
+    from emrex_emc.core.emrex2 import new_code_verifier  # EMREX 2.0 only
+
+    return new_code_verifier()

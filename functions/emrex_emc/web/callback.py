@@ -7,13 +7,16 @@ history or a Referer), where the outcome page is shown.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from emrex_emc.core.emrex2 import EmpRedirect
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import EmpAnswer
 from emrex_emc.web.flow_cookie import flow_cookie_name
 from emrex_emc.web.http import HttpRequest, HttpResponse
+
+if TYPE_CHECKING:
+    from emrex_emc.core.emrex2 import EmpRedirect
 
 MAX_FORM_FIELDS = 20
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -49,6 +52,8 @@ def is_provider_answer(request: HttpRequest) -> bool:
 
 def emp_redirect(request: HttpRequest, *, base_url: str) -> EmpRedirect:
     """The EMP's redirect back with this browser's flow cookie; ``OAUTH_RESPONSE_INVALID`` when unreadable."""
+    from emrex_emc.core.emrex2 import EmpRedirect  # EMREX 2.0 only: not at the callback's cold start
+
     return EmpRedirect.of(request.query, request.cookies.get(flow_cookie_name(base_url)))
 
 

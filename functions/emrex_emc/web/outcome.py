@@ -4,16 +4,19 @@ the way back."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from emrex_emc.core.outcome import Outcome
 from emrex_emc.core.protocol import Status
-from emrex_emc.core.transfer import Transfer
 from emrex_emc.web.help import ask_with_support_code, next_steps, staff_code
 from emrex_emc.web.html import Markup, join, page
 from emrex_emc.web.http import HttpResponse, html_response
 from emrex_emc.web.i18n import decimal, pick_language
 from emrex_emc.web.texts import t
+
+if TYPE_CHECKING:
+    from emrex_emc.core.outcome import Outcome
+    from emrex_emc.core.transfer import Transfer
 
 MAX_SHOWN_MESSAGE_CHARS = 200
 

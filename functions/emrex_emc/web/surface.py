@@ -13,10 +13,8 @@ from typing import Any
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.transfer import TransferRefused
-from emrex_emc.web.errors import Link, error_page, json_error
 from emrex_emc.web.http import HttpRequest, HttpResponse
 from emrex_emc.web.i18n import pick_language
-from emrex_emc.web.outcome import return_link
 
 logger = logging.getLogger(__name__)
 
@@ -44,16 +42,25 @@ def serve_api(event: dict[str, Any], work: Work, report: Report) -> dict[str, An
         return work(HttpRequest.from_apigw(event)).to_apigw()
     except EmrexError as error:
         report(error)
-        return json_error(error).to_apigw()
+        return _json_error(error)
     except Exception:
         logger.exception("request failed")
         internal = EmrexError(ErrorCode.INTERNAL_ERROR, "the request could not be completed")
         report(internal)
-        return json_error(internal).to_apigw()
+        return _json_error(internal)
+
+
+def _json_error(error: EmrexError) -> dict[str, Any]:
+    from emrex_emc.web.errors import json_error  # refusals only: not loaded at a cold start that succeeds
+
+    return json_error(error).to_apigw()
 
 
 def refusal_page(error: EmrexError, accept_language: str) -> HttpResponse:
     """The page for a refusal: in the transfer's language when it is known, with the way back when there is one."""
+    from emrex_emc.web.errors import Link, error_page  # refusals only: not loaded at a cold start that succeeds
+    from emrex_emc.web.outcome import return_link
+
     transfer = error.transfer if isinstance(error, TransferRefused) else None
     lang = pick_language(transfer.locale if transfer else None, accept_language)
     link = None
