@@ -11,6 +11,7 @@ signature inside is checked too. The EMP's own work is in the figure: it is what
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ def document() -> tuple[bytes, bytes]:
 
 def emrex2_case(signed_xml: bytes, cert_der: bytes) -> Emrex2Case:
     client_key = LocalKey(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    logging.getLogger("emrex_emc.local.mock_emp2").setLevel(logging.WARNING)  # one INFO line per token otherwise
     gateway = LocalApiGateway([])
     server = serve(gateway, "127.0.0.1", 0)
     Thread(target=server.serve_forever, daemon=True).start()
