@@ -58,6 +58,8 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Variable:
+    """An environment variable of the settings table."""
+
     name: str
     functions: tuple[str, ...]
     """The functions that read it (the CDK app passes it to these only)."""
@@ -180,6 +182,8 @@ def _country(env: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class Settings:
+    """A function's settings, read from its environment (``Settings.from_env``)."""
+
     table_name: str
     bucket_name: str = ""
     event_bus_name: str = ""

@@ -15,6 +15,8 @@ from emrex_emc.core.transfer import Transfer, utc_iso
 
 @dataclass(frozen=True)
 class AuditRecord:
+    """The audit row written with an outcome: what was decided, without the results."""
+
     transfer: Transfer
     outcome: Outcome
 

@@ -233,6 +233,8 @@ class OutboxRecord:
 
 @dataclass(frozen=True)
 class OutboxBatch:
+    """The outbox rows of one stream batch, decoded."""
+
     records: tuple[OutboxRecord, ...]
     malformed: tuple[str, ...] = ()
     """Sequence numbers of outbox rows without a usable entry."""

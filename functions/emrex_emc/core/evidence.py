@@ -59,6 +59,8 @@ class DetachedSignature:
 
 @dataclass(frozen=True)
 class StoredAttachment:
+    """An attachment stored in S3 under a content-addressed key."""
+
     key: str
     sha256: str
     mime_type: str

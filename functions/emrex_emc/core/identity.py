@@ -72,6 +72,8 @@ class ExpectedIdentity:
 
 @dataclass(frozen=True)
 class FieldMatch:
+    """One field's comparison (given names, family name, birth date): verdict, why, and how it matched."""
+
     field: FieldName
     verdict: Verdict
     reason: str
@@ -83,6 +85,8 @@ class FieldMatch:
 
 @dataclass(frozen=True)
 class IdentityResult:
+    """Whether the document's learner is the applicant: the worst field verdict, and each field's."""
+
     verdict: Verdict
     fields: tuple[FieldMatch, ...]
 

@@ -51,6 +51,8 @@ class ErrorInfo:
 
 @dataclass(frozen=True)
 class IssuerSummary:
+    """A report's issuer as the document names it."""
+
     name: str | None
     country: str | None
     identifiers: tuple[tuple[str | None, str], ...] = ()

@@ -32,6 +32,8 @@ class VerificationPolicy:
 
 @dataclass(frozen=True)
 class PipelinePolicy:
+    """Every limit and rule the trust pipeline applies."""
+
     decode: DecodeLimits = DecodeLimits()
     xml: XmlLimits = XmlLimits()
     signature: VerificationPolicy = VerificationPolicy()

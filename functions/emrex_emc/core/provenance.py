@@ -123,6 +123,8 @@ class Coverage:
 
 @dataclass(frozen=True)
 class ReportProvenance:
+    """The provenance verdict of one report's issuer."""
+
     index: int
     """The report's position in the document (0 = first)."""
     verdict: ProvenanceVerdict
@@ -135,6 +137,8 @@ class ReportProvenance:
 
 @dataclass(frozen=True)
 class Provenance:
+    """Whether the EMP covers the institutions its reports name: the worst report verdict, and each report's."""
+
     verdict: ProvenanceVerdict
     reports: tuple[ReportProvenance, ...] = ()
     """The first :data:`MAX_REPORTS` reports."""

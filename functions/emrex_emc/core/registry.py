@@ -363,6 +363,8 @@ class RegistrySnapshot:
 
 @dataclass(frozen=True)
 class FetchResult:
+    """One registry fetch: the body (or not modified) and how long it may be cached."""
+
     not_modified: bool
     """True when the server answered 304 (or a file is unchanged): keep the EMPs already known."""
     body: bytes | None

@@ -38,6 +38,8 @@ class SecretFormatError(ValueError):
 
 @dataclass(frozen=True)
 class SecretBundle:
+    """The contents of the one secret: state-signing keys and bearer tokens."""
+
     state_keys: Mapping[str, bytes]
     state_key_id: str
     api_token: str

@@ -39,6 +39,8 @@ _B64URL_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 @dataclass(frozen=True)
 class StateClaims:
+    """What the signed state carries through the EMP and back."""
+
     transfer_id: str
     session_id: str
     emp_id: str

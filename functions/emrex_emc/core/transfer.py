@@ -69,6 +69,8 @@ class EmpRef:
 
 @dataclass(frozen=True)
 class EnrolmentRequest:
+    """What the enrolment system asks for (``POST /sessions``), validated."""
+
     applicant_id: str
     given_names: str
     family_name: str
@@ -82,6 +84,8 @@ class EnrolmentRequest:
 
 @dataclass(frozen=True)
 class Transfer:
+    """One applicant's transfer: who, where to return, the EMP chosen, and its outcome once settled."""
+
     id: str
     """32 lower-case hex characters; returned to the enrolment system."""
     applicant_id: str
@@ -273,6 +277,8 @@ class Offer:
 
 @dataclass(frozen=True)
 class Choice:
+    """The EMP a student chose for a transfer, with what the browser takes there."""
+
     transfer: Transfer
     emp: Emp
     session_id: str

@@ -64,6 +64,8 @@ class CallbackPorts:
 
 @dataclass(frozen=True)
 class CallbackResult:
+    """A settled callback: the transfer and its stored outcome."""
+
     transfer: Transfer
     outcome: Outcome
     """The stored outcome (this request's, or the one stored before for a replay)."""

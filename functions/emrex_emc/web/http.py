@@ -74,6 +74,8 @@ def _unquote_ascii(value: str) -> str | None:
 
 @dataclass(frozen=True)
 class HttpRequest:
+    """An HTTP request, whatever carried it (API Gateway event, local emulator)."""
+
     method: str
     path: str
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -145,6 +147,8 @@ def _decode_body(raw_body: str) -> bytes:
 
 @dataclass
 class HttpResponse:
+    """An HTTP response, turned into API Gateway's shape by :meth:`to_apigw`."""
+
     status: int
     body: str | bytes = ""
     headers: dict[str, str] = field(default_factory=dict)

@@ -14,6 +14,8 @@ DEFAULT_ROUTE_KEY = "$default"
 
 @dataclass(frozen=True)
 class Route:
+    """One route of the HTTP API, served by one function."""
+
     method: str
     """An HTTP method, or ``ANY`` (only for ``$default``)."""
     path: str

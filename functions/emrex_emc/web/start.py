@@ -66,6 +66,8 @@ REDIRECT_CSP = _csp(script_src=f"'{AUTO_SUBMIT_SCRIPT_HASH}'", form_action="*")
 
 @dataclass(frozen=True)
 class CountryGroup:
+    """The chooser's EMPs of one country, under its name in the page language."""
+
     code: str
     name: str
     """In the page language."""
