@@ -117,7 +117,10 @@ def _run(args: argparse.Namespace) -> int:
             flush=True,
         )
         print("\nPress Ctrl-C to stop.", flush=True)
-        stop.wait()
+        # A signal may reach another thread than the main one: the main thread then runs the Python handler
+        # only when it next runs bytecode, so it must wake up now and then rather than block for good.
+        while not stop.wait(0.5):
+            pass
         print("Stopping...", flush=True)
     finally:
         stack.stop()
