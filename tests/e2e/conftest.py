@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, Stack, free_port, wait_healthy
+from tests.e2e.stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, Stack, free_port, stop_local_stack, wait_healthy
 
 
 @pytest.fixture(scope="session")
@@ -39,13 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         health = wait_healthy(f"http://127.0.0.1:{port}", process, log)
         yield Stack(urls=health["urls"], events_file=events_file, api_token=api_token)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            returncode = process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            pytest.fail("emrex-emc local did not stop within 30 s of Ctrl-C")
+        returncode = stop_local_stack(process, log)
     assert returncode == 0, f"emrex-emc local exited with {returncode} after Ctrl-C; see {log}"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -85,6 +86,17 @@ def wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> dict[
             pass
         time.sleep(0.5)
     pytest.fail(f"emrex-emc local was not healthy within {START_TIMEOUT_S} s; see {log}")
+
+
+def stop_local_stack(process: subprocess.Popen[bytes], log: Path | str) -> int:
+    """Ctrl-C, as a person stops it; a stack still running 30 s later is killed and the test fails."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        pytest.fail(f"emrex-emc local did not stop within 30 s of Ctrl-C; see {log}")
 
 
 def choose_the_mock_emp(page: Any, stack: Stack) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from emrex_emc.local.elmo_factory import generate_signing_identity
 from emrex_emc.local.mock_emp import Learner
 from emrex_emc.local.mock_emp2 import DECIDE_PATH, MockEmp2
 from emrex_emc.local.runner import emreg_client_records
+from tests.e2e.stack import stop_local_stack
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("local-stack")
@@ -91,8 +91,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             time.sleep(0.5)
         yield Setup(api, emp, events_file)
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        stop_local_stack(process, folder / "stack.log")
         server.shutdown()
         log.close()
 

@@ -8,7 +8,6 @@ in-process mocks of other tests), with ``EMREX_SECRET_MAX_AGE_SECONDS=1``; the r
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from emrex_emc.adapters.secrets import load_secret_bundle
 from emrex_emc.cli import main
 from emrex_emc.core.secret import SecretBundle
 from emrex_emc.local.moto_env import ResourceNames, aws_client_env
-from tests.e2e.stack import REPO, free_port, wait_healthy
+from tests.e2e.stack import REPO, free_port, stop_local_stack, wait_healthy
 
 # the same worker as the browser test (each stack has a state folder of its own)
 pytestmark = [pytest.mark.filterwarnings("ignore:No application metrics to publish"), pytest.mark.xdist_group("e2e")]
@@ -54,8 +53,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         urls = wait_healthy(f"http://127.0.0.1:{port}", process, log)["urls"]
         yield LocalStack(api=urls["api"], moto=urls["moto"], enrolment_form=urls["enrolment_form"])
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        stop_local_stack(process, log)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -30,7 +29,7 @@ from emrex_emc.core.registry_parse import parse_registry, render_ewp_catalogue
 from emrex_emc.core.transfer import support_code
 from emrex_emc.local.demo_apps import DEMO_APPLICANT
 from emrex_emc.local.runner import STACK_FILE
-from tests.e2e.stack import REPO, free_port, wait_healthy
+from tests.e2e.stack import REPO, free_port, stop_local_stack, wait_healthy
 
 # the same worker as the browser test (each stack has a state folder of its own)
 pytestmark = [pytest.mark.filterwarnings("ignore:No application metrics to publish"), pytest.mark.xdist_group("e2e")]
@@ -77,8 +76,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
         urls = wait_healthy(f"http://127.0.0.1:{port}", process, log)["urls"]
         yield Local(urls, events_file, state)
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        stop_local_stack(process, log)
     assert not (state / STACK_FILE).exists()  # a stopped stack is not found by --local
     assert "Admin bearer token" in log.read_text(errors="replace")
 
