@@ -6,17 +6,14 @@ Screenshots and the accessibility reports go to ``test-artifacts/`` (git-ignored
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, REPO, Stack, free_port, stop_local_stack, wait_healthy
+from tests.e2e.stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Stack, free_port, running_local_stack
 
 
 @pytest.fixture(scope="session")
@@ -26,20 +23,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ARTIFACTS.mkdir(exist_ok=True)
     events_file = tmp_path_factory.mktemp("sis") / "events.jsonl"
     log = ARTIFACTS / "e2e-local-stack.log"
-    port = free_port()
     api_token = secrets.token_urlsafe(24)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
-    env["EMREX_API_TOKEN"] = api_token  # so the tests can also create transfers as an enrolment backend
-    command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port), "--events-file", str(events_file)]
-    command += ["--state-dir", str(tmp_path_factory.mktemp("state"))]  # one stack per state folder
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        health = wait_healthy(f"http://127.0.0.1:{port}", process, log)
+    with running_local_stack(
+        "--events-file",
+        str(events_file),
+        port=free_port(),
+        state_dir=tmp_path_factory.mktemp("state"),  # one stack per state folder
+        log=log,
+        env={"EMREX_API_TOKEN": api_token},  # so the tests can also create transfers as an enrolment backend
+    ) as health:
         yield Stack(urls=health["urls"], events_file=events_file, api_token=api_token)
-    finally:
-        returncode = stop_local_stack(process, log)
-    assert returncode == 0, f"emrex-emc local exited with {returncode} after Ctrl-C; see {log}"
 
 
 @pytest.fixture(scope="session")

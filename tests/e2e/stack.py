@@ -3,13 +3,17 @@ enrolment API, and the steps of a transfer in the browser (the fixtures are in `
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +76,7 @@ def free_port() -> int:
         return port
 
 
-def wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
+def _wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> dict[str, Any]:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -88,7 +92,7 @@ def wait_healthy(api: str, process: subprocess.Popen[bytes], log: Path) -> dict[
     pytest.fail(f"emrex-emc local was not healthy within {START_TIMEOUT_S} s; see {log}")
 
 
-def stop_local_stack(process: subprocess.Popen[bytes], log: Path | str) -> int:
+def _stop(process: subprocess.Popen[bytes], log: Path) -> int:
     """Ctrl-C, as a person stops it; a stack still running 30 s later is killed and the test fails."""
     process.send_signal(signal.SIGINT)
     try:
@@ -97,6 +101,24 @@ def stop_local_stack(process: subprocess.Popen[bytes], log: Path | str) -> int:
         process.kill()
         process.wait()
         pytest.fail(f"emrex-emc local did not stop within 30 s of Ctrl-C; see {log}")
+
+
+@contextmanager
+def running_local_stack(
+    *args: str, port: int, state_dir: Path, log: Path, env: Mapping[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """``emrex-emc local --port PORT --state-dir DIR ARGS`` as a person runs it, in a subprocess whose
+    environment has no ``AWS_``/``EMREX_`` variables but ``env``; yields its ``/health`` answer once healthy,
+    then stops it with Ctrl-C and checks that it exited cleanly."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))} | dict(env or {})
+    command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port), "--state-dir", str(state_dir)]
+    with log.open("wb") as out:
+        process = subprocess.Popen([*command, *args], cwd=REPO, env=environment, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield _wait_healthy(f"http://127.0.0.1:{port}", process, log)
+    finally:
+        returncode = _stop(process, log)
+    assert returncode == 0, f"emrex-emc local exited with {returncode} after Ctrl-C; see {log}"
 
 
 def choose_the_mock_emp(page: Any, stack: Stack) -> None:

@@ -8,10 +8,6 @@ the whole flow is driven with httpx, as a browser with cookies would.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -31,20 +27,12 @@ from emrex_emc.local.elmo_factory import generate_signing_identity
 from emrex_emc.local.mock_emp import Learner
 from emrex_emc.local.mock_emp2 import DECIDE_PATH, MockEmp2
 from emrex_emc.local.runner import emreg_client_records
-from tests.e2e.stack import stop_local_stack
+from tests.e2e.stack import free_port, running_local_stack
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("local-stack")
 CLIENT_ID = "emc-hidden-check"
 TOKEN = "local-test-token-0123456789abcdef"
 LEARNER = Learner("Ada", "Lovelace", "1995-12-10")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -57,7 +45,7 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     folder = tmp_path_factory.mktemp("emrex2-local")
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}"
     gateway = LocalApiGateway([])
     server = serve(gateway, "127.0.0.1", 0)
@@ -74,26 +62,18 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     catalogue.write_bytes(render_ewp_catalogue([emrex1]))
     emreg2.write_bytes(render_emreg2_list([emp.registry_entry()]))
     events_file = folder / "events.jsonl"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
-    command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port), "--registry", str(catalogue)]
-    command += ["--registry", str(emreg2), "--client-id", CLIENT_ID, "--events-file", str(events_file)]
-    log = (folder / "stack.log").open("wb")
-    process = subprocess.Popen(command, cwd=REPO, env={**env, "EMREX_API_TOKEN": TOKEN}, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (folder / "stack.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        yield Setup(api, emp, events_file)
+        with running_local_stack(
+            *("--registry", str(catalogue), "--registry", str(emreg2), "--client-id", CLIENT_ID),
+            *("--events-file", str(events_file)),
+            port=port,
+            state_dir=folder / "state",
+            log=folder / "stack.log",
+            env={"EMREX_API_TOKEN": TOKEN},
+        ):
+            yield Setup(api, emp, events_file)
     finally:
-        stop_local_stack(process, folder / "stack.log")
         server.shutdown()
-        log.close()
 
 
 def _event(setup: Setup, transfer_id: str) -> dict[str, Any]:

@@ -7,9 +7,6 @@ in-process mocks of other tests), with ``EMREX_SECRET_MAX_AGE_SECONDS=1``; the r
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +20,7 @@ from emrex_emc.adapters.secrets import load_secret_bundle
 from emrex_emc.cli import main
 from emrex_emc.core.secret import SecretBundle
 from emrex_emc.local.moto_env import ResourceNames, aws_client_env
-from tests.e2e.stack import REPO, free_port, stop_local_stack, wait_healthy
+from tests.e2e.stack import free_port, running_local_stack
 
 # the same worker as the browser test (each stack has a state folder of its own)
 pytestmark = [pytest.mark.filterwarnings("ignore:No application metrics to publish"), pytest.mark.xdist_group("e2e")]
@@ -41,19 +38,14 @@ class LocalStack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    log = tmp_path_factory.mktemp("local") / "local-stack.log"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
-    env.update({"EMREX_API_TOKEN": API_TOKEN, "EMREX_SECRET_MAX_AGE_SECONDS": str(MAX_AGE_SECONDS)})
-    command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port)]
-    command += ["--state-dir", str(tmp_path_factory.mktemp("state"))]  # one stack per state folder
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        urls = wait_healthy(f"http://127.0.0.1:{port}", process, log)["urls"]
+    with running_local_stack(
+        port=free_port(),
+        state_dir=tmp_path_factory.mktemp("state"),  # one stack per state folder
+        log=tmp_path_factory.mktemp("local") / "local-stack.log",
+        env={"EMREX_API_TOKEN": API_TOKEN, "EMREX_SECRET_MAX_AGE_SECONDS": str(MAX_AGE_SECONDS)},
+    ) as health:
+        urls = health["urls"]
         yield LocalStack(api=urls["api"], moto=urls["moto"], enrolment_form=urls["enrolment_form"])
-    finally:
-        stop_local_stack(process, log)
 
 
 @pytest.fixture

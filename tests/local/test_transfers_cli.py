@@ -9,9 +9,6 @@ through the API, and an edited catalogue file announced on the events file.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -29,7 +26,7 @@ from emrex_emc.core.registry_parse import parse_registry, render_ewp_catalogue
 from emrex_emc.core.transfer import support_code
 from emrex_emc.local.demo_apps import DEMO_APPLICANT
 from emrex_emc.local.runner import STACK_FILE
-from tests.e2e.stack import REPO, free_port, stop_local_stack, wait_healthy
+from tests.e2e.stack import free_port, running_local_stack
 
 # the same worker as the browser test (each stack has a state folder of its own)
 pytestmark = [pytest.mark.filterwarnings("ignore:No application metrics to publish"), pytest.mark.xdist_group("e2e")]
@@ -65,18 +62,14 @@ class Local:
 def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
     folder = tmp_path_factory.mktemp("local")
     log, events_file, state = folder / "local-stack.log", folder / "events.jsonl", folder / "state"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EMREX_"))}
-    env.update(EMREX_API_TOKEN=API_TOKEN, EMREX_ADMIN_TOKEN=ADMIN_TOKEN)
-    command = [sys.executable, "-m", "emrex_emc.cli", "local", "--port", str(port)]
-    command += ["--events-file", str(events_file), "--registry-refresh-seconds", "1", "--state-dir", str(state)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        urls = wait_healthy(f"http://127.0.0.1:{port}", process, log)["urls"]
-        yield Local(urls, events_file, state)
-    finally:
-        stop_local_stack(process, log)
+    with running_local_stack(
+        *("--events-file", str(events_file), "--registry-refresh-seconds", "1"),
+        port=free_port(),
+        state_dir=state,
+        log=log,
+        env={"EMREX_API_TOKEN": API_TOKEN, "EMREX_ADMIN_TOKEN": ADMIN_TOKEN},
+    ) as health:
+        yield Local(health["urls"], events_file, state)
     assert not (state / STACK_FILE).exists()  # a stopped stack is not found by --local
     assert "Admin bearer token" in log.read_text(errors="replace")
 
