@@ -16,7 +16,6 @@ the host and the kind of failure, never a code, a token or an assertion.
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -24,8 +23,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from emrex_emc.adapters.http_body import read_capped
 from emrex_emc.core.emrex2 import MAX_TOKEN_RESPONSE_BYTES, HttpAnswer
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.return_urls import is_loopback_host
 from emrex_emc.core.text import clip
 
 CONNECT_TIMEOUT_SECONDS = 3.0
@@ -48,15 +49,6 @@ class _Cap:
 
 def _unavailable(message: str) -> EmrexError:
     return EmrexError(ErrorCode.EMP_UNAVAILABLE, message)
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class EmpHttp:
@@ -136,21 +128,13 @@ class EmpHttp:
         except ValueError:
             raise _unavailable("the EMP's endpoint is not a valid URL") from None
         scheme = parts.scheme.lower()
-        if host and (scheme == "https" or (scheme == "http" and self._allow_loopback_http and _is_loopback(host))):
+        if host and (scheme == "https" or (scheme == "http" and self._allow_loopback_http and is_loopback_host(host))):
             return clip(host, 100)
         raise _unavailable(f"refusing to call {clip(url, 100)!r}: an EMP's endpoints must be https")
 
     def _read(self, response: httpx.Response, host: str, deadline: float, cap: _Cap) -> bytes:
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap.max_bytes:
-            raise cap.refusal(host)
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > cap.max_bytes:
-                raise cap.refusal(host)
+        def in_time() -> None:
             if self._monotonic() > deadline:
                 raise _unavailable(f"{host} took too long to send its answer")
-            chunks.append(chunk)
-        return b"".join(chunks)
+
+        return read_capped(response, cap.max_bytes, lambda _declared: cap.refusal(host), after_each_chunk=in_time)

@@ -8,7 +8,6 @@ Every failure is ``EmrexError(REGISTRY_UNAVAILABLE)`` with a message saying what
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -17,8 +16,10 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
+from emrex_emc.adapters.http_body import read_capped
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import MAX_REGISTRY_BYTES, FetchResult
+from emrex_emc.core.return_urls import is_loopback_host
 from emrex_emc.core.text import clip
 
 MIN_CACHE = timedelta(minutes=1)
@@ -85,17 +86,6 @@ def _http_date(value: str) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
-def _is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_source_url(url: str) -> None:
     """Only https, or plain http to a loopback host (the local runner and tests)."""
     try:
@@ -106,7 +96,7 @@ def check_source_url(url: str) -> None:
         raise _unavailable(f"refusing to fetch {clip(url)!r}: not a valid URL") from None
     if parts.scheme == "https" and host:
         return
-    if parts.scheme == "http" and _is_loopback(host):
+    if parts.scheme == "http" and is_loopback_host(host):
         return
     raise _unavailable(f"refusing to fetch {clip(url)!r}: the registry must be served over https")
 
@@ -195,18 +185,12 @@ class RegistryFetcher:
         return FetchResult(not_modified=False, body=body, etag=_etag(response.headers), cache_until=cache_until)
 
     def _read_capped(self, response: httpx.Response) -> bytes:
-        """The body, refused as soon as the declared length or the bytes received pass the cap."""
-        declared = response.headers.get("content-length", "")  # h11 lets only 1 to 20 ASCII digits through
-        if declared.isdigit() and int(declared) > self._max_bytes:
-            raise _unavailable(f"the registry is {declared} bytes, more than the {self._max_bytes} allowed")
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self._max_bytes:
-                raise _unavailable(f"the registry is larger than the {self._max_bytes} bytes allowed")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        def too_large(declared: str | None) -> EmrexError:
+            if declared is None:
+                return _unavailable(f"the registry is larger than the {self._max_bytes} bytes allowed")
+            return _unavailable(f"the registry is {declared} bytes, more than the {self._max_bytes} allowed")
+
+        return read_capped(response, self._max_bytes, too_large)
 
     def _fetch_file(self, path: Path, *, etag: str | None, now: datetime) -> FetchResult:
         try:

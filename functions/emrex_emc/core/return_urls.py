@@ -25,7 +25,7 @@ def return_url_allowed(url: str, allowed: Iterable[str], *, local_mode: bool) ->
     candidate = _safe_split(url)
     if candidate is None:
         return False
-    if local_mode and _is_loopback(candidate.hostname or ""):
+    if local_mode and is_loopback_host(candidate.hostname):
         return True
     return any(_matches(candidate, prefix) for prefix in allowed)
 
@@ -66,7 +66,10 @@ def _matches(candidate: SplitResult, prefix: str) -> bool:
     return path == allowed_path or path.startswith(allowed_path + "/")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback address: the only hosts plain http may reach (local mode and tests)."""
+    if not host:
+        return False
     if host.lower() in _LOOPBACK_HOSTS:
         return True
     try:
