@@ -109,13 +109,7 @@ class RegistryStore:
         )
 
     def _read(self) -> RegistrySnapshot | None:
-        try:
-            response = self._dynamodb.get_item(
-                TableName=self._table, Key={"pk": {"S": SNAPSHOT_PK}}, ConsistentRead=self._consistent_read
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot read the registry snapshot: {exc}") from None
-        item = response.get("Item")
+        item = _get_item(self._dynamodb, self._table, SNAPSHOT_PK, consistent=self._consistent_read, what="snapshot")
         if item is None:
             return None
         try:
@@ -212,6 +206,15 @@ class FreshRegistry:
         return load_fresh(self._store, now=now, max_age_seconds=self._max_age_seconds)
 
 
+def _get_item(dynamodb: Any, table: str, pk: str, *, consistent: bool, what: str) -> dict[str, Any] | None:
+    try:
+        response = dynamodb.get_item(TableName=table, Key={"pk": {"S": pk}}, ConsistentRead=consistent)
+    except (ClientError, BotoCoreError) as exc:
+        raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot read the registry {what}: {exc}") from None
+    item: dict[str, Any] | None = response.get("Item")
+    return item
+
+
 class BaselineStore:
     """The registry baseline item (:data:`BASELINE_PK`); a write is conditional on the baseline it replaces."""
 
@@ -221,13 +224,7 @@ class BaselineStore:
         self._max_item_bytes = max_item_bytes
 
     def load(self) -> RegistryBaseline | None:
-        try:
-            response = self._dynamodb.get_item(
-                TableName=self._table, Key={"pk": {"S": BASELINE_PK}}, ConsistentRead=True
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise EmrexError(ErrorCode.REGISTRY_UNAVAILABLE, f"cannot read the registry baseline: {exc}") from None
-        item = response.get("Item")
+        item = _get_item(self._dynamodb, self._table, BASELINE_PK, consistent=True, what="baseline")
         if item is None:
             return None
         from emrex_emc.core.registry_events import RegistryBaseline
