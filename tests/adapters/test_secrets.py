@@ -46,6 +46,7 @@ def test_binary_only_secret_is_refused() -> None:
     ("secret", "fragment"),
     [
         ("not json", "JSON"),
+        ("[" * 100_000 + "]" * 100_000, "JSON"),
         ("[]", "object"),
         (json.dumps({**GOOD, "state_keys": {}}), "state_keys"),
         (json.dumps({**GOOD, "state_keys": "x"}), "state_keys"),

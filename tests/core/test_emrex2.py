@@ -143,6 +143,8 @@ def test_token_responses() -> None:
         (HttpAnswer(200, b'{"access_token":"AT","token_type":"DPoP"}'), "server_error"),
         (HttpAnswer(200, b'{"access_token":"A T","token_type":"Bearer"}'), "server_error"),
         (HttpAnswer(400, b'{"error":"\\u001b[31m"}'), "server_error"),
+        (HttpAnswer(200, b"[" * 30_000 + b"]" * 30_000), "server_error"),  # deeper than the JSON parser's stack
+        (HttpAnswer(400, b"[" * 30_000 + b"]" * 30_000), "server_error"),
     ]
     for answer, error in cases:
         with pytest.raises(EmpSaidNo) as caught:

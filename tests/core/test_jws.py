@@ -94,6 +94,7 @@ DUPLICATE_ALG = b64url(b'{"alg":"RS256","alg":"none"}')
         "eyJ+bad..AAAA",
         RS256_HEADER + "..not*base64",
         b64url(b"{}" + b" " * 5000) + "..AAAA",
+        b64url(b"[" * 1900 + b"]" * 1900) + "..AAAA",  # within the header cap, deeper than the JSON parser's stack
         "é" * 10,
         "a" * 20_000,
     ],

@@ -143,6 +143,13 @@ def test_a_v2_object_without_emp_list_is_refused() -> None:
     assert caught.value.code is ErrorCode.REGISTRY_INVALID
 
 
+@pytest.mark.parametrize("document", [b"[" * 100_000 + b"]" * 100_000, b'{"emp_list": ' + b"[" * 100_000])
+def test_json_nested_deeper_than_the_parser_can_go_is_refused(document: bytes) -> None:
+    with pytest.raises(EmrexError) as caught:
+        parse_registry(document)
+    assert caught.value.code is ErrorCode.REGISTRY_INVALID and "not valid JSON" in caught.value.message
+
+
 def test_a_certificate_gives_its_public_key() -> None:
     assert only(listing(camel(publicKey=_rsa_certificate_pem()))).public_key == SPKI_DER
     parsed = parse_emreg2_json(listing(camel(publicKey=to_pem(make_certificate("ec")))))  # an EC certificate

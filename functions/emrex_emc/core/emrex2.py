@@ -9,7 +9,6 @@ meaning of every answer. The HTTP calls are an adapter's; signing is KMS's; veri
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.jose import RS256, b64url, jwt_signing_input
+from emrex_emc.core.json_input import parse_json
 from emrex_emc.core.registry import Emrex2Endpoints, url_origin
 from emrex_emc.core.text import clip
 
@@ -245,7 +245,7 @@ def _oauth_error(answer: HttpAnswer, where: str) -> EmpSaidNo:
 
 def _json_object(body: bytes) -> dict[str, object]:
     try:
-        document = json.loads(body.decode("utf-8"))
+        document = parse_json(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise EmpSaidNo(SERVER_ERROR, "the answer is not JSON") from None
     if not isinstance(document, dict):

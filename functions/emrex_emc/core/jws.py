@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.jose import RS256, b64url, b64url_decode
+from emrex_emc.core.json_input import parse_json
 from emrex_emc.core.signature_facts import JwsFacts
 from emrex_emc.core.text import clip
 
@@ -91,7 +91,7 @@ def _header(part: str) -> Mapping[str, Any]:
     if len(raw) > MAX_HEADER_BYTES:
         raise _malformed(f"the JWS header is larger than {MAX_HEADER_BYTES} bytes")
     try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        header = parse_json(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError) as exc:
         raise _malformed(f"the JWS header is not a JSON object ({clip(exc, 100)})") from None
     if not isinstance(header, dict):

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import (
 from lxml import etree
 
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
+from emrex_emc.core.json_input import parse_json
 from emrex_emc.core.policy import XmlLimits
 from emrex_emc.core.protocol import ProtocolVersion
 from emrex_emc.core.registry import (
@@ -530,9 +531,11 @@ def _load_json(data: bytes) -> Any:
     _check_size(data, "the EMREG list")
     text = data.decode("utf-8-sig", errors="replace")
     try:
-        document = json.loads(text)
+        document = parse_json(text)
     except json.JSONDecodeError as exc:
         raise _invalid(f"the EMREG list is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:
+        raise _invalid(f"the EMREG list is not valid JSON: {exc}") from None
     try:
         data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

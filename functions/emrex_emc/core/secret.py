@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from emrex_emc.core.errors import EmrexError
+from emrex_emc.core.json_input import parse_json
 from emrex_emc.core.schema import FieldProblem, Schema, Text, validate
 from emrex_emc.core.state import MIN_KEY_BYTES, StateSigner
 from emrex_emc.core.text import clip
@@ -104,7 +104,7 @@ SCHEMA: Schema = {
 
 def parse_secret_bundle(secret_string: str) -> SecretBundle:
     try:
-        data: Any = json.loads(secret_string)
+        data: Any = parse_json(secret_string)
     except ValueError:
         raise SecretFormatError("secret is not valid JSON") from None
     try:

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from emrex_emc.core.errors import EmrexError
 from emrex_emc.core.jose import b64url, b64url_decode
+from emrex_emc.core.json_input import parse_json
 
 
 def detached_jws(body: bytes, key: rsa.RSAPrivateKey, *, header: Mapping[str, Any] | None = None) -> str:
@@ -38,8 +39,8 @@ def verified_jwt_claims(token: str, public_key_der: bytes) -> dict[str, Any]:
     if len(parts) != 3:
         raise AssertionRefused("the client assertion is not a compact JWT")
     try:
-        header = json.loads(b64url_decode(parts[0], "JWT header"))
-        claims = json.loads(b64url_decode(parts[1], "JWT claims"))
+        header = parse_json(b64url_decode(parts[0], "JWT header"))
+        claims = parse_json(b64url_decode(parts[1], "JWT claims"))
         signature = b64url_decode(parts[2], "JWT signature")
     except (ValueError, EmrexError) as exc:
         raise AssertionRefused(f"the client assertion cannot be read ({exc})") from None

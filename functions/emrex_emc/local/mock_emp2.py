@@ -20,7 +20,6 @@ local EMREG v2 list stays valid across restarts.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import threading
@@ -38,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from emrex_emc.core.emrex2 import CLIENT_ASSERTION_TYPE, DATA_FORMAT, DATA_FORMAT_VERSION, code_challenge
 from emrex_emc.core.errors import EmrexError
 from emrex_emc.core.jose import b64url_decode
+from emrex_emc.core.json_input import parse_json
 from emrex_emc.core.jws import public_key_der
 from emrex_emc.core.protocol import ProtocolVersion
 from emrex_emc.core.registry import Emp, Emrex2Endpoints, emp_id, url_origin
@@ -301,7 +301,7 @@ def _three_courses(learner: Learner) -> bytes:
 def _unverified_issuer(claims_part: str) -> str:
     """Which client claims to have signed (to find its key); nothing is trusted before the signature checks."""
     try:
-        claims = json.loads(b64url_decode(claims_part, "JWT claims"))
+        claims = parse_json(b64url_decode(claims_part, "JWT claims"))
     except (ValueError, EmrexError):
         return ""
     issuer = claims.get("iss") if isinstance(claims, dict) else None

@@ -8,13 +8,13 @@ returns the effective status and, once the callback stored one, the public part 
 from __future__ import annotations
 
 import hmac
-import json
 import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.json_input import parse_json
 from emrex_emc.core.return_urls import return_url_allowed
 from emrex_emc.core.schema import FieldProblem, Text, validate
 from emrex_emc.core.transfer import EnrolmentRequest, Transfer, utc_iso
@@ -59,8 +59,8 @@ def enrolment_request(
     if content_type != "application/json":
         raise EmrexError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "the body must be application/json")
     try:
-        data: Any = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        data: Any = parse_json(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
         raise EmrexError(ErrorCode.VALIDATION_FAILED, "body is not valid UTF-8 JSON", field="body") from None
 
     def birth_date(value: str) -> str:
