@@ -4,12 +4,15 @@ answers capped while they stream, one deadline for a whole callback. Against rea
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import ipaddress
 import json
 import ssl
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,13 @@ from emrex_emc.core.emrex2 import MAX_TOKEN_RESPONSE_BYTES
 from emrex_emc.core.errors import EmrexError, ErrorCode
 
 RESULTS_CAP = 64 * 1024
+BOMB_BYTES = 50 * 1024 * 1024
+
+
+@cache
+def bomb() -> bytes:
+    """~50 KB of gzip that inflate to :data:`BOMB_BYTES` (made once, before any memory is traced)."""
+    return gzip.compress(bytes(BOMB_BYTES), compresslevel=9)
 
 
 class _Server(ThreadingHTTPServer):
@@ -83,6 +93,15 @@ class _Handler(BaseHTTPRequestHandler):
             for _ in range(RESULTS_CAP // 8192 + 2):
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
             self.wfile.write(b"0\r\n\r\n")
+        elif path == "/gzip-token":
+            body = gzip.compress(b'{"access_token":"AT","token_type":"Bearer"}')
+            self._send(200, body, {"content-type": "application/json", "content-encoding": "gzip"})
+        elif path == "/bomb":  # ~50 KB that inflate to 50 MB, twice wrapped
+            self._send(200, gzip.compress(bomb()), {"content-encoding": "gzip, gzip"})
+        elif path == "/bomb-one-layer":
+            self._send(200, bomb(), {"content-encoding": "gzip"})
+        elif path == "/brotli":
+            self._send(200, b"\x0b\x02\x80hello\x03", {"content-encoding": "br"})
         elif path == "/slow":
             time.sleep(3)
             self._send(200, b"late")
@@ -246,3 +265,38 @@ def test_an_unreachable_emp(emp: tuple[_Server, str]) -> None:
     closed = EmpHttp(max_results_bytes=RESULTS_CAP, allow_loopback_http=True)
     error = refused(lambda: closed.token("http://127.0.0.1:9/token", {}, deadline=deadline()))
     assert error.code is ErrorCode.EMP_UNAVAILABLE and "could not be reached" in error.message
+
+
+# --- compressed answers: decoded here, within the cap ---------------------------------------------------
+
+
+def test_a_compressed_token_answer_is_decoded_and_the_encodings_asked_for_are_those_we_decode(
+    emp: tuple[_Server, str],
+) -> None:
+    server, base = emp
+    answer = adapter().token(f"{base}/gzip-token", {}, deadline=deadline())
+    assert json.loads(answer.body)["access_token"] == "AT"
+    assert server.requests[0]["headers"]["accept-encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize("path", ["/bomb-one-layer", "/bomb"])
+def test_a_compression_bomb_is_refused_without_inflating_it(emp: tuple[_Server, str], path: str) -> None:
+    _, base = emp
+    gzip.compress(bomb())  # the server's own work, outside the traced window
+    tracemalloc.start()
+    try:
+        error = refused(lambda: adapter().results(f"{base}{path}", "AT", deadline=deadline()))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    if path == "/bomb":  # two layers: an encoding we do not decode
+        assert error.code is ErrorCode.EMP_RESPONSE_INVALID and "'gzip, gzip'" in error.message
+    else:
+        assert error.code is ErrorCode.PAYLOAD_TOO_LARGE
+    assert peak < 8 * 1024 * 1024, f"{peak} bytes held for a {BOMB_BYTES}-byte bomb"
+
+
+def test_an_encoding_we_do_not_decode_is_refused(emp: tuple[_Server, str]) -> None:
+    _, base = emp
+    error = refused(lambda: adapter().token(f"{base}/brotli", {}, deadline=deadline()))
+    assert error.code is ErrorCode.EMP_RESPONSE_INVALID and "'br'" in error.message

@@ -1,4 +1,7 @@
+import gzip
 import threading
+import tracemalloc
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +20,7 @@ from emrex_emc.adapters.registry_fetch import (
     cache_lifetime,
 )
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.text import is_clean
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
 BODY = b"<catalogue/>"
@@ -216,6 +220,51 @@ def test_undeclared_oversized_body_is_refused_while_streaming(registry):
     with httpx.Client() as client:
         error = unavailable(lambda: RegistryFetcher(client, max_bytes=1000).fetch(f"{registry.base}/big.xml", now=NOW))
     assert "larger than the 1000 bytes allowed" in error.message
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [("gzip", gzip.compress), ("x-gzip", gzip.compress), ("deflate", zlib.compress), ("identity", bytes)],
+)
+def test_a_compressed_registry_is_decoded(registry, fetcher, encoding, encode):
+    document = b"<catalogue>" + b"<host/>" * 500 + b"</catalogue>"
+    registry.routes["/c.xml"] = Route(body=encode(document), headers={"content-encoding": encoding})
+    assert fetcher.fetch(f"{registry.base}/c.xml", now=NOW).body == document
+    assert registry.requests[0]["accept-encoding"] == "gzip, deflate"
+
+
+def test_a_compression_bomb_is_refused_before_it_is_inflated(registry):
+    registry.routes["/bomb.xml"] = Route(
+        body=gzip.compress(bytes(50 * 1024 * 1024)), headers={"content-encoding": "gzip"}
+    )
+    tracemalloc.start()
+    try:
+        with httpx.Client() as client:
+            fetcher = RegistryFetcher(client, max_bytes=1024 * 1024)
+            error = unavailable(lambda: fetcher.fetch(f"{registry.base}/bomb.xml", now=NOW))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "larger than the 1048576 bytes allowed" in error.message
+    assert peak < 8 * 1024 * 1024, f"{peak} bytes held for a 50 MB bomb"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "reason"),
+    [
+        ("gzip, gzip", gzip.compress(gzip.compress(BODY)), "'gzip, gzip' is not one we decode"),
+        ("br", BODY, "'br' is not one we decode"),
+        ("gzip", b"\x1f\x8b not gzip at all", "corrupt"),
+        ("gzip", gzip.compress(BODY * 50)[:-12], "cut short"),
+        ("gzip", gzip.compress(BODY) + b"trailing", "data after"),
+        ("gzip" + "z" * 300, BODY, "is not one we decode"),
+    ],
+    ids=["stacked", "brotli", "corrupt", "truncated", "trailing-data", "long-name"],
+)
+def test_a_body_that_does_not_decode_is_unavailable(registry, fetcher, encoding, body, reason):
+    registry.routes["/bad.xml"] = Route(body=body, headers={"content-encoding": encoding})
+    error = unavailable(lambda: fetcher.fetch(f"{registry.base}/bad.xml", now=NOW))
+    assert reason in error.message and is_clean(error.message) and len(error.message) < 300
 
 
 def test_redirects_are_followed_on_loopback(registry, fetcher):

@@ -10,7 +10,8 @@
   the results as the EMP signed them.
 
 Failures are ``EmrexError``: ``EMP_UNAVAILABLE`` (time-out, connection, refused URL), ``EMP_RESPONSE_INVALID``
-(an oversized token answer), ``PAYLOAD_TOO_LARGE`` (oversized results). Nothing here logs; the messages hold
+(an oversized token answer, a body that does not decode), ``PAYLOAD_TOO_LARGE`` (oversized results, also once
+decompressed). Nothing here logs; the messages hold
 the host and the kind of failure, never a code, a token or an assertion.
 """
 
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from emrex_emc.adapters.http_body import read_capped
+from emrex_emc.adapters.http_body import ACCEPT_ENCODING, read_capped
 from emrex_emc.core.emrex2 import MAX_TOKEN_RESPONSE_BYTES, HttpAnswer
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.return_urls import is_loopback_host
@@ -76,7 +77,8 @@ class EmpHttp:
     def token(self, url: str, form: Mapping[str, str], *, deadline: float) -> HttpAnswer:
         """``POST`` the token request (``application/x-www-form-urlencoded``)."""
         cap = _Cap(MAX_TOKEN_RESPONSE_BYTES, ErrorCode.EMP_RESPONSE_INVALID, "token answer")
-        return self._call("POST", url, headers={"accept": "application/json"}, deadline=deadline, cap=cap, data=form)
+        headers = {"accept": "application/json", "accept-encoding": ACCEPT_ENCODING}
+        return self._call("POST", url, headers=headers, deadline=deadline, cap=cap, data=form)
 
     def results(self, url: str, access_token: str, *, deadline: float) -> HttpAnswer:
         """``GET`` the results with the access token (``Authorization: Bearer``)."""
@@ -137,4 +139,13 @@ class EmpHttp:
             if self._monotonic() > deadline:
                 raise _unavailable(f"{host} took too long to send its answer")
 
-        return read_capped(response, cap.max_bytes, lambda _declared: cap.refusal(host), after_each_chunk=in_time)
+        def undecodable(reason: str) -> EmrexError:
+            return EmrexError(ErrorCode.EMP_RESPONSE_INVALID, f"{host}: {reason}")
+
+        return read_capped(
+            response,
+            cap.max_bytes,
+            lambda _declared: cap.refusal(host),
+            undecodable=undecodable,
+            after_each_chunk=in_time,
+        )

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from emrex_emc.adapters.http_body import read_capped
+from emrex_emc.adapters.http_body import ACCEPT_ENCODING, read_capped
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import MAX_REGISTRY_BYTES, FetchResult
 from emrex_emc.core.return_urls import is_loopback_host
@@ -153,7 +153,7 @@ class RegistryFetcher:
         return self._fetch_file(Path(source), etag=etag, now=now)
 
     def _fetch_http(self, url: str, *, etag: str | None, now: datetime) -> FetchResult:
-        headers = {"accept": "application/xml, application/json;q=0.9, */*;q=0.1"}
+        headers = {"accept": "application/xml, application/json;q=0.9, */*;q=0.1", "accept-encoding": ACCEPT_ENCODING}
         if etag:
             headers["if-none-match"] = etag
         try:
@@ -190,7 +190,10 @@ class RegistryFetcher:
                 return _unavailable(f"the registry is larger than the {self._max_bytes} bytes allowed")
             return _unavailable(f"the registry is {declared} bytes, more than the {self._max_bytes} allowed")
 
-        return read_capped(response, self._max_bytes, too_large)
+        def undecodable(reason: str) -> EmrexError:
+            return _unavailable(f"the registry from {_host(str(response.url))} cannot be read: {reason}")
+
+        return read_capped(response, self._max_bytes, too_large, undecodable=undecodable)
 
     def _fetch_file(self, path: Path, *, etag: str | None, now: datetime) -> FetchResult:
         try:
