@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.jose import b64url, compact_jwt, jwt_signing_input
-from emrex_emc.core.jws import rsa_jwk, verify_detached_jws
+from emrex_emc.core.jws import public_key_der, rsa_jwk, verify_detached_jws
 from emrex_emc.core.signature_facts import JwsFacts
 from emrex_emc.core.text import is_clean
 from emrex_emc.local.jose_signing import detached_jws
@@ -128,3 +128,12 @@ def test_our_jwt_and_jwk_encodings() -> None:
     assert jwk["kid"] == "emc-key-1" and jwk["alg"] == "RS256" and jwk["use"] == "sig" and jwk["kty"] == "RSA"
     assert int.from_bytes(base64.urlsafe_b64decode(jwk["n"] + "=="), "big") == numbers.n
     assert jwk["e"] == "AQAB"
+
+
+def test_a_public_key_of_an_unknown_algorithm_is_a_value_error() -> None:
+    from tests.core.test_registry_parse_emreg2 import UNKNOWN_ALGORITHM_KEY_PEM
+
+    with pytest.raises(ValueError, match="algorithm we do not support"):
+        public_key_der(UNKNOWN_ALGORITHM_KEY_PEM.encode())
+    with pytest.raises(ValueError, match="algorithm we do not support"):
+        public_key_der(base64.b64decode("".join(UNKNOWN_ALGORITHM_KEY_PEM.splitlines()[1:-1])))

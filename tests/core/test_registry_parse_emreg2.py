@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -148,6 +149,21 @@ def test_json_nested_deeper_than_the_parser_can_go_is_refused(document: bytes) -
     with pytest.raises(EmrexError) as caught:
         parse_registry(document)
     assert caught.value.code is ErrorCode.REGISTRY_INVALID and "not valid JSON" in caught.value.message
+
+
+UNKNOWN_ALGORITHM_KEY_PEM = (
+    "-----BEGIN PUBLIC KEY-----\n"
+    + base64.b64encode(bytes.fromhex("300e300506032a0304030500deadbeef")).decode()
+    + "\n-----END PUBLIC KEY-----\n"
+)
+"""A SubjectPublicKeyInfo whose algorithm is OID 1.2.3.4: cryptography raises UnsupportedAlgorithm, not ValueError."""
+
+
+def test_a_key_of_an_unknown_algorithm_skips_only_its_entry() -> None:
+    parsed = parse_emreg2_json(listing(camel(publicKey=UNKNOWN_ALGORITHM_KEY_PEM), snake(acronym="KEPT")))
+    assert [emp.name for emp in parsed.emps] == ["KEPT"]
+    (notice,) = parsed.notices
+    assert notice.code == NOTICE_ENTRY_SKIPPED and "algorithm we do not support" in notice.message
 
 
 def test_a_certificate_gives_its_public_key() -> None:

@@ -16,7 +16,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
@@ -135,12 +135,15 @@ def public_key_der(data: bytes) -> bytes:
 
     text = data.strip()
     key: object
-    if text.startswith(b"-----BEGIN CERTIFICATE-----"):
-        key = x509.load_pem_x509_certificate(text).public_key()
-    elif text.startswith(b"-----BEGIN"):
-        key = load_pem_public_key(text)
-    else:
-        key = load_der_public_key(text)
+    try:
+        if text.startswith(b"-----BEGIN CERTIFICATE-----"):
+            key = x509.load_pem_x509_certificate(text).public_key()
+        elif text.startswith(b"-----BEGIN"):
+            key = load_pem_public_key(text)
+        else:
+            key = load_der_public_key(text)
+    except UnsupportedAlgorithm:  # a key type cryptography does not know: not a ValueError
+        raise ValueError("a key of an algorithm we do not support") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError("not an RSA key")
     der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)

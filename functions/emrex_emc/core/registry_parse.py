@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -742,13 +743,17 @@ def _rsa_public_key_der(text: str) -> bytes:
     if len(text) > MAX_PUBLIC_KEY_TEXT_CHARS:
         raise ValueError(f"{len(text)} characters, more than the {MAX_PUBLIC_KEY_TEXT_CHARS} allowed")
     key_block = _PEM_PUBLIC_KEY.search(text)
-    if key_block is not None:
-        key = load_pem_public_key(key_block.group(0).encode("ascii", errors="replace"))
-    else:
-        certificate_block = _PEM_BLOCK.search(text)
-        if certificate_block is None:
+    certificate_block = None if key_block else _PEM_BLOCK.search(text)
+    try:
+        if key_block is not None:
+            key = load_pem_public_key(key_block.group(0).encode("ascii", errors="replace"))
+        elif certificate_block is not None:
+            pem = certificate_block.group(0).encode("ascii", errors="replace")
+            key = x509.load_pem_x509_certificate(pem).public_key()
+        else:
             raise ValueError("not a PEM public key ('-----BEGIN PUBLIC KEY-----')")
-        key = x509.load_pem_x509_certificate(certificate_block.group(0).encode("ascii", errors="replace")).public_key()
+    except UnsupportedAlgorithm:  # a key type cryptography does not know: not a ValueError
+        raise ValueError("a key of an algorithm we do not support (EMREX 2.0 signs with RS256)") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError("not an RSA key (EMREX 2.0 signs with RS256)")
     if key.key_size < MIN_RSA_BITS:
