@@ -12,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from emrex_emc.core import registry_parse
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import ProtocolVersion
 from emrex_emc.core.registry import Emp, Emrex2Endpoints, emp_id, url_origin
@@ -164,6 +165,24 @@ def test_a_key_of_an_unknown_algorithm_skips_only_its_entry() -> None:
     assert [emp.name for emp in parsed.emps] == ["KEPT"]
     (notice,) = parsed.notices
     assert notice.code == NOTICE_ENTRY_SKIPPED and "algorithm we do not support" in notice.message
+
+
+def test_an_unforeseen_failure_in_one_entry_skips_only_that_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = registry_parse._rsa_public_key_der
+
+    def fails_for_one(text: str) -> bytes:
+        if "FAILS" in text:
+            raise KeyError("a bug or a library surprise")
+        return real(text)
+
+    monkeypatch.setattr(registry_parse, "_rsa_public_key_der", fails_for_one)
+    parsed = parse_emreg2_json(listing(camel(publicKey="FAILS"), snake(acronym="KEPT")))
+    assert [emp.name for emp in parsed.emps] == ["KEPT"]
+    (notice,) = parsed.notices
+    assert (
+        notice.code == NOTICE_ENTRY_SKIPPED
+        and notice.message == "EMREG v2 entry #1 could not be read (KeyError); skipped"
+    )
 
 
 def test_a_certificate_gives_its_public_key() -> None:

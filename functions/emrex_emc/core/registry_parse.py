@@ -159,7 +159,10 @@ class _Collector:
         self.emps[key] = emp
 
     def collect(self, label: str, entries: Iterable[_Entry], read: Callable[[_Entry], Emp]) -> ParsedRegistry:
-        """``read`` every entry (it raises :class:`_SkipEntry` for an unusable one) up to :data:`MAX_EMPS`."""
+        """``read`` every entry (it raises :class:`_SkipEntry` for an unusable one) up to :data:`MAX_EMPS`.
+
+        Any other exception from one entry skips that entry too: one hostile entry must never cost the others
+        (the chooser offers what the rest of the registry lists)."""
         remaining = iter(entries)
         for position, entry in enumerate(remaining, start=1):
             if len(self.emps) >= MAX_EMPS:
@@ -170,6 +173,9 @@ class _Collector:
                 self.add(read(entry))
             except _SkipEntry as skip:
                 self.notice(NOTICE_ENTRY_SKIPPED, f"{label} entry #{position} {skip}; skipped")
+            except Exception as exc:
+                reason = f"could not be read ({type(exc).__name__})"
+                self.notice(NOTICE_ENTRY_SKIPPED, f"{label} entry #{position} {reason}; skipped")
         return self.result()
 
     def result(self) -> ParsedRegistry:
