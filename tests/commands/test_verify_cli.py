@@ -307,3 +307,78 @@ def test_emrex2_arguments_come_together(emrex2_files: dict[str, Path], capsys: p
         == 2
     )
     assert "not an RSA public key" in capsys.readouterr().err
+
+
+def evidence_file(folder: Path, jws_file: Path, public_key: bytes) -> Path:
+    """``transfers/<id>/x-signature.json`` as the callback stores it for this JWS and EMP key (DER)."""
+    from emrex_emc.adapters.blobs import canonical_json
+    from emrex_emc.core.evidence import DetachedSignature
+
+    path = folder / "x-signature.json"
+    path.write_bytes(canonical_json(DetachedSignature(jws_file.read_text().strip(), public_key).to_json()))
+    return path
+
+
+def der_of(pem_file: Path) -> bytes:
+    from emrex_emc.core.jws import public_key_der
+
+    return public_key_der(pem_file.read_bytes())
+
+
+def test_emrex2_results_verify_with_the_stored_evidence_file(
+    emrex2_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = emrex2_files["body"]
+    evidence = evidence_file(tmp_path, emrex2_files["jws"], der_of(emrex2_files["key"]))
+    assert main(["verify", str(body), "--detached-jws", str(evidence), "--json"]) == 0  # its key, its x_signature
+    result = json.loads(capsys.readouterr().out)
+    assert result["signature"]["public_key_sha256"] == json.loads(evidence.read_text())["public_key_sha256"]
+    assert main(["verify", str(body), "--detached-jws", str(evidence), "--public-key", str(emrex2_files["key"])]) == 0
+    assert main(["verify", str(emrex2_files["tampered"]), "--detached-jws", str(evidence)]) == 1
+    assert "REFUSED JWS_INVALID" in capsys.readouterr().err
+
+
+def test_emrex2_evidence_with_another_key_is_refused_as_a_wrong_key_is(
+    emrex2_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    other_pem = tmp_path / "other.pem"
+    other_pem.write_bytes(other.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
+    body, jws = emrex2_files["body"], emrex2_files["jws"]
+    assert main(["verify", str(body), "--detached-jws", str(jws), "--public-key", str(other_pem)]) == 1
+    today = capsys.readouterr().err
+    evidence = evidence_file(tmp_path, jws, der_of(other_pem))
+    assert main(["verify", str(body), "--detached-jws", str(evidence)]) == 1
+    assert capsys.readouterr().err == today and today.startswith("REFUSED JWS_INVALID")
+    # and --public-key overrides the evidence's key
+    assert main(["verify", str(body), "--detached-jws", str(evidence), "--public-key", str(emrex2_files["key"])]) == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"x_signature": "a..b", ', "is neither a JWS nor evidence JSON"),
+        (b"{" + b"[" * 100_000 + b"]" * 100_000 + b"}", "is neither a JWS nor evidence JSON"),
+        (b'{"x_signature": null, "public_key": "x"}', "holds no x_signature"),
+        (b'{"x_signature": ["a..b"]}', "holds no x_signature"),
+        (b'{"x_signature": "a..b"}', "must be given together"),  # no key in it, none given
+        (b'{"x_signature": "a..b", "public_key": "-----BEGIN PUBLIC KEY-----\\n\\u001b[2J"}', "is not an RSA public"),
+        (b'{"x_signature": "' + b"a" * (1024 * 1024) + b'"}', "is larger than"),
+    ],
+)
+def test_emrex2_a_malformed_or_oversized_evidence_file_is_a_usage_error(
+    emrex2_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, expected: str
+) -> None:
+    evidence = tmp_path / "x-signature.json"
+    evidence.write_bytes(content)
+    assert main(["verify", str(emrex2_files["body"]), "--detached-jws", str(evidence)]) == 2
+    captured = capsys.readouterr()
+    assert expected in captured.err and "Traceback" not in captured.err and captured.out == ""
+    assert (
+        captured.err.startswith("emrex-emc verify: error: ")
+        and len(captured.err) < 600
+        and is_clean(captured.err.rstrip())
+    )

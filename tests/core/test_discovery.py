@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from emrex_emc.core.discovery import fold, in_effect, offered_emps
+from emrex_emc.core.discovery import MAX_COVERED, fold, in_effect, offered_emps, one_listing_per_institution
+from emrex_emc.core.elmo.model import Identifier, Issuer
 from emrex_emc.core.protocol import ProtocolVersion
-from emrex_emc.core.registry import Emp, Emrex2Endpoints, emp_id
+from emrex_emc.core.provenance import Coverage, assess_provenance
+from emrex_emc.core.registry import CoveredInstitution, Emp, Emrex2Endpoints, emp_id
 
 NOW = datetime(2027, 1, 15, 12, tzinfo=UTC)
 
@@ -105,3 +107,58 @@ def test_every_institution_is_listed_once() -> None:
     listed = [fold(name) for emp in offered_emps(emps, NOW) for name in {emp.label, *emp.institutions}]
     assert sorted(set(listed)) == sorted(["ntnu two", "ntnu", "uib", "oslo two", "uio"])
     assert all(listed.count(name) == 1 for name in ("ntnu", "uib", "uio"))
+
+
+OSLO = CoveredInstitution("uio.no", (("erasmus", "N  OSLO01"),), (("en", "University of Oslo"), ("no", "UiO")))
+BERGEN = CoveredInstitution("uib.no", (("erasmus", "N  BERGEN01"),), (("en", "University of Bergen"),))
+OSLO_ISSUER = Issuer(identifiers=(Identifier("n oslo01", "erasmus"),), country="NO")
+
+
+def test_a_2_0_emp_takes_over_the_institutions_its_twin_covers() -> None:
+    twin = replace(emrex1("Sikt", "NO"), covered=(OSLO, BERGEN))
+    known = CoveredInstitution("UIO.NO", (), (("en", "UiO"),))  # the same hei-id already held: kept once
+    sikt2 = replace(emrex2("Sikt", "NO"), covered=(known,))
+    (offered,) = offered_emps([twin, sikt2], NOW)
+    assert offered.id == sikt2.id and offered.covered == (known, BERGEN)
+    assert offered.certificates == twin.certificates
+    assert "University of Bergen" in offered.institution_names  # the chooser finds it by "Bergen"
+    many = replace(twin, covered=tuple(CoveredInstitution(f"hei{n}.no") for n in range(MAX_COVERED + 5)))
+    assert len(offered_emps([many, sikt2], NOW)[0].covered) == MAX_COVERED
+
+
+def test_a_2_0_emp_with_its_twins_institutions_vouches_for_them_and_others_do_not() -> None:
+    twin = replace(emrex1("Sikt", "NO"), covered=(OSLO,))
+    sikt2, ladok = emrex2("Sikt", "NO"), emrex1("Ladok", "SE")
+    registry = in_effect([twin, ladok, sikt2], NOW)
+    offered = one_listing_per_institution(registry)
+    assert [emp.id for emp in offered] == [ladok.id, sikt2.id]
+
+    def verdict(emp: Emp) -> str:
+        return assess_provenance([OSLO_ISSUER], Coverage.of(emp, registry)).verdict
+
+    assert verdict(offered[1]) == "covered"  # not merely same_country: the 2.0 EMP covers uio.no
+    assert verdict(ladok) == "not_covered"  # the twin left the list, not the registry
+    assert verdict(emrex1("Another NO", "NO")) == "not_covered"
+
+
+def test_a_2_0_emp_takes_over_a_covered_institution_it_lists_by_name() -> None:
+    national = replace(emrex1("Norway registry", "NO", "UiO", "UiB"), covered=(OSLO, BERGEN))
+    oslo2 = emrex2("Oslo two", "NO", "University of Oslo")
+    registry = in_effect([national, oslo2], NOW)
+    offered = one_listing_per_institution(registry)
+    assert [(emp.name, emp.covered) for emp in offered] == [("Norway registry", (OSLO, BERGEN)), ("Oslo two", (OSLO,))]
+    assert offered[1].certificates == ()  # not the national EMP's twin: its certificates stay with it
+    for emp in offered:  # both may vouch for Oslo
+        assert assess_provenance([OSLO_ISSUER], Coverage.of(emp, registry)).verdict == "covered"
+
+
+def test_an_institution_of_a_dropped_emp_that_no_2_0_emp_lists_is_still_known_elsewhere() -> None:
+    national = replace(emrex1("Norway registry", "NO", "UiO", "NTNU"), covered=(OSLO, BERGEN))
+    oslo2, ntnu2, ladok = emrex2("Oslo two", "NO", "UiO"), emrex2("NTNU two", "NO", "NTNU"), emrex1("Ladok", "SE")
+    registry = in_effect([national, oslo2, ntnu2, ladok], NOW)
+    offered = one_listing_per_institution(registry)
+    assert [emp.name for emp in offered] == ["Oslo two", "NTNU two", "Ladok"]  # several 2.0 EMPs took over
+    assert [emp.covered for emp in offered] == [(OSLO,), (), ()]  # "UiO" names Oslo; Bergen nobody lists
+    bergen = Issuer(identifiers=(Identifier("uib.no", "schac"),), country="NO")
+    assert assess_provenance([bergen], Coverage.of(offered[1], registry)).verdict == "not_covered"
+    assert assess_provenance([bergen], Coverage.of(ladok, registry)).verdict == "not_covered"

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import lxml.html
 import pytest
 
+from emrex_emc.core.elmo.model import Identifier, Issuer
 from emrex_emc.core.emrex2 import code_challenge, flow_cookie_hash
 from emrex_emc.core.protocol import ProtocolVersion
+from emrex_emc.core.provenance import assess_provenance
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import Transfer
 from start_session import handler as start
 from tests.functions.conftest import CLIENT_ID, AwsEnv, ClientKeyEnv, rewired
 from tests.functions.emrex2_support import mock_emp
-from tests.functions.test_start_session import NO, SE, choose, get_page, labels, store_snapshot
+from tests.functions.test_start_session import NO, OSLO, SE, choose, get_page, labels, store_snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -119,8 +122,6 @@ def test_without_an_emrex2_identity_2_0_emps_are_not_offered(
 def test_an_institution_in_both_registries_is_listed_once_as_2_0(
     aws_env: AwsEnv, make_transfer: Callable[..., Transfer], emrex2_emp: Emp
 ) -> None:
-    from dataclasses import replace
-
     twin = replace(NO, name=emrex2_emp.name, country=emrex2_emp.country)
     store_snapshot(aws_env, emps=(twin, SE, emrex2_emp))
     page = get_page(make_transfer().id)
@@ -132,3 +133,22 @@ def test_an_institution_in_both_registries_is_listed_once_as_2_0(
     stored = aws_env.transfers.get(transfer.id)
     assert stored is not None and stored.pinned_certs == twin.certificates  # checks an XML signature inside
     assert stored.cert_fingerprints == tuple(hashlib.sha256(der).hexdigest() for der in twin.certificates)
+
+
+def test_a_2_0_emp_with_a_catalogue_twin_covers_the_twins_institutions(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer], emrex2_emp: Emp
+) -> None:
+    twin = replace(NO, name=emrex2_emp.name, country=emrex2_emp.country, institutions=(), covered=(OSLO,))
+    store_snapshot(aws_env, emps=(twin, SE, emrex2_emp))
+    assert labels(get_page(make_transfer().id, query={"q": "Oslo"})) == [emrex2_emp.name]
+    oslo = Issuer(identifiers=(Identifier("N OSLO01", "erasmus"),), country=emrex2_emp.country)
+
+    def pinned_verdict(emp: Emp) -> str:
+        transfer = make_transfer()
+        choose(transfer.id, emp)
+        stored = aws_env.transfers.get(transfer.id)
+        assert stored is not None and stored.pinned_coverage is not None
+        return assess_provenance([oslo], stored.pinned_coverage).verdict
+
+    assert pinned_verdict(emrex2_emp) == "covered"
+    assert pinned_verdict(SE) == "not_covered"  # Ladok cannot vouch for Oslo, though its twin left the list

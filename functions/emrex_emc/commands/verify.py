@@ -7,7 +7,8 @@ issuer against what that EMP covers (``provenance``: covered, not_covered, same_
 
 EMREX 2.0 results: ``emrex-emc verify BODY --detached-jws VALUE_OR_FILE --public-key PEM`` re-verifies the
 stored evidence offline (``payload.txt`` is the results body as received, ``x-signature.json`` holds the
-``X-Signature`` value and the EMP's key); ``--cert`` (or ``--registry``) then checks an enveloped XML
+``X-Signature`` value and the EMP's key): ``--detached-jws x-signature.json`` alone takes both from that file
+(``--public-key`` overrides its key); ``--cert`` (or ``--registry``) then checks an enveloped XML
 signature inside too.
 
 Exit 0: verified and accepted (an identity mismatch or a not_covered issuer is a verdict to review, not a
@@ -67,10 +68,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--detached-jws",
         metavar="VALUE_OR_FILE",
-        help="EMREX 2.0: the results' X-Signature (header..signature), or a file holding it",
+        help="EMREX 2.0: the results' X-Signature (header..signature), a file holding it, or the stored evidence "
+        "x-signature.json (its x_signature, and its public_key unless --public-key is given)",
     )
     parser.add_argument(
-        "--public-key", metavar="PEM", help="EMREX 2.0: the EMP's public key (its EMREG publicKey), PEM file"
+        "--public-key",
+        metavar="PEM",
+        help="EMREX 2.0: the EMP's public key (its EMREG publicKey), PEM file; optional with x-signature.json",
     )
     parser.add_argument("--expect-given-names", metavar="N", help="the applicant's given names")
     parser.add_argument("--expect-family-name", metavar="N", help="the applicant's family name")
@@ -218,18 +222,49 @@ def _read(path: str, what: str, limit: int) -> bytes:
 
 
 def _emrex2_arguments(args: argparse.Namespace) -> tuple[str, bytes]:
-    """The X-Signature (the value, or a file's first line) and the EMP's public key (DER) for EMREX 2.0 results."""
-    if args.detached_jws is None or args.public_key is None:
-        raise _UsageError("--detached-jws and --public-key must be given together")
-    value = args.detached_jws.strip()
-    if _is_file(value):
-        value = _read(value, "--detached-jws", MAX_CERTIFICATE_FILE_BYTES).decode("ascii", "replace").strip()
+    """The X-Signature and the EMP's public key (DER) for EMREX 2.0 results: ``--public-key``, else the key
+    the evidence file given as ``--detached-jws`` holds."""
+    from emrex_emc.core.text import clip
+
+    if args.detached_jws is None:
+        raise _UsageError("--public-key needs --detached-jws")
+    jws, evidence_key = _detached_jws(args.detached_jws.strip())
+    if args.public_key is not None:
+        key, source = _certificate(args.public_key), f"--public-key {clip(args.public_key)!r}"
+    elif evidence_key is not None:
+        key, source = evidence_key, f"the public_key in {clip(args.detached_jws)!r}"
+    else:
+        raise _UsageError("--detached-jws and --public-key must be given together (or --detached-jws x-signature.json)")
     from emrex_emc.core.jws import public_key_der
 
     try:
-        return value, public_key_der(_certificate(args.public_key))
+        return jws, public_key_der(key)
     except ValueError as exc:
-        raise _UsageError(f"--public-key {args.public_key!r} is not an RSA public key of 2048+ bits ({exc})") from None
+        raise _UsageError(f"{source} is not an RSA public key of 2048+ bits ({clip(str(exc))})") from None
+
+
+def _detached_jws(value: str) -> tuple[str, bytes | None]:
+    """``--detached-jws``: the compact JWS (``header..signature``) given as a value or a file holding it, or the
+    stored evidence ``x-signature.json`` (its ``x_signature``, and its ``public_key`` PEM when it has one)."""
+    if not _is_file(value):
+        return value, None
+    from emrex_emc.core.text import clip
+
+    data = _read(value, "--detached-jws", MAX_CERTIFICATE_FILE_BYTES)
+    if len(data) > MAX_CERTIFICATE_FILE_BYTES:
+        raise _UsageError(f"the --detached-jws file {clip(value)!r} is larger than {MAX_CERTIFICATE_FILE_BYTES} bytes")
+    text = data.decode("utf-8", "replace").strip()
+    if not text.startswith("{"):
+        return text, None
+    try:
+        evidence = json.loads(text)
+    except (ValueError, RecursionError):
+        raise _UsageError(f"the --detached-jws file {clip(value)!r} is neither a JWS nor evidence JSON") from None
+    jws = evidence.get("x_signature") if isinstance(evidence, dict) else None
+    if not isinstance(jws, str):
+        raise _UsageError(f"the --detached-jws file {clip(value)!r} holds no x_signature (did the EMP send none?)")
+    key = evidence.get("public_key")
+    return jws, key.encode("utf-8") if isinstance(key, str) else None
 
 
 def _is_file(value: str) -> bool:

@@ -8,9 +8,11 @@ Two rules apply at the moment a student looks (pure; the snapshot may have been 
    are listed is compared with them by name (case and accents ignored). The same provider (same name, or
    a per-institution EMP whose institution a 2.0 EMP lists) is dropped; an EMREX 1 EMP whose institutions
    all appear under 2.0 EMPs is dropped; otherwise only the institutions a 2.0 EMP lists are left out of
-   its listing. When an EMREX 1 EMP is dropped in favour of ONE 2.0 EMP, its registry certificates stay
-   with that 2.0 EMP: they check the enveloped XML signature inside the 2.0 results (the detached JWS
-   remains the trust anchor).
+   its listing. When an EMREX 1 EMP is dropped in favour of ONE 2.0 EMP (its twin), that 2.0 EMP takes over
+   its registry certificates (they check the enveloped XML signature inside the 2.0 results; the detached
+   JWS remains the trust anchor) and the institutions it covers, with their ids (what issuer provenance
+   checks against: EMREG lists names only). Otherwise a 2.0 EMP takes over each covered institution the
+   catalogue names as one the 2.0 EMP lists.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from emrex_emc.core.protocol import ProtocolVersion
-from emrex_emc.core.registry import Emp
+from emrex_emc.core.registry import CoveredInstitution, Emp, fold_id
 
 MAX_PINNED_CERTIFICATES = 5
 """Certificates a 2.0 EMP may carry over from EMREX 1 twins (the registry keeps at most 5 per EMP)."""
+MAX_COVERED = 200
+"""Covered institutions a 2.0 EMP may hold with those it takes over (the registry keeps at most 200 per EMP)."""
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -36,7 +40,7 @@ def fold(text: str) -> str:
 
 def offered_emps(emps: Iterable[Emp], now: datetime) -> tuple[Emp, ...]:
     """The EMPs a student may choose from at ``now`` (timezone-aware), in the snapshot's order."""
-    return _one_listing_per_institution(in_effect(emps, now))
+    return one_listing_per_institution(in_effect(emps, now))
 
 
 def in_effect(emps: Iterable[Emp], now: datetime) -> tuple[Emp, ...]:
@@ -51,27 +55,38 @@ def in_effect(emps: Iterable[Emp], now: datetime) -> tuple[Emp, ...]:
     return tuple(chosen.values())
 
 
-def _one_listing_per_institution(emps: tuple[Emp, ...]) -> tuple[Emp, ...]:
+def one_listing_per_institution(emps: tuple[Emp, ...]) -> tuple[Emp, ...]:
+    """Rule 2 on the entries in effect: the chooser's list, each 2.0 EMP with what it took over from its twins."""
     names = _emrex2_names(emps)
-    carried: dict[str, list[bytes]] = {}
+    taken: dict[str, _TakenOver] = {}
     kept: list[Emp] = []
     for emp in emps:
         covering = names.get(emp.country.upper(), {})
         if emp.protocol is ProtocolVersion.EMREX_2 or not covering:
             kept.append(emp)
             continue
-        same = covering.get(fold(emp.name)) or covering.get(fold(emp.label))
-        if same is not None:
-            carried.setdefault(same.id, []).extend(emp.certificates)
-            continue
         left = tuple(name for name in emp.institutions if fold(name) not in covering)
-        if emp.institutions and not left:
-            owners = {covering[fold(name)].id for name in emp.institutions}
-            if len(owners) == 1:
-                carried.setdefault(owners.pop(), []).extend(emp.certificates)
+        twin = _twin(emp, covering, left)
+        if twin is not None:
+            taken.setdefault(twin.id, _TakenOver()).add(emp.certificates, emp.covered)
             continue
+        for institution in emp.covered:
+            owner = next((covering[fold(name)] for _, name in institution.names if fold(name) in covering), None)
+            if owner is not None:
+                taken.setdefault(owner.id, _TakenOver()).add((), (institution,))
+        if emp.institutions and not left:
+            continue  # every institution is listed under several 2.0 EMPs
         kept.append(emp if len(left) == len(emp.institutions) else replace(emp, institutions=left))
-    return tuple(_with_certificates(emp, carried.get(emp.id, ())) for emp in kept)
+    return tuple(taken[emp.id].given_to(emp) if emp.id in taken else emp for emp in kept)
+
+
+def _twin(emp: Emp, covering: dict[str, Emp], left: tuple[str, ...]) -> Emp | None:
+    """The ONE 2.0 EMP that replaces this EMREX 1 EMP: the same provider, or the one listing all its institutions."""
+    same = covering.get(fold(emp.name)) or covering.get(fold(emp.label))
+    if same is not None or not emp.institutions or left:
+        return same
+    owners = {covering[fold(name)].id: covering[fold(name)] for name in emp.institutions}
+    return next(iter(owners.values())) if len(owners) == 1 else None
 
 
 def _emrex2_names(emps: Iterable[Emp]) -> dict[str, dict[str, Emp]]:
@@ -86,9 +101,30 @@ def _emrex2_names(emps: Iterable[Emp]) -> dict[str, dict[str, Emp]]:
     return names
 
 
-def _with_certificates(emp: Emp, extra: Iterable[bytes]) -> Emp:
-    certificates = list(emp.certificates)
-    for der in extra:
-        if der not in certificates and len(certificates) < MAX_PINNED_CERTIFICATES:
-            certificates.append(der)
-    return emp if len(certificates) == len(emp.certificates) else replace(emp, certificates=tuple(certificates))
+class _TakenOver:
+    """What a 2.0 EMP takes over from the EMREX 1 EMPs it replaces: certificates and covered institutions."""
+
+    def __init__(self) -> None:
+        self.certificates: list[bytes] = []
+        self.covered: list[CoveredInstitution] = []
+
+    def add(self, certificates: Iterable[bytes], covered: Iterable[CoveredInstitution]) -> None:
+        self.certificates.extend(certificates)
+        self.covered.extend(covered)
+
+    def given_to(self, emp: Emp) -> Emp:
+        certificates = list(emp.certificates)
+        for der in self.certificates:
+            if der not in certificates and len(certificates) < MAX_PINNED_CERTIFICATES:
+                certificates.append(der)
+        covered = list(emp.covered)
+        for institution in self.covered:
+            if len(covered) < MAX_COVERED and not any(_same_institution(institution, held) for held in covered):
+                covered.append(institution)
+        return replace(emp, certificates=tuple(certificates), covered=tuple(covered))
+
+
+def _same_institution(one: CoveredInstitution, other: CoveredInstitution) -> bool:
+    if one.hei_id and other.hei_id:
+        return fold_id(one.hei_id) == fold_id(other.hei_id)
+    return one == other

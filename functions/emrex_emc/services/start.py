@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from emrex_emc.core.discovery import offered_emps
+from emrex_emc.core.discovery import in_effect, one_listing_per_institution
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import ProtocolVersion, Status, is_valid_transfer_id, new_session_id
 from emrex_emc.core.registry import Emp
@@ -52,19 +52,19 @@ class StartService:
 
     def offer(self, transfer_id: str) -> Offer:
         transfer = self._usable(transfer_id)
-        return Offer(transfer, self._emps(transfer))
+        return Offer(transfer, one_listing_per_institution(self._in_effect(transfer)))
 
     def choose(self, transfer_id: str, emp_id: str) -> Choice:
         transfer = self._usable(transfer_id)
-        emps = self._emps(transfer)
-        emp = next((emp for emp in emps if emp.id == emp_id), None)
+        registry = self._in_effect(transfer)
+        emp = next((emp for emp in one_listing_per_institution(registry) if emp.id == emp_id), None)
         if emp is None:
             raise refused(ErrorCode.EMP_UNKNOWN, "no EMP with this id is in the registry", transfer)
         now = int(self._clock())
         session_id = new_session_id()
         from emrex_emc.core.provenance import Coverage
 
-        coverage = Coverage.of(emp, emps)
+        coverage = Coverage.of(emp, registry)  # every EMP in effect: a twin dropped from the list still covers
         emrex2_flow = emp.protocol is ProtocolVersion.EMREX_2 and emp.emrex2 is not None and self._client is not None
         verifier = _new_code_verifier() if emrex2_flow else None
         try:
@@ -99,15 +99,15 @@ class StartService:
             raise refused(ErrorCode.SESSION_EXPIRED, "this start link has expired", transfer, status)
         return transfer
 
-    def _emps(self, transfer: Transfer) -> tuple[Emp, ...]:
-        """The EMPs on offer now (scheduled entries in effect, one listing per institution; EMREX 2.0 ones only
-        when we have an EMREX 2.0 identity)."""
+    def _in_effect(self, transfer: Transfer) -> tuple[Emp, ...]:
+        """The registry's EMPs in effect now (EMREX 2.0 ones only when we have an EMREX 2.0 identity); the
+        chooser offers them one listing per institution."""
         now = datetime.fromtimestamp(self._clock(), UTC)
         try:
             emps = self._registry.snapshot(now=now).emps
             if self._client is None:
                 emps = tuple(emp for emp in emps if emp.protocol is ProtocolVersion.EMREX_1)
-            return offered_emps(emps, now)
+            return in_effect(emps, now)
         except EmrexError as error:
             logger.error("EMP registry unusable", extra={"code": error.code.value, "detail": error.message})
             raise TransferRefused(error, transfer) from error
