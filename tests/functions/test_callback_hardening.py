@@ -72,6 +72,19 @@ def test_anything_but_a_web_form_is_a_styled_415(aws_env: AwsEnv, transfer: Tran
     assert raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}") == before
 
 
+@pytest.mark.parametrize("state", ["k1.\ud800.x", "\udfff", "k1.eyJ\ud83d.abc"])
+def test_a_state_with_a_lone_surrogate_is_a_styled_400(aws_env: AwsEnv, transfer: Transfer, state: str) -> None:
+    event = callback_event(state_for(aws_env.signer, transfer), form_for(transfer, "NCP_OK", ok_payload()))
+    event["queryStringParameters"]["state"] = state  # the event's JSON may carry "\ud800"; it cannot be UTF-8
+    before = raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}")
+
+    response = callback_handler.handler(event, LAMBDA_CONTEXT)
+
+    assert response["statusCode"] == 400 and response["headers"]["content-type"].startswith("text/html")
+    assert "STATE_INVALID" in response["body"]
+    assert raw_item(aws_env.dynamodb, aws_env.table, f"SESSION#{transfer.id}") == before
+
+
 def _huge_uri_payload() -> str:
     xml = signed_xml().replace(b'URI=""', b'URI="#' + b"A" * 450_000 + b'"', 1)
     return encode_elmo(xml)

@@ -90,6 +90,7 @@ def error_of(response: dict[str, Any]) -> dict[str, str]:
         {"authorization": f"Basic {API_TOKEN}", "content-type": "application/json"},
         {"authorization": f"Bearer {API_TOKEN}x", "content-type": "application/json"},
         {"authorization": "Bearer ", "content-type": "application/json"},
+        {"authorization": "Bearer \ud800", "content-type": "application/json"},  # a lone surrogate (500 before)
     ],
 )
 def test_create_requires_the_bearer_token(aws_env: AwsEnv, headers: dict[str, str]) -> None:

@@ -429,6 +429,7 @@ def test_csrf_failures_do_not_consume_the_link(registry: AwsEnv, make_transfer: 
         ({"csrf": field[:-1] + ("0" if field[-1] != "0" else "1"), "emp": NO.id}, [cookie]),
         ({"csrf": "k9." + field.split(".")[1], "emp": NO.id}, [cookie]),  # unknown key id
         ({"csrf": field, "emp": NO.id}, [f"emrex_csrf={cookie.split('=')[1]}"]),  # cookie without __Host-
+        ({"csrf": field, "emp": NO.id}, [f"{name}=\ud800{cookie.split('=')[1][1:]}"]),  # a lone surrogate
     ]
     for fields, cookies in attempts:
         response = post_choice(transfer.id, fields, cookies)

@@ -99,3 +99,24 @@ def test_exactly_the_field_limit_is_accepted() -> None:
 
 def _refuse_slow_path(text: str) -> str:
     raise AssertionError(f"urllib.parse.unquote was used for {text[:20]!r}")
+
+
+def test_lone_surrogates_from_the_event_become_replacement_characters() -> None:
+    """API Gateway's JSON may carry ``"\\ud800"``: such a value cannot be encoded, so it never reaches the code."""
+    event = {
+        "routeKey": "GET /start/{id}",
+        "rawPath": "/start/\ud800",
+        "headers": {"Authorization": "Bearer \ud800", "x-\udfff": "ok", "accept-language": "el, é"},
+        "queryStringParameters": {"state": "k1.\ud800.x", "q": "Καλημέρα 😀"},
+        "pathParameters": {"id": "\udbff"},
+        "cookies": ["__Host-emrex_csrf=\ud800abc"],
+        "requestContext": {"http": {"method": "GET"}},
+    }
+    request = HttpRequest.from_apigw(event)
+    values = [request.path, *request.headers, *request.headers.values(), *request.query.values()]
+    values += [*request.path_params.values(), *request.cookies.values()]
+    for value in values:
+        value.encode("utf-8")  # raised UnicodeEncodeError before
+    assert request.headers["authorization"] == "Bearer \ufffd\ufffd\ufffd"
+    assert request.query["q"] == "Καλημέρα 😀" and request.headers["accept-language"] == "el, é"
+    assert request.cookies["__Host-emrex_csrf"].endswith("abc")

@@ -96,17 +96,17 @@ class HttpRequest:
         http = ctx.get("http") or {}
         raw_body = event.get("body") or ""
         body = _decode_body(raw_body) if event.get("isBase64Encoded") else raw_body.encode("utf-8", "surrogatepass")
-        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        headers = {_text(k).lower(): _text(v) for k, v in (event.get("headers") or {}).items()}
         cookies: dict[str, str] = {}
         for item in event.get("cookies") or []:
-            name, _, value = str(item).partition("=")
+            name, _, value = _text(item).partition("=")
             cookies.setdefault(name.strip(), value.strip())
         return cls(
-            method=str(http.get("method") or "GET").upper(),
-            path=str(event.get("rawPath") or http.get("path") or "/"),
+            method=_text(http.get("method") or "GET").upper(),
+            path=_text(event.get("rawPath") or http.get("path") or "/"),
             headers=headers,
-            query=dict(event.get("queryStringParameters") or {}),
-            path_params=dict(event.get("pathParameters") or {}),
+            query=_texts(event.get("queryStringParameters")),
+            path_params=_texts(event.get("pathParameters")),
             cookies=cookies,
             body=body,
             source_ip=str(http.get("sourceIp") or ""),
@@ -136,6 +136,17 @@ class HttpRequest:
         host = self.headers.get("host", "localhost")
         proto = self.headers.get("x-forwarded-proto", "https")
         return f"{proto}://{host}"
+
+
+def _text(value: object) -> str:
+    """``value`` as text that encodes as UTF-8: a lone surrogate (``"\\ud800"`` in the event's JSON) becomes
+    U+FFFD, so no later ``.encode()`` of a header, cookie, path or query value can raise."""
+    text = str(value)
+    return text if text.isascii() else text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _texts(values: Mapping[str, Any] | None) -> dict[str, str]:
+    return {_text(name): _text(value) for name, value in (values or {}).items()}
 
 
 def _decode_body(raw_body: str) -> bytes:
