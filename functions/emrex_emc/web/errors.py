@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.web.help import ask_with_error_code, ask_with_support_code, next_steps, staff_code
 from emrex_emc.web.html import Markup, join, page
-from emrex_emc.web.http import HttpRequest, HttpResponse, html_response, json_response
+from emrex_emc.web.http import HttpResponse, html_response, json_response
 from emrex_emc.web.texts import t
 
 
@@ -107,7 +107,3 @@ def json_error(error: EmrexError) -> HttpResponse:
         response.headers["www-authenticate"] = 'Bearer realm="emrex-enrolment"'
     return response
 
-
-def wants_html(request: HttpRequest) -> bool:
-    """A browser (it asks for ``text/html``) gets pages; API clients and tools get JSON."""
-    return "text/html" in request.headers.get("accept", "")

@@ -146,3 +146,13 @@ def test_a_malformed_import_map_is_missing_and_never_a_crash(tmp_path: Path, loa
     assert missing_schema_files(str(tmp_path)) == [IMPORT_MAP]
     notices = check_conformance(load("elmo-schemas/v1.4.0/example.xml"), "v1", str(tmp_path))
     assert [n.code for n in notices] == ["XSD_UNAVAILABLE"]
+
+
+def test_an_xsd_error_path_leads_to_its_element_whatever_it_selects() -> None:
+    """Errors name elements, attributes or texts; the warning's line number is that of the element."""
+    from emrex_emc.core.elmo.conformance import _node_at
+
+    tree = etree.fromstring(b'<a>\n<b x="1">t</b></a>').getroottree()
+    found = [_node_at(tree, path, {}) for path in ("/a/b", "/a/b/@x", "/a/b/text()")]
+    assert [(node.tag, node.sourceline) for node in found if node is not None] == [("b", 2)] * 3
+    assert [_node_at(tree, path, {}) for path in ("count(/a)", "/a/b/@missing", "/a/b[", None)] == [None] * 4

@@ -201,7 +201,9 @@ def _node_at(tree: etree._ElementTree, path: str | None, namespaces: dict[str, s
     node = found[0]
     if isinstance(node, etree._Element):
         return node
-    parent = getattr(node, "getparent", lambda: None)()  # an attribute or text: its element
+    if not isinstance(node, etree._ElementUnicodeResult):  # a number or a boolean: no element
+        return None
+    parent = node.getparent()  # an attribute's or a text's element
     return parent if isinstance(parent, etree._Element) else None
 
 
