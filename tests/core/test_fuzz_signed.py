@@ -15,6 +15,7 @@ mutation may land on other bytes of the signature or certificate when rerun (the
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import random
@@ -169,7 +170,8 @@ def _check_verified(result: VerifiedElmo) -> None:
         assert len(notice.message) <= MAX_MESSAGE_CHARS, f"{notice.code}: notice of {len(notice.message)} characters"
     json.dumps(result.to_json(), default=str)
     json.dumps(result.document.summary())
-    result.attachments_with_content()
+    for _, content in result.document.contents():
+        assert content.size == len(content.data) and content.sha256 == hashlib.sha256(content.data).hexdigest()
 
 
 def test_mutated_signed_documents_verify_or_are_refused_never_crash(

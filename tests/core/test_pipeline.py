@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import Any
 
@@ -55,9 +56,9 @@ def test_attachments_come_with_their_content(emp_identity: SigningIdentity) -> N
     pdf = make_pdf(3000)
     xml = build_elmo(given_names="A", family_name="B", birth_date=BIRTH_DATE, courses=1, pdf_bytes=pdf)
     result = verify_elmo(sign_elmo(xml, emp_identity, style="ds-sha256-inclusive"), [emp_identity.cert_pem], POLICY)
-    [(meta, data)] = result.attachments_with_content()
-    assert data == pdf
-    assert meta["attachment_type"] == "EMREX transcript"
+    [(attachment, content)] = result.document.contents()
+    assert content.data == pdf and content.sha256 == hashlib.sha256(pdf).hexdigest()
+    assert attachment.type == "EMREX transcript"
 
 
 def test_the_reader_only_sees_the_verified_tree(

@@ -216,7 +216,8 @@ def test_stored_objects_are_exactly_the_payload_the_canonical_json_and_the_attac
     form = scenario_forms()["received"]
     verified = verify_frozen_ok()
     results = canonical_json(verified.to_json())
-    [(_, pdf)] = verified.attachments_with_content()
+    [(_, content)] = verified.document.contents()
+    pdf = content.data
     calls = {call[1]["Key"]: call[1] for call in snapshot()["received"]["s3"]}
     expected = {
         f"transfers/{TRANSFER_ID}/payload.txt": form["elmo"].encode("utf-8"),

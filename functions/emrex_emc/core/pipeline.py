@@ -65,9 +65,6 @@ class VerifiedElmo:
             "warnings": [notice.to_json() for notice in self.notices],
         }
 
-    def attachments_with_content(self) -> list[tuple[dict[str, Any], bytes]]:
-        return self.document.attachments_with_content()
-
 
 def verify_elmo(
     payload: str | bytes,

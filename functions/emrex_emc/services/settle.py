@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from emrex_emc.core.audit import AuditRecord
 from emrex_emc.core.errors import EmrexError, ErrorCode
@@ -34,6 +34,7 @@ from emrex_emc.services.ports import Clock, Evidence, IdFactory, RecordOutcome, 
 from emrex_emc.settings import Settings
 
 if TYPE_CHECKING:
+    from emrex_emc.core.elmo.model import AttachmentContent
     from emrex_emc.core.identity import ExpectedIdentity
     from emrex_emc.core.pipeline import VerifiedElmo
 
@@ -157,7 +158,7 @@ class OutcomeRecorder:
             transfer.id,
             payload,
             results,
-            attachment_blobs(verified.attachments_with_content()),
+            attachment_blobs([content for _, content in verified.document.contents()]),
             signature=answer.signature,
         )
         return replace(
@@ -221,15 +222,9 @@ def _smaller_and_smaller(outcome: Outcome) -> Iterator[Outcome]:
     )
 
 
-def attachment_blobs(attachments: Sequence[tuple[dict[str, Any], bytes]]) -> list[AttachmentBlob]:
-    """The reader already hashed each content (``sha256`` in its metadata): storage reuses that digest."""
-    blobs = []
-    for index, (meta, content) in enumerate(attachments):
-        digest = meta.get("sha256")
-        hashed = (
-            HashedBytes(content, digest)
-            if isinstance(digest, str) and len(digest) == 64 and meta.get("size") == len(content)
-            else HashedBytes.of(content)
-        )
-        blobs.append(AttachmentBlob(index, str(meta.get("mime_type") or "application/octet-stream"), hashed))
-    return blobs
+def attachment_blobs(contents: Sequence[AttachmentContent]) -> list[AttachmentBlob]:
+    """The reader already hashed each content: storage reuses that digest instead of hashing it again."""
+    return [
+        AttachmentBlob(index, content.mime_type, HashedBytes(content.data, content.sha256))
+        for index, content in enumerate(contents)
+    ]

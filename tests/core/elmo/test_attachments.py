@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from emrex_emc.core.elmo.attachments import AttachmentDecodeError, decode_content, mime_types_agree, sniff_mime_type
+from emrex_emc.core.elmo.model import preferred_text
 from emrex_emc.core.elmo.reader import read_elmo
 
 Build = Callable[..., etree._Element]
@@ -139,13 +140,13 @@ def test_report_and_top_level_attachments_with_content(build: Build) -> None:
     assert top_attachment.identifiers[0].value == "a1"
     assert top_attachment.type == "EMREX transcript"
     assert top_attachment.descriptions[0].value == "desc"
-    items = document.attachments_with_content()
-    assert [(meta["index"], meta["mime_type"], data) for meta, data in items] == [
+    items = document.contents()
+    assert [(content.index, content.mime_type, content.data) for _, content in items] == [
         (0, "image/png", PNG),
         (1, "application/pdf", PDF),
     ]
-    meta = items[1][0]
-    assert meta == {
+    attachment, content = items[1]
+    assert content.to_json() == {
         "index": 1,
         "lang": "en",
         "mime_type": "application/pdf",
@@ -153,9 +154,8 @@ def test_report_and_top_level_attachments_with_content(build: Build) -> None:
         "encoding": "data_uri",
         "size": len(PDF),
         "sha256": hashlib.sha256(PDF).hexdigest(),
-        "attachment_type": "EMREX transcript",
-        "title": "Transcript",
     }
+    assert (attachment.type, preferred_text(attachment.titles)) == ("EMREX transcript", "Transcript")
     assert document.summary()["attachment_count"] == 2
     assert document.notices == ()
     assert b64(PDF) not in str(document.to_json())
@@ -194,6 +194,7 @@ def test_real_danish_transcript_pdf(load: Callable[[str], etree._Element]) -> No
     document = read_elmo(
         load("test-vectors/dk-kmd-2017/elmo-tomcat-signed-beautified.xml")
     )  # content ends in whitespace
-    [(meta, data)] = document.attachments_with_content()
+    [(_, content)] = document.contents()
+    data = content.data
     assert data.startswith(b"%PDF-1.4") and data.rstrip().endswith(b"%%EOF")
-    assert meta["size"] == len(data) and meta["sha256"] == hashlib.sha256(data).hexdigest()
+    assert content.size == len(data) and content.sha256 == hashlib.sha256(data).hexdigest()

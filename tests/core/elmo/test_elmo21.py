@@ -16,6 +16,7 @@ from lxml import etree
 
 from emrex_emc.core.countries import country_code
 from emrex_emc.core.elmo.conformance import IMPORT_MAP, check_conformance, missing_schema_files
+from emrex_emc.core.elmo.model import preferred_text
 from emrex_emc.core.elmo.reader import read_elmo
 from emrex_emc.local.elmo_factory import ATHENS, OSLO, Enrolment, build_elmo_21
 from tests.core.elmo.conftest import ISSUER, V1, V2, build_elmo
@@ -303,7 +304,7 @@ def _with_recognition() -> etree._Element:
 
 
 def _contents(document: Any) -> list[tuple[str, dict[str, Any]]]:
-    return [(meta["title"], meta) for meta, _ in document.attachments_with_content()]
+    return [(preferred_text(attachment.titles), content.to_json()) for attachment, content in document.contents()]
 
 
 # --- conformance: 2.0 or 2.1.1 -------------------------------------------------------------------------------

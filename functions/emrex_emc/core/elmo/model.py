@@ -3,7 +3,7 @@
 ``ElmoDocument.to_json()``, encoded by :func:`emrex_emc.core.canonical.canonical_json`, is what an SIS
 receives; it is described by ``emrex_emc/schemas/elmo-results.schema.json``. Keys are emitted in a fixed
 order, dates are ISO-8601 strings, decimals are strings, and attachment bytes are never part of the JSON
-(see :meth:`ElmoDocument.attachments_with_content`).
+(see :meth:`ElmoDocument.contents`).
 """
 
 from __future__ import annotations
@@ -541,13 +541,8 @@ class ElmoDocument:
             "notices": _json_list(self.notices),
         }
 
-    def attachments_with_content(self) -> list[tuple[dict[str, Any], bytes]]:
-        """Every decoded content with its metadata, in ``index`` order (for storage, e.g. S3)."""
-        items: list[tuple[dict[str, Any], bytes]] = []
-        for attachment in self.all_attachments():
-            for content in attachment.contents:
-                meta = content.to_json()
-                meta["attachment_type"] = attachment.type
-                meta["title"] = preferred_text(attachment.titles)
-                items.append((meta, content.data))
-        return sorted(items, key=lambda item: int(item[0]["index"]))
+    def contents(self) -> list[tuple[Attachment, AttachmentContent]]:
+        """Every decoded content (its bytes and their SHA-256) with its attachment, in ``index`` order: what
+        is stored beside the results (e.g. S3)."""
+        found = [(attachment, content) for attachment in self.all_attachments() for content in attachment.contents]
+        return sorted(found, key=lambda pair: pair[1].index)
