@@ -38,14 +38,39 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }
 
 
-def imported_modules(path: Path) -> set[str]:
+def imported_modules(path: Path, package: str | None = None) -> set[str]:
+    """Every module ``path`` imports, however it is written: ``import x``, ``from x import y`` (``x`` and
+    ``x.y``, which may be a module), relative imports (resolved against ``package``, by default the file's
+    own), and ``importlib.import_module("x")`` / ``__import__("x")`` with a constant name."""
+    if package is None:
+        package = ".".join(path.relative_to(FUNCTIONS).parent.parts)
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(node.module, node.level, package)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+        elif isinstance(node, ast.Call) and _is_dynamic_import(node.func) and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                names.add(first.value)
     return names
+
+
+def _absolute(module: str | None, level: int, package: str) -> str:
+    if level == 0:
+        return module or ""
+    parts = package.split(".")
+    anchor = parts[: len(parts) - (level - 1)]
+    return ".".join([*anchor, *([module] if module else [])])
+
+
+def _is_dynamic_import(func: ast.expr) -> bool:
+    if isinstance(func, ast.Name):
+        return func.id in {"__import__", "import_module"}
+    return isinstance(func, ast.Attribute) and func.attr == "import_module"
 
 
 def violations(layer: str) -> list[str]:
@@ -65,7 +90,26 @@ def test_layer_rules(layer: str) -> None:
 def test_the_rules_see_lazy_imports(tmp_path: Path) -> None:
     source = tmp_path / "lazy.py"
     source.write_text("def f():\n    import boto3\n    from emrex_emc.web.http import HttpRequest\n")
-    assert imported_modules(source) == {"boto3", "emrex_emc.web.http"}
+    assert imported_modules(source, "emrex_emc.services") >= {"boto3", "emrex_emc.web.http"}
+
+
+@pytest.mark.parametrize(
+    ("code", "seen"),
+    [
+        ("from ..adapters.aws import client", "emrex_emc.adapters.aws"),
+        ("from .. import web", "emrex_emc.web"),
+        ("from emrex_emc import adapters", "emrex_emc.adapters"),
+        ("import importlib\nimportlib.import_module('boto3')", "boto3"),
+        ("from importlib import import_module\nimport_module('httpx')", "httpx"),
+        ("__import__('botocore')", "botocore"),
+    ],
+)
+def test_the_rules_see_every_way_of_importing(tmp_path: Path, code: str, seen: str) -> None:
+    source = tmp_path / "sneaky.py"
+    source.write_text(f"def f():\n    {code.replace(chr(10), chr(10) + '    ')}\n")
+    modules = imported_modules(source, "emrex_emc.services")
+    assert seen in modules
+    assert any(seen == banned or seen.startswith(banned + ".") for banned in FORBIDDEN["services"])
 
 
 def test_settings_depend_on_core_only() -> None:
