@@ -106,4 +106,3 @@ def json_error(error: EmrexError) -> HttpResponse:
     if error.code is ErrorCode.UNAUTHORIZED:
         response.headers["www-authenticate"] = 'Bearer realm="emrex-enrolment"'
     return response
-
