@@ -63,12 +63,21 @@ def per_emp(name: str, value: float, emp_id: str, unit: MetricUnit = MetricUnit.
         metric.add_dimension(name="emp_id", value=emp_id)
 
 
+def correlate(transfer_id: str) -> None:
+    """Put ``transfer_id`` as ``correlation_id`` on this invocation's later log lines.
+
+    Kept per thread (Powertools' thread-safe keys): the local stack runs every function in one process, and a
+    request must never log another's transfer. ``inject_lambda_context(clear_state=True)`` clears it when the
+    thread's next invocation starts."""
+    logger.thread_safe_append_keys(correlation_id=transfer_id)
+
+
 def report_callback(result: CallbackResult, *, milliseconds: float) -> None:
     """Log a handled callback (either protocol) and count it, per EMP: outcomes by status, rejections (1 or 0
     per outcome, so their average is the rejection rate), SHA-1 signatures (likewise, per verified signature)
     and the time the callback took."""
     outcome, emp = result.outcome, result.transfer.emp.id if result.transfer.emp else "unknown"
-    logger.set_correlation_id(result.transfer.id)
+    correlate(result.transfer.id)
     logger.info(
         "callback handled",
         status=outcome.status.value,

@@ -16,7 +16,7 @@ from emrex_emc.adapters.aws import client
 from emrex_emc.adapters.secrets import SecretProvider, function_secret
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.observability import count, logger, metrics, report_refusal
+from emrex_emc.observability import correlate, count, logger, metrics, report_refusal
 from emrex_emc.services.enrolment import EnrolmentService
 from emrex_emc.settings import Settings
 from emrex_emc.web.applicants import applicant_id_of, applicant_transfers
@@ -58,7 +58,7 @@ def _answer(request: HttpRequest) -> HttpResponse:
         request, allowed_return_urls=settings.allowed_return_urls, local_mode=settings.local_mode, today=today
     )
     transfer = service.create(enrolment)
-    logger.set_correlation_id(transfer.id)
+    correlate(transfer.id)
     count("TransferCreated")
     return created(transfer, base_url=settings.public_base_url or request.base_url())
 

@@ -20,7 +20,7 @@ from emrex_emc.adapters.secrets import function_secret
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.transfer import TransferRefused
-from emrex_emc.observability import count, logger, metrics, report_refusal
+from emrex_emc.observability import correlate, count, logger, metrics, report_refusal
 from emrex_emc.services.secret_keys import RotatingCsrfGuard, RotatingStateSigner
 from emrex_emc.services.start import StartService
 from emrex_emc.settings import Settings
@@ -100,7 +100,7 @@ def _page(request: HttpRequest) -> HttpResponse:
     except EmrexError as error:
         raise TransferRefused(error, transfer) from error
     choice = service.choose(transfer_id, emp_id)
-    logger.set_correlation_id(choice.transfer.id)
+    correlate(choice.transfer.id)
     count("EmpChosen")
     lang = pick_language(choice.transfer.locale, accept_language)
     return redirect_response(choice, base_url=base_url, lang=lang, now=int(time.time()))
