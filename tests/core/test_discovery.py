@@ -6,7 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from emrex_emc.core.discovery import MAX_COVERED, fold, in_effect, offered_emps, one_listing_per_institution
-from emrex_emc.core.elmo.model import Identifier, Issuer
+from emrex_emc.core.elmo.model import Issuer
+from emrex_emc.core.elmo.primitives import Identifier
 from emrex_emc.core.protocol import ProtocolVersion
 from emrex_emc.core.provenance import Coverage, assess_provenance
 from emrex_emc.core.registry import CoveredInstitution, Emp, Emrex2Endpoints, emp_id

@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from emrex_emc.core.elmo.model import Learner, LocalizedText
+from emrex_emc.core.elmo.model import Learner
+from emrex_emc.core.elmo.primitives import LocalizedText
 from emrex_emc.core.identity import ExpectedIdentity, IdentityResult, match_identity
 
 BIRTH = date(1999, 4, 5)

@@ -8,7 +8,8 @@ from datetime import date
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from emrex_emc.core.elmo.model import Learner, LocalizedText
+from emrex_emc.core.elmo.model import Learner
+from emrex_emc.core.elmo.primitives import LocalizedText
 from emrex_emc.core.identity import ExpectedIdentity, IdentityResult, match_identity
 from emrex_emc.core.transliterate import latin_spellings
 

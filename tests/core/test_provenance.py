@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from emrex_emc.core.elmo.model import Identifier, Issuer
+from emrex_emc.core.elmo.model import Issuer
+from emrex_emc.core.elmo.primitives import Identifier
 from emrex_emc.core.provenance import (
     MAX_ELSEWHERE_KEYS,
     MAX_REPORTS,

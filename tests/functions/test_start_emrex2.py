@@ -11,7 +11,8 @@ from urllib.parse import parse_qsl, urlsplit
 import lxml.html
 import pytest
 
-from emrex_emc.core.elmo.model import Identifier, Issuer
+from emrex_emc.core.elmo.model import Issuer
+from emrex_emc.core.elmo.primitives import Identifier
 from emrex_emc.core.emrex2 import code_challenge, flow_cookie_hash
 from emrex_emc.core.protocol import ProtocolVersion
 from emrex_emc.core.provenance import assess_provenance

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from emrex_emc.core.elmo.attachments import AttachmentDecodeError, decode_content, mime_types_agree, sniff_mime_type
-from emrex_emc.core.elmo.model import preferred_text
+from emrex_emc.core.elmo.primitives import preferred_text
 from emrex_emc.core.elmo.reader import read_elmo
 
 Build = Callable[..., etree._Element]

@@ -16,7 +16,7 @@ from lxml import etree
 
 from emrex_emc.core.countries import country_code
 from emrex_emc.core.elmo.conformance import IMPORT_MAP, check_conformance, missing_schema_files
-from emrex_emc.core.elmo.model import preferred_text
+from emrex_emc.core.elmo.primitives import preferred_text
 from emrex_emc.core.elmo.reader import read_elmo
 from emrex_emc.local.elmo_factory import ATHENS, OSLO, Enrolment, build_elmo_21
 from tests.core.elmo.conftest import ISSUER, V1, V2, build_elmo

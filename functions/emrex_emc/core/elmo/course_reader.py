@@ -38,13 +38,12 @@ from emrex_emc.core.elmo.model import (
     Credit,
     Enrolment,
     Grouping,
-    Identifier,
     Instance,
     Issuer,
     LearningOpportunity,
     Level,
-    LocalizedText,
 )
+from emrex_emc.core.elmo.primitives import Identifier, LocalizedText
 from emrex_emc.core.elmo.values import Notices, Values
 
 # the children each element kind reads as plain text (the first one of each name counts)

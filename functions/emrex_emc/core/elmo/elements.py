@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 from lxml import etree
 
-from emrex_emc.core.elmo.model import Identifier, LocalizedText
+from emrex_emc.core.elmo.primitives import Identifier, LocalizedText
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 

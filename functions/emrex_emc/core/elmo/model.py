@@ -8,12 +8,20 @@ order, dates are ISO-8601 strings, decimals are strings, and attachment bytes ar
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
+from emrex_emc.core.elmo.primitives import (
+    Identifier,
+    LocalizedText,
+    decimal_or_none,
+    iso_or_none,
+    json_list,
+)
+from emrex_emc.core.elmo.summary import summarize
 from emrex_emc.core.errors import Notice
 
 PASSED = "passed"
@@ -21,57 +29,6 @@ COURSE_TYPE = "course"
 DOCUMENT_TYPES = ("Diploma", "Certificate", "Enrolment", "Admission")
 """ELMO 2.1 ``documentType`` values; a v2-namespace specification without one is a ``Diploma`` (the XSD's rule)."""
 DEFAULT_DOCUMENT_TYPE = "Diploma"
-
-
-def decimal_str(value: Decimal) -> str:
-    """Canonical decimal text: no exponent, no trailing zeros (``10.000`` -> ``10``, ``7.50`` -> ``7.5``)."""
-    text = format(value.normalize(), "f")
-    return "0" if text in {"-0", ""} else text
-
-
-def _iso(value: date | datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _dec(value: Decimal | None) -> str | None:
-    return decimal_str(value) if value is not None else None
-
-
-class _JsonValue(Protocol):
-    def to_json(self) -> dict[str, Any]: ...
-
-
-def _json_list(items: Sequence[_JsonValue]) -> list[dict[str, Any]]:
-    # most lists of a course are empty: skip the comprehension's frame (a 300-course document makes ~3000 calls)
-    return [item.to_json() for item in items] if items else []
-
-
-@dataclass(frozen=True)
-class Identifier:
-    value: str
-    type: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "value": self.value}
-
-
-@dataclass(frozen=True)
-class LocalizedText:
-    """A title or description in one language (``lang`` is ``xml:lang``, absent -> None)."""
-
-    value: str
-    lang: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"lang": self.lang, "value": self.value}
-
-
-def preferred_text(items: tuple[LocalizedText, ...], lang: str = "en") -> str | None:
-    """The text in ``lang`` if present, else the first one."""
-    for item in items:
-        if item.lang and item.lang.lower().startswith(lang):
-            return item.value
-    return items[0].value if items else None
 
 
 @dataclass(frozen=True)
@@ -94,13 +51,13 @@ class Learner:
             "given_names": self.given_names,
             "family_name": self.family_name,
             "alternative_name": self.alternative_name.to_json() if self.alternative_name else None,
-            "birth_date": _iso(self.birth_date),
+            "birth_date": iso_or_none(self.birth_date),
             "citizenship": self.citizenship,
             "country_of_birth": self.country_of_birth,
             "gender": self.gender,
             "place_of_birth": self.place_of_birth,
             "birth_name": self.birth_name,
-            "identifiers": _json_list(self.identifiers),
+            "identifiers": json_list(self.identifiers),
         }
 
 
@@ -115,7 +72,12 @@ class Credit:
         return self.scheme.strip().casefold() == "ects"
 
     def to_json(self) -> dict[str, Any]:
-        return {"scheme": self.scheme, "is_ects": self.is_ects, "value": _dec(self.value), "level": self.level}
+        return {
+            "scheme": self.scheme,
+            "is_ects": self.is_ects,
+            "value": decimal_or_none(self.value),
+            "level": self.level,
+        }
 
 
 @dataclass(frozen=True)
@@ -135,7 +97,7 @@ class AcademicTerm:
     end: date | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"titles": _json_list(self.titles), "start": _iso(self.start), "end": _iso(self.end)}
+        return {"titles": json_list(self.titles), "start": iso_or_none(self.start), "end": iso_or_none(self.end)}
 
 
 @dataclass(frozen=True)
@@ -153,7 +115,7 @@ class GradingScheme:
     descriptions: tuple[LocalizedText, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"local_id": self.local_id, "descriptions": _json_list(self.descriptions)}
+        return {"local_id": self.local_id, "descriptions": json_list(self.descriptions)}
 
 
 @dataclass(frozen=True)
@@ -193,21 +155,21 @@ class Instance:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "identifiers": _json_list(self.identifiers),
-            "start": _iso(self.start),
-            "date": _iso(self.completion_date),
+            "identifiers": json_list(self.identifiers),
+            "start": iso_or_none(self.start),
+            "date": iso_or_none(self.completion_date),
             "status": self.status,
             "status_declared": self.status_declared,
             "result_label": self.result_label,
             "grading_scheme_local_id": self.grading_scheme_local_id,
-            "grading_scheme": _json_list(self.grading_scheme),
-            "credits": _json_list(self.credits),
-            "ects": _dec(self.ects),
-            "levels": _json_list(self.levels),
+            "grading_scheme": json_list(self.grading_scheme),
+            "credits": json_list(self.credits),
+            "ects": decimal_or_none(self.ects),
+            "levels": json_list(self.levels),
             "language_of_instruction": self.language_of_instruction,
-            "engagement_hours": _dec(self.engagement_hours),
+            "engagement_hours": decimal_or_none(self.engagement_hours),
             "academic_term": self.academic_term.to_json() if self.academic_term else None,
-            "groupings": _json_list(self.groupings),
+            "groupings": json_list(self.groupings),
             "attachment_refs": list(self.attachment_refs),
             "has_diploma_supplement": self.has_diploma_supplement,
             "enrolment": self.enrolment.to_json() if self.enrolment else None,
@@ -246,38 +208,19 @@ class LearningOpportunity:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "identifiers": _json_list(self.identifiers),
-            "titles": _json_list(self.titles),
+            "identifiers": json_list(self.identifiers),
+            "titles": json_list(self.titles),
             "type": self.type,
             "is_course": self.is_course,
             "subject_area": self.subject_area,
             "isced_code": self.isced_code,
             "url": self.url,
-            "descriptions": _json_list(self.descriptions),
-            "descriptions_html": _json_list(self.descriptions_html),
+            "descriptions": json_list(self.descriptions),
+            "descriptions_html": json_list(self.descriptions_html),
             "document_type": self.document_type,
             "instance": self.instance.to_json() if self.instance else None,
-            "parts": _json_list(self.parts),
+            "parts": json_list(self.parts),
         }
-
-
-def counted_ects(nodes: tuple[LearningOpportunity, ...]) -> Decimal:
-    """ECTS of a LOS forest, never counting a node together with its ancestors or descendants.
-
-    Rule: walking top-down, the first node on each branch whose instance is *passed* (status absent
-    or ``passed``) and carries an ECTS value is counted and its subtree is skipped; nodes without ECTS
-    or not passed are not counted and their parts are examined instead. So a passed degree programme
-    with 180 ECTS counts 180 (not its courses again), and an in-progress programme counts its passed
-    courses.
-    """
-    total = Decimal(0)
-    for node in nodes:
-        instance = node.instance
-        if instance is not None and instance.passed and instance.ects is not None:
-            total += instance.ects
-        else:
-            total += counted_ects(node.parts)
-    return total
 
 
 @dataclass(frozen=True)
@@ -289,8 +232,8 @@ class Issuer:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "identifiers": _json_list(self.identifiers),
-            "titles": _json_list(self.titles),
+            "identifiers": json_list(self.identifiers),
+            "titles": json_list(self.titles),
             "country": self.country,
             "url": self.url,
         }
@@ -302,7 +245,7 @@ class AcademicYear:
     end: date | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"start": _iso(self.start), "end": _iso(self.end)}
+        return {"start": iso_or_none(self.start), "end": iso_or_none(self.end)}
 
 
 @dataclass(frozen=True)
@@ -318,7 +261,7 @@ class Enrolment:
     def to_json(self) -> dict[str, Any]:
         return {
             "institution": self.institution.to_json(),
-            "date": _iso(self.enrolled_on),
+            "date": iso_or_none(self.enrolled_on),
             "academic_year": self.academic_year.to_json(),
         }
 
@@ -358,16 +301,16 @@ class ResultOfRecognition:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "identifier": _json_list(self.identifier),
-            "title": _json_list(self.title),
-            "description": _json_list(self.description),
+            "identifier": json_list(self.identifier),
+            "title": json_list(self.title),
+            "description": json_list(self.description),
             "subject_area": self.subject_area,
             "isced_code": self.isced_code,
             "status": self.status,
-            "decision_date": _iso(self.decision_date),
-            "recognition_basis": _json_list(self.recognition_basis),
-            "recognition_result": _json_list(self.recognition_result),
-            "recognition_mapping": _json_list(self.recognition_mapping),
+            "decision_date": iso_or_none(self.decision_date),
+            "recognition_basis": json_list(self.recognition_basis),
+            "recognition_result": json_list(self.recognition_result),
+            "recognition_mapping": json_list(self.recognition_mapping),
             "attachments": list(self.attachments),
         }
 
@@ -410,11 +353,11 @@ class Attachment:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "identifiers": _json_list(self.identifiers),
-            "titles": _json_list(self.titles),
+            "identifiers": json_list(self.identifiers),
+            "titles": json_list(self.titles),
             "type": self.type,
-            "descriptions": _json_list(self.descriptions),
-            "contents": _json_list(self.contents),
+            "descriptions": json_list(self.descriptions),
+            "contents": json_list(self.contents),
         }
 
 
@@ -441,11 +384,11 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {
             "issuer": self.issuer.to_json(),
-            "issue_date": _iso(self.issue_date),
-            "learning_opportunities": _json_list(self.learning_opportunities),
-            "result_of_recognition": _json_list(self.result_of_recognition),
-            "grading_schemes": _json_list(self.grading_schemes),
-            "attachments": _json_list(self.attachments),
+            "issue_date": iso_or_none(self.issue_date),
+            "learning_opportunities": json_list(self.learning_opportunities),
+            "result_of_recognition": json_list(self.result_of_recognition),
+            "grading_schemes": json_list(self.grading_schemes),
+            "attachments": json_list(self.attachments),
         }
 
 
@@ -456,7 +399,7 @@ class Group:
     titles: tuple[LocalizedText, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "sorting_key": self.sorting_key, "titles": _json_list(self.titles)}
+        return {"id": self.id, "sorting_key": self.sorting_key, "titles": json_list(self.titles)}
 
 
 @dataclass(frozen=True)
@@ -466,7 +409,7 @@ class GroupType:
     groups: tuple[Group, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "titles": _json_list(self.titles), "groups": _json_list(self.groups)}
+        return {"id": self.id, "titles": json_list(self.titles), "groups": json_list(self.groups)}
 
 
 @dataclass(frozen=True)
@@ -507,38 +450,21 @@ class ElmoDocument:
         return sorted(found)
 
     def summary(self) -> dict[str, Any]:
-        """Counts for people and dashboards; see :func:`counted_ects` for the ECTS rule."""
-        issuers = [
-            {
-                "name": preferred_text(report.issuer.titles),
-                "country": report.issuer.country,
-                "identifiers": _json_list(report.issuer.identifiers),
-            }
-            for report in self.reports
-        ]
-        courses = sum(1 for r in self.reports for los in r.all_learning_opportunities() if los.is_course)
-        ects = sum((counted_ects(r.learning_opportunities) for r in self.reports), Decimal(0))
-        return {
-            "issuers": issuers,
-            "course_count": courses,
-            "total_ects": decimal_str(ects),
-            "report_count": len(self.reports),
-            "attachment_count": sum(1 for _ in self.all_attachments()),
-            "document_types": self.document_types,
-        }
+        """Counts for people and dashboards (:func:`emrex_emc.core.elmo.summary.summarize`)."""
+        return summarize(self)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "elmo_version": self.version,
             "namespace": self.namespace,
-            "generated_date": _iso(self.generated_date),
+            "generated_date": iso_or_none(self.generated_date),
             "learner": self.learner.to_json(),
-            "reports": _json_list(self.reports),
-            "attachments": _json_list(self.attachments),
-            "groups": _json_list(self.group_types),
+            "reports": json_list(self.reports),
+            "attachments": json_list(self.attachments),
+            "groups": json_list(self.group_types),
             "has_diploma_supplement": self.has_diploma_supplement,
             "summary": self.summary(),
-            "notices": _json_list(self.notices),
+            "notices": json_list(self.notices),
         }
 
     def contents(self) -> list[tuple[Attachment, AttachmentContent]]:
