@@ -40,6 +40,7 @@ NOT_CI = frozenset({"", "0", "false"})
 """Values of ``CI`` that mean "not in CI" (someone switching it off by hand)."""
 INSTALL = "Install the Debian package 'chromium' (scripts/setup.sh does, without --no-browser)."
 MOCK_EMP_LABEL = "EMREX mock EMP (local)"
+MOCK_EMP2_LABEL = "EMREX 2.0 mock EMP (local)"
 START_URL = re.compile(r"/start/[0-9a-f]{32}$")
 
 
