@@ -6,20 +6,23 @@ Screenshots and the accessibility reports go to ``test-artifacts/`` (git-ignored
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Stack, free_port, running_local_stack
+from tests.e2e.stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Stack, free_port, no_browser, running_local_stack
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not Path(CHROMIUM).is_file():
-        pytest.skip("Chromium is not installed (Debian package 'chromium'); .ci/run installs it")
+    missing = no_browser(CHROMIUM, os.environ)
+    if missing is not None and missing.fail:
+        pytest.fail(missing.reason, pytrace=False)
+    if missing is not None:
+        pytest.skip(missing.reason)
     ARTIFACTS.mkdir(exist_ok=True)
     events_file = tmp_path_factory.mktemp("sis") / "events.jsonl"
     log = ARTIFACTS / "e2e-local-stack.log"

@@ -36,7 +36,11 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 START_TIMEOUT_S = 120
+NOT_CI = frozenset({"", "0", "false"})
+"""Values of ``CI`` that mean "not in CI" (someone switching it off by hand)."""
+INSTALL = "Install the Debian package 'chromium' (scripts/setup.sh does, without --no-browser)."
 MOCK_EMP_LABEL = "EMREX mock EMP (local)"
+MOCK_EMP2_LABEL = "EMREX 2.0 mock EMP (local)"
 START_URL = re.compile(r"/start/[0-9a-f]{32}$")
 
 
@@ -67,6 +71,24 @@ class Stack:
         assert response.status_code == 201, response.text
         start_url: str = response.json()["start_url"]
         return start_url
+
+
+@dataclass(frozen=True)
+class NoBrowser:
+    """What the browser tests do when Chromium is missing: fail (``fail``) or skip, saying ``reason``."""
+
+    fail: bool
+    reason: str
+
+
+def no_browser(chromium: str, environ: Mapping[str, str]) -> NoBrowser | None:
+    """``None`` when Chromium is at ``chromium``. Otherwise, in CI (``CI`` set, as CI services and ``.ci/run``
+    set it) a failure, so that CI is never green without its browser tests; on a developer's machine a skip."""
+    if Path(chromium).is_file():
+        return None
+    if environ.get("CI", "").strip().lower() not in NOT_CI:
+        return NoBrowser(True, f"CI is set but there is no Chromium at {chromium}: no browser test can run. {INSTALL}")
+    return NoBrowser(False, f"no Chromium at {chromium}, so no browser tests. {INSTALL}")
 
 
 def free_port() -> int:

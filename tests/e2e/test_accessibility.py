@@ -2,10 +2,10 @@
 language, and a keyboard-only walk from the chooser through the mock EMP to the outcome page.
 
 Every page type: the demo enrolment form and its return page, the chooser (as opened, with search results,
-with none), the redirect to the EMP, the outcome pages (received, rejected, cancelled, no results, provider
-error), the error pages (link already used, unknown link, no such page) and the mock EMP. The pages of the
-EMC and the demo form are opened in all 24 languages, the browser asking for that language; axe's findings
-per language go to ``test-artifacts/axe/<lang>.json``.
+with none), the redirects to the EMP (EMREX 1's form post, EMREX 2.0's authorization request), the outcome
+pages (received, rejected, cancelled, no results, provider error), the error pages (link already used, unknown
+link, no such page) and the mock EMP. The pages of the EMC and the demo form are opened in all 24 languages,
+the browser asking for that language; axe's findings per language go to ``test-artifacts/axe/<lang>.json``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from emrex_emc.local.mock_emp2 import AUTHORIZE_PATH
 from emrex_emc.web.i18n import SUPPORTED_LANGUAGES
 from emrex_emc.web.texts import t
 from tests.e2e.stack import (
     APPLICANT,
     ARTIFACTS,
+    MOCK_EMP2_LABEL,
     MOCK_EMP_LABEL,
     START_URL,
     Stack,
@@ -48,7 +50,8 @@ PAGE_TYPES = {
     "chooser",
     "chooser: search results",
     "chooser: no search results",
-    "redirect to the EMP",
+    "redirect to the EMP (EMREX 1)",
+    "redirect to the EMP (EMREX 2.0)",
     "outcome: received",
     "demo return page",
     "error: link already used",
@@ -56,6 +59,8 @@ PAGE_TYPES = {
     "error: unknown link",
     "error: no such page",
 }
+EMREX2_AUTHORIZATION_REQUEST = re.compile(re.escape(AUTHORIZE_PATH) + r"\?")
+"""Where the EMREX 2.0 redirect page sends the browser (the mock EMP 2.0's authorization endpoint)."""
 EMP_CHECKED_IN = {"en", "nl", "el"}
 """The mock EMP's page is English whatever the student's language: checked once per language of that set."""
 AXE = Axe()
@@ -109,14 +114,17 @@ def tab_in(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def _redirect_page_held(page: Any, stack: Stack) -> None:
-    """Continue on the chooser, but keep the browser on the redirect page: the EMP answers its auto-POST with
-    204 No Content, so the page stays for axe; then on to the EMP with the page's own button."""
-    page.route(stack.urls["mock_emp"], lambda route: route.fulfill(status=204))
-    page.get_by_label(MOCK_EMP_LABEL).check()
-    with page.expect_request(stack.urls["mock_emp"]):
+def _redirect_page_held(page: Any, emp_label: str, emp_url: str | re.Pattern[str], page_id: str) -> None:
+    """Continue on the chooser with the EMP labelled ``emp_label``, but keep the browser on the redirect page
+    (its element ``page_id`` shown): the EMP answers the page's auto-POST (EMREX 1) or its refresh to the
+    authorization request (EMREX 2.0) with 204 No Content, so the page stays for axe."""
+    page.route(emp_url, lambda route: route.fulfill(status=204))
+    page.get_by_label(emp_label).check()
+    with page.expect_request(emp_url):
         page.click("form[method=post] button[type=submit]")
-    page.wait_for_function("document.readyState === 'complete' && document.getElementById('emrex-redirect') !== null")
+    page.wait_for_function(
+        "(id) => document.readyState === 'complete' && document.getElementById(id) !== null", arg=page_id
+    )
 
 
 @pytest.mark.parametrize("lang", SUPPORTED_LANGUAGES)
@@ -150,10 +158,10 @@ def test_every_page_type_passes_axe_in(lang: str, tab_in: Any, stack: Stack) -> 
         audit.check("chooser: no search results")
         page.goto(start_url)
 
-        _redirect_page_held(page, stack)
-        audit.check("redirect to the EMP")
+        _redirect_page_held(page, MOCK_EMP_LABEL, stack.urls["mock_emp"], "emrex-redirect")
+        audit.check("redirect to the EMP (EMREX 1)")
         page.unroute(stack.urls["mock_emp"])
-        page.click("form button[type=submit]")
+        page.click("form button[type=submit]")  # then on to the EMP with the page's own button
         page.wait_for_url(stack.urls["mock_emp"])
         if lang in EMP_CHECKED_IN:
             audit.check("mock EMP", lang="en")  # the EMP's own page, in its own language
@@ -171,6 +179,11 @@ def test_every_page_type_passes_axe_in(lang: str, tab_in: Any, stack: Stack) -> 
             answer_at_the_mock_emp(page, scenario)
             assert page.locator("h1").inner_text() == t(lang, f"{outcome}.title")
             audit.check(f"outcome: {outcome}")
+
+        page.goto(stack.create_transfer(locale=lang))
+        _redirect_page_held(page, MOCK_EMP2_LABEL, EMREX2_AUTHORIZATION_REQUEST, "emrex-authorize")
+        audit.check("redirect to the EMP (EMREX 2.0)")
+        page.unroute(EMREX2_AUTHORIZATION_REQUEST)
 
         page.goto(f"{stack.urls['api']}/start/{'0' * 32}")
         audit.check("error: unknown link")

@@ -20,6 +20,7 @@ from tests.e2e.stack import (
     APPLICANT,
     ARTIFACTS,
     GREEK_APPLICANT,
+    MOCK_EMP2_LABEL,
     REPO,
     START_URL,
     Applicant,
@@ -203,13 +204,11 @@ def test_results_from_an_institution_the_emp_does_not_cover_are_received_for_adm
 
 # --- EMREX 2.0: the same chooser, the OAuth flow through the mock EMP 2.0 -----------------------------------
 
-EMREX2_EMP = "EMREX 2.0 mock EMP (local)"
-
 
 def _transfer2(page: Any, stack: Stack, scenario: str, applicant: Applicant = APPLICANT) -> str:
     """One EMREX 2.0 transfer through the browser; returns the transfer id (the page ends on the outcome page)."""
     transfer_id = _to_chooser(page, stack, applicant)
-    page.get_by_label(EMREX2_EMP).check()
+    page.get_by_label(MOCK_EMP2_LABEL).check()
     page.get_by_role("button", name="Continue").click()  # the interstitial navigates to the authorization request
     page.wait_for_url(re.compile(r"/emp2/authorize\?.*code_challenge_method=S256"))
     # what the EMP's login would show: the applicant of this transfer (its state verified with our keys)

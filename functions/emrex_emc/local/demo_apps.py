@@ -4,7 +4,7 @@
   ``POST {api}/sessions`` with the bearer token and redirects (303) to the returned ``start_url``. Its
   ``/return`` page shows what the EMC appended to the return URL and the transfer's status, fetched
   server-side with ``GET {api}/sessions/{id}``. The form speaks the browser's language (or ``?lang=``), its
-  return page the language chosen in the form (texts: :mod:`emrex_emc.local.demo_texts`).
+  return page and its error pages the language chosen in the form (texts: :mod:`emrex_emc.local.demo_texts`).
 * :class:`DemoSis`: consumes the EMC's events from the SQS queue behind the EventBridge rule (deduplicating by
   ``detail.event_id``: delivery is at least once), keeps them in memory, appends each whole EventBridge
   event as one JSON line to the events file, deletes handled messages, and lists them newest first.
@@ -72,11 +72,17 @@ def _language_options(selected: str) -> Markup:
     )
 
 
-def _error_page(status: int, title: str, message: str) -> HttpResponse:
-    body = Markup('<h1>{}</h1><p class="notice error" role="alert">{}</p><p><a href="/">Back</a></p>').format(
-        title, clip(message, 500)
+def _error_page(status: int, lang: str, problem: str, **values: object) -> HttpResponse:
+    """The form's page for ``problem`` (its texts ``error.<problem>.title`` and ``.message``) in ``lang``;
+    its link goes back to the form in that language."""
+    title = CATALOG.text(lang, f"error.{problem}.title")
+    body = Markup('<h1>{}</h1><p class="notice error" role="alert">{}</p><p><a href="/?{}">{}</a></p>').format(
+        title,
+        CATALOG.text(lang, f"error.{problem}.message", **values),
+        urlencode({"lang": lang}),
+        CATALOG.text(lang, "error.back"),
     )
-    return html_response(status, page(lang="en", title=title, body=body))
+    return html_response(status, page(lang=lang, title=title, body=body))
 
 
 def _as_app(function_name: str, routes: Mapping[tuple[str, str], Callable[[HttpRequest], HttpResponse]]) -> list[Route]:
@@ -135,7 +141,8 @@ class EnrolmentForm:
         try:
             form = request.form()
         except ValueError:
-            return _error_page(400, "Invalid form", "The form could not be read.")
+            return _error_page(400, pick_language(None, request.headers.get("accept-language")), "invalid_form")
+        lang = pick_language(form.get("locale"), request.headers.get("accept-language"))
         reference = secrets.token_urlsafe(12)
         payload = {
             "applicant_id": f"demo-{secrets.token_hex(4)}",
@@ -150,9 +157,9 @@ class EnrolmentForm:
                 f"{self.api_base_url}/sessions", json=payload, headers={"authorization": f"Bearer {self._token}"}
             )
         except httpx.HTTPError as exc:
-            return _error_page(502, "EMC unreachable", f"The EMREX client did not answer: {exc}")
+            return _error_page(502, lang, "unreachable", error=clip(exc, 500))
         if response.status_code != 201:
-            return _error_page(400, "Not accepted", f"The EMREX client refused the request: {response.text}")
+            return _error_page(400, lang, "refused", error=clip(response.text, 500))
         created = response.json()
         self._transfers[reference] = (str(created["id"]), pick_language(payload["locale"], None))
         return HttpResponse(status=303, headers={"location": str(created["start_url"]), "cache-control": "no-store"})
@@ -178,7 +185,8 @@ class EnrolmentForm:
         transfer_id = request.path_params.get("id", "")
         languages = [lang for known_id, lang in self._transfers.values() if known_id == transfer_id]
         if not languages:
-            return _error_page(404, "Not found", "This form did not start that transfer.")
+            lang = pick_language(request.query.get("lang"), request.headers.get("accept-language"))
+            return _error_page(404, lang, "unknown_transfer")
         return _page(
             languages[0], CATALOG.text(languages[0], "status.title"), self._status_html(transfer_id, languages[0])
         )

@@ -2,7 +2,8 @@
 the gettext domain ``demo`` (``local/locale/<lang>/LC_MESSAGES/demo.po``; ``make i18n`` after a change).
 
 A university's own form speaks the applicant's language; so does the demo, to show the EMC's pages
-following the ``locale`` the form sends. Its error pages (about the EMC's API) stay English.
+following the ``locale`` the form sends. So do its error pages; what the EMC's API said in them stays as the
+API said it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,15 @@ DEMO_TEXTS: Source = {
     "status.label": "Status:",
     "status.identity": "identity: {verdict}",
     "status.unavailable": "The status is not available: {error}",
+    "error.back": "Back to the form",
+    "error.invalid_form.title": "Invalid form",
+    "error.invalid_form.message": "The form could not be read.",
+    "error.unreachable.title": "EMREX client unreachable",
+    "error.unreachable.message": "The EMREX client did not answer: {error}",
+    "error.refused.title": "Not accepted",
+    "error.refused.message": "The EMREX client refused the request: {error}",
+    "error.unknown_transfer.title": "Not found",
+    "error.unknown_transfer.message": "This form did not start that transfer.",
 }
 
 CATALOG = Catalog(DOMAIN, LOCALE_DIR, DEMO_TEXTS)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 
 from markupsafe import Markup, escape
 
-__all__ = ["CSS", "EMPTY", "Markup", "escape", "join", "page"]
+__all__ = ["CSS", "EMPTY", "Markup", "escape", "isolated", "isolated_list", "join", "page"]
 
 CSS = Markup(
     """
@@ -43,6 +43,17 @@ EMPTY = Markup("")
 def join(parts: Iterable[Markup | str]) -> Markup:
     """Concatenate fragments; plain strings among them are escaped."""
     return EMPTY.join(parts)
+
+
+def isolated(name: str) -> Markup:
+    """A name from a document or a registry (an institution's, an EMP's), escaped and bidi-isolated
+    (``<bdi>``): Arabic or Hebrew in it, or a bidi override character, cannot reorder the sentence around it."""
+    return Markup("<bdi>{}</bdi>").format(name)
+
+
+def isolated_list(names: Iterable[str]) -> Markup:
+    """Names, each :func:`isolated`, separated by commas."""
+    return Markup(", ").join(isolated(name) for name in names)
 
 
 def page(*, lang: str, title: str, body: Markup, head: Markup = EMPTY, attrs: Mapping[str, str] | None = None) -> str:

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from emrex_emc.core.protocol import Status
 from emrex_emc.web.help import ask_with_support_code, next_steps, staff_code
-from emrex_emc.web.html import Markup, join, page
+from emrex_emc.web.html import Markup, isolated_list, join, page
 from emrex_emc.web.http import HttpResponse, html_response
 from emrex_emc.web.i18n import decimal, pick_language
 from emrex_emc.web.texts import t
@@ -87,8 +87,8 @@ def outcome_page(outcome: Outcome, *, lang: str, transfer_id: str, link: ReturnL
 
 def _received(outcome: Outcome, lang: str) -> Markup:
     summary = outcome.summary
-    rows = [
-        (t(lang, "received.institutions"), ", ".join(summary.issuer_names()) if summary else ""),
+    rows: list[tuple[str, Markup | str]] = [
+        (t(lang, "received.institutions"), isolated_list(summary.issuer_names()) if summary else ""),
         (t(lang, "received.courses"), str(summary.course_count) if summary else "-"),
         (t(lang, "received.credits"), decimal(summary.total_ects, lang) if summary else "-"),
     ]
@@ -108,7 +108,8 @@ def _provider_message(lang: str, message: str | None) -> Markup:
     text = (message or "").strip()[:MAX_SHOWN_MESSAGE_CHARS]
     if not text:
         return Markup("")
-    return Markup('<p class="muted">{} <q>{}</q></p>').format(t(lang, "provider_error.message"), text)
+    # the EMP's words, in whatever script: isolated from the sentence around them
+    return Markup('<p class="muted">{} <q dir="auto">{}</q></p>').format(t(lang, "provider_error.message"), text)
 
 
 def _para(text: str) -> Markup:

@@ -25,10 +25,10 @@ from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import Choice, Offer
 from emrex_emc.web.flow_cookie import flow_cookie_header
-from emrex_emc.web.html import Markup, join, page
+from emrex_emc.web.html import Markup, isolated, isolated_list, join, page
 from emrex_emc.web.http import HTML_SECURITY_HEADERS, HttpRequest, HttpResponse, html_response
 from emrex_emc.web.i18n import country_name, country_names, fold
-from emrex_emc.web.texts import t
+from emrex_emc.web.texts import t, t_markup
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def _emp_item(lang: str, emp: Emp) -> Markup:
     details = Markup("")
     institutions = emp.institution_names
     if not emp.single_fetch and institutions:
-        shown = ", ".join(institutions[:MAX_INSTITUTIONS_SHOWN])
+        shown = isolated_list(institutions[:MAX_INSTITUTIONS_SHOWN])
         extra = len(institutions) - MAX_INSTITUTIONS_SHOWN
         if extra > 0:
             shown += " " + t(lang, "chooser.more_institutions", count=extra)
@@ -192,7 +192,7 @@ def _emp_item(lang: str, emp: Emp) -> Markup:
     host = Markup(' <span class="muted host">{}</span>').format(emp.host) if emp.host else Markup("")
     return Markup(
         '<li><input type="radio" name="emp" id="{id}" value="{value}" required>'
-        '<label for="{id}">{label}</label>{host}{details}</li>'
+        '<label for="{id}" dir="auto">{label}</label>{host}{details}</li>'  # dir: bidi-isolated, in any script
     ).format(id=element_id, value=emp.id, label=emp.label, host=host, details=details)
 
 
@@ -237,14 +237,14 @@ def redirect_page(*, lang: str, emp_url: str, emp_name: str, country: str, sessi
         '<p class="muted">{nojs}</p><button type="submit">{button}</button></form>'
         "<script>{script}</script>"
     ).format(
-        title=title,
-        lead=t(lang, "redirect.body", name=emp_name, country=country),
+        title=t_markup(lang, "redirect.title", name=isolated(emp_name)),
+        lead=t_markup(lang, "redirect.body", name=isolated(emp_name), country=country),
         form_id=REDIRECT_FORM_ID,
         emp_url=emp_url,
         session_id=session_id,
         return_url=return_url,
         nojs=t(lang, "redirect.nojs"),
-        button=t(lang, "redirect.button", name=emp_name),
+        button=t_markup(lang, "redirect.button", name=isolated(emp_name)),
         script=Markup(AUTO_SUBMIT_SCRIPT),
     )
     return page(lang=lang, title=title, body=body)
@@ -257,11 +257,11 @@ def _authorization_response(choice: Choice, *, base_url: str, lang: str, now: in
         '<h1>{title}</h1><p>{lead}</p><p class="muted">{nojs}</p>'
         '<p><a class="button" id="emrex-authorize" href="{url}" rel="noreferrer">{button}</a></p>'
     ).format(
-        title=title,
-        lead=t(lang, "redirect.body", name=emp.label, country=country_name(emp.country, lang)),
+        title=t_markup(lang, "redirect.title", name=isolated(emp.label)),
+        lead=t_markup(lang, "redirect.body", name=isolated(emp.label), country=country_name(emp.country, lang)),
         nojs=t(lang, "redirect.link_nojs"),
         url=url,
-        button=t(lang, "redirect.button", name=emp.label),
+        button=t_markup(lang, "redirect.button", name=isolated(emp.label)),
     )
     head = Markup('<meta http-equiv="refresh" content="0;url={}">').format(url)
     response = html_response(200, page(lang=lang, title=title, body=body, head=head))
