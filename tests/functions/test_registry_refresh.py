@@ -7,14 +7,25 @@ from functools import partial
 import pytest
 
 from emrex_emc.adapters.registry_fetch import FetchResult, RegistryFetcher
-from emrex_emc.adapters.registry_store import MAX_ITEM_BYTES, RegistryStore, item_size, load_fresh, snapshot_item
+from emrex_emc.adapters.registry_store import (
+    MAX_ITEM_BYTES,
+    SNAPSHOT_PK,
+    RegistryStore,
+    item_size,
+    load_fresh,
+    snapshot_item,
+)
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
 from emrex_emc.core.registry_parse import MAX_INSTITUTION_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS, render_ewp_catalogue
 from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, is_clean
 from emrex_emc.services.registry_refresh import diff_emps, refresh_registry
 from registry_refresh import handler as refresh_handler
+from start_session import handler as start
 from tests.adapters.conftest import make_certificate
+from tests.core.test_registry_parse import audit_entry
+from tests.functions.conftest import apigw_event, rewired
+from tests.functions.test_start_session import get_page, labels
 from tests.lambda_context import LAMBDA_CONTEXT
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
@@ -29,6 +40,8 @@ def emp(name: str, country: str, url: str, *certs: bytes) -> Emp:
 NORWAY = emp("Vitnemålsportalen", "NO", "https://app.vitnemalsportalen.no/vp/init", CERT_1)
 POLAND = emp("USOS", "PL", "https://usosweb.uw.edu.pl/ncp_endpoint.php", CERT_2)
 FINLAND = emp("CSC", "FI", "https://emrex.csc.fi/emp", CERT_3)
+
+fresh_start = rewired(start)
 
 
 @dataclass
@@ -439,6 +452,33 @@ def test_handler_on_a_fresh_deploy_stores_the_good_emp_despite_a_400_kb_url(lamb
     stored = load_fresh(RegistryStore(aws_env.dynamodb, aws_env.table), now=datetime.now(UTC), max_age_seconds=60)
     assert stored.emps == (NORWAY,)
     assert "RegistryRefreshFailed" not in emitted_metrics(capsys)
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_handler_on_a_fresh_deploy_offers_the_good_emp_despite_one_hostile_entry_within_every_cap(
+    lambda_env, aws_env, make_transfer, capsys
+):
+    hostile = audit_entry()
+    lambda_env.write_bytes(render_ewp_catalogue([NORWAY, hostile]))
+    assert item_size(snapshot_item(RegistrySnapshot(NOW, SOURCE, (NORWAY, hostile)))) > MAX_ITEM_BYTES  # untrimmed
+
+    result = refresh_handler.handler({}, LAMBDA_CONTEXT)
+
+    assert (result["status"], result["emp_count"]) == ("updated", 2)
+    (notice,) = result["notices"]
+    assert notice["code"] == "REGISTRY_ENTRY_TRIMMED"
+    assert notice["message"].endswith(
+        "kept 0 of 200 covered institutions, 0 of 200 institution names, 3 of 5 certificates"
+    )
+    item = aws_env.dynamodb.get_item(TableName=aws_env.table, Key={"pk": {"S": SNAPSHOT_PK}})["Item"]
+    assert item_size(item) <= MAX_ITEM_BYTES
+    assert "RegistryRefreshFailed" not in emitted_metrics(capsys)
+
+    page = get_page(make_transfer().id)
+    assert page["statusCode"] == 200
+    assert labels(page) == ["Vitnemålsportalen", "Hostile EMP"]  # the good EMP is offered
+    health = start.handler(apigw_event("GET", "/health", route_key="GET /health"), LAMBDA_CONTEXT)
+    assert (health["statusCode"], json.loads(health["body"])["registry"]["emp_count"]) == (200, 2)
 
 
 def test_handler_that_loses_a_race_reports_superseded_without_failing(lambda_env, aws_env, monkeypatch, capsys, caplog):
