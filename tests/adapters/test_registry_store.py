@@ -192,8 +192,8 @@ def test_the_largest_emps_are_left_out_when_dropping_the_warnings_is_not_enough(
 def test_an_emp_left_out_is_named_in_the_part_of_its_own_registry(dynamodb):
     first, second = sized_emp(0, 1), sized_emp(1, 9)
     parts = (
-        RegistryPart("https://registry.example/catalogue-v1.xml", NOW, (first,)),
-        RegistryPart("https://emreg.example/list", NOW, (second,), warnings=("kept",), unread=1),
+        RegistryPart("https://registry.example/catalogue-v1.xml", NOW, (first,), etag='"c1"'),
+        RegistryPart("https://emreg.example/list", NOW, (second,), etag='"e1"', warnings=("kept",), unread=1),
     )
     combined = RegistrySnapshot.of_parts(parts)
     limit = item_size(snapshot_item(RegistrySnapshot.of_parts([parts[0], replace(parts[1], emps=())]))) + 200
@@ -202,6 +202,7 @@ def test_an_emp_left_out_is_named_in_the_part_of_its_own_registry(dynamodb):
 
     assert stored is not None and stored.emps == (first,)
     assert [(part.emps, part.unread) for part in stored.source_parts()] == [((first,), 0), ((), 2)]
+    assert [part.etag for part in stored.source_parts()] == ['"c1"', None]  # refetched whole, not "not modified"
     assert stored.source_parts()[0].warnings == (f"1 warning(s) dropped to fit the {limit}-byte table item",)
     assert stored.source_parts()[1].warnings == (
         f"EMP {second.id} (EMP 1) left out: the snapshot must fit its {limit}-byte table item",

@@ -351,15 +351,22 @@ class RegistrySnapshot:
         return replace(self, warnings=(note,), parts=(replace(parts[0], warnings=(note,)), *parts[1:]))
 
     def without_emps(self, left_out: Collection[Emp], reason: str) -> RegistrySnapshot:
-        """The snapshot without ``left_out`` (to fit it into its table item). Each part gets one warning per EMP
-        it lost, naming it, and counts it as unread: the EMP is not gone from the registry, so registry
-        changes are not announced against this snapshot (:mod:`emrex_emc.core.registry_events`)."""
+        """The snapshot without ``left_out`` (to fit it into its table item).
+
+        Each part gets one warning per EMP it lost, naming it, and counts it as unread: the EMP is not gone from
+        the registry, so registry changes are not announced against this snapshot
+        (:mod:`emrex_emc.core.registry_events`). A part that lost EMPs forgets its ETag: its next fetch reads the
+        whole document again (a "not modified" answer would keep the part without them)."""
         parts = []
         for part in self.source_parts():
             lost = [emp for emp in part.emps if emp in left_out]
+            if not lost:
+                parts.append(part)
+                continue
             notes = tuple(f"EMP {clip(emp.id, 40)} ({clip(emp.name, 60)}) left out: {reason}" for emp in lost)
             kept = tuple(emp for emp in part.emps if emp not in left_out)
-            parts.append(replace(part, emps=kept, warnings=(*part.warnings, *notes), unread=part.unread + len(lost)))
+            warnings = (*part.warnings, *notes)
+            parts.append(replace(part, emps=kept, etag=None, warnings=warnings, unread=part.unread + len(lost)))
         return RegistrySnapshot.of_parts(parts)
 
     def age(self, now: datetime) -> timedelta:
