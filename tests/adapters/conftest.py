@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,9 +20,12 @@ from emrex_emc.local.moto_env import create_table
 ADAPTER_TABLE = "adapters-test"
 
 
-def make_certificate(common_name: str, *, not_after: datetime | None = None, dns_names: Sequence[str] = ()) -> bytes:
+def make_certificate(
+    common_name: str, *, not_after: datetime | None = None, dns_names: Sequence[str] = (), padding: int = 0
+) -> bytes:
     """A self-signed EC certificate (DER) for ``common_name``, valid for a year unless ``not_after`` is given;
-    ``dns_names`` become a subject alternative name extension (tests use many to make a large certificate)."""
+    ``dns_names`` become a subject alternative name extension (tests use many to make a large certificate);
+    ``padding`` random bytes an unknown non-critical extension (a large certificate that does not compress)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
@@ -38,6 +42,11 @@ def make_certificate(common_name: str, *, not_after: datetime | None = None, dns
     if dns_names:
         names = x509.SubjectAlternativeName([x509.DNSName(host) for host in dns_names])
         certificate = certificate.add_extension(names, critical=False)
+    if padding:
+        unknown = x509.ObjectIdentifier("1.3.6.1.4.1.55555.1")
+        certificate = certificate.add_extension(
+            x509.UnrecognizedExtension(unknown, os.urandom(padding)), critical=False
+        )
     return certificate.sign(key, hashes.SHA256()).public_bytes(Encoding.DER)
 
 

@@ -19,7 +19,7 @@ from emrex_emc.adapters.registry_store import (
     snapshot_item,
 )
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
+from emrex_emc.core.registry import Emp, RegistryPart, RegistrySnapshot, emp_id
 from tests.adapters.conftest import ADAPTER_TABLE, make_certificate
 
 TABLE = ADAPTER_TABLE
@@ -159,6 +159,54 @@ def test_warnings_are_dropped_first_when_the_item_would_be_too_large(dynamodb):
     assert item_size(stored_item(dynamodb)) <= limit
     assert store.load(use_cache=False) == stored
     assert limited.save(bare) == bare  # nothing to drop when it fits
+
+
+def sized_emp(n: int, institutions: int) -> Emp:
+    """An EMP whose size grows with ``institutions`` (random names of 200 characters: they do not compress)."""
+    url = f"https://emp-{n}.example/emrex"
+    names = tuple(secrets.token_urlsafe(150) for _ in range(institutions))
+    return Emp(id=emp_id("NO", url), name=f"EMP {n}", url=url, country="NO", institutions=names, certificates=(CERT,))
+
+
+def test_the_largest_emps_are_left_out_when_dropping_the_warnings_is_not_enough(dynamodb):
+    emps = tuple(sized_emp(n, institutions) for n, institutions in enumerate((3, 9, 1, 7, 2, 8)))
+    noisy = replace(snapshot(), emps=emps, warnings=("an EMP was skipped",) * 3)
+    limit = item_size(snapshot_item(replace(noisy, emps=emps[::2], warnings=()))) + 500  # EMP 0, 2, 4 and notes
+    store = RegistryStore(dynamodb, TABLE, max_item_bytes=limit, clock=FakeClock())
+
+    stored = store.save(noisy)
+
+    assert stored is not None and stored.emps == (emps[0], emps[2], emps[4])  # in their order, the largest left out
+    assert item_size(stored_item(dynamodb)) <= limit
+    reason = f"the snapshot must fit its {limit}-byte table item"
+    assert stored.warnings == (
+        f"3 warning(s) dropped to fit the {limit}-byte table item",
+        *(f"EMP {emps[n].id} (EMP {n}) left out: {reason}" for n in (1, 3, 5)),
+    )
+    assert stored.unread == 3  # not gone from the registry: the snapshot is partial for registry changes
+    assert store.load(use_cache=False) == stored
+    one_fewer = noisy.without_warnings(stored.warnings[0]).without_emps({emps[1], emps[5]}, reason)
+    assert item_size(snapshot_item(one_fewer)) > limit  # as few left out as make it fit
+
+
+def test_an_emp_left_out_is_named_in_the_part_of_its_own_registry(dynamodb):
+    first, second = sized_emp(0, 1), sized_emp(1, 9)
+    parts = (
+        RegistryPart("https://registry.example/catalogue-v1.xml", NOW, (first,), etag='"c1"'),
+        RegistryPart("https://emreg.example/list", NOW, (second,), etag='"e1"', warnings=("kept",), unread=1),
+    )
+    combined = RegistrySnapshot.of_parts(parts)
+    limit = item_size(snapshot_item(RegistrySnapshot.of_parts([parts[0], replace(parts[1], emps=())]))) + 200
+
+    stored = RegistryStore(dynamodb, TABLE, max_item_bytes=limit).save(combined)
+
+    assert stored is not None and stored.emps == (first,)
+    assert [(part.emps, part.unread) for part in stored.source_parts()] == [((first,), 0), ((), 2)]
+    assert [part.etag for part in stored.source_parts()] == ['"c1"', None]  # refetched whole, not "not modified"
+    assert stored.source_parts()[0].warnings == (f"1 warning(s) dropped to fit the {limit}-byte table item",)
+    assert stored.source_parts()[1].warnings == (
+        f"EMP {second.id} (EMP 1) left out: the snapshot must fit its {limit}-byte table item",
+    )
 
 
 def test_the_limit_is_inclusive(dynamodb):

@@ -9,7 +9,7 @@ from lxml import etree
 
 from emrex_emc.core import registry_parse
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
-from emrex_emc.core.registry import Emp, emp_id
+from emrex_emc.core.registry import CoveredInstitution, Emp, emp_id
 from emrex_emc.core.registry_parse import (
     DAP_NS,
     NCP_NS,
@@ -420,6 +420,91 @@ def test_a_400_kb_random_url_skips_only_its_entry_with_one_short_notice():
     assert parsed.notices[0].message == (
         f"EMREX entry #1 has a URL of {len(huge_url)} characters, more than the 2000 allowed; skipped"
     )
+
+
+def random_text(length: int) -> str:
+    return secrets.token_urlsafe(length)[:length]
+
+
+def audit_entry() -> Emp:
+    """The audit's hostile entry: within every per-field cap, 650 KB in the snapshot, random (incompressible)."""
+    url = "https://hostile.example/emrex"
+    covered = tuple(
+        CoveredInstitution(
+            hei_id=random_text(registry_parse.MAX_ID_CHARS),
+            other_ids=tuple((f"type-{k}", random_text(registry_parse.MAX_ID_CHARS)) for k in range(10)),
+            names=tuple((f"l{k}", random_text(registry_parse.MAX_INSTITUTION_CHARS)) for k in range(5)),
+        )
+        for _ in range(registry_parse.MAX_INSTITUTIONS_PER_EMP)
+    )
+    return Emp(
+        id=emp_id("PL", url),
+        name="Hostile EMP",
+        url=url,
+        country="PL",
+        institutions=tuple(random_text(registry_parse.MAX_INSTITUTION_CHARS) for _ in range(200)),
+        certificates=tuple(make_certificate(f"hostile {n}", padding=15_500) for n in range(5)),  # 15.8 KB each
+        covered=covered,
+    )
+
+
+def test_one_hostile_entry_within_every_cap_is_trimmed_to_its_budget_with_one_notice():
+    good = Emp(
+        id=emp_id("NO", "https://emp.example/init"),
+        name="Good",
+        url="https://emp.example/init",
+        country="NO",
+        certificates=(CERT_A,),
+    )
+    hostile = audit_entry()
+    assert hostile.stored_size() > 600_000
+
+    parsed = parse_ewp_catalogue(render_ewp_catalogue([good, hostile]))
+
+    kept_good, trimmed = parsed.emps
+    assert kept_good == good
+    assert trimmed.stored_size() <= registry_parse.MAX_ENTRY_BYTES
+    assert (trimmed.id, trimmed.name, trimmed.url, trimmed.covered, trimmed.institutions) == (
+        hostile.id,
+        hostile.name,
+        hostile.url,
+        (),
+        (),
+    )
+    assert len(trimmed.certificates) == 3 and trimmed.certificates == hostile.certificates[:3]  # fewer keys, none new
+    assert codes(parsed) == [registry_parse.NOTICE_ENTRY_TRIMMED]
+    assert parsed.notices[0].message == (
+        f"Hostile EMP (PL) takes {hostile.stored_size()} bytes, more than the 65536 of an entry; kept 0 of 200 "
+        "covered institutions, 0 of 200 institution names, 3 of 5 certificates"
+    )
+    assert parsed.unread == 1  # keys were left out: registry changes are not announced against this parse
+    assert_bounded_and_clean(parsed)
+
+
+def test_an_entry_over_its_budget_keeps_the_covered_institutions_that_fit_and_everything_else():
+    many = replace(audit_entry(), institutions=("Universitetet i Oslo",), certificates=(CERT_A, CERT_B))
+
+    parsed = parse_ewp_catalogue(render_ewp_catalogue([many]))
+
+    (trimmed,) = parsed.emps
+    kept = len(trimmed.covered)
+    assert 0 < kept < len(many.covered) and trimmed.covered == many.covered[:kept]
+    assert trimmed.stored_size() <= registry_parse.MAX_ENTRY_BYTES
+    assert replace(trimmed, covered=many.covered[: kept + 1]).stored_size() > registry_parse.MAX_ENTRY_BYTES
+    assert (trimmed.institutions, trimmed.certificates) == (many.institutions, many.certificates)
+    assert parsed.notices[0].message.endswith(f"; kept {kept} of 200 covered institutions")
+    assert parsed.unread == 0  # every key kept: a complete parse
+
+
+def test_an_entry_that_cannot_be_trimmed_to_its_budget_is_skipped_with_a_notice(monkeypatch):
+    big = make_certificate("big", padding=1_000)
+    monkeypatch.setattr(registry_parse, "MAX_ENTRY_BYTES", 1_000)  # not even the one certificate fits
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(name="Too big", certificates=(b64(big),)), dap_entry(name="Good")))
+    assert [e.name for e in parsed.emps] == ["Good"]
+    assert codes(parsed) == [NOTICE_ENTRY_SKIPPED]
+    assert parsed.notices[0].message.startswith("EMREX entry #1 (Too big (NO)) takes ")
+    assert parsed.notices[0].message.endswith(" bytes, more than the 1000 of an entry, even trimmed; skipped")
+    assert parsed.unread == 1
 
 
 def test_a_url_of_exactly_the_cap_is_kept():

@@ -300,3 +300,20 @@ def test_rendered_lists_parse_back() -> None:
     emp = only(listing(record))
     assert only(render_emreg2_list([emp])) == emp
     assert Emp.from_json(emp.to_json()) == emp
+
+
+def test_an_entry_too_large_without_its_institutions_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An EMREX 2.0 entry has no certificates to trim: if its institutions were not enough, it is skipped."""
+    kept, full = only(listing(camel(institutions=[]))), only(listing(camel()))
+    monkeypatch.setattr(registry_parse, "MAX_ENTRY_BYTES", kept.stored_size() - 1)
+    parsed = parse_emreg2_json(listing(camel(), snake(acronym="KEPT", institutions=[])))
+    assert [emp.name for emp in parsed.emps] == ["KEPT"]
+    (notice,) = parsed.notices
+    assert notice.code == NOTICE_ENTRY_SKIPPED
+    assert notice.message == (
+        f"EMREG v2 entry #1 (DUO (Dienst Uitvoering Onderwijs) (NL)) takes {full.stored_size()} "
+        f"bytes, more than the {kept.stored_size() - 1} of an entry, even trimmed; skipped"
+    )
+    monkeypatch.setattr(registry_parse, "MAX_ENTRY_BYTES", kept.stored_size())  # the inclusive limit: trimmed
+    (trimmed,) = parse_emreg2_json(listing(camel())).emps
+    assert trimmed == kept

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from emrex_emc.adapters.outbox import REGISTRY_OUTBOX_PREFIX, RegistryOutbox
-from emrex_emc.adapters.registry_store import BASELINE_PK, BaselineStore, RegistryStore
+from emrex_emc.adapters.registry_store import BASELINE_PK, BaselineStore, RegistryStore, item_size, snapshot_item
 from emrex_emc.core.events import OPERATIONS_DETAIL_TYPES, SIS_DETAIL_TYPES
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
 from emrex_emc.core.registry_parse import render_ewp_catalogue
@@ -136,6 +137,27 @@ def test_a_partial_refresh_announces_nothing_and_the_next_complete_one_compares_
     complete = refresh(catalogue, [NORWAY])
     assert complete["events"]["comparison"] == "compared"
     assert [(kind, d["emp"]["id"]) for kind, d in registry_events(aws_env)] == [("EMREX EMP Removed", POLAND.id)]
+
+
+def test_an_emp_left_out_to_fit_the_table_item_is_not_announced_as_removed(
+    catalogue: Path, aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refresh(catalogue)  # Norway and Poland: the baseline
+    fits_one = item_size(snapshot_item(RegistrySnapshot(NOW, str(catalogue), (POLAND,)))) + 300
+    monkeypatch.setattr(refresh_handler, "RegistryStore", partial(RegistryStore, max_item_bytes=fits_one))
+    refresh_handler.reset()
+
+    squeezed = refresh(catalogue)
+
+    assert "error" not in squeezed and squeezed["emp_count"] == 1  # Norway, the larger, is left out
+    assert squeezed["events"]["comparison"] == "partial"
+    assert registry_events(aws_env) == []  # still in the registry: not removed
+
+    monkeypatch.setattr(refresh_handler, "RegistryStore", RegistryStore)
+    refresh_handler.reset()
+    complete = refresh(catalogue)  # the same document, read whole again (the trimmed part forgot its ETag)
+    assert (complete["emp_count"], complete["events"]["comparison"]) == (2, "compared")
+    assert registry_events(aws_env) == []  # nor added again
 
 
 def test_a_permanently_broken_entry_does_not_silence_the_other_changes(catalogue: Path, aws_env: AwsEnv) -> None:

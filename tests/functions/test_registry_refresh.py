@@ -7,14 +7,25 @@ from functools import partial
 import pytest
 
 from emrex_emc.adapters.registry_fetch import FetchResult, RegistryFetcher
-from emrex_emc.adapters.registry_store import MAX_ITEM_BYTES, RegistryStore, item_size, load_fresh, snapshot_item
+from emrex_emc.adapters.registry_store import (
+    MAX_ITEM_BYTES,
+    SNAPSHOT_PK,
+    RegistryStore,
+    item_size,
+    load_fresh,
+    snapshot_item,
+)
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
 from emrex_emc.core.registry_parse import MAX_INSTITUTION_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS, render_ewp_catalogue
 from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, is_clean
 from emrex_emc.services.registry_refresh import diff_emps, refresh_registry
 from registry_refresh import handler as refresh_handler
+from start_session import handler as start
 from tests.adapters.conftest import make_certificate
+from tests.core.test_registry_parse import audit_entry
+from tests.functions.conftest import apigw_event, rewired
+from tests.functions.test_start_session import get_page, labels
 from tests.lambda_context import LAMBDA_CONTEXT
 
 NOW = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
@@ -29,6 +40,8 @@ def emp(name: str, country: str, url: str, *certs: bytes) -> Emp:
 NORWAY = emp("Vitnemålsportalen", "NO", "https://app.vitnemalsportalen.no/vp/init", CERT_1)
 POLAND = emp("USOS", "PL", "https://usosweb.uw.edu.pl/ncp_endpoint.php", CERT_2)
 FINLAND = emp("CSC", "FI", "https://emrex.csc.fi/emp", CERT_3)
+
+fresh_start = rewired(start)
 
 
 @dataclass
@@ -159,13 +172,30 @@ def test_an_invalid_document_keeps_the_previous_snapshot(store):
     assert store.load() == previous
 
 
-def test_a_snapshot_too_large_for_a_table_item_keeps_the_previous_one(aws_env, store):
-    previous = seed(store, [NORWAY])
-    small_limit = item_size(snapshot_item(previous)) + 100  # room for NORWAY, not for three EMPs
+def test_a_snapshot_too_large_for_a_table_item_keeps_the_emps_that_fit_and_names_the_others(aws_env, store):
+    small_limit = item_size(snapshot_item(seed(store, [FINLAND]))) + 200  # room for one EMP and two notes
     limited = RegistryStore(aws_env.dynamodb, aws_env.table, max_item_bytes=small_limit, cache_seconds=0)
     fetcher = FakeFetcher([fetched([NORWAY, POLAND, FINLAND])])
+
+    report = refresh_registry(fetcher=fetcher, store=limited, source=SOURCE, now=NOW)
+
+    assert report.status == "updated"
+    assert store.load() == report.snapshot
+    assert report.snapshot.emps == (FINLAND,)  # the two larger entries are left out
+    reason = f"left out: the snapshot must fit its {small_limit}-byte table item"
+    assert [(n.code, n.message) for n in report.notices] == [
+        ("REGISTRY_SNAPSHOT_TRIMMED", f"EMP {NORWAY.id} (Vitnemålsportalen) {reason}"),
+        ("REGISTRY_SNAPSHOT_TRIMMED", f"EMP {POLAND.id} (USOS) {reason}"),
+    ]
+    assert report.snapshot.unread == 2
+
+
+def test_a_snapshot_in_which_not_even_one_emp_fits_keeps_the_previous_one(aws_env, store):
+    previous = seed(store, [NORWAY])
+    too_small = item_size(snapshot_item(replace(previous, emps=()))) + 100  # no room for any EMP
+    limited = RegistryStore(aws_env.dynamodb, aws_env.table, max_item_bytes=too_small, cache_seconds=0)
     with pytest.raises(EmrexError) as caught:
-        refresh_registry(fetcher=fetcher, store=limited, source=SOURCE, now=NOW)
+        refresh_registry(fetcher=FakeFetcher([fetched([POLAND, FINLAND])]), store=limited, source=SOURCE, now=NOW)
     assert caught.value.code is ErrorCode.REGISTRY_INVALID
     assert "the previous snapshot is kept" in caught.value.message
     assert store.load() == previous
@@ -197,16 +227,25 @@ def test_one_entry_with_a_400_kb_url_leaves_a_good_snapshot_with_one_short_warni
     assert warning == f"EMREX entry #2 has a URL of {len(huge.url)} characters, more than the 2000 allowed; skipped"
 
 
-def test_many_large_but_valid_entries_too_big_for_the_item_keep_the_previous_snapshot(store):
-    previous = seed(store, [NORWAY])
+def test_many_large_but_valid_entries_too_big_for_the_item_leave_out_the_largest(store):
+    seed(store, [NORWAY])
     emps = [large_but_valid_emp(n) for n in range(300)]
     fetcher = FakeFetcher([FetchResult(False, render_ewp_catalogue(emps), None, NOW)])
-    with pytest.raises(EmrexError) as caught:
-        refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
-    assert caught.value.code is ErrorCode.REGISTRY_INVALID
-    assert "(300 EMPs) needs a" in caught.value.message
-    assert f"more than the {MAX_ITEM_BYTES} bytes allowed; the previous snapshot is kept" in caught.value.message
-    assert store.load() == previous
+
+    report = refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
+
+    assert report.status == "updated"
+    stored = store.load()
+    assert stored == report.snapshot
+    assert item_size(snapshot_item(stored)) <= MAX_ITEM_BYTES
+    kept = {emp.id for emp in stored.emps}
+    left_out = [emp for emp in emps if emp.id not in kept]
+    assert 0 < len(left_out) < len(emps) and len(stored.emps) + len(left_out) == len(emps)
+    assert max(emp.stored_size() for emp in stored.emps) <= min(emp.stored_size() for emp in left_out)
+    trimmed = [n.message for n in report.notices if n.code == "REGISTRY_SNAPSHOT_TRIMMED"]
+    assert len(trimmed) == len(left_out) and all(f"EMP {emp.id} (" in " ".join(trimmed) for emp in left_out)
+    assert stored.warnings == tuple(trimmed) and stored.unread == len(left_out)
+    assert all(len(message) < 200 for message in trimmed)  # each names its EMP clipped
 
 
 def test_large_entries_that_fit_only_without_warnings_are_stored_without_them(aws_env, store):
@@ -223,11 +262,13 @@ def test_large_entries_that_fit_only_without_warnings_are_stored_without_them(aw
     )
 
     assert report.status == "updated"
-    assert len(report.notices) == 51  # the report (logged) keeps every notice; the item could not
+    assert len(report.notices) == 52  # the report (logged) keeps every notice, and says the item could not
+    note = f"51 warning(s) dropped to fit the {limit}-byte table item"
+    assert (report.notices[-1].code, report.notices[-1].message) == ("REGISTRY_SNAPSHOT_TRIMMED", note)
     stored = store.load()
     assert stored == report.snapshot
     assert stored.emps == parsed_emps
-    assert stored.warnings == (f"51 warning(s) dropped to fit the {limit}-byte table item",)
+    assert stored.warnings == (note,)
 
 
 class RacingFetcher:
@@ -388,7 +429,7 @@ def test_handler_failure_with_a_snapshot_reports_its_age_instead_of_crashing(lam
 
 def test_handler_refusing_an_oversized_snapshot_keeps_the_previous_one(lambda_env, aws_env, monkeypatch, capsys):
     previous = seed(RegistryStore(aws_env.dynamodb, aws_env.table), [NORWAY], fetched_at=datetime.now(UTC))
-    monkeypatch.setattr(refresh_handler, "RegistryStore", partial(RegistryStore, max_item_bytes=1024))
+    monkeypatch.setattr(refresh_handler, "RegistryStore", partial(RegistryStore, max_item_bytes=512))  # no EMP fits
     refresh_handler.reset()
 
     result = refresh_handler.handler({"force": True}, LAMBDA_CONTEXT)
@@ -411,6 +452,33 @@ def test_handler_on_a_fresh_deploy_stores_the_good_emp_despite_a_400_kb_url(lamb
     stored = load_fresh(RegistryStore(aws_env.dynamodb, aws_env.table), now=datetime.now(UTC), max_age_seconds=60)
     assert stored.emps == (NORWAY,)
     assert "RegistryRefreshFailed" not in emitted_metrics(capsys)
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_handler_on_a_fresh_deploy_offers_the_good_emp_despite_one_hostile_entry_within_every_cap(
+    lambda_env, aws_env, make_transfer, capsys
+):
+    hostile = audit_entry()
+    lambda_env.write_bytes(render_ewp_catalogue([NORWAY, hostile]))
+    assert item_size(snapshot_item(RegistrySnapshot(NOW, SOURCE, (NORWAY, hostile)))) > MAX_ITEM_BYTES  # untrimmed
+
+    result = refresh_handler.handler({}, LAMBDA_CONTEXT)
+
+    assert (result["status"], result["emp_count"]) == ("updated", 2)
+    (notice,) = result["notices"]
+    assert notice["code"] == "REGISTRY_ENTRY_TRIMMED"
+    assert notice["message"].endswith(
+        "kept 0 of 200 covered institutions, 0 of 200 institution names, 3 of 5 certificates"
+    )
+    item = aws_env.dynamodb.get_item(TableName=aws_env.table, Key={"pk": {"S": SNAPSHOT_PK}})["Item"]
+    assert item_size(item) <= MAX_ITEM_BYTES
+    assert "RegistryRefreshFailed" not in emitted_metrics(capsys)
+
+    page = get_page(make_transfer().id)
+    assert page["statusCode"] == 200
+    assert labels(page) == ["Vitnemålsportalen", "Hostile EMP"]  # the good EMP is offered
+    health = start.handler(apigw_event("GET", "/health", route_key="GET /health"), LAMBDA_CONTEXT)
+    assert (health["statusCode"], json.loads(health["body"])["registry"]["emp_count"]) == (200, 2)
 
 
 def test_handler_that_loses_a_race_reports_superseded_without_failing(lambda_env, aws_env, monkeypatch, capsys, caplog):

@@ -6,8 +6,11 @@ checked on every read) and ``format`` are plain attributes for operators. The it
 ``expires_at``, so the table's TTL never removes it; the table's own KMS key encrypts it at rest.
 
 A DynamoDB item holds at most 400 KB: when a snapshot's item would exceed :data:`MAX_ITEM_BYTES` its
-warnings are dropped first (one line says how many); if it is still too large it is refused
-(REGISTRY_INVALID) and the stored one stays. The write is conditional on the stored ``fetched_at``
+warnings are dropped first (one line says how many); if it is still too large its largest EMPs are left
+out, as few as make it fit, each named in a warning (the parser keeps every entry below
+``core.registry_parse.MAX_ENTRY_BYTES``, so this takes many large entries). The chooser keeps every EMP
+that fits; only when not even one EMP fits is the snapshot refused (REGISTRY_INVALID) and the stored one
+stays. The write is conditional on the stored ``fetched_at``
 (fixed-format UTC, so it sorts as text): a refresh that fetched earlier never overwrites a snapshot
 fetched later. Readers keep what they loaded for a short while (60 s by default), so a warm Lambda does
 not read the table on every request. Importing this module does not import the registry parser (no
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.registry import RegistrySnapshot
+from emrex_emc.core.registry import Emp, RegistrySnapshot, stored_json
 
 if TYPE_CHECKING:  # the baseline is the refresh function's only (events, cryptography): not at the others' cold start
     from emrex_emc.core.registry_events import RegistryBaseline
@@ -92,7 +95,8 @@ class RegistryStore:
         return snapshot
 
     def _fitting_item(self, snapshot: RegistrySnapshot) -> tuple[RegistrySnapshot, dict[str, dict[str, Any]]]:
-        """The snapshot and its item, warnings dropped if that makes it fit; REGISTRY_INVALID if nothing does."""
+        """The snapshot and its item, without its warnings, then its largest EMPs, if that is what makes it fit;
+        REGISTRY_INVALID if not even one EMP fits."""
         item = snapshot_item(snapshot)
         if item_size(item) <= self._max_item_bytes:
             return snapshot, item
@@ -102,11 +106,36 @@ class RegistryStore:
             item = snapshot_item(snapshot)
             if item_size(item) <= self._max_item_bytes:
                 return snapshot, item
+        fitting = self._without_largest_emps(snapshot)
+        if fitting is not None:
+            return fitting
         raise EmrexError(
             ErrorCode.REGISTRY_INVALID,
             f"the registry snapshot ({len(snapshot.emps)} EMPs) needs a {item_size(item)}-byte table item, more "
             f"than the {self._max_item_bytes} bytes allowed; the previous snapshot is kept",
         )
+
+    def _without_largest_emps(
+        self, snapshot: RegistrySnapshot
+    ) -> tuple[RegistrySnapshot, dict[str, dict[str, Any]]] | None:
+        """``snapshot`` without the fewest of its largest EMPs that make its item fit (at least one EMP kept).
+
+        Each EMP left out takes more room than the warning naming it, so leaving out more of the largest
+        shrinks the item and the fewest are found by bisection: a registry of 1,000 EMPs is serialised about
+        ten times, not a thousand."""
+        largest_first = sorted(snapshot.emps, key=Emp.stored_size, reverse=True)
+        reason = f"the snapshot must fit its {self._max_item_bytes}-byte table item"
+        found = None
+        low, high = 1, len(largest_first) - 1
+        while low <= high:
+            count = (low + high) // 2
+            candidate = snapshot.without_emps(set(largest_first[:count]), reason)
+            item = snapshot_item(candidate)
+            if item_size(item) <= self._max_item_bytes:
+                found, high = (candidate, item), count - 1
+            else:
+                low = count + 1
+        return found
 
     def _read(self) -> RegistrySnapshot | None:
         item = _get_item(self._dynamodb, self._table, SNAPSHOT_PK, consistent=self._consistent_read, what="snapshot")
@@ -141,7 +170,7 @@ def fetched_at_attribute(fetched_at: datetime) -> str:
 
 def snapshot_item(snapshot: RegistrySnapshot) -> dict[str, dict[str, Any]]:
     """The table item (low-level attribute values) holding ``snapshot``."""
-    body = json.dumps(snapshot.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = stored_json(snapshot.to_json())
     return {
         "pk": {"S": SNAPSHOT_PK},
         "format": {"S": SNAPSHOT_FORMAT},
@@ -235,7 +264,7 @@ class BaselineStore:
             return None  # unreadable: start over as on a first load (nothing announced this once)
 
     def save(self, baseline: RegistryBaseline, *, replacing: RegistryBaseline | None) -> bool:
-        body = json.dumps(baseline.to_json(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        body = stored_json(baseline.to_json())
         item: dict[str, dict[str, Any]] = {
             "pk": {"S": BASELINE_PK},
             "format": {"S": SNAPSHOT_FORMAT},

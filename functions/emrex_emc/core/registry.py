@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from emrex_emc.core.protocol import ProtocolVersion
+from emrex_emc.core.text import clip
 
 MAX_REGISTRY_BYTES = 20 * 1024 * 1024
 """Largest registry document fetched or parsed (the EWP catalogue of every EWP host is a few MB)."""
+
+
+def stored_json(data: Any) -> bytes:
+    """``data`` as the snapshot stores it: compact UTF-8 JSON (what the snapshot's size limits count)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,10 @@ class Emp:
 
     def is_active(self, now: datetime) -> bool:
         return self.active_from is None or self.active_from <= now
+
+    def stored_size(self) -> int:
+        """Bytes this EMP adds to the snapshot JSON (:func:`stored_json`, before compression)."""
+        return len(stored_json(self.to_json()))
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot form; the EMREX 2.0 keys only for EMREX 2.0 entries (EMREX 1 entries keep their shape)."""
@@ -338,6 +349,25 @@ class RegistrySnapshot:
             return replace(self, warnings=(note,))
         parts = tuple(replace(part, warnings=()) for part in self.parts)
         return replace(self, warnings=(note,), parts=(replace(parts[0], warnings=(note,)), *parts[1:]))
+
+    def without_emps(self, left_out: Collection[Emp], reason: str) -> RegistrySnapshot:
+        """The snapshot without ``left_out`` (to fit it into its table item).
+
+        Each part gets one warning per EMP it lost, naming it, and counts it as unread: the EMP is not gone from
+        the registry, so registry changes are not announced against this snapshot
+        (:mod:`emrex_emc.core.registry_events`). A part that lost EMPs forgets its ETag: its next fetch reads the
+        whole document again (a "not modified" answer would keep the part without them)."""
+        parts = []
+        for part in self.source_parts():
+            lost = [emp for emp in part.emps if emp in left_out]
+            if not lost:
+                parts.append(part)
+                continue
+            notes = tuple(f"EMP {clip(emp.id, 40)} ({clip(emp.name, 60)}) left out: {reason}" for emp in lost)
+            kept = tuple(emp for emp in part.emps if emp not in left_out)
+            warnings = (*part.warnings, *notes)
+            parts.append(replace(part, emps=kept, etag=None, warnings=warnings, unread=part.unread + len(lost)))
+        return RegistrySnapshot.of_parts(parts)
 
     def age(self, now: datetime) -> timedelta:
         return now - self.fetched_at

@@ -17,7 +17,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -44,6 +44,7 @@ from emrex_emc.core.registry import (
     Emrex2Endpoints,
     emp_id,
     fold_id,
+    stored_json,
     url_origin,
 )
 from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, clip, is_clean
@@ -99,6 +100,22 @@ MAX_WARNINGS = 50
 """Notices kept per parse; the rest are counted in one closing notice."""
 MAX_WARNING_CHARS = 300
 """Longest notice message: enough for a reason and one clipped value (a notice quoting two is cut)."""
+MAX_ENTRY_BYTES = 64 * 1024
+"""Most bytes one EMP may add to the snapshot JSON (:meth:`Emp.stored_size`). That is before gzip, so it also
+bounds what the entry adds to the stored item: hostile values are chosen not to compress.
+
+The item holds 358,400 bytes (350 KB, ``adapters.registry_store.MAX_ITEM_BYTES``). A real registry of 40 EMPs
+with two RSA certificates each takes 47,104 of them (46 KB, docs/PERFORMANCE.md); 358,400 - 47,104 = 311,296
+still holds four entries at this budget (4 x 65,536 = 262,144) with 49,152 bytes left for warnings and for
+the real registry to grow. A real entry stays well below: a national EMP covering 100 institutions (more than
+any country lists today) with three ids and two names each (about 320 bytes), their 100 names and two RSA
+certificates of 1.3 KB takes about 41 KB.
+
+An entry above the budget is trimmed, in this order, to what fits: its covered institutions, then its
+institution names, then its certificates (the first ones are kept). Only removing, never altering, so a
+trimmed entry trusts fewer keys, never others. The first two certificates always fit (2 x 21,848 bytes of
+base64 for 16 KB DER, with a URL of 2,000 four-byte characters and the longest name: about 53 KB), so a key
+rotation survives; an entry that still does not fit, or keeps no certificate, is skipped."""
 
 NOTICE_ENTRY_SKIPPED = "REGISTRY_ENTRY_SKIPPED"
 NOTICE_ENTRY_TRIMMED = "REGISTRY_ENTRY_TRIMMED"
@@ -170,13 +187,40 @@ class _Collector:
                 self.notice(NOTICE_ENTRY_SKIPPED, f"{ignored} more {label} entries ignored: at most {MAX_EMPS} EMPs")
                 break
             try:
-                self.add(read(entry))
+                self.add(self.within_budget(read(entry)))
             except _SkipEntry as skip:
                 self.notice(NOTICE_ENTRY_SKIPPED, f"{label} entry #{position} {skip}; skipped")
             except Exception as exc:
                 reason = f"could not be read ({type(exc).__name__})"
                 self.notice(NOTICE_ENTRY_SKIPPED, f"{label} entry #{position} {reason}; skipped")
         return self.result()
+
+    def within_budget(self, emp: Emp) -> Emp:
+        """``emp``, trimmed with one notice if it takes more than :data:`MAX_ENTRY_BYTES` (see there)."""
+        size = emp.stored_size()
+        if size <= MAX_ENTRY_BYTES:
+            return emp
+        trimmed, kept = emp, []
+        for field_name, what, as_json in _TRIMMED_FIELDS:
+            if trimmed.stored_size() <= MAX_ENTRY_BYTES:
+                break
+            values: tuple[Any, ...] = getattr(trimmed, field_name)
+            without: dict[str, Any] = {field_name: ()}
+            room = MAX_ENTRY_BYTES - replace(trimmed, **without).stored_size()
+            count = _fitting_count([len(stored_json(as_json(value))) + 1 for value in values], room)  # +1: a comma
+            kept_values: dict[str, Any] = {field_name: values[:count]}
+            trimmed = replace(trimmed, **kept_values)
+            kept.append(f"{count} of {len(values)} {what}")
+        label = f"{clip(emp.name, 60)} ({emp.country})"
+        if trimmed.stored_size() > MAX_ENTRY_BYTES or (emp.certificates and not trimmed.certificates):
+            raise _SkipEntry(f"({label}) takes {size} bytes, more than the {MAX_ENTRY_BYTES} of an entry, even trimmed")
+        if trimmed.certificates != emp.certificates:
+            self.unread += 1  # fewer keys than the registry lists: as a skipped certificate (registry_events)
+        self.notice(
+            NOTICE_ENTRY_TRIMMED,
+            f"{label} takes {size} bytes, more than the {MAX_ENTRY_BYTES} of an entry; kept {', '.join(kept)}",
+        )
+        return trimmed
 
     def result(self) -> ParsedRegistry:
         notices = list(self.notices)
@@ -185,6 +229,25 @@ class _Collector:
         return ParsedRegistry(
             emps=tuple(self.emps.values()), notices=tuple(notices), source=self.source, unread=self.unread
         )
+
+
+_TRIMMED_FIELDS: tuple[tuple[str, str, Callable[[Any], object]], ...] = (
+    ("covered", "covered institutions", CoveredInstitution.to_json),
+    ("institutions", "institution names", str),
+    ("certificates", "certificates", lambda der: base64.b64encode(der).decode("ascii")),
+)
+"""What an entry above :data:`MAX_ENTRY_BYTES` loses first: (``Emp`` field, its name in the notice, its JSON)."""
+
+
+def _fitting_count(sizes: Sequence[int], room: int) -> int:
+    """How many of the leading ``sizes`` fit together into ``room`` bytes."""
+    count = 0
+    for size in sizes:
+        room -= size
+        if room < 0:
+            break
+        count += 1
+    return count
 
 
 def _invalid(message: str) -> EmrexError:

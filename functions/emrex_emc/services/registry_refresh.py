@@ -24,6 +24,8 @@ reported (not a failure). ``failed``: the refresh failed and the previous snapsh
 what the staleness alarm watches)."""
 NOTICE_SOURCE_FAILED = "REGISTRY_SOURCE_FAILED"
 """One of several registries could not be used: what it listed before stays in the snapshot."""
+NOTICE_SNAPSHOT_TRIMMED = "REGISTRY_SNAPSHOT_TRIMMED"
+"""What the store left out so the snapshot fits its table item (its warnings, then its largest EMPs)."""
 
 
 class Fetcher(Protocol):
@@ -34,7 +36,8 @@ class SnapshotStore(Protocol):
     def load(self, *, use_cache: bool = True) -> RegistrySnapshot | None: ...
 
     def save(self, snapshot: RegistrySnapshot) -> RegistrySnapshot | None:
-        """What was stored (warnings may be dropped to fit), or None when a newer snapshot is stored."""
+        """What was stored (its warnings, then its largest EMPs, may be left out to fit, with a warning saying so),
+        or None when a newer snapshot is stored."""
         ...
 
 
@@ -162,6 +165,8 @@ def refresh_registry(
     stored = store.save(snapshot)
     if stored is None:
         return _superseded(store, label, snapshot)
+    attempted = set(snapshot.warnings)
+    notices.extend(Notice(NOTICE_SNAPSHOT_TRIMMED, note) for note in stored.warnings if note not in attempted)
     changes = diff_emps(previous.emps if previous else (), stored.emps)
     status: RefreshStatus = "updated" if fetched or tuple(known) != sources else "not_modified"
     first_error = errors[0] if errors else None
