@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from emrex_emc.core.canonical import canonical_json
 from emrex_emc.core.errors import EmrexError, ErrorCode
-from emrex_emc.core.registry import Emp, RegistrySnapshot, stored_json
+from emrex_emc.core.registry import Emp, RegistrySnapshot
 
 if TYPE_CHECKING:  # the baseline is the refresh function's only (events, cryptography): not at the others' cold start
     from emrex_emc.core.registry_events import RegistryBaseline
@@ -170,7 +171,7 @@ def fetched_at_attribute(fetched_at: datetime) -> str:
 
 def snapshot_item(snapshot: RegistrySnapshot) -> dict[str, dict[str, Any]]:
     """The table item (low-level attribute values) holding ``snapshot``."""
-    body = stored_json(snapshot.to_json())
+    body = canonical_json(snapshot.to_json())
     return {
         "pk": {"S": SNAPSHOT_PK},
         "format": {"S": SNAPSHOT_FORMAT},
@@ -264,7 +265,7 @@ class BaselineStore:
             return None  # unreadable: start over as on a first load (nothing announced this once)
 
     def save(self, baseline: RegistryBaseline, *, replacing: RegistryBaseline | None) -> bool:
-        body = stored_json(baseline.to_json())
+        body = canonical_json(baseline.to_json())
         item: dict[str, dict[str, Any]] = {
             "pk": {"S": BASELINE_PK},
             "format": {"S": SNAPSHOT_FORMAT},

@@ -9,23 +9,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from emrex_emc.core.canonical import canonical_json
 from emrex_emc.core.protocol import ProtocolVersion
 from emrex_emc.core.text import clip
 
 MAX_REGISTRY_BYTES = 20 * 1024 * 1024
 """Largest registry document fetched or parsed (the EWP catalogue of every EWP host is a few MB)."""
-
-
-def stored_json(data: Any) -> bytes:
-    """``data`` as the snapshot stores it: compact UTF-8 JSON (what the snapshot's size limits count)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -180,8 +175,8 @@ class Emp:
         return self.active_from is None or self.active_from <= now
 
     def stored_size(self) -> int:
-        """Bytes this EMP adds to the snapshot JSON (:func:`stored_json`, before compression)."""
-        return len(stored_json(self.to_json()))
+        """Bytes this EMP adds to the snapshot JSON (``canonical_json``, before compression)."""
+        return len(canonical_json(self.to_json()))
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot form; the EMREX 2.0 keys only for EMREX 2.0 entries (EMREX 1 entries keep their shape)."""

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from lxml import etree
 
+from emrex_emc.core.canonical import canonical_json
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.json_input import parse_json
 from emrex_emc.core.policy import XmlLimits
@@ -44,7 +45,6 @@ from emrex_emc.core.registry import (
     Emrex2Endpoints,
     emp_id,
     fold_id,
-    stored_json,
     url_origin,
 )
 from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, clip, is_clean
@@ -207,7 +207,7 @@ class _Collector:
             values: tuple[Any, ...] = getattr(trimmed, field_name)
             without: dict[str, Any] = {field_name: ()}
             room = MAX_ENTRY_BYTES - replace(trimmed, **without).stored_size()
-            count = _fitting_count([len(stored_json(as_json(value))) + 1 for value in values], room)  # +1: a comma
+            count = _fitting_count([len(canonical_json(as_json(value))) + 1 for value in values], room)  # +1: a comma
             kept_values: dict[str, Any] = {field_name: values[:count]}
             trimmed = replace(trimmed, **kept_values)
             kept.append(f"{count} of {len(values)} {what}")
