@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from emrex_emc.core.text import clip
+from emrex_emc.core.text import clip, json_for_terminal
 
 _TRANSFER_ID = re.compile(r"[0-9a-f]{32}")
 _SUPPORT_CODE = re.compile(r"[0-9a-f]{12}")
@@ -340,7 +340,7 @@ def _reverify(target: Target, transfer_id: str, *, personal: bool) -> dict[str, 
 
 def _print(args: argparse.Namespace, report: dict[str, Any]) -> int:
     if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        print(json_for_terminal(json.dumps(report, indent=2, ensure_ascii=False)))
         return 0
     for line in _text(report):
         print(line)
@@ -348,10 +348,13 @@ def _print(args: argparse.Namespace, report: dict[str, Any]) -> int:
 
 
 def _text(report: dict[str, Any], indent: str = "") -> list[str]:
-    """``key  value`` lines, nested values indented; every value passes through clip (it came from outside)."""
+    """``key  value`` lines, nested values indented; every key and value passes through clip (stored values came
+    from outside: EMP names, issuers, identity details)."""
     lines: list[str] = []
-    width = max((len(key) for key in report), default=0)
-    for key, value in report.items():
+    keys = {key: clip(key, 60) for key in report}
+    width = max((len(shown) for shown in keys.values()), default=0)
+    for raw_key, value in report.items():
+        key = keys[raw_key]
         if isinstance(value, dict):
             lines.append(f"{indent}{key}:")
             lines.extend(_text(value, indent + "  "))

@@ -1,0 +1,90 @@
+"""``emrex-emc transfers … --stack NAME`` against moto (in process): the stack's outputs name the table and the
+bucket; stored text from outside (EMP names, issuers) never reaches the terminal with control or bidi characters,
+in JSON or as text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+
+import boto3
+import pytest
+
+from emrex_emc.adapters.outcomes import OutcomeStore
+from emrex_emc.cli import main
+from emrex_emc.core.audit import AuditRecord
+from emrex_emc.core.events import OutcomeEvent
+from emrex_emc.core.outcome import IssuerSummary, Outcome, ResultSummary
+from emrex_emc.core.protocol import Status
+from emrex_emc.core.transfer import Transfer
+from tests.functions.callback_helpers import trusted_emp
+from tests.functions.conftest import REGION, AwsEnv, aws_env, make_transfer  # noqa: F401 - the handler tests' moto world
+
+STACK = "EmrexEmc"
+HOSTILE = "Evil\x9b31m EMP \u202egpj.exe"
+"""A C1 CSI (an 8-bit terminal escape) and a right-to-left override."""
+HOSTILE_SHOWN = "Evil 31m EMP gpj.exe"
+
+
+def deploy(env: AwsEnv, outputs: dict[str, str] | None = None) -> None:
+    """A CloudFormation stack whose outputs name the table and the bucket, as the CDK stack's do."""
+    values = {"TableName": env.table, "BucketName": env.bucket, **(outputs or {})}
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {name: {"Value": value} for name, value in values.items()},
+    }
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=STACK, TemplateBody=json.dumps(template))
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    status = main(["transfers", *args, "--stack", STACK])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def with_hostile_issuer(env: AwsEnv, transfer: Transfer) -> None:
+    """An outcome whose summary names an issuer as a hostile document could."""
+    summary = ResultSummary(
+        issuers=(IssuerSummary(HOSTILE, "NO"),), course_count=1, total_ects="5", report_count=1, attachment_count=0
+    )
+    outcome = Outcome(Status.RECEIVED, "2027-01-15T08:05:00Z", "NCP_OK", "0" * 64, "e-hostile", summary=summary)
+    store = OutcomeStore(env.dynamodb, env.table, event_bus_name=env.bus, retention_days=30)
+    event, audit = OutcomeEvent(transfer, outcome), AuditRecord(transfer, outcome)
+    assert store.record(transfer, outcome, event=event, audit=audit, now=1_800_000_000)
+
+
+@pytest.fixture
+def hostile(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> Transfer:  # noqa: F811
+    transfer = make_transfer(emp=replace(trusted_emp(), name=HOSTILE))
+    with_hostile_issuer(aws_env, transfer)
+    deploy(aws_env)
+    return transfer
+
+
+def test_show_json_escapes_control_and_bidi_characters_of_stored_names(
+    hostile: Transfer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "show", hostile.id, "--json", "--show-personal-data")
+    assert status == 0
+    assert "\x9b" not in out and "\u202e" not in out
+    assert "\\u009b31m" in out and "\\u202e" in out  # escaped: the same JSON
+    report = json.loads(out)
+    assert report["emp"]["name"] == HOSTILE
+    assert report["personal_data"]["summary"]["issuers"][0]["name"] == HOSTILE
+
+
+def test_show_as_text_clips_control_and_bidi_characters_of_stored_names(
+    hostile: Transfer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "show", hostile.id, "--show-personal-data")
+    assert status == 0
+    assert "\x9b" not in out and "\u202e" not in out
+    assert out.count(HOSTILE_SHOWN) == 2  # the EMP and the issuer, readable
+
+
+def test_list_json_escapes_the_emp_name(hostile: Transfer, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "list", "--applicant", hostile.applicant_id, "--json")
+    assert status == 0 and "\x9b" not in out and "\u202e" not in out
+    assert json.loads(out)["transfers"][0]["emp"]["name"] == HOSTILE
