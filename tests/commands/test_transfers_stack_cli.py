@@ -11,15 +11,17 @@ from dataclasses import replace
 import boto3
 import pytest
 
+from callback import handler as callback_handler
 from emrex_emc.adapters.outcomes import OutcomeStore
 from emrex_emc.cli import main
 from emrex_emc.core.audit import AuditRecord
 from emrex_emc.core.events import OutcomeEvent
 from emrex_emc.core.outcome import IssuerSummary, Outcome, ResultSummary
 from emrex_emc.core.protocol import Status
-from emrex_emc.core.transfer import Transfer
-from tests.functions.callback_helpers import trusted_emp
-from tests.functions.conftest import REGION, AwsEnv, aws_env, make_transfer  # noqa: F401 - the handler tests' moto world
+from emrex_emc.core.transfer import Transfer, support_code
+from tests.functions.callback_helpers import callback_event, form_for, ok_payload, state_for, trusted_emp
+from tests.functions.conftest import REGION, AwsEnv, aws_env, make_transfer  # noqa: F401 - fixtures: the handler tests' moto world
+from tests.lambda_context import LAMBDA_CONTEXT
 
 STACK = "EmrexEmc"
 HOSTILE = "Evil\x9b31m EMP \u202egpj.exe"
@@ -42,6 +44,14 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     status = main(["transfers", *args, "--stack", STACK])
     out, err = capsys.readouterr()
     return status, out, err
+
+
+def received(env: AwsEnv, transfer: Transfer) -> None:
+    """The EMP's signed results for ``transfer``, through the callback as deployed."""
+    callback_handler.reset()
+    event = callback_event(state_for(env.signer, transfer), form_for(transfer, "NCP_OK", ok_payload()))
+    assert callback_handler.handler(event, LAMBDA_CONTEXT)["statusCode"] == 200
+    callback_handler.reset()
 
 
 def with_hostile_issuer(env: AwsEnv, transfer: Transfer) -> None:
@@ -88,3 +98,30 @@ def test_list_json_escapes_the_emp_name(hostile: Transfer, capsys: pytest.Captur
     status, out, _ = run(capsys, "list", "--applicant", hostile.applicant_id, "--json")
     assert status == 0 and "\x9b" not in out and "\u202e" not in out
     assert json.loads(out)["transfers"][0]["emp"]["name"] == HOSTILE
+
+
+def test_show_reads_the_transfer_through_the_stack_outputs(
+    aws_env: AwsEnv,  # noqa: F811
+    make_transfer: Callable[..., Transfer],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    transfer = make_transfer(emp=trusted_emp())
+    received(aws_env, transfer)
+    deploy(aws_env)
+
+    status, out, err = run(capsys, "show", support_code(transfer.id), "--json")
+    assert (status, err) == (0, "")
+    report = json.loads(out)
+    assert (report["id"], report["status"], report["emp"]["id"]) == (transfer.id, "received", trusted_emp().id)
+    assert report["evidence"]["payload"] == f"s3://{aws_env.bucket}/transfers/{transfer.id}/payload.txt"
+    assert "personal_data" not in report and "Nordmann" not in out
+
+    status, out, _ = run(capsys, "reverify", transfer.id, "--json")  # the evidence, read from the stack's bucket
+    assert status == 0 and json.loads(out)["agrees_with_stored_outcome"] is True
+
+
+def test_a_stack_without_the_outputs_is_refused(aws_env: AwsEnv, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}, "Outputs": {"TableName": {"Value": "t"}}}
+    boto3.client("cloudformation", region_name=REGION).create_stack(StackName=STACK, TemplateBody=json.dumps(template))
+    status, out, err = run(capsys, "show", "0" * 32)
+    assert (status, out) == (2, "") and f"stack {STACK} has no TableName and BucketName outputs" in err

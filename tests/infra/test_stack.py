@@ -510,6 +510,15 @@ def test_the_erasure_deletes_object_versions_under_transfers_only(synth: Synth, 
     assert publishing == ([arn(ids["bus"])] if name == "admin_api" else [])
 
 
+def test_the_outputs_name_the_table_and_the_bucket_for_the_transfers_command(
+    template: Template, ids: dict[str, str]
+) -> None:
+    """``emrex-emc transfers --stack NAME`` reads these two outputs (commands/transfers.py)."""
+    outputs = template.to_json()["Outputs"]
+    assert outputs["TableName"]["Value"] == ref(ids["table"])
+    assert outputs["BucketName"]["Value"] == ref(ids["bucket"])
+
+
 def test_start_session_reads_the_snapshot_from_the_table_not_the_bucket(synth: Synth, ids: dict[str, str]) -> None:
     policy = statements(function_policy(synth, ids, "start_session"))
     resources = json.dumps([s["Resource"] for s in policy])
