@@ -4,9 +4,11 @@ in JSON or as text."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import boto3
 import pytest
@@ -46,12 +48,28 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return status, out, err
 
 
-def received(env: AwsEnv, transfer: Transfer) -> None:
-    """The EMP's signed results for ``transfer``, through the callback as deployed."""
+def received(env: AwsEnv, transfer: Transfer, payload: str | None = None) -> None:
+    """The EMP's signed results for ``transfer`` (``payload``, or a valid one), through the callback as deployed."""
     callback_handler.reset()
-    event = callback_event(state_for(env.signer, transfer), form_for(transfer, "NCP_OK", ok_payload()))
+    form = form_for(transfer, "NCP_OK", payload or ok_payload())
+    event = callback_event(state_for(env.signer, transfer), form)
     assert callback_handler.handler(event, LAMBDA_CONTEXT)["statusCode"] == 200
     callback_handler.reset()
+
+
+def callback_function(env: AwsEnv, variables: dict[str, str]) -> str:
+    """A deployed callback function with ``variables`` in its environment; its name."""
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName="callback", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName="emrex-callback",
+        Runtime="python3.13",
+        Role=role,
+        Handler="callback.handler.handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+        Environment={"Variables": variables},
+    )
+    return "emrex-callback"
 
 
 def with_hostile_issuer(env: AwsEnv, transfer: Transfer) -> None:
@@ -125,3 +143,55 @@ def test_a_stack_without_the_outputs_is_refused(aws_env: AwsEnv, capsys: pytest.
     boto3.client("cloudformation", region_name=REGION).create_stack(StackName=STACK, TemplateBody=json.dumps(template))
     status, out, err = run(capsys, "show", "0" * 32)
     assert (status, out) == (2, "") and f"stack {STACK} has no TableName and BucketName outputs" in err
+
+
+def test_reverify_checks_with_the_deployed_callbacks_policy(
+    aws_env: AwsEnv,  # noqa: F811
+    make_transfer: Callable[..., Transfer],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stack that forbids SHA-1 rejected a SHA-1 signed document; reverify agrees only with its policy."""
+    monkeypatch.setenv("EMREX_FORBID_SHA1", "true")
+    transfer = make_transfer(emp=trusted_emp())
+    received(aws_env, transfer, ok_payload(style="java-sha1-inclusive"))
+    stored = aws_env.transfers.get(transfer.id)
+    assert stored and stored.outcome and stored.outcome.status is Status.REJECTED
+    deploy(aws_env, {"CallbackFunctionName": callback_function(aws_env, {"EMREX_FORBID_SHA1": "true"})})
+
+    status, out, err = run(capsys, "reverify", transfer.id, "--json")
+    report = json.loads(out)
+    assert (status, report["verdict"], report["agrees_with_stored_outcome"]) == (0, "rejected", True), err
+    assert report["error"]["code"] == stored.outcome.error_code
+    assert report["policy"] == {
+        "source": "the deployed callback emrex-callback",
+        "forbid_sha1": True,
+        "strict_cert_validity": False,
+    }
+
+
+def test_reverify_without_the_callbacks_configuration_says_it_used_the_defaults(
+    aws_env: AwsEnv,  # noqa: F811
+    make_transfer: Callable[..., Transfer],  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    transfer = make_transfer(emp=trusted_emp())
+    received(aws_env, transfer)
+    deploy(aws_env)  # a stack deployed before the CallbackFunctionName output
+    status, out, _ = run(capsys, "reverify", transfer.id, "--json")
+    report = json.loads(out)
+    assert (status, report["verdict"], report["policy"]["forbid_sha1"]) == (0, "received", False)
+    assert report["policy"]["source"].startswith("the defaults")
+
+
+def test_the_local_stack_file_carries_the_callbacks_verification_settings_only(tmp_path: Path) -> None:
+    from emrex_emc.commands.transfers import _callback_policy, _target
+    from emrex_emc.local.moto_env import ResourceNames, Resources
+    from emrex_emc.local.runner import write_stack_file
+
+    resources = Resources(ResourceNames(), "arn:stream", "https://queue", "key", api_token="t" * 40)
+    env = {"EMREX_STRICT_CERT_VALIDITY": "true", "EMREX_API_TOKEN": "t" * 40, "EMREX_TABLE_NAME": "x"}
+    write_stack_file(tmp_path, "http://127.0.0.1:1", resources, api="http://127.0.0.1:2", env=env)
+    target = _target(argparse.Namespace(local=str(tmp_path)))
+    assert _callback_policy(target) == ({"EMREX_STRICT_CERT_VALIDITY": "true"}, "the local stack")
+    assert "t" * 40 not in (tmp_path / "stack.json").read_text()

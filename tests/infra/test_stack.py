@@ -513,10 +513,11 @@ def test_the_erasure_deletes_object_versions_under_transfers_only(synth: Synth, 
 def test_the_outputs_name_the_table_and_the_bucket_for_the_transfers_command(
     template: Template, ids: dict[str, str]
 ) -> None:
-    """``emrex-emc transfers --stack NAME`` reads these two outputs (commands/transfers.py)."""
+    """``emrex-emc transfers --stack NAME`` reads these outputs (commands/transfers.py)."""
     outputs = template.to_json()["Outputs"]
     assert outputs["TableName"]["Value"] == ref(ids["table"])
     assert outputs["BucketName"]["Value"] == ref(ids["bucket"])
+    assert outputs["CallbackFunctionName"]["Value"] == ref(ids["callback"])  # reverify: the callback's policy
 
 
 def test_start_session_reads_the_snapshot_from_the_table_not_the_bucket(synth: Synth, ids: dict[str, str]) -> None:
