@@ -118,13 +118,20 @@ def test_list_json_escapes_the_emp_name(hostile: Transfer, capsys: pytest.Captur
     assert json.loads(out)["transfers"][0]["emp"]["name"] == HOSTILE
 
 
-def test_show_reads_the_transfer_through_the_stack_outputs(
-    aws_env: AwsEnv,  # noqa: F811
-    make_transfer: Callable[..., Transfer],  # noqa: F811
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.fixture
+def stored(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> Transfer:  # noqa: F811
+    """A transfer whose EMP sent valid signed results (received)."""
     transfer = make_transfer(emp=trusted_emp())
     received(aws_env, transfer)
+    return transfer
+
+
+def test_show_reads_the_transfer_through_the_stack_outputs(
+    aws_env: AwsEnv,  # noqa: F811
+    stored: Transfer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    transfer = stored
     deploy(aws_env)
 
     status, out, err = run(capsys, "show", support_code(transfer.id), "--json")
@@ -172,13 +179,11 @@ def test_reverify_checks_with_the_deployed_callbacks_policy(
 
 def test_reverify_without_the_callbacks_configuration_says_it_used_the_defaults(
     aws_env: AwsEnv,  # noqa: F811
-    make_transfer: Callable[..., Transfer],  # noqa: F811
+    stored: Transfer,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    transfer = make_transfer(emp=trusted_emp())
-    received(aws_env, transfer)
     deploy(aws_env)  # a stack deployed before the CallbackFunctionName output
-    status, out, _ = run(capsys, "reverify", transfer.id, "--json")
+    status, out, _ = run(capsys, "reverify", stored.id, "--json")
     report = json.loads(out)
     assert (status, report["verdict"], report["policy"]["forbid_sha1"]) == (0, "received", False)
     assert report["policy"]["source"].startswith("the defaults")

@@ -16,6 +16,7 @@ does a callback whose outcome write found the transfer erased after it had writt
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -78,30 +79,18 @@ class BlobStore:
         ``results`` is None for a refused payload: only the evidence is kept. ``signature`` (EMREX 2.0) is
         evidence too: written once, like the payload.
         """
-        try:
+        with _unavailable_when_unreachable():
             stored = self._put_all(transfer_id, payload, results, attachments)
             if signature is None:
                 return stored
             key, body = signature_key(transfer_id), canonical_json(signature.to_json())
             self._put_once(key, body, sha256_hex(body), RESULTS_CONTENT_TYPE, conflict_is_error=True)
             return replace(stored, signature_key=key)
-        except ClientError as exc:
-            if error_code(exc) in _TRANSIENT_S3_CODES:
-                raise _unavailable() from exc
-            raise
-        except NETWORK_ERRORS as exc:
-            raise _unavailable() from exc
 
     def delete_transfer_objects(self, transfer_id: str) -> None:
         """Delete every version of the transfer's objects (its evidence was written for a transfer erased since)."""
-        try:
+        with _unavailable_when_unreachable():
             delete_every_version(self._s3, self.bucket, transfer_prefix(transfer_id))
-        except ClientError as exc:
-            if error_code(exc) in _TRANSIENT_S3_CODES:
-                raise _unavailable() from exc
-            raise
-        except NETWORK_ERRORS as exc:
-            raise _unavailable() from exc
 
     def get_bytes(self, key: str) -> bytes:
         response = self._s3.get_object(Bucket=self.bucket, Key=key)
@@ -193,6 +182,19 @@ def _delete_batch(s3: Any, bucket: str, batch: list[dict[str, str]]) -> None:
     if errors:
         codes = ", ".join(sorted({str(error.get("Code")) for error in errors}))
         raise EmrexError(ErrorCode.STORAGE_UNAVAILABLE, f"{len(errors)} evidence object(s) not deleted ({codes})")
+
+
+@contextmanager
+def _unavailable_when_unreachable() -> Iterator[None]:
+    """Throttling, S3 errors and network failures become ``STORAGE_UNAVAILABLE`` (the caller may retry)."""
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) in _TRANSIENT_S3_CODES:
+            raise _unavailable() from exc
+        raise
+    except NETWORK_ERRORS as exc:
+        raise _unavailable() from exc
 
 
 def _unavailable() -> EmrexError:
