@@ -64,6 +64,10 @@ class EmrexStack(Stack):
             "SecretArn": (self.storage.secret.secret_arn, "Secret with api_token and the state keys"),
             "TableName": (self.storage.table.table_name, "DynamoDB table"),
             "BucketName": (self.storage.bucket.bucket_name, "Evidence bucket"),
+            "CallbackFunctionName": (
+                self.functions.by_name["callback"].function_name,
+                "Callback function (its verification settings: emrex-emc transfers reverify)",
+            ),
             "EventBusName": (self.events.bus.event_bus_name, "Bus the SIS subscribes to (source emrex.emc)"),
             "SisQueueUrl": (self.events.sis_queue.queue_url, "Sample SIS queue"),
             "AlarmTopicArn": (self.monitoring.topic.topic_arn, "SNS topic of all alarms and registry changes"),

@@ -118,6 +118,32 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int = 1, high: in
     return value
 
 
+POLICY_VARIABLES = (
+    "EMREX_MAX_ENCODED_BYTES",
+    "EMREX_MAX_DECOMPRESSED_BYTES",
+    "EMREX_MAX_COMPRESSION_RATIO",
+    "EMREX_FORBID_SHA1",
+    "EMREX_STRICT_CERT_VALIDITY",
+)
+"""The callback's variables that decide how a document is verified (``emrex-emc transfers reverify`` reads
+them from the deployed callback or the local stack)."""
+
+
+def pipeline_policy_from_env(env: Mapping[str, str]) -> PipelinePolicy:
+    """The verification policy of :data:`POLICY_VARIABLES` in ``env`` (defaults for those unset)."""
+    return PipelinePolicy(
+        decode=DecodeLimits(
+            max_encoded_bytes=_int(env, "EMREX_MAX_ENCODED_BYTES", DecodeLimits.max_encoded_bytes),
+            max_decompressed_bytes=_int(env, "EMREX_MAX_DECOMPRESSED_BYTES", DecodeLimits.max_decompressed_bytes),
+            max_compression_ratio=_int(env, "EMREX_MAX_COMPRESSION_RATIO", DecodeLimits.max_compression_ratio),
+        ),
+        signature=VerificationPolicy(
+            forbid_sha1=_bool(env, "EMREX_FORBID_SHA1"),
+            strict_cert_validity=_bool(env, "EMREX_STRICT_CERT_VALIDITY"),
+        ),
+    )
+
+
 def _bool(env: Mapping[str, str], name: str) -> bool:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -249,6 +275,7 @@ class Settings:
             raise SettingsError("missing required environment variables: " + ", ".join(missing))
         public_base_url = env.get("EMREX_PUBLIC_BASE_URL", "").rstrip("/")
         registry_urls = _registry_sources(env)
+        policy = pipeline_policy_from_env(env)
         if public_base_url and not urlsplit(public_base_url).netloc:
             raise SettingsError("EMREX_PUBLIC_BASE_URL must be an absolute URL")
         return cls(
@@ -266,15 +293,8 @@ class Settings:
             session_ttl_seconds=_int(env, "EMREX_SESSION_TTL_SECONDS", *SESSION_TTL),
             retention_days=_int(env, "EMREX_RETENTION_DAYS", *RETENTION_DAYS),
             cert_expiry_warning_days=_int(env, "EMREX_CERT_EXPIRY_WARNING_DAYS", *CERT_EXPIRY_WARNING_DAYS),
-            decode_limits=DecodeLimits(
-                max_encoded_bytes=_int(env, "EMREX_MAX_ENCODED_BYTES", DecodeLimits.max_encoded_bytes),
-                max_decompressed_bytes=_int(env, "EMREX_MAX_DECOMPRESSED_BYTES", DecodeLimits.max_decompressed_bytes),
-                max_compression_ratio=_int(env, "EMREX_MAX_COMPRESSION_RATIO", DecodeLimits.max_compression_ratio),
-            ),
-            verification=VerificationPolicy(
-                forbid_sha1=_bool(env, "EMREX_FORBID_SHA1"),
-                strict_cert_validity=_bool(env, "EMREX_STRICT_CERT_VALIDITY"),
-            ),
+            decode_limits=policy.decode,
+            verification=policy.signature,
             max_body_bytes=_int(env, "EMREX_MAX_BODY_BYTES", MAX_BODY_BYTES),
             xsd_dir=env.get("EMREX_XSD_DIR", ""),
             client_id=_client_id(env),

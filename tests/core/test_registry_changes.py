@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from emrex_emc.core.events import DetailType
-from emrex_emc.core.registry import Emp, emp_id
+from emrex_emc.core.protocol import ProtocolVersion
+from emrex_emc.core.registry import Emp, Emrex2Endpoints, emp_id, url_origin
 from emrex_emc.core.registry_events import (
     EmpKeys,
     RegistryBaseline,
@@ -29,6 +34,28 @@ ONE = emp("NO", "https://one.example/emp", CERT_A)
 TWO = emp("PL", "https://two.example/emp", CERT_B)
 
 
+def public_key() -> bytes:
+    """A fresh RSA public key, DER SubjectPublicKeyInfo (what EMREG v2 publishes for an EMREX 2.0 EMP)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    return key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+
+def emrex2_emp(spki: bytes) -> Emp:
+    endpoints = Emrex2Endpoints(
+        "https://emp.nl.example/oauth2/authorize", "https://emp.nl.example/oauth2/token", "https://emp.nl.example/r"
+    )
+    return Emp(
+        id=emp_id("NL", url_origin(endpoints.authorization_url)),
+        name="DUO",
+        url=endpoints.authorization_url,
+        country="NL",
+        source="emreg2",
+        protocol=ProtocolVersion.EMREX_2,
+        emrex2=endpoints,
+        public_key=spki,
+    )
+
+
 def baseline(*emps: Emp, at: datetime = NOW - timedelta(hours=1)) -> RegistryBaseline:
     return RegistryBaseline.of(at, emps, 0)
 
@@ -48,6 +75,19 @@ def test_changes_and_their_fingerprints() -> None:
     assert changed["old_fingerprints"] == list(ONE.certificate_fingerprints())
     assert changed["new_fingerprints"] == sorted(rekeyed.certificate_fingerprints())
     assert changed["detected_at"] == "2027-01-15T08:00:00Z"
+
+
+def test_a_rotated_emreg2_public_key_is_a_change_of_public_key_fingerprints() -> None:
+    old_key, new_key = public_key(), public_key()
+    before, after = emrex2_emp(old_key), emrex2_emp(new_key)
+    (event,) = emp_changes(baseline(before, ONE), keys(after, ONE), now=NOW)
+    assert (event.detail_type, event.emp.id) == (DetailType.EMP_CERTIFICATE_CHANGED, before.id)
+    detail = event.detail()
+    assert detail["key_type"] == "public_key"
+    assert detail["old_fingerprints"] == [hashlib.sha256(old_key).hexdigest()]
+    assert detail["new_fingerprints"] == [hashlib.sha256(new_key).hexdigest()]
+    assert detail["emp"]["protocol"] == "emrex-2"
+    assert emp_changes(baseline(before), keys(emrex2_emp(old_key)), now=NOW) == []  # the same key: no change
 
 
 def test_certificate_order_and_repeats_are_no_change() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from emrex_emc.core.events import SCHEMA_VERSION
 from emrex_emc.core.transfer import support_code
 from tests.e2e.stack import (
     APPLICANT,
@@ -228,7 +229,8 @@ def test_emrex2_results_are_received_and_published_with_the_protocol(page: Any, 
     event = _event_for(stack, transfer_id)
     assert event["detail-type"] == "EMREX Results Received"
     detail = event["detail"]
-    assert detail["protocol"] == "emrex-2" and detail["schema_version"] == 2
+    assert detail["protocol"] == "emrex-2" and detail["schema_version"] == SCHEMA_VERSION
+    assert detail["emp"]["protocol"] == "emrex-2" and detail["emp"]["url"]
     assert detail["signature"]["format"] == "jws" and detail["identity"]["verdict"] == "MATCH"
     page.get_by_role("link", name="Back to your application").click()
     assert page.locator("#transfer-status").inner_text() == "received"

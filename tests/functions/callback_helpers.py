@@ -14,6 +14,7 @@ from emrex_emc.core.registry import Emp, emp_id
 from emrex_emc.core.state import StateClaims, StateSigner
 from emrex_emc.core.transfer import Transfer
 from emrex_emc.local.elmo_factory import (
+    SignatureStyle,
     SigningIdentity,
     build_elmo,
     encode_elmo,
@@ -43,7 +44,12 @@ def trusted_emp() -> Emp:
 
 
 @cache
-def signed_xml(courses: int = 3, with_pdf: bool = True, family_name: str = "Nordmann") -> bytes:
+def signed_xml(
+    courses: int = 3,
+    with_pdf: bool = True,
+    family_name: str = "Nordmann",
+    style: SignatureStyle = "ds-sha256-exclusive",
+) -> bytes:
     xml = build_elmo(
         given_names="Kari",
         family_name=family_name,
@@ -51,7 +57,7 @@ def signed_xml(courses: int = 3, with_pdf: bool = True, family_name: str = "Nord
         courses=courses,
         pdf_bytes=make_pdf(3000) if with_pdf else None,
     )
-    return sign_elmo(xml, emp_identity(), style="ds-sha256-exclusive")
+    return sign_elmo(xml, emp_identity(), style=style)
 
 
 def ok_payload(**kwargs: Any) -> str:

@@ -81,7 +81,13 @@ def test_ok_is_verified_stored_and_queued_once(aws_env: AwsEnv, transfer: Transf
     [(detail_type, detail)] = outbox_events(aws_env.dynamodb, aws_env.table)
     assert detail_type == "EMREX Results Received"
     assert detail["session_id"] == transfer.id and detail["applicant_id"] == transfer.applicant_id
-    assert detail["emp"] == {"id": trusted_emp().id, "name": "Norwegian EMP", "country": "NO"}
+    assert detail["emp"] == {
+        "id": trusted_emp().id,
+        "name": "Norwegian EMP",
+        "country": "NO",
+        "url": "https://emp.example.no/emrex",
+        "protocol": "emrex-1",
+    }
     assert detail["results"]["results_key"] == f"transfers/{transfer.id}/results.json"
     assert detail["event_id"] == outcome["event_id"]
     raw_detail = json.dumps(detail)

@@ -5,6 +5,7 @@ is published, late callbacks and relay retries store and publish nothing, other 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -314,3 +315,72 @@ def test_an_outcome_stored_while_erasing_is_erased_too(aws_env: AwsEnv, make_tra
     leftovers = [i for i in items(aws_env) if transfer.id in json.dumps(i) and "applicant_id" in i]
     assert leftovers == [] and not [i for i in items(aws_env) if i["pk"].startswith("OUTBOX#")]
     callback_handler.reset()
+
+
+def test_evidence_written_after_the_erasure_listed_the_bucket_is_deleted_by_its_callback(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A callback read the transfer while pending; the erasure lists the bucket (nothing yet), the callback's
+    evidence lands, the tombstone goes in, the callback's outcome write fails on it: the callback deletes every
+    version it wrote, the tombstone stays, nothing is published."""
+    from emrex_emc.adapters.erasure import TransferEraser
+
+    aws_env.s3.put_bucket_versioning(Bucket=aws_env.bucket, VersioningConfiguration={"Status": "Enabled"})
+    transfer = make_transfer(emp=trusted_emp(), applicant_id=APPLICANT)
+    real_s3 = aws_env.s3
+
+    class ErasureListsFirst:
+        """The eraser's S3 client: the callback's first object is written right after the eraser listed."""
+
+        def __init__(self, write: Callable[[], Any]) -> None:
+            self.write, self.written = write, []
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_s3, name)
+
+        def list_object_versions(self, **kwargs: Any) -> Any:
+            listing = real_s3.list_object_versions(**kwargs)
+            if not self.written:
+                self.written.append(self.write())
+            return listing
+
+    class CallbackS3:
+        """The callback's S3 client: its first write runs a whole erasure around it."""
+
+        def __init__(self) -> None:
+            self.erased = False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real_s3, name)
+
+        def put_object(self, **kwargs: Any) -> Any:
+            if self.erased:
+                return real_s3.put_object(**kwargs)
+            self.erased = True
+            eraser_s3 = ErasureListsFirst(lambda: real_s3.put_object(**kwargs))
+            now = int(time.time())
+            assert TransferEraser(aws_env.dynamodb, eraser_s3, aws_env.table, aws_env.bucket).erase(
+                transfer.id, now=now, keep_until=now + 86400
+            )
+            assert eraser_s3.written
+            return eraser_s3.written[0]
+
+    callback_s3 = CallbackS3()
+    monkeypatch.setattr(callback_handler, "client", lambda name: callback_s3 if name == "s3" else aws_client(name))
+    callback_handler.reset()
+    stream = Stream(aws_env)
+    stream.read()
+    response = callback_handler.handler(
+        callback_event(state_for(aws_env.signer, transfer), form_for(transfer, "NCP_OK", ok_payload())), LAMBDA_CONTEXT
+    )
+    handlers_reset()
+
+    assert callback_s3.erased and response["statusCode"] < 500
+    assert versions(aws_env, transfer.id) == []  # the payload, the results and the attachment: every version
+    (stored,) = [i for i in items(aws_env) if i["pk"] == session_pk(transfer.id)]
+    assert "erased_at" in stored and "applicant_id" not in stored and "outcome" not in stored
+    assert not [i for i in items(aws_env) if i["pk"].startswith("OUTBOX#")]
+    # moto's stream also carries the writes of the cancelled transaction; the relay publishes none of them
+    sis = Sis(aws_env)
+    assert relay_handler.handler({"Records": stream.read()}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
+    assert sis.drain() == []

@@ -169,9 +169,15 @@ def test_every_detail_names_its_protocol_and_schema_version(
     assert detail["signature"]["format"] == "xmldsig"
 
 
+def _as_version_2(detail: dict[str, Any]) -> dict[str, Any]:
+    """The detail without what version 3 added (docs/CHANGELOG.md): what a version 2 EMC published."""
+    emp = {key: value for key, value in detail["emp"].items() if key not in {"url", "protocol"}}
+    return {**detail, "emp": emp, "schema_version": 2}
+
+
 def _as_version_1(detail: dict[str, Any]) -> dict[str, Any]:
-    """The detail without what version 2 added (docs/CHANGELOG.md): what a version 1 EMC published."""
-    old = {key: value for key, value in detail.items() if key not in _ADDED_IN_2}
+    """The detail without what versions 2 and 3 added (docs/CHANGELOG.md): what a version 1 EMC published."""
+    old = {key: value for key, value in _as_version_2(detail).items() if key not in _ADDED_IN_2}
     if old.get("signature"):
         old["signature"] = {k: v for k, v in old["signature"].items() if k != "format"}
     if old.get("summary"):
@@ -185,8 +191,10 @@ def _as_version_1(detail: dict[str, Any]) -> dict[str, Any]:
 _ADDED_IN_2 = {"protocol", "schema_version", "document_types", "provenance"}
 
 
-def test_events_of_schema_version_1_still_validate(aws_env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
-    """The bus archive replays events published before version 2: the extended schemas accept them unchanged."""
+def test_events_of_schema_versions_1_and_2_still_validate(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer]
+) -> None:
+    """The bus archive replays events of versions 1 and 2: the extended schemas accept them unchanged."""
     schemas = _schemas()
     for code, payload in (("NCP_OK", ok_payload()), ("NCP_CANCEL", ""), ("NCP_ERROR", ""), ("NCP_OK", "x")):
         transfer = make_transfer(emp=trusted_emp())
@@ -201,8 +209,43 @@ def test_events_of_schema_version_1_still_validate(aws_env: AwsEnv, make_transfe
     }
     for detail_type, detail in details:
         jsonschema.validate(_as_version_1(detail), schemas[detail_type])
+        jsonschema.validate(_as_version_2(detail), schemas[detail_type])
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**detail, "protocol": "emrex-3"}, schemas[detail_type])
+
+
+@pytest.mark.parametrize(
+    ("code", "payload"),
+    [("NCP_OK", "ok"), ("NCP_OK", "x"), ("NCP_CANCEL", ""), ("NCP_ERROR", ""), ("NCP_NO_RESULTS", "")],
+)
+def test_outcome_events_name_the_emp_with_the_shape_of_every_event(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer], code: str, payload: str
+) -> None:
+    """``emp`` has the five keys of Transfer Expired and the registry events; a transfer stored before the EMP's
+    url was kept gives ``url: null`` and still validates."""
+    from emrex_emc.core.events import emp_detail
+    from emrex_emc.core.protocol import ProtocolVersion
+
+    emp = trusted_emp()
+    transfer = make_transfer(emp=emp)
+    older = make_transfer(emp=emp)
+    aws_env.dynamodb.update_item(
+        TableName=aws_env.table,
+        Key={"pk": {"S": f"SESSION#{older.id}"}},
+        UpdateExpression="REMOVE emp.#url",
+        ExpressionAttributeNames={"#url": "url"},
+    )
+    for one in (transfer, older):
+        form = form_for(one, code, ok_payload() if payload == "ok" else payload)
+        callback_handler.handler(callback_event(state_for(aws_env.signer, one), form), LAMBDA_CONTEXT)
+    details = {detail["session_id"]: (kind, detail) for kind, detail in outbox_events(aws_env.dynamodb, aws_env.table)}
+
+    kind, detail = details[transfer.id]
+    assert detail["emp"] == emp_detail(emp, ProtocolVersion.EMREX_1)
+    older_kind, older_detail = details[older.id]
+    assert older_detail["emp"] == {**emp_detail(emp, ProtocolVersion.EMREX_1), "url": None}
+    for detail_type, one_detail in ((kind, detail), (older_kind, older_detail)):
+        jsonschema.validate(one_detail, _schemas()[detail_type], format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def test_the_changelog_describes_the_current_version() -> None:

@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from callback import handler as callback_handler
 from emrex_emc.core.emrex2 import HttpAnswer
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.events import SCHEMA_VERSION
 from emrex_emc.core.protocol import Status
 from emrex_emc.local import elmo_factory
 from emrex_emc.local.jose_signing import detached_jws
@@ -75,7 +76,8 @@ def test_results_are_fetched_verified_stored_and_published_like_emrex_1(flow: Fl
     assert signature["public_key_sha256"] == hashlib.sha256(flow.transfer.emp_public_key).hexdigest()
     [(detail_type, detail)] = events(flow)
     assert detail_type == "EMREX Results Received"
-    assert (detail["protocol"], detail["schema_version"]) == ("emrex-2", 2)
+    assert (detail["protocol"], detail["schema_version"]) == ("emrex-2", SCHEMA_VERSION)
+    assert (detail["emp"]["protocol"], detail["emp"]["url"]) == ("emrex-2", flow.transfer.emp.url)  # type: ignore[union-attr]
     assert detail["emrex_session_id"] == flow.transfer.emrex_session_id and len(detail["emrex_session_id"]) == 32
     assert detail["signature"]["format"] == "jws" and detail["emp"]["id"] == flow.mock.registry_entry().id
     assert [w["code"] for w in detail["warnings"]][:1] == ["XML_SIGNATURE_NOT_CHECKED"]

@@ -4,6 +4,7 @@ publishes them to the bus, where the operations rule (not the SIS rule) picks th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -20,12 +21,13 @@ from emrex_emc.adapters.outbox import REGISTRY_OUTBOX_PREFIX, RegistryOutbox
 from emrex_emc.adapters.registry_store import BASELINE_PK, BaselineStore, RegistryStore, item_size, snapshot_item
 from emrex_emc.core.events import OPERATIONS_DETAIL_TYPES, SIS_DETAIL_TYPES
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
-from emrex_emc.core.registry_parse import render_ewp_catalogue
+from emrex_emc.core.registry_parse import parse_registry, render_emreg2_list, render_ewp_catalogue
 from emrex_emc.services.registry_events import announce
 from emrex_emc.services.registry_refresh import RefreshReport
 from outbox_relay import handler as relay_handler
 from registry_refresh import handler as refresh_handler
 from tests.adapters.conftest import make_certificate
+from tests.core.test_registry_changes import emrex2_emp, public_key
 from tests.functions.callback_helpers import items_with_prefix, raw_item
 from tests.functions.conftest import REGION, AwsEnv
 from tests.functions.test_event_schemas import _schemas
@@ -111,6 +113,28 @@ def test_added_removed_and_changed_are_announced_once_with_the_shared_emp_shape(
     assert {detail["key_type"] for _, detail in events} == {"certificate"}
     for kind, detail in events:
         validate(kind, detail)
+
+
+def test_a_rotated_emreg2_public_key_is_announced_with_its_spki_fingerprints(
+    catalogue: Path, aws_env: AwsEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EMREG v2 (EMREX 2.0) EMPs are keyed by a public key, not certificates: a rotation is Certificate Changed
+    with ``key_type`` ``public_key`` and the SHA-256 of the DER SubjectPublicKeyInfo before and after."""
+    old_key, new_key = public_key(), public_key()
+    listing = catalogue.with_name("emreg-v2.json")
+    monkeypatch.setenv("EMREX_REGISTRY_URL", str(listing))
+    listing.write_bytes(render_emreg2_list([emrex2_emp(old_key)]))
+    (stored,) = parse_registry(listing.read_bytes()).emps
+    refresh(listing)
+    listing.write_bytes(render_emreg2_list([emrex2_emp(new_key)]))
+    refresh(listing)
+
+    ((kind, detail),) = registry_events(aws_env)
+    assert (kind, detail["emp"]["id"], detail["key_type"]) == ("EMREX EMP Certificate Changed", stored.id, "public_key")
+    assert detail["old_fingerprints"] == [hashlib.sha256(old_key).hexdigest()]
+    assert detail["new_fingerprints"] == [hashlib.sha256(new_key).hexdigest()]
+    assert detail["emp"] == {**shape(stored), "protocol": "emrex-2"}
+    validate(kind, detail)
 
 
 def test_an_emp_that_moves_is_removed_under_its_old_id_and_added_under_the_new(

@@ -20,6 +20,7 @@ from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
 from emrex_emc.core.registry_parse import MAX_INSTITUTION_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS, render_ewp_catalogue
 from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, is_clean
 from emrex_emc.services.registry_refresh import diff_emps, refresh_registry
+from infra.components.monitoring import PER_EMP
 from registry_refresh import handler as refresh_handler
 from start_session import handler as start
 from tests.adapters.conftest import make_certificate
@@ -508,3 +509,34 @@ def test_handler_failure_without_a_snapshot_raises(lambda_env, capsys):
         refresh_handler.handler({}, LAMBDA_CONTEXT)
     assert caught.value.code is ErrorCode.REGISTRY_INVALID
     assert emitted_metrics(capsys) == {"RegistryRefreshFailed": 1}
+
+
+def per_emp_metrics(output: str, name: str) -> dict[str, float]:
+    """emp_id -> value of the per-EMP metric ``name``, from EMF blobs whose namespace and dimensions are exactly
+    what the dashboard searches (``PER_EMP``: ``{EMREX,emp_id,service}``) for the registry refresh function."""
+    namespace, *dimensions = PER_EMP.strip("{}").split(",")
+    values = {}
+    for line in output.splitlines():
+        record = json.loads(line) if line.startswith("{") else {}
+        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
+            if name not in [metric["Name"] for metric in directive["Metrics"]]:
+                continue
+            assert (directive["Namespace"], directive["Dimensions"]) == (namespace, [dimensions])
+            assert record["service"] == "registry_refresh"
+            value = record[name]
+            values[record["emp_id"]] = value[0] if isinstance(value, list) else value
+    return values
+
+
+def test_handler_emits_the_days_until_each_emps_first_certificate_expires(lambda_env, monkeypatch, capsys):
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "registry_refresh")  # as the stack names the function
+    now = datetime.now(UTC)
+    soon = make_certificate("soon", not_after=now + timedelta(days=10, hours=12))
+    later = make_certificate("later", not_after=now + timedelta(days=200, hours=12))
+    norway, poland = replace(NORWAY, certificates=(later, soon)), replace(POLAND, certificates=(later,))
+    lambda_env.write_bytes(render_ewp_catalogue([norway, poland]))
+
+    assert refresh_handler.handler({}, LAMBDA_CONTEXT)["status"] == "updated"
+
+    days_left = per_emp_metrics(capsys.readouterr().out, "EmpCertificateDaysLeft")
+    assert days_left == {NORWAY.id: 10, POLAND.id: 200}  # per EMP, its first certificate to expire

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 
 from emrex_emc.adapters.erasure import TransferEraser
 from emrex_emc.adapters.sessions import session_pk
-from emrex_emc.core.events import TransferExpiredEvent
+from emrex_emc.core.events import SCHEMA_VERSION, TransferExpiredEvent
 from emrex_emc.core.transfer import Transfer
 from outbox_relay import handler as relay_handler
 from tests.functions.callback_helpers import callback_event, form_for, state_for, trusted_emp
@@ -67,7 +67,7 @@ def test_a_pending_transfer_removed_by_ttl_is_announced_once_per_record(
     details = {e["detail"]["session_id"]: e["detail"] for e in delivered}
     assert details[never_chosen.id] == {
         "event_id": TransferExpiredEvent(never_chosen).event_id,
-        "schema_version": 2,
+        "schema_version": SCHEMA_VERSION,
         "protocol": "emrex-1",
         "session_id": never_chosen.id,
         "applicant_id": never_chosen.applicant_id,

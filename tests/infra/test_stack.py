@@ -43,6 +43,8 @@ EXPECTED_ACTIONS = {
         "dynamodb:PutItem",
         "s3:PutObject",
         "s3:GetObject",
+        "s3:ListBucketVersions",  # evidence written for a transfer erased meanwhile: deleted again
+        "s3:DeleteObjectVersion",
         "secretsmanager:GetSecretValue",
         "kms:Decrypt",
         "kms:Encrypt",
@@ -494,16 +496,28 @@ def test_the_applicant_index_is_queried_by_the_enrolment_api_and_the_erasure_onl
         assert [s["Resource"] for s in queries] == ([index] if name in {"enrolment_api", "admin_api"} else []), name
 
 
-def test_the_erasure_deletes_object_versions_under_transfers_only(synth: Synth, ids: dict[str, str]) -> None:
-    policy = statements(function_policy(synth, ids, "admin_api"))
+@pytest.mark.parametrize("name", ["admin_api", "callback"])
+def test_the_erasure_deletes_object_versions_under_transfers_only(synth: Synth, ids: dict[str, str], name: str) -> None:
+    """The erasure, and the callback whose evidence landed after an erasure's listing (it deletes it again)."""
+    policy = statements(function_policy(synth, ids, name))
     bucket = arn(ids["bucket"])
-    (listing,) = [s for s in policy if as_list(s["Action"]) == ["s3:ListBucketVersions"]]
-    assert listing["Resource"] == bucket
+    (listing,) = [s for s in policy if "s3:ListBucketVersions" in as_list(s["Action"])]
+    assert listing["Resource"] == bucket and as_list(listing["Action"]) == ["s3:ListBucketVersions"]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["transfers/*"]}}
-    (deleting,) = [s for s in policy if as_list(s["Action"]) == ["s3:DeleteObjectVersion"]]
-    assert deleting["Resource"] == {"Fn::Join": ["", [bucket, "/transfers/*"]]}
-    (publishing,) = [s for s in policy if as_list(s["Action"]) == ["events:PutEvents"]]
-    assert publishing["Resource"] == arn(ids["bus"])
+    (deleting,) = [s for s in policy if "s3:DeleteObjectVersion" in as_list(s["Action"])]  # merged with its peers
+    assert deleting["Resource"] == {"Fn::Join": ["", [bucket, "/transfers/*"]]} and "Condition" not in deleting
+    publishing = [s["Resource"] for s in policy if as_list(s["Action"]) == ["events:PutEvents"]]
+    assert publishing == ([arn(ids["bus"])] if name == "admin_api" else [])
+
+
+def test_the_outputs_name_the_table_and_the_bucket_for_the_transfers_command(
+    template: Template, ids: dict[str, str]
+) -> None:
+    """``emrex-emc transfers --stack NAME`` reads these outputs (commands/transfers.py)."""
+    outputs = template.to_json()["Outputs"]
+    assert outputs["TableName"]["Value"] == ref(ids["table"])
+    assert outputs["BucketName"]["Value"] == ref(ids["bucket"])
+    assert outputs["CallbackFunctionName"]["Value"] == ref(ids["callback"])  # reverify: the callback's policy
 
 
 def test_start_session_reads_the_snapshot_from_the_table_not_the_bucket(synth: Synth, ids: dict[str, str]) -> None:

@@ -167,6 +167,7 @@ def test_reverify_agrees_with_the_stored_outcomes(
         True,
     )
     assert report["identity"] == "MATCH" and "personal_data" not in report
+    assert report["policy"]["source"] == "the local stack"  # the local callback's settings (stack.json)
     status, out, _ = local.cli(capsys, "reverify", support_code(transfers["tampered"]), "--json")
     assert status == 0
     assert json.loads(out)["error"]["code"] == "SIGNATURE_DIGEST_MISMATCH"

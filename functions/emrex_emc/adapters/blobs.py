@@ -7,11 +7,16 @@ SSE-KMS encrypted (the bucket's KMS key) and carries its SHA-256 in the object m
 Writes are idempotent: the evidence (``payload.txt``) and attachments (content-addressed) are written
 with ``IfNoneMatch="*"``. An existing object with the same SHA-256 is accepted as a retry; an existing
 payload with a *different* hash is never overwritten (``EmrexError`` ``EVIDENCE_CONFLICT``).
+
+Deletion is for erasure only: :func:`delete_every_version` removes every object version and delete marker under
+a transfer's prefix (the bucket is versioned: a plain delete would only hide them). The erasure uses it, and so
+does a callback whose outcome write found the transfer erased after it had written its evidence.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -32,22 +37,28 @@ from emrex_emc.core.evidence import (
 RESULTS_CONTENT_TYPE = "application/json"
 PAYLOAD_CONTENT_TYPE = "text/plain; charset=utf-8"
 _TRANSIENT_S3_CODES = frozenset({"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"})
+_DELETE_BATCH = 1000
+"""DeleteObjects takes at most 1,000 keys."""
+
+
+def transfer_prefix(transfer_id: str) -> str:
+    return f"transfers/{transfer_id}/"
 
 
 def payload_key(transfer_id: str) -> str:
-    return f"transfers/{transfer_id}/payload.txt"
+    return f"{transfer_prefix(transfer_id)}payload.txt"
 
 
 def signature_key(transfer_id: str) -> str:
-    return f"transfers/{transfer_id}/x-signature.json"
+    return f"{transfer_prefix(transfer_id)}x-signature.json"
 
 
 def results_key(transfer_id: str) -> str:
-    return f"transfers/{transfer_id}/results.json"
+    return f"{transfer_prefix(transfer_id)}results.json"
 
 
 def attachment_key(transfer_id: str, index: int, sha256: str) -> str:
-    return f"transfers/{transfer_id}/attachments/{index}-{sha256}"
+    return f"{transfer_prefix(transfer_id)}attachments/{index}-{sha256}"
 
 
 class BlobStore:
@@ -68,19 +79,18 @@ class BlobStore:
         ``results`` is None for a refused payload: only the evidence is kept. ``signature`` (EMREX 2.0) is
         evidence too: written once, like the payload.
         """
-        try:
+        with _unavailable_when_unreachable():
             stored = self._put_all(transfer_id, payload, results, attachments)
             if signature is None:
                 return stored
             key, body = signature_key(transfer_id), canonical_json(signature.to_json())
             self._put_once(key, body, sha256_hex(body), RESULTS_CONTENT_TYPE, conflict_is_error=True)
             return replace(stored, signature_key=key)
-        except ClientError as exc:
-            if error_code(exc) in _TRANSIENT_S3_CODES:
-                raise _unavailable() from exc
-            raise
-        except NETWORK_ERRORS as exc:
-            raise _unavailable() from exc
+
+    def delete_transfer_objects(self, transfer_id: str) -> None:
+        """Delete every version of the transfer's objects (its evidence was written for a transfer erased since)."""
+        with _unavailable_when_unreachable():
+            delete_every_version(self._s3, self.bucket, transfer_prefix(transfer_id))
 
     def get_bytes(self, key: str) -> bytes:
         response = self._s3.get_object(Bucket=self.bucket, Key=key)
@@ -140,6 +150,51 @@ class BlobStore:
             Metadata={"sha256": digest},
             **extra,
         )
+
+
+def delete_every_version(s3: Any, bucket: str, prefix: str) -> None:
+    """Delete every object version and delete marker under ``prefix``, in batches."""
+    batch: list[dict[str, str]] = []
+    for version in _versions(s3, bucket, prefix):
+        batch.append(version)
+        if len(batch) == _DELETE_BATCH:
+            _delete_batch(s3, bucket, batch)
+            batch = []
+    if batch:
+        _delete_batch(s3, bucket, batch)
+
+
+def _versions(s3: Any, bucket: str, prefix: str) -> Iterator[dict[str, str]]:
+    """Every object version and delete marker under ``prefix`` (all pages)."""
+    request: dict[str, str] = {"Bucket": bucket, "Prefix": prefix}
+    while True:
+        page = s3.list_object_versions(**request)
+        for entry in (*page.get("Versions", []), *page.get("DeleteMarkers", [])):
+            yield {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+        if not page.get("IsTruncated"):
+            return
+        request.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page["NextVersionIdMarker"])
+
+
+def _delete_batch(s3: Any, bucket: str, batch: list[dict[str, str]]) -> None:
+    response = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    errors = response.get("Errors") or []
+    if errors:
+        codes = ", ".join(sorted({str(error.get("Code")) for error in errors}))
+        raise EmrexError(ErrorCode.STORAGE_UNAVAILABLE, f"{len(errors)} evidence object(s) not deleted ({codes})")
+
+
+@contextmanager
+def _unavailable_when_unreachable() -> Iterator[None]:
+    """Throttling, S3 errors and network failures become ``STORAGE_UNAVAILABLE`` (the caller may retry)."""
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) in _TRANSIENT_S3_CODES:
+            raise _unavailable() from exc
+        raise
+    except NETWORK_ERRORS as exc:
+        raise _unavailable() from exc
 
 
 def _unavailable() -> EmrexError:

@@ -6,16 +6,22 @@ item with a tombstone (id, the status it had, ``erased_at``; conditional on the 
 outcome stored meanwhile makes it read and erase again), deletes the outcome's outbox row (an event not yet
 relayed is then never published) and strips the audit record of the applicant and the payload hash.
 Objects go first: if the transaction then fails, a retry still finds the transfer through the applicant
-index. :class:`ErasureLog` keeps the audit record of the erasure itself (ids and counts, no applicant).
+index.
+
+A callback that read the transfer while it was still pending may write its evidence after the listing here
+(EMREX 1 verification takes time). Its outcome write then fails on the tombstone, and the callback itself
+deletes every version under the transfer's prefix (``OutcomeRecorder`` through
+:meth:`BlobStore.delete_transfer_objects`): whichever of the two comes last leaves nothing in the bucket.
+:class:`ErasureLog` keeps the audit record of the erasure itself (ids and counts, no applicant).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from emrex_emc.adapters.blobs import delete_every_version, transfer_prefix
 from emrex_emc.adapters.dynamodb import (
     NETWORK_ERRORS,
     deserialize_item,
@@ -34,8 +40,6 @@ ATTEMPTS = 4
 """Reads and erasures of one transfer before giving up (each retry follows an outcome stored meanwhile)."""
 AUDIT_PERSONAL_ATTRIBUTES = ("applicant_id", "payload_sha256")
 """What an audit record says about the person: the applicant and the hash of their document."""
-_DELETE_BATCH = 1000
-"""DeleteObjects takes at most 1,000 keys."""
 
 
 class TransferEraser:
@@ -53,7 +57,7 @@ class TransferEraser:
                 if item is None or ERASED_AT in item:
                     return False
                 transfer = Transfer.from_item(item)
-                self._delete_objects(transfer_id)
+                delete_every_version(self._s3, self._bucket, transfer_prefix(transfer_id))
                 if self._replace_with_tombstone(transfer, now=now, keep_until=keep_until):
                     return True
         except NETWORK_ERRORS as exc:
@@ -70,34 +74,6 @@ class TransferEraser:
         )
         item = response.get("Item")
         return deserialize_item(item) if item else None
-
-    def _versions(self, prefix: str) -> Iterator[dict[str, str]]:
-        """Every object version and delete marker under ``prefix`` (all pages)."""
-        request: dict[str, str] = {"Bucket": self._bucket, "Prefix": prefix}
-        while True:
-            page = self._s3.list_object_versions(**request)
-            for entry in (*page.get("Versions", []), *page.get("DeleteMarkers", [])):
-                yield {"Key": entry["Key"], "VersionId": entry["VersionId"]}
-            if not page.get("IsTruncated"):
-                return
-            request.update(KeyMarker=page["NextKeyMarker"], VersionIdMarker=page["NextVersionIdMarker"])
-
-    def _delete_objects(self, transfer_id: str) -> None:
-        batch: list[dict[str, str]] = []
-        for version in self._versions(f"transfers/{transfer_id}/"):
-            batch.append(version)
-            if len(batch) == _DELETE_BATCH:
-                self._delete_batch(batch)
-                batch = []
-        if batch:
-            self._delete_batch(batch)
-
-    def _delete_batch(self, batch: list[dict[str, str]]) -> None:
-        response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
-        errors = response.get("Errors") or []
-        if errors:
-            codes = ", ".join(sorted({str(error.get("Code")) for error in errors}))
-            raise EmrexError(ErrorCode.STORAGE_UNAVAILABLE, f"{len(errors)} evidence object(s) not deleted ({codes})")
 
     def _replace_with_tombstone(self, transfer: Transfer, *, now: int, keep_until: int) -> bool:
         """True once the tombstone is in; False when the transfer changed since it was read."""

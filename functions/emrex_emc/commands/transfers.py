@@ -13,8 +13,12 @@ time it arrived) and says whether that agrees with the stored outcome (exit 1 wh
 No personal data is printed (no names, birth date, return URL, identity details, results) unless
 ``--show-personal-data``. ``--stack NAME`` reads the stack's outputs with the AWS credentials of the
 environment (``cloudformation:DescribeStacks``, ``dynamodb:GetItem`` and ``dynamodb:Query``/``Scan`` on the
-table and its applicant index, ``s3:GetObject`` under ``transfers/`` for ``reverify``, ``kms:Decrypt``).
+table and its applicant index, ``s3:GetObject`` under ``transfers/`` and ``lambda:GetFunctionConfiguration`` on
+the callback for ``reverify``, ``kms:Decrypt``).
 ``--local`` reads the running local stack (``emrex-emc local``; its state directory's ``stack.json``).
+``reverify`` applies the callback's own verification policy (``EMREX_FORBID_SHA1``,
+``EMREX_STRICT_CERT_VALIDITY``, the decoding limits): the deployed function's configuration (the stack's
+``CallbackFunctionName`` output) or the local stack's; it says which in ``policy``.
 Exit 2: nothing found, or bad arguments.
 """
 
@@ -28,9 +32,12 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from emrex_emc.core.text import clip
+from emrex_emc.core.text import clip, json_for_terminal
+
+if TYPE_CHECKING:
+    from emrex_emc.core.policy import PipelinePolicy
 
 _TRANSFER_ID = re.compile(r"[0-9a-f]{32}")
 _SUPPORT_CODE = re.compile(r"[0-9a-f]{12}")
@@ -80,6 +87,10 @@ class Target:
     endpoint_url: str | None = None
     region: str | None = None
     local: bool = False
+    callback_policy: dict[str, str] | None = None
+    """The callback's verification variables (``settings.POLICY_VARIABLES``); None when the target does not say."""
+    callback_function: str | None = None
+    """The deployed callback, whose configuration holds them (read by ``reverify`` only)."""
 
     def client(self, service: str) -> Any:
         import boto3
@@ -132,7 +143,15 @@ def _target(args: argparse.Namespace) -> Target:
             stack = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise Refusal(f"no running local stack ({path} is missing: start `emrex-emc local`)") from None
-        return Target(stack["table"], stack["bucket"], stack["endpoint_url"], stack["region"], local=True)
+        policy = stack.get("callback_policy")
+        return Target(
+            stack["table"],
+            stack["bucket"],
+            stack["endpoint_url"],
+            stack["region"],
+            local=True,
+            callback_policy={str(k): str(v) for k, v in policy.items()} if isinstance(policy, dict) else None,
+        )
     import boto3
 
     cloudformation = boto3.client("cloudformation", endpoint_url=args.endpoint_url)
@@ -140,7 +159,8 @@ def _target(args: argparse.Namespace) -> Target:
     outputs = {o.get("OutputKey"): o.get("OutputValue") for o in (stacks[0] if stacks else {}).get("Outputs", [])}
     if not outputs.get("TableName") or not outputs.get("BucketName"):
         raise Refusal(f"stack {clip(args.stack)} has no TableName and BucketName outputs")
-    return Target(outputs["TableName"], outputs["BucketName"], args.endpoint_url)
+    callback = outputs.get("CallbackFunctionName")
+    return Target(outputs["TableName"], outputs["BucketName"], args.endpoint_url, callback_function=callback)
 
 
 def _resolve(target: Target, given: str) -> str:
@@ -262,15 +282,26 @@ def _signature(outcome: Any) -> dict[str, Any] | None:
     return facts.to_json() if facts is not None else None
 
 
-def _verify_again(target: Target, transfer: Any, payload: bytes, expected: Any, *, now: datetime) -> Any:
+def _callback_policy(target: Target) -> tuple[dict[str, str] | None, str]:
+    """The callback's verification variables, and where they came from."""
+    if target.callback_function:
+        configuration = target.client("lambda").get_function_configuration(FunctionName=target.callback_function)
+        variables = (configuration.get("Environment") or {}).get("Variables") or {}
+        return variables, f"the deployed callback {clip(target.callback_function, 140)}"
+    if target.callback_policy is not None:
+        return target.callback_policy, "the local stack"
+    return None, "the defaults (the target names no callback configuration)"
+
+
+def _verify_again(
+    target: Target, transfer: Any, payload: bytes, expected: Any, policy: PipelinePolicy, *, now: datetime
+) -> Any:
     """The trust pipeline of the transfer's protocol, with the keys pinned when the EMP was chosen, as of ``now``."""
     from emrex_emc.adapters.blobs import BlobStore, signature_key
     from emrex_emc.core.pipeline import verify_elmo, verify_elmo_results
     from emrex_emc.core.protocol import ProtocolVersion
     from emrex_emc.local.moto_env import default_xsd_dir
-    from emrex_emc.settings import Settings
 
-    policy = Settings(table_name="").pipeline_policy  # the default policy (the stack's may be stricter)
     certificates, xsd_dir = list(transfer.pinned_certs), default_xsd_dir() or None
     if transfer.protocol is not ProtocolVersion.EMREX_2:
         return verify_elmo(payload, certificates, policy, expected=expected, now=now, xsd_dir=xsd_dir)
@@ -293,6 +324,7 @@ def _reverify(target: Target, transfer_id: str, *, personal: bool) -> dict[str, 
     from emrex_emc.adapters.sessions import TransferTable
     from emrex_emc.core.errors import EmrexError
     from emrex_emc.core.identity import ExpectedIdentity
+    from emrex_emc.settings import SettingsError, pipeline_policy_from_env
 
     transfer = TransferTable(target.client("dynamodb"), target.table).get(transfer_id)
     outcome = transfer.outcome if transfer else None
@@ -316,9 +348,19 @@ def _reverify(target: Target, transfer_id: str, *, personal: bool) -> dict[str, 
         if birth_date
         else None
     )
+    variables, source = _callback_policy(target)
+    try:
+        policy = pipeline_policy_from_env(variables or {})
+    except SettingsError as exc:
+        raise Refusal(f"the callback's verification settings ({source}) are unusable: {clip(exc)}", 1) from None
+    report["policy"] = {
+        "source": source,
+        "forbid_sha1": policy.signature.forbid_sha1,
+        "strict_cert_validity": policy.signature.strict_cert_validity,
+    }
     try:
         verified = _verify_again(
-            target, transfer, payload, expected, now=datetime.fromisoformat(outcome.at.replace("Z", "+00:00"))
+            target, transfer, payload, expected, policy, now=datetime.fromisoformat(outcome.at.replace("Z", "+00:00"))
         )
     except EmrexError as refusal:
         report.update(verdict="rejected", error={"code": refusal.code.value, "message": refusal.message})
@@ -340,7 +382,7 @@ def _reverify(target: Target, transfer_id: str, *, personal: bool) -> dict[str, 
 
 def _print(args: argparse.Namespace, report: dict[str, Any]) -> int:
     if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False))
+        print(json_for_terminal(json.dumps(report, indent=2, ensure_ascii=False)))
         return 0
     for line in _text(report):
         print(line)
@@ -348,10 +390,13 @@ def _print(args: argparse.Namespace, report: dict[str, Any]) -> int:
 
 
 def _text(report: dict[str, Any], indent: str = "") -> list[str]:
-    """``key  value`` lines, nested values indented; every value passes through clip (it came from outside)."""
+    """``key  value`` lines, nested values indented; every key and value passes through clip (stored values came
+    from outside: EMP names, issuers, identity details)."""
     lines: list[str] = []
-    width = max((len(key) for key in report), default=0)
-    for key, value in report.items():
+    keys = {key: clip(key, 60) for key in report}
+    width = max((len(shown) for shown in keys.values()), default=0)
+    for raw_key, value in report.items():
+        key = keys[raw_key]
         if isinstance(value, dict):
             lines.append(f"{indent}{key}:")
             lines.extend(_text(value, indent + "  "))

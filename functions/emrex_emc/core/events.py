@@ -26,10 +26,11 @@ from emrex_emc.core.transfer import EmpRef, Transfer, utc_iso
 SOURCE = "emrex.emc"
 _DERIVED_IDS = uuid.UUID("6f1e0c1e-5b2a-4c47-9d0e-1f3a2b4c5d6e")
 """The namespace of event ids derived from what an event is about (UUID v5), so a retry makes the same id."""
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The event contract's version, in every ``detail`` (``schema_version``). 2: ``protocol`` and
 ``schema_version``, EMREX 2.0 transfers, ``signature.format``, ELMO 2.1 document types, provenance and identity
-methods, the Transfer Expired, Applicant Erased and registry events (docs/CHANGELOG.md)."""
+methods, the Transfer Expired, Applicant Erased and registry events. 3: the outcome events' ``emp`` gains
+``url`` and ``protocol`` (the one EMP shape of every event). docs/CHANGELOG.md."""
 
 
 class DetailType(StrEnum):
@@ -74,7 +75,8 @@ def derived_event_id(*parts: str) -> str:
 
 
 def emp_detail(emp: Emp | EmpRef, protocol: ProtocolVersion) -> dict[str, str]:
-    """The one shape naming an EMP in the transfer-expiry and registry events."""
+    """The one shape naming an EMP in the transfer-expiry and registry events (the outcome events name it with the
+    same five keys, null when the transfer has no EMP)."""
     return {"id": emp.id, "name": emp.name, "country": emp.country, "url": emp.url, "protocol": protocol.value}
 
 
@@ -119,6 +121,8 @@ class OutcomeEvent:
                 "id": emp.id if emp else None,
                 "name": emp.name if emp else None,
                 "country": emp.country if emp else None,
+                "url": (emp.url or None) if emp else None,  # None: a transfer stored without it
+                "protocol": transfer.protocol.value if emp else None,
             },
             "outcome_at": outcome.at,
             "status": outcome.status.value,

@@ -23,7 +23,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from http.server import ThreadingHTTPServer
 from pathlib import Path
@@ -56,7 +56,7 @@ from emrex_emc.local.moto_env import (
     handler_env,
 )
 from emrex_emc.services.secret_keys import RotatingStateSigner
-from emrex_emc.settings import FUNCTIONS
+from emrex_emc.settings import FUNCTIONS, POLICY_VARIABLES
 from emrex_emc.web.routes import HEALTH, ROUTES
 
 logger = logging.getLogger(__name__)
@@ -303,7 +303,7 @@ def _start(
     for consumer in (sis, event_log):
         consumer.start()
         stoppers.append(consumer.stop)
-    stack_file = write_stack_file(state, moto.endpoint_url, resources, api=api_url)
+    stack_file = write_stack_file(state, moto.endpoint_url, resources, api=api_url, env=env)
     stoppers.append(lambda: remove_stack_file(stack_file, moto.endpoint_url))
     ready.set()
 
@@ -334,13 +334,15 @@ def with_local_details(
     return local_health
 
 
-def write_stack_file(state: Path, endpoint_url: str, resources: Resources, *, api: str) -> Path:
-    """Where a running local stack's AWS is (no tokens: ``transfers --local`` reads the table and the bucket)."""
+def write_stack_file(state: Path, endpoint_url: str, resources: Resources, *, api: str, env: Mapping[str, str]) -> Path:
+    """Where a running local stack's AWS is (no tokens: ``transfers --local`` reads the table and the bucket),
+    and the callback's verification variables from ``env`` (``transfers reverify`` checks as the callback did)."""
     path = state / STACK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     names = resources.names
     details = {"endpoint_url": endpoint_url, "region": REGION, "table": names.table, "bucket": names.bucket}
-    path.write_text(json.dumps({**details, "api": api}, indent=2) + "\n", encoding="utf-8")
+    policy = {name: env[name] for name in POLICY_VARIABLES if name in env}
+    path.write_text(json.dumps({**details, "api": api, "callback_policy": policy}, indent=2) + "\n", encoding="utf-8")
     return path
 
 
