@@ -104,6 +104,15 @@ def test_default_source_comes_from_the_environment(catalogue_file, monkeypatch, 
     assert json.loads(capsys.readouterr().out)["source"] == str(catalogue_file)
 
 
+def test_without_a_source_it_reads_what_the_functions_read(monkeypatch):
+    from emrex_emc.commands.registry import default_source
+    from emrex_emc.settings import DEFAULT_REGISTRY_URL, Settings
+
+    monkeypatch.delenv("EMREX_REGISTRY_URL", raising=False)
+    assert default_source() == DEFAULT_REGISTRY_URL == Settings(table_name="").registry_url
+    assert "dev-registry" in DEFAULT_REGISTRY_URL
+
+
 def test_registry_without_emps_says_so(tmp_path, capsys):
     path = tmp_path / "empty.xml"
     path.write_bytes(render_ewp_catalogue([]))

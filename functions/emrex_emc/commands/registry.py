@@ -35,16 +35,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "source",
         nargs="?",
-        help="https URL, file:// URL or path (default: $EMREX_REGISTRY_URL or the EWP production catalogue)",
+        help="https URL, file:// URL or path (default: $EMREX_REGISTRY_URL, else the EWP DEV registry the functions "
+        "default to)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(func=_run)
 
 
 def default_source() -> str:
-    from emrex_emc.core.registry_parse import PRODUCTION_CATALOGUE_URL
+    """What the deployed functions read when nothing is configured: the same registry, so this command shows
+    what students would be offered."""
+    from emrex_emc.settings import DEFAULT_REGISTRY_URL
 
-    return os.environ.get("EMREX_REGISTRY_URL") or PRODUCTION_CATALOGUE_URL
+    return os.environ.get("EMREX_REGISTRY_URL") or DEFAULT_REGISTRY_URL
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -50,7 +50,6 @@ from emrex_emc.core.registry import (
 from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, clip, is_clean
 from emrex_emc.core.xmlsafe import parse_xml
 
-PRODUCTION_CATALOGUE_URL = "https://registry.erasmuswithoutpaper.eu/catalogue-v1.xml"
 CATALOGUE_NS = "https://github.com/erasmus-without-paper/ewp-specs-api-registry/tree/stable-v1"
 DAP_NS = (
     "https://github.com/erasmus-without-paper/ewp-specs-api-emrex-data-access-point/blob/stable-v1/manifest-entry.xsd"
