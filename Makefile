@@ -13,6 +13,12 @@ local: ## set up and run the whole flow on this machine
 test: setup lint typecheck ## set up and run every test (lint, types, unit, moto, CDK, browser)
 	$(VENV)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
+unit: setup ## every test but the browser ones (quicker while you work)
+	$(VENV)/python -m pytest -n 2 --dist loadgroup --ignore=tests/e2e $(PYTEST_ARGS)
+
+e2e: setup ## the browser tests only (headless Chromium against the local stack)
+	$(VENV)/python -m pytest -n 2 --dist loadgroup tests/e2e $(PYTEST_ARGS)
+
 lint:
 	$(VENV)/ruff check functions infra tests benchmarks layers i18n
 	$(VENV)/ruff format --check functions infra tests benchmarks layers i18n
