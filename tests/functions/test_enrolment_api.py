@@ -350,6 +350,8 @@ def test_refused_return_url_gets_a_400_and_nothing_is_stored(aws_env: AwsEnv, ur
     assert response["statusCode"] == 400
     assert error_of(response)["code"] == "RETURN_URL_NOT_ALLOWED"
     assert error_of(response)["field"] == "return_url"
+    assert "EMREX_ALLOWED_RETURN_URLS" in error_of(response)["message"]  # says what an operator changes
+    assert url not in error_of(response)["message"]
     assert stored_count(aws_env) == 0
 
 

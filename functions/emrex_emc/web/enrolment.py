@@ -76,7 +76,9 @@ def enrolment_request(
 
     def return_url(value: str) -> str:
         if not return_url_allowed(value, allowed_return_urls, local_mode=local_mode):
-            raise FieldProblem("is not on the allow-list of return URLs", ErrorCode.RETURN_URL_NOT_ALLOWED)
+            raise FieldProblem(
+                "is not on the allow-list of return URLs (EMREX_ALLOWED_RETURN_URLS)", ErrorCode.RETURN_URL_NOT_ALLOWED
+            )
         return value
 
     values = validate(
