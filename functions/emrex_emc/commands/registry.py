@@ -20,6 +20,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from emrex_emc.commands import described
 from emrex_emc.core.errors import EmrexError
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.text import MAX_MESSAGE_CHARS, clip, json_for_terminal
@@ -29,7 +30,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "registry",
         help="list the EMPs a registry offers (EWP catalogue, EMREG v1 or v2 JSON)",
-        description=__doc__,
+        description=described(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

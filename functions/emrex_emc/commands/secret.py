@@ -21,6 +21,7 @@ import argparse
 import sys
 from typing import Any
 
+from emrex_emc.commands import described
 from emrex_emc.core.text import clip
 from emrex_emc.settings import Settings
 
@@ -35,8 +36,8 @@ _ACTIONS = {
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "secret",
-        help="rotate the state-signing key or roll over the enrolment API token",
-        description=__doc__,
+        help="rotate the state-signing key, or roll over the enrolment API or the admin token",
+        description=described(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")

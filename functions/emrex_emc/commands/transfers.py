@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emrex_emc.commands import described
 from emrex_emc.core.text import clip, json_for_terminal
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "transfers",
         help="support: show a transfer (by id or support code), list an applicant's, verify stored evidence again",
-        description=__doc__,
+        description=described(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emrex_emc.commands import described
+
 if TYPE_CHECKING:
     from emrex_emc.core.pipeline import VerifiedElmo
     from emrex_emc.core.provenance import Provenance
@@ -45,7 +47,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "verify",
         help="verify a signed ELMO document (the elmo form value or an XML file) against EMP certificates",
-        description=__doc__,
+        description=described(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
