@@ -8,18 +8,16 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from emrex_emc.core import registry_parse
+from emrex_emc.core import registry_entries
 from emrex_emc.core.registry import CoveredInstitution, Emp, RegistrySnapshot, emp_id
-from emrex_emc.core.registry_parse import (
+from emrex_emc.core.registry_emreg import parse_emreg_json
+from emrex_emc.core.registry_entries import (
     MAX_IDS_PER_INSTITUTION,
     MAX_INSTITUTIONS_PER_EMP,
     MAX_NAMES_PER_INSTITUTION,
     NOTICE_ENTRY_TRIMMED,
-    parse_emreg_json,
-    parse_ewp_catalogue,
-    parse_registry,
-    render_ewp_catalogue,
 )
+from emrex_emc.core.registry_parse import parse_ewp_catalogue, parse_registry, render_ewp_catalogue
 from emrex_emc.core.text import is_clean
 from tests.core.test_registry_parse import CAT_NS, CATALOGUE_EXAMPLE, CERT_A, CERT_B, b64, dap_entry
 
@@ -126,7 +124,7 @@ def test_coverage_is_capped_clipped_and_clean() -> None:
     big = emp.covered[0]
     assert len(big.other_ids) == MAX_IDS_PER_INSTITUTION and big.other_ids[0] == ("t0", "id-0")
     assert len(big.names) == MAX_NAMES_PER_INSTITUTION
-    assert all(len(name) <= registry_parse.MAX_INSTITUTION_CHARS and is_clean(name) for _, name in big.names)
+    assert all(len(name) <= registry_entries.MAX_INSTITUTION_CHARS and is_clean(name) for _, name in big.names)
     assert NOTICE_ENTRY_TRIMMED in [notice.code for notice in parsed.notices]
     assert all(institution.hei_id != "x" * 500 for institution in emp.covered)
 

@@ -7,20 +7,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from emrex_emc.core import registry_parse
+from emrex_emc.core import registry_entries, registry_parse
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.registry import CoveredInstitution, Emp, emp_id
-from emrex_emc.core.registry_parse import (
-    DAP_NS,
-    NCP_NS,
-    NOTICE_CERTIFICATE_SKIPPED,
-    NOTICE_DUPLICATE,
-    NOTICE_ENTRY_SKIPPED,
-    parse_emreg_json,
-    parse_ewp_catalogue,
-    parse_registry,
-    render_ewp_catalogue,
-)
+from emrex_emc.core.registry_emreg import parse_emreg_json
+from emrex_emc.core.registry_entries import NOTICE_CERTIFICATE_SKIPPED, NOTICE_DUPLICATE, NOTICE_ENTRY_SKIPPED
+from emrex_emc.core.registry_parse import DAP_NS, NCP_NS, parse_ewp_catalogue, parse_registry, render_ewp_catalogue
 from emrex_emc.core.text import MAX_MESSAGE_CHARS, is_clean
 from tests.adapters.conftest import make_certificate, to_pem
 
@@ -57,7 +49,7 @@ def catalogue(*entries: str) -> bytes:
     return f'<?xml version="1.0"?><catalogue xmlns="{CAT_NS}">{hosts}<institutions/></catalogue>'.encode()
 
 
-def codes(parsed: registry_parse.ParsedRegistry) -> list[str]:
+def codes(parsed: registry_entries.ParsedRegistry) -> list[str]:
     return [notice.code for notice in parsed.notices]
 
 
@@ -251,7 +243,7 @@ def test_size_and_element_caps(monkeypatch):
     monkeypatch.setattr(registry_parse, "MAX_ELEMENTS", 5)
     with pytest.raises(EmrexError, match="the limit is 5"):
         parse_ewp_catalogue(document)
-    monkeypatch.setattr(registry_parse, "MAX_REGISTRY_BYTES", 100)
+    monkeypatch.setattr(registry_entries, "MAX_REGISTRY_BYTES", 100)
     with pytest.raises(EmrexError, match="larger than 100 bytes"):
         parse_ewp_catalogue(document)
     with pytest.raises(EmrexError, match="larger than 100 bytes"):
@@ -402,14 +394,14 @@ def big_certificate(about_bytes: int) -> bytes:
     return make_certificate("big", dns_names=[f"host-{n:05d}.emp.example" for n in range(about_bytes // 24)])
 
 
-def assert_bounded_and_clean(parsed: registry_parse.ParsedRegistry) -> None:
+def assert_bounded_and_clean(parsed: registry_entries.ParsedRegistry) -> None:
     for notice in parsed.notices:
-        assert len(notice.message) <= registry_parse.MAX_WARNING_CHARS
+        assert len(notice.message) <= registry_entries.MAX_WARNING_CHARS
         assert is_clean(notice.message), notice.message
     for emp in parsed.emps:
-        assert is_clean(emp.name) and len(emp.name) <= registry_parse.MAX_NAME_CHARS
-        assert is_clean(emp.url) and len(emp.url) <= registry_parse.MAX_URL_CHARS
-        assert all(is_clean(i) and len(i) <= registry_parse.MAX_INSTITUTION_CHARS for i in emp.institutions)
+        assert is_clean(emp.name) and len(emp.name) <= registry_entries.MAX_NAME_CHARS
+        assert is_clean(emp.url) and len(emp.url) <= registry_entries.MAX_URL_CHARS
+        assert all(is_clean(i) and len(i) <= registry_entries.MAX_INSTITUTION_CHARS for i in emp.institutions)
 
 
 def test_a_400_kb_random_url_skips_only_its_entry_with_one_short_notice():
@@ -431,18 +423,18 @@ def audit_entry() -> Emp:
     url = "https://hostile.example/emrex"
     covered = tuple(
         CoveredInstitution(
-            hei_id=random_text(registry_parse.MAX_ID_CHARS),
-            other_ids=tuple((f"type-{k}", random_text(registry_parse.MAX_ID_CHARS)) for k in range(10)),
-            names=tuple((f"l{k}", random_text(registry_parse.MAX_INSTITUTION_CHARS)) for k in range(5)),
+            hei_id=random_text(registry_entries.MAX_ID_CHARS),
+            other_ids=tuple((f"type-{k}", random_text(registry_entries.MAX_ID_CHARS)) for k in range(10)),
+            names=tuple((f"l{k}", random_text(registry_entries.MAX_INSTITUTION_CHARS)) for k in range(5)),
         )
-        for _ in range(registry_parse.MAX_INSTITUTIONS_PER_EMP)
+        for _ in range(registry_entries.MAX_INSTITUTIONS_PER_EMP)
     )
     return Emp(
         id=emp_id("PL", url),
         name="Hostile EMP",
         url=url,
         country="PL",
-        institutions=tuple(random_text(registry_parse.MAX_INSTITUTION_CHARS) for _ in range(200)),
+        institutions=tuple(random_text(registry_entries.MAX_INSTITUTION_CHARS) for _ in range(200)),
         certificates=tuple(make_certificate(f"hostile {n}", padding=15_500) for n in range(5)),  # 15.8 KB each
         covered=covered,
     )
@@ -463,7 +455,7 @@ def test_one_hostile_entry_within_every_cap_is_trimmed_to_its_budget_with_one_no
 
     kept_good, trimmed = parsed.emps
     assert kept_good == good
-    assert trimmed.stored_size() <= registry_parse.MAX_ENTRY_BYTES
+    assert trimmed.stored_size() <= registry_entries.MAX_ENTRY_BYTES
     assert (trimmed.id, trimmed.name, trimmed.url, trimmed.covered, trimmed.institutions) == (
         hostile.id,
         hostile.name,
@@ -472,7 +464,7 @@ def test_one_hostile_entry_within_every_cap_is_trimmed_to_its_budget_with_one_no
         (),
     )
     assert len(trimmed.certificates) == 3 and trimmed.certificates == hostile.certificates[:3]  # fewer keys, none new
-    assert codes(parsed) == [registry_parse.NOTICE_ENTRY_TRIMMED]
+    assert codes(parsed) == [registry_entries.NOTICE_ENTRY_TRIMMED]
     assert parsed.notices[0].message == (
         f"Hostile EMP (PL) takes {hostile.stored_size()} bytes, more than the 65536 of an entry; kept 0 of 200 "
         "covered institutions, 0 of 200 institution names, 3 of 5 certificates"
@@ -489,8 +481,8 @@ def test_an_entry_over_its_budget_keeps_the_covered_institutions_that_fit_and_ev
     (trimmed,) = parsed.emps
     kept = len(trimmed.covered)
     assert 0 < kept < len(many.covered) and trimmed.covered == many.covered[:kept]
-    assert trimmed.stored_size() <= registry_parse.MAX_ENTRY_BYTES
-    assert replace(trimmed, covered=many.covered[: kept + 1]).stored_size() > registry_parse.MAX_ENTRY_BYTES
+    assert trimmed.stored_size() <= registry_entries.MAX_ENTRY_BYTES
+    assert replace(trimmed, covered=many.covered[: kept + 1]).stored_size() > registry_entries.MAX_ENTRY_BYTES
     assert (trimmed.institutions, trimmed.certificates) == (many.institutions, many.certificates)
     assert parsed.notices[0].message.endswith(f"; kept {kept} of 200 covered institutions")
     assert parsed.unread == 0  # every key kept: a complete parse
@@ -498,7 +490,7 @@ def test_an_entry_over_its_budget_keeps_the_covered_institutions_that_fit_and_ev
 
 def test_an_entry_that_cannot_be_trimmed_to_its_budget_is_skipped_with_a_notice(monkeypatch):
     big = make_certificate("big", padding=1_000)
-    monkeypatch.setattr(registry_parse, "MAX_ENTRY_BYTES", 1_000)  # not even the one certificate fits
+    monkeypatch.setattr(registry_entries, "MAX_ENTRY_BYTES", 1_000)  # not even the one certificate fits
     parsed = parse_ewp_catalogue(catalogue(dap_entry(name="Too big", certificates=(b64(big),)), dap_entry(name="Good")))
     assert [e.name for e in parsed.emps] == ["Good"]
     assert codes(parsed) == [NOTICE_ENTRY_SKIPPED]
@@ -508,7 +500,7 @@ def test_an_entry_that_cannot_be_trimmed_to_its_budget_is_skipped_with_a_notice(
 
 
 def test_a_url_of_exactly_the_cap_is_kept():
-    url = "https://emp.example/" + "a" * (registry_parse.MAX_URL_CHARS - len("https://emp.example/"))
+    url = "https://emp.example/" + "a" * (registry_entries.MAX_URL_CHARS - len("https://emp.example/"))
     assert [e.url for e in parse_ewp_catalogue(catalogue(dap_entry(url=url))).emps] == [url]
     parsed = parse_ewp_catalogue(catalogue(dap_entry(url=url + "a")))
     assert parsed.emps == ()
@@ -567,7 +559,7 @@ def test_names_are_clipped_and_an_entry_without_a_usable_name_is_skipped():
     }
     parsed = parse_emreg_json(json.dumps(document).encode())
     long, escaped = parsed.emps
-    assert long.name == "Ü" * (registry_parse.MAX_NAME_CHARS - 1) + "…"
+    assert long.name == "Ü" * (registry_entries.MAX_NAME_CHARS - 1) + "…"
     assert escaped.name == "Evil [2J ]0;pwned Name"
     assert codes(parsed) == [NOTICE_ENTRY_SKIPPED]
     assert "entry #3 has no usable 'acronym'" in parsed.notices[0].message
@@ -581,20 +573,20 @@ def test_an_xml_name_of_invisible_characters_is_skipped():
 
 
 def test_institutions_are_clipped_capped_and_text_only():
-    cap = registry_parse.MAX_INSTITUTIONS_PER_EMP
+    cap = registry_entries.MAX_INSTITUTIONS_PER_EMP
     institutions = ["Universitetet\u001b[0m i Oslo", "x" * 1000, 42, None, "", *(f"U{n}" for n in range(cap))]
     parsed = parse_emreg_json(json.dumps({"emps": [emreg_emp(institutions=institutions)]}).encode())
     (emp,) = parsed.emps
     assert len(emp.institutions) == cap
     assert emp.institutions[:3] == ("Universitetet [0m i Oslo", "x" * 199 + "…", "U0")
     assert emp.institutions[-1] == f"U{cap - 3}"
-    assert codes(parsed) == [registry_parse.NOTICE_ENTRY_TRIMMED]
+    assert codes(parsed) == [registry_entries.NOTICE_ENTRY_TRIMMED]
     assert f"FSAT (NO) lists {cap + 2} institutions; the first {cap} are kept" in parsed.notices[0].message
     assert_bounded_and_clean(parsed)
 
 
 def test_certificates_beyond_the_cap_are_dropped_with_one_notice():
-    cap = registry_parse.MAX_CERTIFICATES_PER_EMP
+    cap = registry_entries.MAX_CERTIFICATES_PER_EMP
     certificates = [make_certificate(f"c{n}") for n in range(cap + 2)]
     parsed = parse_ewp_catalogue(catalogue(dap_entry(certificates=tuple(b64(c) for c in certificates))))
     assert parsed.emps[0].certificates == tuple(certificates[:cap])
@@ -603,49 +595,49 @@ def test_certificates_beyond_the_cap_are_dropped_with_one_notice():
 
 
 def test_an_oversized_certificate_is_dropped_and_the_emp_keeps_its_other_one():
-    big = big_certificate(registry_parse.MAX_CERTIFICATE_BYTES + 500)
-    assert len(big) > registry_parse.MAX_CERTIFICATE_BYTES
+    big = big_certificate(registry_entries.MAX_CERTIFICATE_BYTES + 500)
+    assert len(big) > registry_entries.MAX_CERTIFICATE_BYTES
     parsed = parse_ewp_catalogue(catalogue(dap_entry(certificates=(b64(big), b64(CERT_A)))))
     assert parsed.emps[0].certificates == (CERT_A,)
     assert codes(parsed) == [NOTICE_CERTIFICATE_SKIPPED]
-    assert f"{len(big)} bytes, more than the {registry_parse.MAX_CERTIFICATE_BYTES} allowed" in (
+    assert f"{len(big)} bytes, more than the {registry_entries.MAX_CERTIFICATE_BYTES} allowed" in (
         parsed.notices[0].message
     )
 
 
 def test_a_certificate_text_too_long_is_dropped_before_decoding():
-    too_long = "A" * (registry_parse.MAX_CERTIFICATE_TEXT_CHARS + 1)
+    too_long = "A" * (registry_entries.MAX_CERTIFICATE_TEXT_CHARS + 1)
     parsed = parse_ewp_catalogue(catalogue(dap_entry(certificates=(too_long, b64(CERT_A)))))
     assert parsed.emps[0].certificates == (CERT_A,)
     assert "more than the 32768 allowed" in parsed.notices[0].message
 
 
 def test_an_emreg_pubkey_too_large_skips_the_entry():
-    big_pem = to_pem(big_certificate(registry_parse.MAX_CERTIFICATE_BYTES + 500))
-    assert len(big_pem) <= registry_parse.MAX_CERTIFICATE_TEXT_CHARS  # the DER size check is what refuses it
+    big_pem = to_pem(big_certificate(registry_entries.MAX_CERTIFICATE_BYTES + 500))
+    assert len(big_pem) <= registry_entries.MAX_CERTIFICATE_TEXT_CHARS  # the DER size check is what refuses it
     parsed = parse_emreg_json(json.dumps({"emps": [emreg_emp(pubKey=big_pem)]}).encode())
     assert parsed.emps == ()
     assert "unreadable 'pubKey' certificate" in parsed.notices[0].message
-    assert f"more than the {registry_parse.MAX_CERTIFICATE_BYTES} allowed" in parsed.notices[0].message
+    assert f"more than the {registry_entries.MAX_CERTIFICATE_BYTES} allowed" in parsed.notices[0].message
 
 
 def test_a_certificate_just_under_the_cap_is_kept():
-    der = big_certificate(registry_parse.MAX_CERTIFICATE_BYTES - 1000)
-    assert registry_parse.MAX_CERTIFICATE_BYTES - 2000 < len(der) <= registry_parse.MAX_CERTIFICATE_BYTES
+    der = big_certificate(registry_entries.MAX_CERTIFICATE_BYTES - 1000)
+    assert registry_entries.MAX_CERTIFICATE_BYTES - 2000 < len(der) <= registry_entries.MAX_CERTIFICATE_BYTES
     assert parse_ewp_catalogue(catalogue(dap_entry(certificates=(b64(der),)))).emps[0].certificates == (der,)
 
 
 def test_notices_are_capped_with_one_closing_count():
-    bad = [dap_entry(url=f"http://plain-{n}.example/") for n in range(registry_parse.MAX_WARNINGS + 10)]
+    bad = [dap_entry(url=f"http://plain-{n}.example/") for n in range(registry_entries.MAX_WARNINGS + 10)]
     parsed = parse_ewp_catalogue(catalogue(*bad, dap_entry(name="Good")))
     assert [e.name for e in parsed.emps] == ["Good"]
-    assert len(parsed.notices) == registry_parse.MAX_WARNINGS + 1
-    assert parsed.notices[-1] == Notice(registry_parse.NOTICE_MORE_WARNINGS, "10 more warnings not listed")
+    assert len(parsed.notices) == registry_entries.MAX_WARNINGS + 1
+    assert parsed.notices[-1] == Notice(registry_entries.NOTICE_MORE_WARNINGS, "10 more warnings not listed")
     assert "plain-49.example" in parsed.notices[-2].message
 
 
 def test_emps_beyond_the_cap_are_ignored_with_one_notice(monkeypatch):
-    monkeypatch.setattr(registry_parse, "MAX_EMPS", 2)
+    monkeypatch.setattr(registry_entries, "MAX_EMPS", 2)
     entries = [dap_entry(url=f"https://emp-{n}.example/", name=f"EMP {n}") for n in range(5)]
     parsed = parse_ewp_catalogue(catalogue(*entries))
     assert [e.name for e in parsed.emps] == ["EMP 0", "EMP 1"]
@@ -677,7 +669,7 @@ def test_a_notice_quoting_two_long_values_is_cut_to_the_warning_cap():
     parsed = parse_ewp_catalogue(catalogue(dap_entry(name=name, url=url), dap_entry(name=name, url=url)))
     assert codes(parsed) == [NOTICE_DUPLICATE]
     message = parsed.notices[0].message
-    assert len(message) == registry_parse.MAX_WARNING_CHARS
+    assert len(message) == registry_entries.MAX_WARNING_CHARS
     assert message.startswith("N" * 199 + "… (NO, https://emp.example/uuu")
     assert message.endswith("…")
 

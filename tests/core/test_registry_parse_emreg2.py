@@ -12,16 +12,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from emrex_emc.core import registry_parse
+from emrex_emc.core import registry_emreg, registry_entries
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import ProtocolVersion
 from emrex_emc.core.registry import Emp, Emrex2Endpoints, emp_id, url_origin
-from emrex_emc.core.registry_parse import (
-    NOTICE_ENTRY_SKIPPED,
-    parse_emreg2_json,
-    parse_registry,
-    render_emreg2_list,
-)
+from emrex_emc.core.registry_emreg import parse_emreg2_json, render_emreg2_list
+from emrex_emc.core.registry_entries import NOTICE_ENTRY_SKIPPED
+from emrex_emc.core.registry_parse import parse_registry
 from emrex_emc.core.text import is_clean
 from tests.adapters.conftest import make_certificate, to_pem
 
@@ -168,14 +165,14 @@ def test_a_key_of_an_unknown_algorithm_skips_only_its_entry() -> None:
 
 
 def test_an_unforeseen_failure_in_one_entry_skips_only_that_entry(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = registry_parse._rsa_public_key_der
+    real = registry_emreg.rsa_public_key_der
 
     def fails_for_one(text: str) -> bytes:
         if "FAILS" in text:
             raise KeyError("a bug or a library surprise")
         return real(text)
 
-    monkeypatch.setattr(registry_parse, "_rsa_public_key_der", fails_for_one)
+    monkeypatch.setattr(registry_emreg, "rsa_public_key_der", fails_for_one)
     parsed = parse_emreg2_json(listing(camel(publicKey="FAILS"), snake(acronym="KEPT")))
     assert [emp.name for emp in parsed.emps] == ["KEPT"]
     (notice,) = parsed.notices
@@ -305,7 +302,7 @@ def test_rendered_lists_parse_back() -> None:
 def test_an_entry_too_large_without_its_institutions_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
     """An EMREX 2.0 entry has no certificates to trim: if its institutions were not enough, it is skipped."""
     kept, full = only(listing(camel(institutions=[]))), only(listing(camel()))
-    monkeypatch.setattr(registry_parse, "MAX_ENTRY_BYTES", kept.stored_size() - 1)
+    monkeypatch.setattr(registry_entries, "MAX_ENTRY_BYTES", kept.stored_size() - 1)
     parsed = parse_emreg2_json(listing(camel(), snake(acronym="KEPT", institutions=[])))
     assert [emp.name for emp in parsed.emps] == ["KEPT"]
     (notice,) = parsed.notices
@@ -314,6 +311,6 @@ def test_an_entry_too_large_without_its_institutions_is_skipped(monkeypatch: pyt
         f"EMREG v2 entry #1 (DUO (Dienst Uitvoering Onderwijs) (NL)) takes {full.stored_size()} "
         f"bytes, more than the {kept.stored_size() - 1} of an entry, even trimmed; skipped"
     )
-    monkeypatch.setattr(registry_parse, "MAX_ENTRY_BYTES", kept.stored_size())  # the inclusive limit: trimmed
+    monkeypatch.setattr(registry_entries, "MAX_ENTRY_BYTES", kept.stored_size())  # the inclusive limit: trimmed
     (trimmed,) = parse_emreg2_json(listing(camel())).emps
     assert trimmed == kept

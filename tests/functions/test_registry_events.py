@@ -21,7 +21,8 @@ from emrex_emc.adapters.outbox import REGISTRY_OUTBOX_PREFIX, RegistryOutbox
 from emrex_emc.adapters.registry_store import BASELINE_PK, BaselineStore, RegistryStore, item_size, snapshot_item
 from emrex_emc.core.events import OPERATIONS_DETAIL_TYPES, SIS_DETAIL_TYPES
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
-from emrex_emc.core.registry_parse import parse_registry, render_emreg2_list, render_ewp_catalogue
+from emrex_emc.core.registry_emreg import render_emreg2_list
+from emrex_emc.core.registry_parse import parse_registry, render_ewp_catalogue
 from emrex_emc.services.registry_events import announce
 from emrex_emc.services.registry_refresh import RefreshReport
 from outbox_relay import handler as relay_handler

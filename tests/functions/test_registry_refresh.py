@@ -17,7 +17,8 @@ from emrex_emc.adapters.registry_store import (
 )
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
-from emrex_emc.core.registry_parse import MAX_INSTITUTION_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS, render_ewp_catalogue
+from emrex_emc.core.registry_entries import MAX_INSTITUTION_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS
+from emrex_emc.core.registry_parse import render_ewp_catalogue
 from emrex_emc.core.text import MAX_FIELD_CHARS, MAX_MESSAGE_CHARS, is_clean
 from emrex_emc.services.registry_refresh import diff_emps, refresh_registry
 from infra.components.monitoring import PER_EMP

@@ -20,7 +20,8 @@ import lxml.html
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from emrex_emc.core.registry_parse import render_emreg2_list, render_ewp_catalogue
+from emrex_emc.core.registry_emreg import render_emreg2_list
+from emrex_emc.core.registry_parse import render_ewp_catalogue
 from emrex_emc.local.apigw import LocalApiGateway, serve
 from emrex_emc.local.catalogue import mock_emp_entry
 from emrex_emc.local.elmo_factory import generate_signing_identity

@@ -8,7 +8,7 @@ checked on every read) and ``format`` are plain attributes for operators. The it
 A DynamoDB item holds at most 400 KB: when a snapshot's item would exceed :data:`MAX_ITEM_BYTES` its
 warnings are dropped first (one line says how many); if it is still too large its largest EMPs are left
 out, as few as make it fit, each named in a warning (the parser keeps every entry below
-``core.registry_parse.MAX_ENTRY_BYTES``, so this takes many large entries). The chooser keeps every EMP
+``core.registry_entries.MAX_ENTRY_BYTES``, so this takes many large entries). The chooser keeps every EMP
 that fits; only when not even one EMP fits is the snapshot refused (REGISTRY_INVALID) and the stored one
 stays. The write is conditional on the stored ``fetched_at``
 (fixed-format UTC, so it sorts as text): a refresh that fetched earlier never overwrites a snapshot

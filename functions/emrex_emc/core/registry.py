@@ -1,8 +1,10 @@
 """The EMP model shared by discovery (registry parsing), the chooser and the trust pipeline.
 
-Parsing of the EWP catalogue and the EMREG JSON (v1 and v2) lives in :mod:`emrex_emc.core.registry_parse`,
-what the chooser offers from a snapshot in :mod:`emrex_emc.core.discovery`; fetching and storing snapshots
-are adapters. This module only holds the data shapes.
+Parsing lives in :mod:`emrex_emc.core.registry_parse` (format detection, the EWP catalogue),
+:mod:`emrex_emc.core.registry_emreg` (the EMREG JSON, v1 and v2) and :mod:`emrex_emc.core.registry_entries`
+(the caps and field readers every format shares); what the chooser offers from a snapshot in
+:mod:`emrex_emc.core.discovery`; fetching and storing snapshots are adapters. This module only holds the data
+shapes.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from emrex_emc.adapters.secrets import SecretProvider
 from emrex_emc.adapters.sessions import TransferTable
 from emrex_emc.core.errors import EmrexError
 from emrex_emc.core.registry import MAX_REGISTRY_BYTES, SOURCE_SEPARATOR
-from emrex_emc.core.registry_parse import render_emreg2_list
+from emrex_emc.core.registry_emreg import render_emreg2_list
 from emrex_emc.core.text import clip
 from emrex_emc.local.apigw import LocalApiGateway, Route, new_context, serve
 from emrex_emc.local.background import PeriodicRunner, StreamRelay, scheduled_event
