@@ -92,6 +92,8 @@ def test_ok_results_are_received_matched_and_published(page: Any, stack: Stack) 
     assert event["detail"]["status"] == "received"
     assert event["detail"]["identity"]["verdict"] == "MATCH"
     assert event["detail"]["summary"]["course_count"] == 3
+    assert event["detail"]["summary"]["total_ects"] == "18"  # the degree, whose three courses of 6 add up to it
+    assert event["detail"]["warnings"] == []  # the default scenario is a clean import
     assert event["detail"]["provenance"]["verdict"] == "covered"  # the local catalogue says the mock EMP covers it
     assert "provenance-check" not in page.content()
 
