@@ -120,9 +120,13 @@ def report_registry_refresh(report: RefreshReport, *, now: datetime) -> None:
         )
     elif report.status == "superseded":
         logger.info("registry refresh skipped: a newer snapshot is stored", emp_count=report.emp_count)
+    elif report.first_load:
+        logger.info("registry loaded", emp_count=report.emp_count, registries=len(report.snapshot.source_parts()))
     else:
         logger.info("registry refresh done", status=report.status, emp_count=report.emp_count)
-    for change in report.changes:
+    # a first load changes nothing for anyone (no operations events either): no EMP is logged or counted as added
+    changes = () if report.first_load else report.changes
+    for change in changes:
         logger.info(
             "registry EMP changed",
             change=change.kind,
@@ -133,7 +137,7 @@ def report_registry_refresh(report: RefreshReport, *, now: datetime) -> None:
         )
     for notice in report.notices:
         logger.warning("registry entry skipped", notice_code=notice.code, detail=notice.message)
-    count("RegistryEmpChanged", len(report.changes))
+    count("RegistryEmpChanged", len(changes))
     count("RegistryEmpCount", report.emp_count)
     metrics.add_metric(
         name="RegistrySnapshotAgeSeconds", unit="Seconds", value=max(0.0, report.snapshot.age(now).total_seconds())

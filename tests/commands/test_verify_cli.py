@@ -20,7 +20,10 @@ def identity() -> SigningIdentity:
 
 @pytest.fixture
 def files(tmp_path: Path, identity: SigningIdentity) -> dict[str, Path]:
-    xml = build_elmo(given_names="Jan", family_name="Jansen", birth_date=dt.date(2000, 5, 6), courses=2)
+    # credits written 7,5: the --xsd-dir test has a conformance warning to show
+    xml = build_elmo(
+        given_names="Jan", family_name="Jansen", birth_date=dt.date(2000, 5, 6), courses=2, decimal_comma=True
+    )
     signed = sign_elmo(xml, identity)
     paths = {
         "payload": tmp_path / "elmo.txt",

@@ -92,6 +92,8 @@ def test_ok_results_are_received_matched_and_published(page: Any, stack: Stack) 
     assert event["detail"]["status"] == "received"
     assert event["detail"]["identity"]["verdict"] == "MATCH"
     assert event["detail"]["summary"]["course_count"] == 3
+    assert event["detail"]["summary"]["total_ects"] == "18"  # the degree, whose three courses of 6 add up to it
+    assert event["detail"]["warnings"] == []  # the default scenario is a clean import
     assert event["detail"]["provenance"]["verdict"] == "covered"  # the local catalogue says the mock EMP covers it
     assert "provenance-check" not in page.content()
 
@@ -189,17 +191,19 @@ def test_an_enrolment_proof_is_received_as_an_enrolment(page: Any, stack: Stack)
     assert detail["provenance"]["verdict"] == "covered"
 
 
+@pytest.mark.parametrize(("protocol", "hei_id"), [("emrex-1", "uio.no"), ("emrex-2", "uoa.gr")])
 def test_results_from_an_institution_the_emp_does_not_cover_are_received_for_admissions_to_check(
-    page: Any, stack: Stack
+    page: Any, stack: Stack, protocol: str, hei_id: str
 ) -> None:
-    transfer_id = _transfer(page, stack, "issuer-not-covered")
+    transfer = _transfer if protocol == "emrex-1" else _transfer2  # the mock EMP of either protocol
+    transfer_id = transfer(page, stack, "issuer-not-covered")
     assert page.locator("h1").inner_text() == "Your results have been received"
     assert "The admissions office will check them." in page.locator("#provenance-check").inner_text()
     detail = _event_for(stack, transfer_id)["detail"]
-    assert detail["status"] == "received"  # not a refusal
+    assert (detail["status"], detail["protocol"]) == ("received", protocol)  # not a refusal
     assert detail["provenance"] == {
         "verdict": "not_covered",
-        "reports": [{"index": 0, "verdict": "not_covered", "hei_id": "uio.no"}],
+        "reports": [{"index": 0, "verdict": "not_covered", "hei_id": hei_id}],
     }
 
 
@@ -232,6 +236,11 @@ def test_emrex2_results_are_received_and_published_with_the_protocol(page: Any, 
     assert detail["protocol"] == "emrex-2" and detail["schema_version"] == SCHEMA_VERSION
     assert detail["emp"]["protocol"] == "emrex-2" and detail["emp"]["url"]
     assert detail["signature"]["format"] == "jws" and detail["identity"]["verdict"] == "MATCH"
+    # no conformance warning; only the JWS vouches for these results (docs/EMREX2.md: no XML signature inside)
+    assert [warning["code"] for warning in detail["warnings"]] == ["XML_SIGNATURE_NOT_CHECKED"]
+    # issued by the institution EMREG lists for the mock (by name only, so the country vouches for it)
+    assert detail["provenance"]["verdict"] == "same_country"
+    assert "provenance-check" not in page.content()
     page.get_by_role("link", name="Back to your application").click()
     assert page.locator("#transfer-status").inner_text() == "received"
 

@@ -83,6 +83,7 @@ def test_first_refresh_stores_a_snapshot_and_reports_every_emp_as_added(store):
     assert report.status == "updated"
     assert report.emp_count == 2
     assert [(c.kind, c.emp_id) for c in report.changes] == [("added", NORWAY.id), ("added", POLAND.id)]
+    assert report.first_load
     stored = store.load()
     assert stored == report.snapshot
     assert (stored.emps, stored.etag, stored.fetched_at) == ((NORWAY, POLAND), '"v1"', NOW)
@@ -95,7 +96,7 @@ def test_no_fetch_while_the_snapshot_is_cached_unless_forced(store):
     report = refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW)
     assert (report.status, report.snapshot, fetcher.calls) == ("skipped", previous, [])
     forced = refresh_registry(fetcher=fetcher, store=store, source=SOURCE, now=NOW, force=True)
-    assert forced.status == "updated"
+    assert forced.status == "updated" and not forced.first_load
     assert fetcher.calls == [(SOURCE, '"v1"')]
 
 
@@ -385,13 +386,17 @@ def test_handler_refreshes_stores_and_emits_metrics(lambda_env, aws_env, capsys,
     assert stored.emps == (NORWAY, POLAND)
     assert stored.source == str(lambda_env)
     metric_values = emitted_metrics(capsys)
+    # the first load changes nothing for anyone: it is logged as a load, no EMP as changed (nor announced)
     assert {name: metric_values[name] for name in ("RegistryEmpChanged", "RegistryEmpCount")} == {
-        "RegistryEmpChanged": 2,
+        "RegistryEmpChanged": 0,
         "RegistryEmpCount": 2,
     }
     assert metric_values["RegistrySnapshotAgeSeconds"] == 0
-    assert metric_values["RegistryEventsQueued"] == 0  # the first load announces nothing
-    assert change_logs(caplog) == [("added", NORWAY.id, NORWAY.name, "NO"), ("added", POLAND.id, "USOS", "PL")]
+    assert metric_values["RegistryEventsQueued"] == 0
+    assert change_logs(caplog) == []
+    [loaded] = [record for record in caplog.records if record.getMessage() == "registry loaded"]
+    assert (loaded.emp_count, loaded.registries) == (2, 1)
+    assert not [record for record in caplog.records if record.getMessage() == "registry refresh done"]
 
 
 def test_handler_skips_while_fresh_and_force_gets_not_modified(lambda_env, capsys):

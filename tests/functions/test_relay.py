@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -99,7 +100,13 @@ def _finish(env: AwsEnv, transfer: Transfer, code: str = "NCP_CANCEL") -> dict[s
     return response
 
 
-def test_outbox_rows_from_the_stream_are_delivered_once(env: AwsEnv, make_transfer: Callable[..., Transfer]) -> None:
+def relay_log_levels(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.levelname for record in caplog.records if record.getMessage() == "outbox batch relayed"]
+
+
+def test_outbox_rows_from_the_stream_are_delivered_once(
+    env: AwsEnv, make_transfer: Callable[..., Transfer], caplog: pytest.LogCaptureFixture
+) -> None:
     stream, sis = Stream(env), Sis(env)
     transfers = [make_transfer(emp=trusted_emp()) for _ in range(3)]
     for transfer in transfers:
@@ -107,6 +114,7 @@ def test_outbox_rows_from_the_stream_are_delivered_once(env: AwsEnv, make_transf
     records = stream.read()
 
     assert relay_handler.handler({"Records": records}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
+    assert relay_log_levels(caplog) == ["INFO"]
     delivered = sis.drain()
     assert sorted(d["detail"]["session_id"] for d in delivered) == sorted(t.id for t in transfers)
     assert {d["detail-type"] for d in delivered} == {"EMREX Transfer Cancelled"}
@@ -215,7 +223,7 @@ def test_other_items_are_ignored_and_a_malformed_outbox_record_is_reported(
     assert [d["detail"]["session_id"] for d in sis.drain()] == [transfer.id]
 
 
-def test_registry_snapshot_writes_publish_no_event(env: AwsEnv) -> None:
+def test_registry_snapshot_writes_publish_no_event(env: AwsEnv, caplog: pytest.LogCaptureFixture) -> None:
     stream, sis = Stream(env), Sis(env)
     store = RegistryStore(env.dynamodb, env.table)
     for fetched_at in (datetime(2026, 5, 4, tzinfo=UTC), datetime(2026, 5, 5, tzinfo=UTC)):  # INSERT, then MODIFY
@@ -226,5 +234,11 @@ def test_registry_snapshot_writes_publish_no_event(env: AwsEnv) -> None:
         ("MODIFY", SNAPSHOT_PK),
     ]
 
-    assert relay_handler.handler({"Records": records}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
+    level = relay_handler.logger.log_level
+    relay_handler.logger.setLevel(logging.DEBUG)
+    try:
+        assert relay_handler.handler({"Records": records}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
+    finally:
+        relay_handler.logger.setLevel(level)
     assert sis.drain() == []
+    assert relay_log_levels(caplog) == ["DEBUG"]  # nothing relayed: not worth a line at INFO on every batch

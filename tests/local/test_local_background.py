@@ -308,6 +308,34 @@ def test_the_local_schedule_forces_each_fetch() -> None:
 # --- demo SIS -------------------------------------------------------------------------------------
 
 
+def test_each_consumer_logs_each_event_once_under_its_own_name(
+    moto: MotoEnv, resources: Resources, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The runner's log of every event on the bus is not the SIS: the log says which consumer got what."""
+    sqs = moto.client("sqs")
+    sis, event_log = (
+        DemoSis(sqs, resources.queue_url),
+        DemoSis(sqs, resources.all_events_queue_url, name="all-events log"),
+    )
+    for consumer in (sis, event_log):
+        while consumer.poll_once(wait_seconds=0):  # drain earlier tests' messages
+            pass
+    sis_event = {"detail-type": "EMREX Results Received", "detail": {"event_id": "sis-1"}}
+    operations_event = {"detail-type": "EMREX EMP Added", "detail": {"event_id": "ops-1"}}
+    sqs.send_message(QueueUrl=resources.queue_url, MessageBody=json.dumps(sis_event))
+    for event in (sis_event, operations_event):
+        sqs.send_message(QueueUrl=resources.all_events_queue_url, MessageBody=json.dumps(event))
+    with caplog.at_level(logging.INFO, logger="emrex_emc.local.demo_apps"):
+        for consumer in (sis, event_log):
+            while consumer.poll_once(wait_seconds=0):
+                pass
+    assert sorted(record.getMessage() for record in caplog.records) == [
+        "all-events log received EMREX EMP Added",
+        "all-events log received EMREX Results Received",
+        "demo SIS received EMREX Results Received",
+    ]
+
+
 def test_demo_sis_records_each_event_once_to_the_file_and_escapes_its_page(
     moto: MotoEnv, resources: Resources, tmp_path: Path
 ) -> None:

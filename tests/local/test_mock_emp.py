@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import gzip
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -30,6 +31,7 @@ from emrex_emc.local.mock_emp import (
     tamper_grade,
 )
 from emrex_emc.web.http import HttpRequest
+from tests.conftest import SHARED_ELMO
 
 ELMO_NS = "https://github.com/emrex-eu/elmo-schemas/tree/v1"
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -117,6 +119,30 @@ def test_ok_sends_the_transcript_as_a_pdf_and_the_other_results_scenarios_none(m
     [transcript] = pdfs("ok")
     assert transcript.startswith(b"%PDF-") and len(transcript) < 64 * 1024
     assert pdfs("sha256-exclusive") == pdfs("identity-mismatch") == []
+
+
+@pytest.mark.skipif(not (SHARED_ELMO / "elmo-schemas").is_dir(), reason="shared ELMO schemas not found")
+def test_ok_is_a_clean_import_whose_courses_add_up_to_the_degree(mock: MockEmp, identity: SigningIdentity) -> None:
+    """What the README promises a newcomer: the default scenario has no warning, and its numbers agree."""
+    answer = mock.respond("ok", "a" * 32, APPLICANT)
+    verified = verify_elmo(answer.elmo, [identity.cert_der], PipelinePolicy(), xsd_dir=str(SHARED_ELMO))
+    assert verified.notices == ()
+    [degree] = verified.document.reports[0].learning_opportunities
+    assert degree.instance is not None and degree.instance.ects == Decimal(18)
+    course_credits = [part.instance.ects for part in degree.parts if part.instance is not None]
+    assert course_credits == [Decimal(6)] * 3
+    assert verified.document.summary()["total_ects"] == "18"
+
+
+@pytest.mark.skipif(not (SHARED_ELMO / "elmo-schemas").is_dir(), reason="shared ELMO schemas not found")
+def test_decimal_comma_credits_are_read_and_warned_about(mock: MockEmp, identity: SigningIdentity) -> None:
+    answer = mock.respond("decimal-comma", "a" * 32, APPLICANT)
+    verified = verify_elmo(answer.elmo, [identity.cert_der], PipelinePolicy(), xsd_dir=str(SHARED_ELMO))
+    [notice] = verified.notices
+    assert notice.code == "XSD_VIOLATION" and "'value'" in notice.message and "xs:decimal" in notice.message
+    [degree] = verified.document.reports[0].learning_opportunities
+    assert [part.instance.ects for part in degree.parts if part.instance is not None] == [Decimal("7.5"), 6, 6]
+    assert degree.instance is not None and degree.instance.ects == Decimal("19.5")
 
 
 def test_identity_mismatch_sends_another_person_correctly_signed(mock: MockEmp, identity: SigningIdentity) -> None:

@@ -12,12 +12,23 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from lxml import etree
 
+from emrex_emc.core.elmo.reader import read_elmo
 from emrex_emc.core.emrex2 import CLIENT_ASSERTION_TYPE, code_challenge
 from emrex_emc.core.jose import compact_jwt, jwt_signing_input
 from emrex_emc.core.jws import verify_detached_jws
+from emrex_emc.core.provenance import Coverage, assess_provenance
+from emrex_emc.local.catalogue import mock_emp_entry
+from emrex_emc.local.elmo_factory import ATHENS, generate_signing_identity
 from emrex_emc.local.mock_emp import Learner
-from emrex_emc.local.mock_emp2 import AUTHORIZE_PATH, DECIDE_PATH, MockEmp2, load_or_create_key
+from emrex_emc.local.mock_emp2 import (
+    AUTHORIZE_PATH,
+    DECIDE_PATH,
+    MOCK_EMP2_INSTITUTION,
+    MockEmp2,
+    load_or_create_key,
+)
 from emrex_emc.web.http import HttpRequest, HttpResponse
 
 CLIENT_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -97,11 +108,11 @@ def error_of(response: HttpResponse) -> str:
     return str(json.loads(response.body)["error"])
 
 
-def test_a_conforming_client_gets_a_token_and_signed_results(mock: MockEmp2) -> None:
-    response = token(mock, code_for(mock))
+def results_of(mock: MockEmp2, scenario: str = "ok") -> HttpResponse:
+    response = token(mock, code_for(mock, scenario))
     assert response.status == 200
     access = json.loads(response.body)["access_token"]
-    results = mock.results(
+    return mock.results(
         HttpRequest(
             "GET",
             "/emp2/results",
@@ -109,8 +120,32 @@ def test_a_conforming_client_gets_a_token_and_signed_results(mock: MockEmp2) -> 
             query={"data_format": "elmo", "data_format_version": "2.1"},
         )
     )
+
+
+def test_a_conforming_client_gets_a_token_and_signed_results(mock: MockEmp2) -> None:
+    results = results_of(mock)
     assert results.status == 200 and isinstance(results.body, bytes)
     verify_detached_jws(results.headers["x-signature"], results.body, mock.registry_entry().public_key)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "issuer", "verdict"),
+    [
+        ("ok", MOCK_EMP2_INSTITUTION, "same_country"),
+        ("issuer-not-covered", ATHENS.name, "not_covered"),
+    ],
+)
+def test_the_results_come_from_the_institution_emreg_lists_for_the_mock_unless_told_otherwise(
+    mock: MockEmp2, scenario: str, issuer: str, verdict: str
+) -> None:
+    """Judged within the local registry: both mock EMPs (the EMREX 1 one covers Voorbeeld and Athens)."""
+    results = results_of(mock, scenario)
+    assert isinstance(results.body, bytes)
+    [report] = read_elmo(etree.fromstring(results.body)).reports
+    assert report.issuer.titles[0].value == issuer
+    emp = mock.registry_entry()
+    registry = [mock_emp_entry("http://127.0.0.1:1/emp", generate_signing_identity("EMREX 1").cert_der), emp]
+    assert assess_provenance([report.issuer], Coverage.of(emp, registry)).verdict == verdict
 
 
 @pytest.mark.parametrize(

@@ -224,6 +224,8 @@ class DemoSis:
     sqs_client: Any
     queue_url: str
     events_file: Path | None = None
+    name: str = "demo SIS"
+    """Who consumes this queue, as the log names it (the runner's log of every event on the bus is another)."""
     events: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0
     _seen: set[str] = field(default_factory=set)
@@ -232,7 +234,7 @@ class DemoSis:
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="demo-sis", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name.replace(" ", "-"), daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -250,7 +252,7 @@ class DemoSis:
             try:
                 event = json.loads(message["Body"])
             except ValueError:
-                logger.error("demo SIS: dropping a message that is not JSON")
+                logger.error("%s: dropping a message that is not JSON", self.name)
             else:
                 new += self._record(event)
             self.sqs_client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -269,7 +271,7 @@ class DemoSis:
                 self.events_file.parent.mkdir(parents=True, exist_ok=True)
                 with self.events_file.open("a", encoding="utf-8") as out:
                     out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
-        logger.info("demo SIS received %s", event.get("detail-type"))
+        logger.info("%s received %s", self.name, clip(event.get("detail-type"), 100))
         return 1
 
     def _run(self) -> None:
@@ -277,7 +279,7 @@ class DemoSis:
             try:
                 self.poll_once()
             except Exception:
-                logger.exception("demo SIS: receiving from the queue failed")
+                logger.exception("%s: receiving from the queue failed", self.name)
                 self._stop.wait(1)
 
     def routes(self) -> list[Route]:

@@ -13,6 +13,7 @@ import gzip as gzip_module
 import hashlib
 import warnings
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal, cast
 
 from cryptography import x509
@@ -120,7 +121,7 @@ VOORBEELD = Institution(
     identifiers=(("schac", "voorbeeld.example.nl"),),
     url="https://www.voorbeeld.example.nl",
 )
-"""The issuer of :func:`build_elmo`'s documents (whatever ``issuer_name`` and ``country`` say)."""
+"""The issuer of :func:`build_elmo`'s documents unless told otherwise."""
 ATHENS = Institution(
     name="National and Kapodistrian University of Athens",
     country="EL",  # the EU's code for Greece, as Greek EMPs write it
@@ -143,37 +144,46 @@ def build_elmo(
     courses: int = 3,
     pdf_bytes: bytes | None = None,
     namespace_version: str = "v1",
-    issuer_name: str = "Universiteit van Voorbeeld",
-    country: str = "NL",
+    issuer: Institution = VOORBEELD,
     grade: str = "8",
+    decimal_comma: bool = False,
+    degree_credits: str | None = None,
 ) -> bytes:
-    """An unsigned ELMO document: learner, one report with a degree whose ``hasPart`` are the courses."""
+    """An unsigned ELMO document: learner, one report with a degree whose ``hasPart`` are the courses.
+
+    Every course is worth 6 ECTS and the degree their sum. With ``decimal_comma`` the first course (and every
+    fourth) is worth 7.5 ECTS written ``7,5``, as some EMPs write it: not an ``xs:decimal``, so the XSD check
+    warns about it (the reader still takes it as 7.5). ``degree_credits`` writes another value for the degree.
+    """
     ns = ELMO_NAMESPACES[namespace_version]
     builder = _Builder(ns)
     root = etree.Element(builder.tag("elmo"), nsmap=cast(Any, {None: ns}))
     builder.add(root, "generatedDate", "2024-06-30T12:00:00+02:00")
     learner = builder.add(root, "learner")
-    builder.add(learner, "citizenship", country)
+    builder.add(learner, "citizenship", issuer.country)
     builder.add(learner, "identifier", "urn:schac:personalUniqueCode:int:esi:example.org:123456", type="esi")
     builder.add(learner, "givenNames", given_names)
     builder.add(learner, "familyName", family_name)
     builder.add(learner, "dateOfBirth" if namespace_version == "v2" else "bday", birth_date.isoformat())
 
     report = builder.add(root, "report")
-    issuer = builder.add(report, "issuer")
-    builder.add(issuer, "country", country)
-    for kind, value in VOORBEELD.identifiers:
-        builder.add(issuer, "identifier", value, type=kind)
-    builder.add(issuer, "title", issuer_name, lang="en")
-    builder.add(issuer, "url", VOORBEELD.url)
+    issuer_element = builder.add(report, "issuer")
+    builder.add(issuer_element, "country", issuer.country)
+    for kind, value in issuer.identifiers:
+        builder.add(issuer_element, "identifier", value, type=kind)
+    builder.add(issuer_element, "title", issuer.name, lang=issuer.lang)
+    builder.add(issuer_element, "url", issuer.url)
 
+    course_credits = ["7,5" if decimal_comma and index % 4 == 0 else "6" for index in range(courses)]
+    if degree_credits is None:
+        degree_credits = str(sum(Decimal(credit.replace(",", ".")) for credit in course_credits))
     degree = builder.los(report, "DEG-1", "Bachelor of Science in Computer Science", "Degree Programme")
-    builder.instance(degree, credits=str(courses * 6), result=grade)
-    for index in range(courses):
+    builder.instance(degree, credits=degree_credits, result=grade)
+    for index, credit in enumerate(course_credits):
         part = builder.add(degree, "hasPart")
         title = f"{_COURSE_NAMES[index % len(_COURSE_NAMES)]} {index // len(_COURSE_NAMES) + 1}"
         course = builder.los(part, f"C-{index:05d}", title, "Course")
-        builder.instance(course, credits="6" if index % 4 else "7,5", result=grade)
+        builder.instance(course, credits=credit, result=grade)
     builder.add(report, "issueDate", "2024-06-30T12:00:00+02:00")
 
     if pdf_bytes is not None:

@@ -67,6 +67,7 @@ class Scenario:
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("ok", "Results: a few courses and a PDF transcript", "NCP_OK"),
     Scenario("ok-large-pdf", "Results with a large PDF transcript (about 2.5 MB)", "NCP_OK"),
+    Scenario("decimal-comma", "Results with credits written 7,5 (not an XSD decimal: a conformance warning)", "NCP_OK"),
     Scenario("cancel", "I cancel the transfer", "NCP_CANCEL", "The student cancelled.", sends_elmo=False),
     Scenario("no-results", "No results to transfer", "NCP_NO_RESULTS", "No results found.", sends_elmo=False),
     Scenario("provider-error", "Provider error", "NCP_ERROR", "Mock EMP: the results database is down.", False),
@@ -160,6 +161,7 @@ class MockEmp:
                 birth_date=date.fromisoformat(person.birth_date),
                 courses=3,
                 pdf_bytes=pdf,
+                decimal_comma=scenario_id == "decimal-comma",
             )
         style: SignatureStyle = "java-sha1-inclusive" if scenario_id == "sha1-inclusive-java" else "ds-sha256-exclusive"
         identity = self.unregistered_identity if scenario_id == "unregistered-key" else self.identity

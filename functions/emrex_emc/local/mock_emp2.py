@@ -13,9 +13,10 @@ It is an OAuth 2 authorization server and resource server as the pinned profile 
 * ``GET /emp2/results?data_format=elmo&data_format_version=2.1``: the ELMO XML, signed by a detached JWS in
   ``X-Signature`` (RS256); 204 when there are no results.
 
-Scenarios: ``ok``, ``access-denied``, ``no-results``, ``tampered-body`` (the body changed after signing) and
-``wrong-key`` (signed with a key EMREG does not list). The EMP's key is kept under ``.local/`` so the
-local EMREG v2 list stays valid across restarts.
+Scenarios: ``ok`` (results issued by the institution it lists in EMREG), ``access-denied``, ``no-results``,
+``tampered-body`` (the body changed after signing), ``wrong-key`` (signed with a key EMREG does not list) and
+``issuer-not-covered`` (results issued by an institution another EMP covers). The EMP's key is kept under
+``.local/`` so the local EMREG v2 list stays valid across restarts.
 """
 
 from __future__ import annotations
@@ -57,12 +58,21 @@ RESULTS_PATH = "/emp2/results"
 MOCK_EMP2_NAME = "EMREX 2.0 mock EMP (local)"
 MOCK_EMP2_COUNTRY = "NL"
 MOCK_EMP2_INSTITUTION = "Demo Hogeschool voor EMREX 2.0"
+MOCK_EMP2_ISSUER = elmo_factory.Institution(
+    name=MOCK_EMP2_INSTITUTION,
+    country=MOCK_EMP2_COUNTRY,
+    identifiers=(("schac", "hogeschool.example.nl"),),
+    url="https://www.hogeschool.example.nl",
+)
+"""The issuer of the mock's results. EMREG v2 lists institutions by name only, so no registry knows its id:
+its provenance is ``same_country`` (a Dutch issuer from a Dutch EMP), which the outcome page does not flag."""
 SCENARIOS: tuple[tuple[str, str], ...] = (
     ("ok", "Results: a few courses"),
     ("access-denied", "I do not give my consent (access_denied)"),
     ("no-results", "No results to transfer (204)"),
     ("tampered-body", "A grade changed after signing (the JWS no longer matches)"),
     ("wrong-key", "Signed with a key that EMREG does not list"),
+    ("issuer-not-covered", "Results from an institution this EMP does not cover (University of Athens, Greece)"),
 )
 CODE_SECONDS = 60
 TOKEN_SECONDS = 300
@@ -280,21 +290,26 @@ class MockEmp2:
             return _oauth_error(400, "invalid_request", "unsupported format/version")
         if grant.scenario == "no-results":
             return HttpResponse(204)
-        learner = grant.learner
-        body = (self.document or _three_courses)(learner)
+        body = self._document(grant)
         signature = detached_jws(body, self.wrong_key if grant.scenario == "wrong-key" else self.key)
         if grant.scenario == "tampered-body":
             body = tamper_grade(body)
         headers = {"content-type": "application/xml", "x-signature": signature, "x-signature-algorithm": "RS256"}
         return HttpResponse(200, body=body, headers=headers)
 
+    def _document(self, grant: _Grant) -> bytes:
+        if grant.scenario == "issuer-not-covered":  # another country's (the EMREX 1 mock EMP covers it)
+            return _three_courses(grant.learner, elmo_factory.ATHENS)
+        return (self.document or _three_courses)(grant.learner)
 
-def _three_courses(learner: Learner) -> bytes:
+
+def _three_courses(learner: Learner, issuer: elmo_factory.Institution = MOCK_EMP2_ISSUER) -> bytes:
     return elmo_factory.build_elmo(
         given_names=learner.given_names,
         family_name=learner.family_name,
         birth_date=date.fromisoformat(learner.birth_date),
         courses=3,
+        issuer=issuer,
     )
 
 

@@ -299,7 +299,7 @@ def _start(
     sqs = moto.client("sqs")
     sis = DemoSis(sqs, resources.queue_url)
     sis_gateway.add_routes(sis.routes())
-    event_log = DemoSis(sqs, resources.all_events_queue_url, events_file)  # every event on the bus
+    event_log = DemoSis(sqs, resources.all_events_queue_url, events_file, name="all-events log")  # the whole bus
     for consumer in (sis, event_log):
         consumer.start()
         stoppers.append(consumer.stop)

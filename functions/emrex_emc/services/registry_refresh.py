@@ -68,6 +68,8 @@ class RefreshReport:
     notices: tuple[Notice, ...] = ()
     error: EmrexError | None = None
     """Why a ``failed`` refresh failed."""
+    first_load: bool = False
+    """No snapshot was stored before: every EMP is in ``changes`` as added, but nothing changed for anyone."""
 
     @property
     def emp_count(self) -> int:
@@ -170,7 +172,9 @@ def refresh_registry(
     changes = diff_emps(previous.emps if previous else (), stored.emps)
     status: RefreshStatus = "updated" if fetched or tuple(known) != sources else "not_modified"
     first_error = errors[0] if errors else None
-    return RefreshReport(status, label, stored, changes=changes, notices=tuple(notices), error=first_error)
+    return RefreshReport(
+        status, label, stored, changes=changes, notices=tuple(notices), error=first_error, first_load=previous is None
+    )
 
 
 def _label(source: str | Sequence[str]) -> str:

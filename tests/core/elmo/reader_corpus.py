@@ -21,7 +21,7 @@ from lxml import etree
 from emrex_emc.core.canonical import canonical_json
 from emrex_emc.core.elmo.reader import read_elmo
 from emrex_emc.core.errors import EmrexError
-from emrex_emc.local.elmo_factory import ATHENS, OSLO, Enrolment, build_elmo_21, make_pdf, sample_elmo
+from emrex_emc.local.elmo_factory import ATHENS, OSLO, Enrolment, build_elmo, build_elmo_21, make_pdf
 from tests.core.elmo.conftest import LEGACY_DOCUMENTS, REAL_DOCUMENTS, SHARED_ELMO, load_root
 
 NAMESPACES = (
@@ -81,7 +81,18 @@ def _elmo_21(**options: Any) -> etree._Element:
 
 
 def _factory(version: str, courses: int, pdf_size: int) -> etree._Element:
-    return etree.fromstring(sample_elmo(courses, pdf_size=pdf_size, namespace_version=version))
+    """The demo transcript as frozen: every fourth course worth 7,5 ECTS, the degree 6 per course."""
+    xml = build_elmo(
+        given_names="Anna Maria",
+        family_name="de Vries",
+        birth_date=date(2001, 2, 3),
+        courses=courses,
+        pdf_bytes=make_pdf(pdf_size) if pdf_size else None,
+        namespace_version=version,
+        decimal_comma=True,
+        degree_credits=str(courses * 6),
+    )
+    return etree.fromstring(xml)
 
 
 def random_documents() -> dict[str, Loader]:
