@@ -304,12 +304,16 @@ class MockEmp2:
 
 
 def _three_courses(learner: Learner, issuer: elmo_factory.Institution = MOCK_EMP2_ISSUER) -> bytes:
-    return elmo_factory.build_elmo(
+    """ELMO 2.1.1, the format and version an EMREX 2.0 client asks for (``data_format_version=2.1``)."""
+    return elmo_factory.build_elmo_21(
         given_names=learner.given_names,
         family_name=learner.family_name,
         birth_date=date.fromisoformat(learner.birth_date),
-        courses=3,
+        alternative_name=None,
+        citizenship=issuer.country,
+        country_of_birth=None,
         issuer=issuer,
+        courses=3,
     )
 
 
