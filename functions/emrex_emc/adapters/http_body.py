@@ -4,8 +4,8 @@ more than the cap).
 
 The body is read raw and decoded here, not by httpx: httpx inflates each chunk without a limit (and stacks
 ``Content-Encoding: gzip, gzip``), so a few hundred bytes could become gigabytes before any cap is checked.
-Identity, ``gzip`` and ``deflate`` (one layer) are decoded with a bounded inflater; any other encoding is
-refused, and :data:`ACCEPT_ENCODING` is what a caller asks for.
+Identity, ``gzip`` (one member) and ``deflate`` (zlib-wrapped, as RFC 9110 defines it; one layer) are decoded
+with a bounded inflater; any other encoding is refused, and :data:`ACCEPT_ENCODING` is what a caller asks for.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def read_capped(
             if decoded > max_bytes:
                 raise too_large(None)
             chunks.append(part)
-    if decoder is not None:
+    if decoder is not None and received:  # no body at all (a 204, an empty error answer) is empty, encoded or not
         _check_complete(decoder, undecodable)
     return b"".join(chunks)
 
@@ -71,6 +71,8 @@ def _inflate(
     decoder: zlib._Decompress, data: bytes, room: int, undecodable: Callable[[str], EmrexError]
 ) -> list[bytes]:
     """What ``data`` inflates to, stopping one byte past ``room`` (the caller refuses that)."""
+    if decoder.eof and data:  # the compressed body ended in an earlier chunk (also a second gzip member)
+        raise undecodable("the answer has data after its compressed body")
     parts: list[bytes] = []
     try:
         while data and room >= 0 and not decoder.eof:
