@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import httpx
 import pytest
@@ -37,7 +37,9 @@ def pieces(data: bytes, size: int) -> list[bytes]:
 
 @pytest.mark.parametrize("size", [1, 7, 4096, 1 << 20])
 @pytest.mark.parametrize(("encoding", "encode"), [("gzip", gzip.compress), ("deflate", zlib.compress), (None, bytes)])
-def test_any_chunking_decodes_to_the_same_body(size: int, encoding: str | None, encode) -> None:  # type: ignore[no-untyped-def]
+def test_any_chunking_decodes_to_the_same_body(
+    size: int, encoding: str | None, encode: Callable[[bytes], bytes]
+) -> None:
     assert read(pieces(encode(DOCUMENT), size), encoding) == DOCUMENT
 
 
