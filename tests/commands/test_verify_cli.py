@@ -334,9 +334,12 @@ def test_emrex2_results_verify_with_the_stored_evidence_file(
     body = emrex2_files["body"]
     evidence = evidence_file(tmp_path, emrex2_files["jws"], der_of(emrex2_files["key"]))
     assert main(["verify", str(body), "--detached-jws", str(evidence), "--json"]) == 0  # its key, its x_signature
-    result = json.loads(capsys.readouterr().out)
+    shown = capsys.readouterr()
+    result = json.loads(shown.out)
     assert result["signature"]["public_key_sha256"] == json.loads(evidence.read_text())["public_key_sha256"]
+    assert "key stored beside the evidence" in shown.err  # says the check is not independent of the bucket
     assert main(["verify", str(body), "--detached-jws", str(evidence), "--public-key", str(emrex2_files["key"])]) == 0
+    assert "beside the evidence" not in capsys.readouterr().err
     assert main(["verify", str(emrex2_files["tampered"]), "--detached-jws", str(evidence)]) == 1
     assert "REFUSED JWS_INVALID" in capsys.readouterr().err
 

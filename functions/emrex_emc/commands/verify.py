@@ -235,6 +235,11 @@ def _emrex2_arguments(args: argparse.Namespace) -> tuple[str, bytes]:
         key, source = _certificate(args.public_key), f"--public-key {clip(args.public_key)!r}"
     elif evidence_key is not None:
         key, source = evidence_key, f"the public_key in {clip(args.detached_jws)!r}"
+        print(
+            "emrex-emc verify: note: checking with the public key stored beside the evidence: this shows the body "
+            "is what that key signed, not whose key it is (--public-key from the registry checks that too)",
+            file=sys.stderr,
+        )
     else:
         raise _UsageError("--detached-jws and --public-key must be given together (or --detached-jws x-signature.json)")
     from emrex_emc.core.jws import public_key_der
