@@ -150,6 +150,8 @@ def _run(args: argparse.Namespace) -> int:
         print(json_for_terminal(json.dumps(output, indent=2, ensure_ascii=False, default=str)))
     else:
         print(_human(result, found))
+    if emrex2 and args.public_key is None:  # the key came from the evidence file itself
+        print(SELF_ATTESTED, file=sys.stderr)
     return EXIT_ACCEPTED
 
 
@@ -214,6 +216,12 @@ def _registry_keys(source: str, name: str | None, emrex2: bool = False) -> _Keys
     return _Keys(certificates, emps, registry)
 
 
+SELF_ATTESTED = (
+    "emrex-emc verify: note: checked with the public key stored beside the evidence: this shows the body is what "
+    "that key signed, not whose key it is (--public-key from the registry checks that too)"
+)
+
+
 def _read(path: str, what: str, limit: int) -> bytes:
     """The file's first ``limit + 1`` bytes: more tells the file is too large (and ``/dev/zero`` ends)."""
     try:
@@ -235,11 +243,6 @@ def _emrex2_arguments(args: argparse.Namespace) -> tuple[str, bytes]:
         key, source = _certificate(args.public_key), f"--public-key {clip(args.public_key)!r}"
     elif evidence_key is not None:
         key, source = evidence_key, f"the public_key in {clip(args.detached_jws)!r}"
-        print(
-            "emrex-emc verify: note: checking with the public key stored beside the evidence: this shows the body "
-            "is what that key signed, not whose key it is (--public-key from the registry checks that too)",
-            file=sys.stderr,
-        )
     else:
         raise _UsageError("--detached-jws and --public-key must be given together (or --detached-jws x-signature.json)")
     from emrex_emc.core.jws import public_key_der
