@@ -9,8 +9,8 @@ with ``IfNoneMatch="*"``. An existing object with the same SHA-256 is accepted a
 payload with a *different* hash is never overwritten (``EmrexError`` ``EVIDENCE_CONFLICT``).
 
 Deletion is for erasure only: :func:`delete_every_version` removes every object version and delete marker under
-a transfer's prefix (the bucket is versioned: a plain delete would only hide them). Only the erasure uses it:
-the callback, which parses the most hostile input, may write evidence but never delete it.
+a transfer's prefix (the bucket is versioned: a plain delete would only hide them). The callback, which parses
+the most hostile input, writes evidence through :class:`BlobStore` but can never delete any.
 """
 
 from __future__ import annotations
