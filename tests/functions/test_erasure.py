@@ -373,31 +373,32 @@ def test_evidence_written_between_the_erasures_first_sweep_and_its_tombstone_is_
     transfer = make_transfer(emp=trusted_emp(), applicant_id=APPLICANT)
     stream = Stream(aws_env)
     stream.read()
-    tombstone_written: list[Any] = []
-    eraser_ddb = Recording(aws_env.dynamodb)
     eraser_s3 = Recording(aws_env.s3)
-
-    def tombstone_first() -> None:  # the callback's outcome write: the eraser's transaction has just committed
-        tombstone_written.append(eraser_ddb.real.transact_write_items(**pending_tombstone.pop()))
-
-    callback_ddb = Recording(aws_env.dynamodb, {"transact_write_items": tombstone_first})
-    callback_s3 = Recording(aws_env.s3)
-    callback_clients(monkeypatch, s3=callback_s3, dynamodb=callback_ddb)
+    tombstone: list[dict[str, Any]] = []  # the eraser's transaction, held until the callback's outcome write
+    committed: list[Any] = []
     answers: list[dict[str, Any]] = []
-    pending_tombstone: list[dict[str, Any]] = []
+
+    def tombstone_first() -> None:
+        committed.append(aws_env.dynamodb.transact_write_items(**tombstone.pop()))
+
+    callback_s3 = Recording(aws_env.s3)
+    callback_clients(
+        monkeypatch, s3=callback_s3, dynamodb=Recording(aws_env.dynamodb, {"transact_write_items": tombstone_first})
+    )
 
     class EraserTransaction:
         """The eraser's transaction call: the whole callback runs first, and the tombstone commits inside it."""
 
         def __getattr__(self, name: str) -> Any:
-            return getattr(eraser_ddb, name)
+            return getattr(aws_env.dynamodb, name)
 
         def transact_write_items(self, **kwargs: Any) -> Any:
             assert versions(aws_env, transfer.id) == [] and "list_object_versions" in eraser_s3.called
-            pending_tombstone.append(kwargs)
+            tombstone.append(kwargs)
             answers.append(post_callback(aws_env, transfer))
             assert len(versions(aws_env, transfer.id)) >= 3  # payload, results, attachment: after the first sweep
-            return tombstone_written[0]
+            (result,) = committed
+            return result
 
     eraser = TransferEraser(EraserTransaction(), eraser_s3, aws_env.table, aws_env.bucket)
     assert eraser.erase(transfer.id, now=int(time.time()), keep_until=int(time.time()) + 86400)
