@@ -224,14 +224,6 @@ class Functions(Construct):
     def _objects(self, fn: lambda_.Function, prefix: str, *actions: str) -> None:
         self._allow(fn, [f"s3:{action}" for action in actions], [self._storage.bucket.arn_for_objects(prefix)])
 
-    def _delete_transfer_versions(self, fn: lambda_.Function) -> None:
-        """List and delete every object version under ``transfers/`` (erasure: a transfer's objects by its id)."""
-        bucket = self._storage.bucket
-        self._allow(
-            fn, ["s3:ListBucketVersions"], [bucket.bucket_arn], StringLike={"s3:prefix": [f"{TRANSFERS_PREFIX}*"]}
-        )
-        self._objects(fn, f"{TRANSFERS_PREFIX}*", "DeleteObjectVersion")
-
     def _read_secret(self, fn: lambda_.Function) -> None:
         self._allow(fn, ["secretsmanager:GetSecretValue"], [self._storage.secret.secret_arn])
 
@@ -260,9 +252,8 @@ class Functions(Construct):
 
     def _grant_callback(self, fn: lambda_.Function) -> None:
         self._table(fn, "GetItem", "UpdateItem", "PutItem")
+        # write and read evidence, never delete it (versioning keeps every earlier version): only the erasure may
         self._objects(fn, f"{TRANSFERS_PREFIX}*", "PutObject", "GetObject")
-        # evidence written for a transfer erased meanwhile is deleted again by the callback that wrote it
-        self._delete_transfer_versions(fn)
         self._read_secret(fn)
         self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "s3", "secretsmanager"])
         # the only function that may sign EMREX 2.0 client assertions, and only with the signing key
@@ -292,13 +283,15 @@ class Functions(Construct):
         objects, publish ``EMREX Applicant Erased``."""
         self._table(fn, "GetItem", "PutItem", "UpdateItem", "DeleteItem")
         self._applicant_index(fn)
-        self._delete_transfer_versions(fn)
+        bucket = self._storage.bucket
+        self._allow(
+            fn, ["s3:ListBucketVersions"], [bucket.bucket_arn], StringLike={"s3:prefix": [f"{TRANSFERS_PREFIX}*"]}
+        )
+        self._objects(fn, f"{TRANSFERS_PREFIX}*", "DeleteObjectVersion")
         self._allow(fn, ["events:PutEvents"], [events_.bus.event_bus_arn])
         self._read_secret(fn)
         self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb", "secretsmanager"])
-        _suppress_object_wildcard(
-            fn, self._storage.bucket, TRANSFERS_PREFIX, "erasure deletes a transfer's objects by its id"
-        )
+        _suppress_object_wildcard(fn, bucket, TRANSFERS_PREFIX, "erasure deletes a transfer's objects by its id")
 
     def _rotate_secret_with(self, fn: lambda_.Function) -> None:
         """Secrets Manager rotates the secret with ``fn``: once at creation (the first state key) and then on

@@ -317,70 +317,156 @@ def test_an_outcome_stored_while_erasing_is_erased_too(aws_env: AwsEnv, make_tra
     callback_handler.reset()
 
 
-def test_evidence_written_after_the_erasure_listed_the_bucket_is_deleted_by_its_callback(
+class Recording:
+    """A client that records which operations it was asked for and can run something before one of them."""
+
+    def __init__(self, real: Any, before: dict[str, Callable[[], None]] | None = None) -> None:
+        self.real, self.before = real, dict(before or {})
+        self.called: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        operation = getattr(self.real, name)
+        if not callable(operation):
+            return operation
+
+        def call(**kwargs: Any) -> Any:
+            self.called.append(name)
+            hook = self.before.pop(name, None)
+            if hook is not None:
+                hook()
+            return operation(**kwargs)
+
+        return call
+
+
+def callback_clients(monkeypatch: pytest.MonkeyPatch, **clients: Recording) -> None:
+    """The callback's clients from now on (the others as they are)."""
+    monkeypatch.setattr(callback_handler, "client", lambda name: clients.get(name) or aws_client(name))
+    callback_handler.reset()
+
+
+def post_callback(env: AwsEnv, transfer: Transfer) -> dict[str, Any]:
+    event = callback_event(state_for(env.signer, transfer), form_for(transfer, "NCP_OK", ok_payload()))
+    response: dict[str, Any] = callback_handler.handler(event, LAMBDA_CONTEXT)
+    return response
+
+
+def assert_erased_and_nothing_published(env: AwsEnv, transfer: Transfer, stream: Stream) -> None:
+    (stored,) = [i for i in items(env) if i["pk"] == session_pk(transfer.id)]
+    assert "erased_at" in stored and "applicant_id" not in stored and "outcome" not in stored
+    assert not [i for i in items(env) if i["pk"].startswith("OUTBOX#")]
+    # moto's stream also carries the writes of the cancelled transaction; the relay publishes none of them
+    sis = Sis(env)
+    assert relay_handler.handler({"Records": stream.read()}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
+    assert sis.drain() == []
+
+
+def test_evidence_written_between_the_erasures_first_sweep_and_its_tombstone_is_removed_by_its_second_sweep(
     aws_env: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A callback read the transfer while pending; the erasure lists the bucket (nothing yet), the callback's
-    evidence lands, the tombstone goes in, the callback's outcome write fails on it: the callback deletes every
-    version it wrote, the tombstone stays, nothing is published."""
+    """The eraser sweeps (nothing yet); before its transaction a callback reads the transfer (pending) and
+    writes every object; the tombstone goes in just before the callback's outcome write, which fails on it:
+    the callback answers its refusal and deletes nothing, the eraser's second sweep removes every version."""
     from emrex_emc.adapters.erasure import TransferEraser
 
     aws_env.s3.put_bucket_versioning(Bucket=aws_env.bucket, VersioningConfiguration={"Status": "Enabled"})
     transfer = make_transfer(emp=trusted_emp(), applicant_id=APPLICANT)
-    real_s3 = aws_env.s3
-
-    class ErasureListsFirst:
-        """The eraser's S3 client: the callback's first object is written right after the eraser listed."""
-
-        def __init__(self, write: Callable[[], Any]) -> None:
-            self.write, self.written = write, []
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real_s3, name)
-
-        def list_object_versions(self, **kwargs: Any) -> Any:
-            listing = real_s3.list_object_versions(**kwargs)
-            if not self.written:
-                self.written.append(self.write())
-            return listing
-
-    class CallbackS3:
-        """The callback's S3 client: its first write runs a whole erasure around it."""
-
-        def __init__(self) -> None:
-            self.erased = False
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(real_s3, name)
-
-        def put_object(self, **kwargs: Any) -> Any:
-            if self.erased:
-                return real_s3.put_object(**kwargs)
-            self.erased = True
-            eraser_s3 = ErasureListsFirst(lambda: real_s3.put_object(**kwargs))
-            now = int(time.time())
-            assert TransferEraser(aws_env.dynamodb, eraser_s3, aws_env.table, aws_env.bucket).erase(
-                transfer.id, now=now, keep_until=now + 86400
-            )
-            assert eraser_s3.written
-            return eraser_s3.written[0]
-
-    callback_s3 = CallbackS3()
-    monkeypatch.setattr(callback_handler, "client", lambda name: callback_s3 if name == "s3" else aws_client(name))
-    callback_handler.reset()
     stream = Stream(aws_env)
     stream.read()
-    response = callback_handler.handler(
-        callback_event(state_for(aws_env.signer, transfer), form_for(transfer, "NCP_OK", ok_payload())), LAMBDA_CONTEXT
+    eraser_s3 = Recording(aws_env.s3)
+    tombstone: list[dict[str, Any]] = []  # the eraser's transaction, held until the callback's outcome write
+    committed: list[Any] = []
+    answers: list[dict[str, Any]] = []
+
+    def tombstone_first() -> None:
+        committed.append(aws_env.dynamodb.transact_write_items(**tombstone.pop()))
+
+    callback_s3 = Recording(aws_env.s3)
+    callback_clients(
+        monkeypatch, s3=callback_s3, dynamodb=Recording(aws_env.dynamodb, {"transact_write_items": tombstone_first})
     )
+
+    class EraserTransaction:
+        """The eraser's transaction call: the whole callback runs first, and the tombstone commits inside it."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(aws_env.dynamodb, name)
+
+        def transact_write_items(self, **kwargs: Any) -> Any:
+            assert versions(aws_env, transfer.id) == [] and "list_object_versions" in eraser_s3.called
+            tombstone.append(kwargs)
+            answers.append(post_callback(aws_env, transfer))
+            assert len(versions(aws_env, transfer.id)) >= 3  # payload, results, attachment: after the first sweep
+            (result,) = committed
+            return result
+
+    eraser = TransferEraser(EraserTransaction(), eraser_s3, aws_env.table, aws_env.bucket)
+    assert eraser.erase(transfer.id, now=int(time.time()), keep_until=int(time.time()) + 86400)
     handlers_reset()
 
-    assert callback_s3.erased and response["statusCode"] < 500
-    assert versions(aws_env, transfer.id) == []  # the payload, the results and the attachment: every version
+    (answer,) = answers
+    assert answer["statusCode"] == 409 and "SESSION_ALREADY_COMPLETED" in answer["body"]
+    assert "put_object" in callback_s3.called and not [c for c in callback_s3.called if "delete" in c]
+    assert versions(aws_env, transfer.id) == []  # every version the callback wrote: by the second sweep
+    assert eraser_s3.called.count("list_object_versions") == 2
+    assert_erased_and_nothing_published(aws_env, transfer, stream)
+
+
+def test_evidence_a_callback_writes_after_the_second_sweep_stays_for_the_lifecycle_and_the_callback_deletes_nothing(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The residual window: a callback read the transfer before the erasure, and its first write lands after
+    the whole erasure (both sweeps). Its outcome write fails on the tombstone: it answers its refusal, stores
+    and publishes nothing, and deletes nothing (its role cannot): the objects wait for the lifecycle rule."""
+    from emrex_emc.adapters.erasure import TransferEraser
+
+    aws_env.s3.put_bucket_versioning(Bucket=aws_env.bucket, VersioningConfiguration={"Status": "Enabled"})
+    transfer = make_transfer(emp=trusted_emp(), applicant_id=APPLICANT)
+    stream = Stream(aws_env)
+    stream.read()
+    eraser_s3 = Recording(aws_env.s3)
+
+    def erase() -> None:
+        now = int(time.time())
+        assert TransferEraser(aws_env.dynamodb, eraser_s3, aws_env.table, aws_env.bucket).erase(
+            transfer.id, now=now, keep_until=now + 86400
+        )
+
+    callback_s3 = Recording(aws_env.s3, {"put_object": erase})
+    callback_clients(monkeypatch, s3=callback_s3)
+    answer = post_callback(aws_env, transfer)
+    handlers_reset()
+
+    assert answer["statusCode"] == 409 and "SESSION_ALREADY_COMPLETED" in answer["body"]
+    assert eraser_s3.called.count("list_object_versions") == 2
+    assert not [c for c in callback_s3.called if "delete" in c]
+    assert {v["Key"].rsplit("/", 2)[-1] for v in versions(aws_env, transfer.id)} >= {"payload.txt", "results.json"}
+    assert_erased_and_nothing_published(aws_env, transfer, stream)
+
+
+def test_a_failed_second_sweep_still_counts_the_transfer_erased_and_is_logged(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The tombstone is in and no retry could find the transfer again: the erasure goes on, the log says so."""
+    from botocore.exceptions import ClientError
+
+    from emrex_emc.adapters.erasure import TransferEraser
+
+    transfer = make_transfer(emp=trusted_emp(), applicant_id=APPLICANT)
+
+    def slow_down() -> None:
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "Please reduce your request rate."}}, "List")
+
+    eraser_s3 = Recording(aws_env.s3)
+    eraser_ddb = Recording(aws_env.dynamodb)
+    eraser_ddb.before["transact_write_items"] = lambda: eraser_s3.before.update(list_object_versions=slow_down)
+    with caplog.at_level("ERROR", logger="emrex_emc.adapters.erasure"):
+        assert TransferEraser(eraser_ddb, eraser_s3, aws_env.table, aws_env.bucket).erase(
+            transfer.id, now=1, keep_until=2
+        )
+    assert eraser_s3.called.count("list_object_versions") == 2
     (stored,) = [i for i in items(aws_env) if i["pk"] == session_pk(transfer.id)]
-    assert "erased_at" in stored and "applicant_id" not in stored and "outcome" not in stored
-    assert not [i for i in items(aws_env) if i["pk"].startswith("OUTBOX#")]
-    # moto's stream also carries the writes of the cancelled transaction; the relay publishes none of them
-    sis = Sis(aws_env)
-    assert relay_handler.handler({"Records": stream.read()}, LAMBDA_CONTEXT) == {"batchItemFailures": []}
-    assert sis.drain() == []
+    assert "erased_at" in stored and "applicant_id" not in stored
+    (record,) = caplog.records
+    assert record.levelname == "ERROR" and "not swept again" in record.getMessage()
+    assert record.__dict__["transfer_id"] == transfer.id and record.__dict__["error"] == "ClientError"

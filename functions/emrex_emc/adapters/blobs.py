@@ -9,8 +9,8 @@ with ``IfNoneMatch="*"``. An existing object with the same SHA-256 is accepted a
 payload with a *different* hash is never overwritten (``EmrexError`` ``EVIDENCE_CONFLICT``).
 
 Deletion is for erasure only: :func:`delete_every_version` removes every object version and delete marker under
-a transfer's prefix (the bucket is versioned: a plain delete would only hide them). The erasure uses it, and so
-does a callback whose outcome write found the transfer erased after it had written its evidence.
+a transfer's prefix (the bucket is versioned: a plain delete would only hide them). The callback, which parses
+the most hostile input, writes evidence through :class:`BlobStore` but can never delete any.
 """
 
 from __future__ import annotations
@@ -86,11 +86,6 @@ class BlobStore:
             key, body = signature_key(transfer_id), canonical_json(signature.to_json())
             self._put_once(key, body, sha256_hex(body), RESULTS_CONTENT_TYPE, conflict_is_error=True)
             return replace(stored, signature_key=key)
-
-    def delete_transfer_objects(self, transfer_id: str) -> None:
-        """Delete every version of the transfer's objects (its evidence was written for a transfer erased since)."""
-        with _unavailable_when_unreachable():
-            delete_every_version(self._s3, self.bucket, transfer_prefix(transfer_id))
 
     def get_bytes(self, key: str) -> bytes:
         response = self._s3.get_object(Bucket=self.bucket, Key=key)

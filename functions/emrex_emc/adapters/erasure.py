@@ -1,22 +1,33 @@
-"""Erasing one transfer: every version of its S3 objects, then its items, in one DynamoDB transaction.
+"""Erasing one transfer: every version of its S3 objects, its items in one DynamoDB transaction, its objects again.
 
-:meth:`TransferEraser.erase` deletes every object version and delete marker under ``transfers/{id}/`` (the
-bucket is versioned: a plain delete would only hide them), then in ONE transaction replaces the transfer
-item with a tombstone (id, the status it had, ``erased_at``; conditional on the status it read, so an
-outcome stored meanwhile makes it read and erase again), deletes the outcome's outbox row (an event not yet
-relayed is then never published) and strips the audit record of the applicant and the payload hash.
-Objects go first: if the transaction then fails, a retry still finds the transfer through the applicant
-index.
+:meth:`TransferEraser.erase` sweeps ``transfers/{id}/`` (every object version and delete marker: the bucket is
+versioned, a plain delete would only hide them), then in ONE transaction replaces the transfer item with a
+tombstone (id, the status it had, ``erased_at``; conditional on the status it read, so an outcome stored
+meanwhile makes it read and erase again), deletes the outcome's outbox row (an event not yet relayed is then
+never published) and strips the audit record of the applicant and the payload hash, then sweeps the prefix
+once more. Objects go first: if the transaction then fails, a retry still finds the transfer through the
+applicant index.
 
-A callback that read the transfer while it was still pending may write its evidence after the listing here
-(EMREX 1 verification takes time). Its outcome write then fails on the tombstone, and the callback itself
-deletes every version under the transfer's prefix (``OutcomeRecorder`` through
-:meth:`BlobStore.delete_transfer_objects`): whichever of the two comes last leaves nothing in the bucket.
+Why twice: a callback that read the transfer while it was still pending writes its evidence after its
+verification (EMREX 1: seconds). The callback may not delete (least privilege: it parses the most hostile
+input); its outcome write fails on the tombstone and it answers its refusal. Evidence it wrote before the
+second sweep lists the prefix is removed by that sweep. What remains is evidence of a callback that read the
+transfer before the tombstone and whose S3 write lands after the second sweep's listing: the erasure's own
+part of that window is the milliseconds between its transaction and its second listing, but the callback's
+part is its read-to-write time (its verification, at most its 29 s timeout), so a callback still verifying
+when the erasure runs is the case left over. Such objects are linked to nothing (the tombstone holds no key)
+and the bucket's lifecycle rule expires them (``expire-transfers``: current versions after ``retentionDays``,
+the noncurrent version 30 days later). A stricter operator can add a delayed sweep of the erased ids (e.g.
+one callback timeout after each erasure). If the second sweep itself fails (after botocore's retries), the
+tombstone is in, the transfer counts as erased and the failure is logged at ERROR with the transfer id: a
+retry could not find the transfer again (the applicant index no longer lists a tombstone).
+
 :class:`ErasureLog` keeps the audit record of the erasure itself (ids and counts, no applicant).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -34,7 +45,10 @@ from emrex_emc.adapters.outcomes import audit_pk, outbox_pk
 from emrex_emc.adapters.sessions import ERASED_AT, session_pk
 from emrex_emc.core.audit import ErasureRecord
 from emrex_emc.core.errors import EmrexError, ErrorCode
+from emrex_emc.core.text import clip
 from emrex_emc.core.transfer import Tombstone, Transfer, utc_iso
+
+logger = logging.getLogger(__name__)
 
 ATTEMPTS = 4
 """Reads and erasures of one transfer before giving up (each retry follows an outcome stored meanwhile)."""
@@ -57,8 +71,9 @@ class TransferEraser:
                 if item is None or ERASED_AT in item:
                     return False
                 transfer = Transfer.from_item(item)
-                delete_every_version(self._s3, self._bucket, transfer_prefix(transfer_id))
+                self._sweep(transfer_id)
                 if self._replace_with_tombstone(transfer, now=now, keep_until=keep_until):
+                    self._sweep_again(transfer_id)
                     return True
         except NETWORK_ERRORS as exc:
             raise unavailable("transfer table or evidence bucket") from exc
@@ -67,6 +82,20 @@ class TransferEraser:
                 raise unavailable("transfer table or evidence bucket") from exc
             raise
         raise EmrexError(ErrorCode.STORAGE_UNAVAILABLE, "the transfer kept changing while it was erased; try again")
+
+    def _sweep(self, transfer_id: str) -> None:
+        delete_every_version(self._s3, self._bucket, transfer_prefix(transfer_id))
+
+    def _sweep_again(self, transfer_id: str) -> None:
+        """Evidence a callback wrote after the first sweep. The tombstone is in: a failure here is logged, not
+        raised, since no retry could find the transfer again."""
+        try:
+            self._sweep(transfer_id)
+        except (ClientError, EmrexError, *NETWORK_ERRORS) as exc:
+            logger.error(
+                "erased transfer's objects not swept again; the bucket lifecycle expires any left",
+                extra={"transfer_id": transfer_id, "error": type(exc).__name__, "detail": clip(exc)},
+            )
 
     def _read(self, transfer_id: str) -> dict[str, Any] | None:
         response = self._ddb.get_item(

@@ -64,10 +64,6 @@ class Evidence(Protocol):
         signature: DetachedSignature | None = None,
     ) -> StoredObjects: ...
 
-    def delete_transfer_objects(self, transfer_id: str) -> None:
-        """Every version of the transfer's objects (for a transfer erased after its evidence was written)."""
-        ...
-
 
 class StateTokens(Protocol):
     def sign(self, claims: StateClaims) -> str: ...

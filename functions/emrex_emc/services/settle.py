@@ -9,8 +9,6 @@ from there this one path runs for every protocol:
    evidence and recorded as ``rejected``; cancel / no results / provider error are recorded as such;
 2. S3 first (evidence, canonical results JSON, attachments), then ONE DynamoDB transaction (outcome +
    outbox + audit). The outbox relay publishes the event (the same five event types for every protocol).
-   When that write finds the transfer erased meanwhile (its tombstone), the evidence just written is deleted
-   again (every version under the transfer's prefix): an erasure never leaves the applicant's document behind.
 
 An outcome too large for its item or event is stored smaller (fewer warnings, then fewer issuers), and at
 worst as a rejection with a fixed message, so a transfer never stays pending for good. A transient storage
@@ -62,9 +60,7 @@ class CallbackPorts:
     new_event_id: IdFactory
 
     def recorder(self) -> OutcomeRecorder:
-        return OutcomeRecorder(
-            outcomes=self.outcomes, evidence=self.evidence, transfers=self.transfers, new_event_id=self.new_event_id
-        )
+        return OutcomeRecorder(outcomes=self.outcomes, evidence=self.evidence, new_event_id=self.new_event_id)
 
 
 @dataclass(frozen=True)
@@ -114,12 +110,9 @@ def expected_identity(transfer: Transfer) -> ExpectedIdentity | None:
 
 
 class OutcomeRecorder:
-    def __init__(
-        self, *, outcomes: RecordOutcome, evidence: Evidence, transfers: Transfers, new_event_id: IdFactory
-    ) -> None:
+    def __init__(self, *, outcomes: RecordOutcome, evidence: Evidence, new_event_id: IdFactory) -> None:
         self._outcomes = outcomes
         self._evidence = evidence
-        self._transfers = transfers
         self._new_event_id = new_event_id
 
     def settle(self, transfer: Transfer, answer: Answer, now: float) -> Outcome | None:
@@ -194,9 +187,6 @@ class OutcomeRecorder:
                 if error.code is ErrorCode.OUTCOME_TOO_LARGE:
                     continue
                 raise
-            if not recorded and candidate.s3 is not None and self._transfers.get(transfer.id) is None:
-                # erased after we read it: the evidence just written must not outlive the erasure
-                self._evidence.delete_transfer_objects(transfer.id)
             return candidate if recorded else None
         raise AssertionError("unreachable: the last candidate is a fixed-size rejection")  # pragma: no cover
 
