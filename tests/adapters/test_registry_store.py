@@ -18,6 +18,7 @@ from emrex_emc.adapters.registry_store import (
     load_fresh,
     snapshot_item,
 )
+from emrex_emc.core.canonical import canonical_json
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistryPart, RegistrySnapshot, emp_id
 from tests.adapters.conftest import ADAPTER_TABLE, make_certificate
@@ -187,6 +188,50 @@ def test_the_largest_emps_are_left_out_when_dropping_the_warnings_is_not_enough(
     assert store.load(use_cache=False) == stored
     one_fewer = noisy.without_warnings(stored.warnings[0]).without_emps({emps[1], emps[5]}, reason)
     assert item_size(snapshot_item(one_fewer)) > limit  # as few left out as make it fit
+
+
+def gzipped_size(emp: Emp) -> int:
+    return len(gzip.compress(canonical_json(emp.to_json())))
+
+
+def national_emp(institutions: int) -> Emp:
+    """A large EMP whose readable names compress well (a national EMP covering many institutions)."""
+    url = "https://national.example.no/emrex"
+    names = tuple(f"Universitetet i Eksempelby {n}" for n in range(institutions))
+    return Emp(
+        id=emp_id("NO", url), name="National EMP", url=url, country="NO", institutions=names, certificates=(CERT,)
+    )
+
+
+def test_emps_of_the_stored_snapshot_are_kept_ahead_of_new_ones(dynamodb):
+    known = sized_emp(0, 24)  # the largest, stored and gzipped
+    newcomers = tuple(sized_emp(n, 8) for n in range(1, 7))
+    RegistryStore(dynamodb, TABLE).save(replace(snapshot(NOW - timedelta(hours=1)), emps=(known,), warnings=()))
+    grown = replace(snapshot(), emps=(known, *newcomers), warnings=())
+    limit = item_size(snapshot_item(replace(grown, emps=(known, *newcomers[2:])))) + 500
+    assert item_size(snapshot_item(replace(grown, emps=newcomers))) < limit  # leaving `known` out would fit too
+
+    stored = RegistryStore(dynamodb, TABLE, max_item_bytes=limit, consistent_read=True).save(grown)
+
+    assert stored is not None and known in stored.emps  # newcomers are left out first, however small
+    left_out = [emp for emp in newcomers if emp not in stored.emps]
+    assert left_out and all(f"EMP {emp.id} (" in " ".join(stored.warnings) for emp in left_out)
+    assert item_size(stored_item(dynamodb)) <= limit
+
+
+def test_on_a_first_load_the_emps_adding_most_to_the_gzipped_item_are_left_out_first(dynamodb):
+    national = national_emp(400)
+    hostile = tuple(sized_emp(n, 40) for n in range(1, 9))  # random names: they do not compress
+    assert all(emp.stored_size() < national.stored_size() for emp in hostile)  # smaller before gzip ...
+    assert all(gzipped_size(emp) > gzipped_size(national) for emp in hostile)  # ... larger after
+    registry = replace(snapshot(), emps=(national, *hostile), warnings=())
+    limit = item_size(snapshot_item(replace(registry, emps=(national, *hostile[2:])))) + 500
+
+    stored = RegistryStore(dynamodb, TABLE, max_item_bytes=limit).save(registry)
+
+    assert stored is not None and stored.emps[0] == national
+    assert 0 < len(hostile) - (len(stored.emps) - 1) <= 2
+    assert item_size(stored_item(dynamodb)) <= limit
 
 
 def test_an_emp_left_out_is_named_in_the_part_of_its_own_registry(dynamodb):

@@ -5,23 +5,43 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from emrex_emc.core.discovery import MAX_COVERED, fold, in_effect, offered_emps, one_listing_per_institution
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from emrex_emc.core.discovery import (
+    MAX_COVERED,
+    fold,
+    in_effect,
+    offered_emps,
+    one_listing_per_institution,
+    proves_same_provider,
+)
 from emrex_emc.core.elmo.model import Issuer
 from emrex_emc.core.elmo.primitives import Identifier
 from emrex_emc.core.protocol import ProtocolVersion
 from emrex_emc.core.provenance import Coverage, assess_provenance
 from emrex_emc.core.registry import CoveredInstitution, Emp, Emrex2Endpoints, emp_id
+from emrex_emc.local.elmo_factory import SigningIdentity
 
 NOW = datetime(2027, 1, 15, 12, tzinfo=UTC)
 
 
-def emrex1(name: str, country: str = "NL", *institutions: str, single: bool = False, cert: bytes = b"c1") -> Emp:
-    url = f"https://{fold(name).replace(' ', '-')}.example/emrex"
+def emrex1(
+    name: str, country: str = "NL", *institutions: str, single: bool = False, cert: bytes = b"c1", host: str = ""
+) -> Emp:
+    url = f"https://{host or slug(name) + '.ewp.example'}/emrex"
     return Emp(emp_id(country, url), name, url, country, institutions, (cert,), single_fetch=single)
 
 
-def emrex2(name: str, country: str = "NL", *institutions: str, when: datetime | None = None) -> Emp:
-    origin = f"https://{fold(name).replace(' ', '-')}.example"
+def emrex2(
+    name: str,
+    country: str = "NL",
+    *institutions: str,
+    when: datetime | None = None,
+    host: str = "",
+    key: bytes = b"spki",
+) -> Emp:
+    """A 2.0 EMP on its own host (never its EMREX 1 namesake's unless ``host`` says so)."""
+    origin = f"https://{host or slug(name) + '.emreg.example'}"
     endpoints = Emrex2Endpoints(f"{origin}/authorize", f"{origin}/token", f"{origin}/results")
     return Emp(
         id=emp_id(country, origin),
@@ -32,9 +52,17 @@ def emrex2(name: str, country: str = "NL", *institutions: str, when: datetime | 
         source="emreg2",
         protocol=ProtocolVersion.EMREX_2,
         emrex2=endpoints,
-        public_key=b"spki",
+        public_key=key,
         active_from=when,
     )
+
+
+def slug(name: str) -> str:
+    return fold(name).replace(" ", "-")
+
+
+def spki(identity: SigningIdentity) -> bytes:
+    return identity.certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 def names(emps: tuple[Emp, ...]) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -116,9 +144,9 @@ OSLO_ISSUER = Issuer(identifiers=(Identifier("n oslo01", "erasmus"),), country="
 
 
 def test_a_2_0_emp_takes_over_the_institutions_its_twin_covers() -> None:
-    twin = replace(emrex1("Sikt", "NO"), covered=(OSLO, BERGEN))
+    twin = replace(emrex1("Sikt", "NO", host="sikt.example"), covered=(OSLO, BERGEN))
     known = CoveredInstitution("UIO.NO", (), (("en", "UiO"),))  # the same hei-id already held: kept once
-    sikt2 = replace(emrex2("Sikt", "NO"), covered=(known,))
+    sikt2 = replace(emrex2("Sikt", "NO", host="emrex.sikt.example"), covered=(known,))  # proof: a subdomain
     (offered,) = offered_emps([twin, sikt2], NOW)
     assert offered.id == sikt2.id and offered.covered == (known, BERGEN)
     assert offered.certificates == twin.certificates
@@ -127,9 +155,11 @@ def test_a_2_0_emp_takes_over_the_institutions_its_twin_covers() -> None:
     assert len(offered_emps([many, sikt2], NOW)[0].covered) == MAX_COVERED
 
 
-def test_a_2_0_emp_with_its_twins_institutions_vouches_for_them_and_others_do_not() -> None:
-    twin = replace(emrex1("Sikt", "NO"), covered=(OSLO,))
-    sikt2, ladok = emrex2("Sikt", "NO"), emrex1("Ladok", "SE")
+def test_a_2_0_emp_with_its_twins_institutions_vouches_for_them_and_others_do_not(
+    emp_identity: SigningIdentity,
+) -> None:
+    twin = replace(emrex1("Sikt", "NO", cert=emp_identity.cert_der), covered=(OSLO,))
+    sikt2, ladok = emrex2("Sikt", "NO", key=spki(emp_identity)), emrex1("Ladok", "SE")  # proof: the same key
     registry = in_effect([twin, ladok, sikt2], NOW)
     offered = one_listing_per_institution(registry)
     assert [emp.id for emp in offered] == [ladok.id, sikt2.id]
@@ -143,8 +173,8 @@ def test_a_2_0_emp_with_its_twins_institutions_vouches_for_them_and_others_do_no
 
 
 def test_a_2_0_emp_takes_over_a_covered_institution_it_lists_by_name() -> None:
-    national = replace(emrex1("Norway registry", "NO", "UiO", "UiB"), covered=(OSLO, BERGEN))
-    oslo2 = emrex2("Oslo two", "NO", "University of Oslo")
+    national = replace(emrex1("Norway registry", "NO", "UiO", "UiB", host="emrex.example.no"), covered=(OSLO, BERGEN))
+    oslo2 = emrex2("Oslo two", "NO", "University of Oslo", host="oslo.emrex.example.no")  # proof: a subdomain
     registry = in_effect([national, oslo2], NOW)
     offered = one_listing_per_institution(registry)
     assert [(emp.name, emp.covered) for emp in offered] == [("Norway registry", (OSLO, BERGEN)), ("Oslo two", (OSLO,))]
@@ -154,8 +184,9 @@ def test_a_2_0_emp_takes_over_a_covered_institution_it_lists_by_name() -> None:
 
 
 def test_an_institution_of_a_dropped_emp_that_no_2_0_emp_lists_is_still_known_elsewhere() -> None:
-    national = replace(emrex1("Norway registry", "NO", "UiO", "NTNU"), covered=(OSLO, BERGEN))
-    oslo2, ntnu2, ladok = emrex2("Oslo two", "NO", "UiO"), emrex2("NTNU two", "NO", "NTNU"), emrex1("Ladok", "SE")
+    national = replace(emrex1("Norway registry", "NO", "UiO", "NTNU", host="emrex.example.no"), covered=(OSLO, BERGEN))
+    oslo2 = emrex2("Oslo two", "NO", "UiO", host="emrex.example.no")  # proof: the same host
+    ntnu2, ladok = emrex2("NTNU two", "NO", "NTNU"), emrex1("Ladok", "SE")
     registry = in_effect([national, oslo2, ntnu2, ladok], NOW)
     offered = one_listing_per_institution(registry)
     assert [emp.name for emp in offered] == ["Oslo two", "NTNU two", "Ladok"]  # several 2.0 EMPs took over
@@ -163,3 +194,94 @@ def test_an_institution_of_a_dropped_emp_that_no_2_0_emp_lists_is_still_known_el
     bergen = Issuer(identifiers=(Identifier("uib.no", "schac"),), country="NO")
     assert assess_provenance([bergen], Coverage.of(offered[1], registry)).verdict == "not_covered"
     assert assess_provenance([bergen], Coverage.of(ladok, registry)).verdict == "not_covered"
+
+
+def verdict_for_oslo(emp: Emp, registry: tuple[Emp, ...]) -> str:
+    return assess_provenance([OSLO_ISSUER], Coverage.of(emp, registry)).verdict
+
+
+def test_proof_of_the_same_provider_is_a_shared_key_or_results_host_never_a_name(
+    emp_identity: SigningIdentity, other_identity: SigningIdentity
+) -> None:
+    ewp = emrex1("Sikt", "NO", host="emrex.sikt.no", cert=emp_identity.cert_der)
+
+    def proves(host: str, key: bytes = b"spki") -> bool:
+        return proves_same_provider(emrex2("Sikt", "NO", host=host, key=key), ewp)
+
+    assert proves("emrex.sikt.no") and proves("sikt.no") and proves("v2.emrex.sikt.no") and proves("EMREX.sikt.no.")
+    assert proves("evil.example", spki(emp_identity))  # the catalogue certificate's key
+    assert not proves("evil.example") and not proves("evil.example", spki(other_identity))
+    assert not proves("api.sikt.no")  # a sibling: both only under sikt.no
+    assert not proves("xemrex.sikt.no") and not proves("emrex.sikt.no.evil.example")  # not label by label
+    assert not proves("no")  # a one-label parent
+    oxford = emrex1("Oxford", "GB", host="emrex.ox.ac.uk")
+    assert not proves_same_provider(emrex2("Oxford", "GB", host="emrex.evil.ac.uk"), oxford)  # share only ac.uk
+    by_ip = emrex1("Local", "NO", host="10.0.0.1")
+    assert proves_same_provider(emrex2("Local", "NO", host="10.0.0.1"), by_ip)
+    assert not proves_same_provider(emrex2("Local", "NO", host="0.0.1"), by_ip)
+    unreadable = replace(ewp, certificates=(b"not a certificate", emp_identity.cert_der))
+    assert proves_same_provider(emrex2("Sikt", "NO", host="evil.example", key=spki(emp_identity)), unreadable)
+    assert not proves_same_provider(emrex1("Sikt", "NO", host="emrex.sikt.no"), ewp)  # EMREX 1 has no endpoints
+
+
+def test_an_entry_naming_the_providers_authorization_and_token_urls_proves_nothing() -> None:
+    ewp = emrex1("Sikt", "NO", host="sikt.no")
+    genuine = emrex2("Sikt", "NO", host="sikt.no").emrex2
+    assert genuine is not None
+    borrowed = replace(genuine, resource_url="https://evil.example/results")  # results of its own
+    evil = replace(emrex2("Sikt", "NO", host="sikt.no"), emrex2=borrowed)
+    assert not proves_same_provider(evil, ewp)
+
+
+def test_a_2_0_entry_copying_an_emrex_1_emps_name_takes_over_none_of_its_institutions() -> None:
+    sikt = replace(emrex1("Sikt", "NO", host="sikt.no", cert=b"SIKT-CERT"), covered=(OSLO, BERGEN))
+    evil = emrex2("  SÍKT ", "NO", host="evil.example")
+    registry = in_effect([sikt, evil], NOW)
+    (offered,) = one_listing_per_institution(registry)
+    assert offered.id == evil.id and offered.covered == ()  # still listed once, as 2.0
+    assert "University of Oslo" not in offered.institution_names  # nor found by Sikt's institutions
+    assert offered.certificates == (b"SIKT-CERT",)  # by name, as before: they check only an XML signature inside
+    assert verdict_for_oslo(offered, registry) == "not_covered"  # Oslo is Sikt's, not the copy's
+    alone = in_effect([replace(sikt, covered=()), evil], NOW)  # the registry knows no ids of Oslo
+    assert verdict_for_oslo(one_listing_per_institution(alone)[0], alone) == "same_country"
+
+
+def test_of_several_2_0_entries_under_one_name_only_the_one_with_proof_takes_over(
+    emp_identity: SigningIdentity,
+) -> None:
+    sikt = replace(emrex1("Sikt", "NO", host="sikt.no", cert=emp_identity.cert_der), covered=(OSLO, BERGEN))
+    evil = emrex2("  SÍKT ", "NO", host="evil.example")
+    by_host = emrex2("Sikt", "NO", host="emrex.sikt.no")
+    by_key = emrex2("sikt", "NO", host="sikt-emrex.example", key=spki(emp_identity))
+    for genuine in (by_host, by_key):
+        for order in ([sikt, evil, genuine], [sikt, genuine, evil]):
+            registry = in_effect(order, NOW)
+            offered = {emp.id: emp for emp in one_listing_per_institution(registry)}
+            assert set(offered) == {evil.id, genuine.id}
+            assert (offered[evil.id].certificates, offered[evil.id].covered) == ((), ())
+            assert (offered[genuine.id].certificates, offered[genuine.id].covered) == (
+                sikt.certificates,
+                (OSLO, BERGEN),
+            )
+            assert verdict_for_oslo(offered[genuine.id], registry) == "covered"
+            assert verdict_for_oslo(offered[evil.id], registry) == "not_covered"
+    for rivals in ([evil, emrex2("SIKT", "NO")], [by_host, by_key]):  # none with proof, or two: nothing to either
+        offered_now = one_listing_per_institution(in_effect([sikt, *rivals], NOW))
+        assert [(emp.certificates, emp.covered) for emp in offered_now] == [((), ()), ((), ())]
+
+
+def test_a_2_0_entry_listing_a_covered_institution_takes_it_over_only_with_proof() -> None:
+    national = replace(emrex1("Norway registry", "NO", "UiO", "UiB", host="emrex.example.no"), covered=(OSLO, BERGEN))
+    for host in ("totally-different.example", "uio.example.no"):  # another host; a sibling under example.no
+        stranger = emrex2("Totally Different", "NO", "University of Oslo", host=host)
+        registry = in_effect([national, stranger], NOW)
+        offered = one_listing_per_institution(registry)
+        assert [(emp.name, emp.covered) for emp in offered] == [
+            ("Norway registry", (OSLO, BERGEN)),
+            ("Totally Different", ()),
+        ]
+        assert verdict_for_oslo(offered[1], registry) == "not_covered"
+    per_institution = replace(emrex1("UiO", "NO", "University of Oslo", single=True), covered=(OSLO,))
+    stranger = emrex2("Totally Different", "NO", "University of Oslo")
+    (offered_one,) = one_listing_per_institution(in_effect([per_institution, stranger], NOW))
+    assert offered_one.id == stranger.id and offered_one.covered == ()  # replaces it in the list, covers nothing

@@ -1,3 +1,4 @@
+import gzip
 import json
 import secrets
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from emrex_emc.adapters.registry_store import (
     load_fresh,
     snapshot_item,
 )
+from emrex_emc.core.canonical import canonical_json
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp, RegistrySnapshot, emp_id
 from emrex_emc.core.registry_entries import MAX_INSTITUTION_CHARS, MAX_NAME_CHARS, MAX_URL_CHARS
@@ -244,11 +246,30 @@ def test_many_large_but_valid_entries_too_big_for_the_item_leave_out_the_largest
     kept = {emp.id for emp in stored.emps}
     left_out = [emp for emp in emps if emp.id not in kept]
     assert 0 < len(left_out) < len(emps) and len(stored.emps) + len(left_out) == len(emps)
-    assert max(emp.stored_size() for emp in stored.emps) <= min(emp.stored_size() for emp in left_out)
+    gzipped = {emp.id: len(gzip.compress(canonical_json(emp.to_json()))) for emp in emps}  # all new: ranked by it
+    assert max(gzipped[emp.id] for emp in stored.emps) <= min(gzipped[emp.id] for emp in left_out)
     trimmed = [n.message for n in report.notices if n.code == "REGISTRY_SNAPSHOT_TRIMMED"]
     assert len(trimmed) == len(left_out) and all(f"EMP {emp.id} (" in " ".join(trimmed) for emp in left_out)
     assert stored.warnings == tuple(trimmed) and stored.unread == len(left_out)
     assert all(len(message) < 200 for message in trimmed)  # each names its EMP clipped
+
+
+def test_new_incompressible_entries_of_about_its_size_do_not_evict_a_known_national_emp(aws_env, store):
+    national = replace(NORWAY, institutions=tuple(f"Universitetet i Eksempelby nummer {n}" for n in range(200)))
+    hostile = [large_but_valid_emp(n) for n in range(30)]
+    assert all(emp.stored_size() < national.stored_size() for emp in hostile)  # the largest before gzip
+    seed(store, [national])
+    grown = RegistrySnapshot(fetched_at=NOW, source=SOURCE, emps=(national, *hostile[2:]), cache_until=NOW)
+    limit = item_size(snapshot_item(grown)) + 800  # two of the newcomers must go
+    limited = RegistryStore(aws_env.dynamodb, aws_env.table, max_item_bytes=limit, cache_seconds=0)
+    fetcher = FakeFetcher([fetched([national, *hostile])])
+
+    report = refresh_registry(fetcher=fetcher, store=limited, source=SOURCE, now=NOW)
+
+    assert report.status == "updated" and report.snapshot.emps[0] == national
+    trimmed = [n.message for n in report.notices if n.code == "REGISTRY_SNAPSHOT_TRIMMED"]
+    assert 0 < len(trimmed) <= 2 and not any(national.id in message for message in trimmed)
+    assert store.load() == report.snapshot
 
 
 def test_large_entries_that_fit_only_without_warnings_are_stored_without_them(aws_env, store):

@@ -20,7 +20,7 @@ from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import Transfer
 from start_session import handler as start
 from tests.functions.conftest import CLIENT_ID, AwsEnv, ClientKeyEnv, rewired
-from tests.functions.emrex2_support import mock_emp
+from tests.functions.emrex2_support import EMP2_BASE, mock_emp
 from tests.functions.test_start_session import NO, OSLO, SE, choose, get_page, labels, store_snapshot
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -140,16 +140,28 @@ def test_a_2_0_emp_with_a_catalogue_twin_covers_the_twins_institutions(
     aws_env: AwsEnv, make_transfer: Callable[..., Transfer], emrex2_emp: Emp
 ) -> None:
     twin = replace(NO, name=emrex2_emp.name, country=emrex2_emp.country, institutions=(), covered=(OSLO,))
-    store_snapshot(aws_env, emps=(twin, SE, emrex2_emp))
+    proven_twin = replace(twin, url=f"{EMP2_BASE}/emrex")  # proof: the host its 2.0 results come from
+    store_snapshot(aws_env, emps=(proven_twin, SE, emrex2_emp))
     assert labels(get_page(make_transfer().id, query={"q": "Oslo"})) == [emrex2_emp.name]
-    oslo = Issuer(identifiers=(Identifier("N OSLO01", "erasmus"),), country=emrex2_emp.country)
+    assert pinned_verdict(aws_env, make_transfer, emrex2_emp) == "covered"
+    assert pinned_verdict(aws_env, make_transfer, SE) == "not_covered"  # Ladok cannot vouch for Oslo
 
-    def pinned_verdict(emp: Emp) -> str:
-        transfer = make_transfer()
-        choose(transfer.id, emp)
-        stored = aws_env.transfers.get(transfer.id)
-        assert stored is not None and stored.pinned_coverage is not None
-        return assess_provenance([oslo], stored.pinned_coverage).verdict
 
-    assert pinned_verdict(emrex2_emp) == "covered"
-    assert pinned_verdict(SE) == "not_covered"  # Ladok cannot vouch for Oslo, though its twin left the list
+def test_a_2_0_emp_named_like_a_catalogue_emp_covers_none_of_its_institutions_without_proof(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer], emrex2_emp: Emp
+) -> None:
+    namesake = replace(NO, name=emrex2_emp.name, country=emrex2_emp.country, institutions=(), covered=(OSLO,))
+    store_snapshot(aws_env, emps=(namesake, SE, emrex2_emp))
+    assert labels(get_page(make_transfer().id)).count(emrex2_emp.name) == 1  # still listed once, as 2.0
+    assert labels(get_page(make_transfer().id, query={"q": "Oslo"})) == []
+    assert pinned_verdict(aws_env, make_transfer, emrex2_emp) == "not_covered"
+
+
+def pinned_verdict(aws_env: AwsEnv, make_transfer: Callable[..., Transfer], emp: Emp) -> str:
+    """The provenance of a report from the University of Oslo, judged with the coverage pinned at the choice."""
+    transfer = make_transfer()
+    choose(transfer.id, emp)
+    stored = aws_env.transfers.get(transfer.id)
+    assert stored is not None and stored.pinned_coverage is not None
+    oslo = Issuer(identifiers=(Identifier("N OSLO01", "erasmus"),), country=emp.country)
+    return assess_provenance([oslo], stored.pinned_coverage).verdict

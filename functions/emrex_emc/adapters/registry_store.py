@@ -6,11 +6,13 @@ checked on every read) and ``format`` are plain attributes for operators. The it
 ``expires_at``, so the table's TTL never removes it; the table's own KMS key encrypts it at rest.
 
 A DynamoDB item holds at most 400 KB: when a snapshot's item would exceed :data:`MAX_ITEM_BYTES` its
-warnings are dropped first (one line says how many); if it is still too large its largest EMPs are left
-out, as few as make it fit, each named in a warning (the parser keeps every entry below
-``core.registry_entries.MAX_ENTRY_BYTES``, so this takes many large entries). The chooser keeps every EMP
-that fits; only when not even one EMP fits is the snapshot refused (REGISTRY_INVALID) and the stored one
-stays. The write is conditional on the stored ``fetched_at``
+warnings are dropped first (one line says how many); if it is still too large EMPs are left out, as few as
+make it fit, each named in a warning (the parser keeps every entry below
+``core.registry_entries.MAX_ENTRY_BYTES``, so this takes many large entries): first those new in this
+refresh, then those the stored snapshot already held, each group largest first by what it adds to the
+gzipped item (so entries of a hostile registry, new and incompressible, go before a known national EMP that
+is large but compressible). The chooser keeps every EMP that fits; only when not even one EMP fits is the
+snapshot refused (REGISTRY_INVALID) and the stored one stays. The write is conditional on the stored ``fetched_at``
 (fixed-format UTC, so it sorts as text): a refresh that fetched earlier never overwrites a snapshot
 fetched later. Readers keep what they loaded for a short while (60 s by default), so a warm Lambda does
 not read the table on every request. Importing this module does not import the registry parser (no
@@ -96,7 +98,7 @@ class RegistryStore:
         return snapshot
 
     def _fitting_item(self, snapshot: RegistrySnapshot) -> tuple[RegistrySnapshot, dict[str, dict[str, Any]]]:
-        """The snapshot and its item, without its warnings, then its largest EMPs, if that is what makes it fit;
+        """The snapshot and its item, without its warnings, then some of its EMPs, if that is what makes it fit;
         REGISTRY_INVALID if not even one EMP fits."""
         item = snapshot_item(snapshot)
         if item_size(item) <= self._max_item_bytes:
@@ -107,7 +109,7 @@ class RegistryStore:
             item = snapshot_item(snapshot)
             if item_size(item) <= self._max_item_bytes:
                 return snapshot, item
-        fitting = self._without_largest_emps(snapshot)
+        fitting = self._without_emps_to_fit(snapshot)
         if fitting is not None:
             return fitting
         raise EmrexError(
@@ -116,27 +118,39 @@ class RegistryStore:
             f"than the {self._max_item_bytes} bytes allowed; the previous snapshot is kept",
         )
 
-    def _without_largest_emps(
+    def _without_emps_to_fit(
         self, snapshot: RegistrySnapshot
     ) -> tuple[RegistrySnapshot, dict[str, dict[str, Any]]] | None:
-        """``snapshot`` without the fewest of its largest EMPs that make its item fit (at least one EMP kept).
+        """``snapshot`` without the fewest EMPs, in :meth:`_leave_out_order`, that make its item fit (at least one
+        EMP kept).
 
-        Each EMP left out takes more room than the warning naming it, so leaving out more of the largest
-        shrinks the item and the fewest are found by bisection: a registry of 1,000 EMPs is serialised about
-        ten times, not a thousand."""
-        largest_first = sorted(snapshot.emps, key=Emp.stored_size, reverse=True)
+        Each EMP left out takes more room than the warning naming it, so leaving out more of them shrinks the
+        item and the fewest are found by bisection: a registry of 1,000 EMPs is serialised about ten times,
+        not a thousand."""
+        order = self._leave_out_order(snapshot.emps)
         reason = f"the snapshot must fit its {self._max_item_bytes}-byte table item"
         found = None
-        low, high = 1, len(largest_first) - 1
+        low, high = 1, len(order) - 1
         while low <= high:
             count = (low + high) // 2
-            candidate = snapshot.without_emps(set(largest_first[:count]), reason)
+            candidate = snapshot.without_emps(set(order[:count]), reason)
             item = snapshot_item(candidate)
             if item_size(item) <= self._max_item_bytes:
                 found, high = (candidate, item), count - 1
             else:
                 low = count + 1
         return found
+
+    def _leave_out_order(self, emps: tuple[Emp, ...]) -> list[Emp]:
+        """EMPs new in this refresh first, then those the stored snapshot holds; each group largest first by
+        their gzipped size (what they add to the item: an incompressible entry ranks above a compressible one
+        of the same length)."""
+        try:
+            previous = self.load()
+        except EmrexError:  # unreadable: every EMP counts as new
+            previous = None
+        known = {emp.id for emp in previous.emps} if previous is not None else set()
+        return sorted(emps, key=lambda emp: (emp.id in known, -len(gzip.compress(canonical_json(emp.to_json())))))
 
     def _read(self) -> RegistrySnapshot | None:
         item = _get_item(self._dynamodb, self._table, SNAPSHOT_PK, consistent=self._consistent_read, what="snapshot")

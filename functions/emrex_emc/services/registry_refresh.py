@@ -25,7 +25,7 @@ what the staleness alarm watches)."""
 NOTICE_SOURCE_FAILED = "REGISTRY_SOURCE_FAILED"
 """One of several registries could not be used: what it listed before stays in the snapshot."""
 NOTICE_SNAPSHOT_TRIMMED = "REGISTRY_SNAPSHOT_TRIMMED"
-"""What the store left out so the snapshot fits its table item (its warnings, then its largest EMPs)."""
+"""What the store left out so the snapshot fits its table item (its warnings, then EMPs: new ones first)."""
 
 
 class Fetcher(Protocol):
@@ -36,7 +36,7 @@ class SnapshotStore(Protocol):
     def load(self, *, use_cache: bool = True) -> RegistrySnapshot | None: ...
 
     def save(self, snapshot: RegistrySnapshot) -> RegistrySnapshot | None:
-        """What was stored (its warnings, then its largest EMPs, may be left out to fit, with a warning saying so),
+        """What was stored (its warnings, then EMPs, may be left out to fit, with a warning saying so),
         or None when a newer snapshot is stored."""
         ...
 
