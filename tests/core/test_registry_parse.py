@@ -11,7 +11,12 @@ from emrex_emc.core import registry_entries, registry_parse
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
 from emrex_emc.core.registry import CoveredInstitution, Emp, emp_id
 from emrex_emc.core.registry_emreg import parse_emreg_json
-from emrex_emc.core.registry_entries import NOTICE_CERTIFICATE_SKIPPED, NOTICE_DUPLICATE, NOTICE_ENTRY_SKIPPED
+from emrex_emc.core.registry_entries import (
+    NOTICE_CERTIFICATE_SKIPPED,
+    NOTICE_CONFLICT,
+    NOTICE_DUPLICATE,
+    NOTICE_ENTRY_SKIPPED,
+)
 from emrex_emc.core.registry_parse import DAP_NS, NCP_NS, parse_ewp_catalogue, parse_registry, render_ewp_catalogue
 from emrex_emc.core.text import MAX_MESSAGE_CHARS, is_clean
 from tests.adapters.conftest import make_certificate, to_pem
@@ -198,6 +203,16 @@ def test_the_same_emp_in_both_namespaces_is_kept_once():
     parsed = parse_ewp_catalogue(catalogue(dap_entry(DAP_NS), dap_entry(NCP_NS)))
     assert len(parsed.emps) == 1
     assert codes(parsed) == [NOTICE_DUPLICATE]
+
+
+GOOD_URL = "https://other-emp.example/init"
+
+
+def test_the_same_emp_url_with_other_certificates_is_not_offered():
+    other = (b64(CERT_B),)
+    parsed = parse_ewp_catalogue(catalogue(dap_entry(), dap_entry(certificates=other), dap_entry(url=GOOD_URL)))
+    assert [emp.url for emp in parsed.emps] == [GOOD_URL]
+    assert codes(parsed) == [NOTICE_CONFLICT] and parsed.unread == 1
 
 
 # --- refused documents ----------------------------------------------------------------------------

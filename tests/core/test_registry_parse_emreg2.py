@@ -17,7 +17,7 @@ from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import ProtocolVersion
 from emrex_emc.core.registry import Emp, Emrex2Endpoints, emp_id, url_origin
 from emrex_emc.core.registry_emreg import parse_emreg2_json, render_emreg2_list
-from emrex_emc.core.registry_entries import NOTICE_ENTRY_SKIPPED
+from emrex_emc.core.registry_entries import NOTICE_CONFLICT, NOTICE_DUPLICATE, NOTICE_ENTRY_SKIPPED
 from emrex_emc.core.registry_parse import parse_registry
 from emrex_emc.core.text import is_clean
 from tests.adapters.conftest import make_certificate, to_pem
@@ -270,6 +270,25 @@ def test_scheduled_entries_are_kept_beside_the_current_one() -> None:
         ("DUO later", datetime(2027, 2, 1, tzinfo=UTC)),
     ]
     assert [notice.code for notice in parsed.notices] == ["REGISTRY_DUPLICATE_EMP"]
+
+
+def test_one_emp_listed_twice_with_other_keys_is_not_offered_at_all() -> None:
+    """Same authorization origin (the id) and activation, another key: whom to trust is contradictory."""
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    other_pem = other.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+    for records in ([camel(), camel(publicKey=other_pem)], [camel(publicKey=other_pem), camel(), camel()]):
+        parsed = parse_emreg2_json(listing(*records, snake(acronym="KEPT")))
+        assert [emp.name for emp in parsed.emps] == ["KEPT"]
+        assert [notice.code for notice in parsed.notices] == [NOTICE_CONFLICT]
+        assert "different keys or endpoints" in parsed.notices[0].message and parsed.unread == 1
+    moved = camel(emreg2Props={**camel()["emreg2Props"], "resourceUrl": "https://evil.example/results"})
+    assert [emp.name for emp in parse_emreg2_json(listing(camel(), moved)).emps] == []
+
+
+def test_one_emp_listed_twice_alike_is_kept_once() -> None:
+    parsed = parse_emreg2_json(listing(camel(), camel()))
+    assert len(parsed.emps) == 1 and [notice.code for notice in parsed.notices] == [NOTICE_DUPLICATE]
+    assert parsed.unread == 0
 
 
 def test_a_hostile_record_is_clipped() -> None:

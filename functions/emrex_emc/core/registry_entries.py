@@ -91,8 +91,9 @@ NOTICE_ENTRY_SKIPPED = "REGISTRY_ENTRY_SKIPPED"
 NOTICE_ENTRY_TRIMMED = "REGISTRY_ENTRY_TRIMMED"
 NOTICE_CERTIFICATE_SKIPPED = "REGISTRY_CERTIFICATE_SKIPPED"
 NOTICE_DUPLICATE = "REGISTRY_DUPLICATE_EMP"
+NOTICE_CONFLICT = "REGISTRY_CONFLICTING_EMP"
 NOTICE_MORE_WARNINGS = "REGISTRY_MORE_WARNINGS"
-_UNREAD_NOTICES = frozenset({NOTICE_ENTRY_SKIPPED, NOTICE_CERTIFICATE_SKIPPED})
+_UNREAD_NOTICES = frozenset({NOTICE_ENTRY_SKIPPED, NOTICE_CERTIFICATE_SKIPPED, NOTICE_CONFLICT})
 
 _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
@@ -128,6 +129,8 @@ class Collector:
     notices: list[Notice] = field(default_factory=list)
     unlisted_notices: int = 0
     unread: int = 0
+    conflicted: set[tuple[str, datetime | None]] = field(default_factory=set)
+    """Ids (with activation) listed twice with different keys or endpoints: none of their entries is kept."""
 
     def notice(self, code: str, message: str) -> None:
         if code in _UNREAD_NOTICES:
@@ -138,13 +141,22 @@ class Collector:
             self.unlisted_notices += 1
 
     def add(self, emp: Emp) -> None:
+        """Keep ``emp`` once. The same EMP listed again with the same keys and endpoints is a harmless
+        duplicate; listed again with OTHER keys or endpoints, the registry contradicts itself about whom to
+        trust, so neither entry is offered (an EMP missing beats results checked with a key it may not hold)."""
         key = (emp.id, emp.active_from)
-        if key in self.emps:
-            self.notice(
-                NOTICE_DUPLICATE, f"{emp.name} ({emp.country}, {clip(emp.url)}) is listed twice; the first is kept"
-            )
+        label = f"{emp.name} ({emp.country}, {clip(emp.url)})"
+        if key in self.conflicted:
             return
-        self.emps[key] = emp
+        held = self.emps.get(key)
+        if held is None:
+            self.emps[key] = emp
+        elif _trust_material(held) == _trust_material(emp):
+            self.notice(NOTICE_DUPLICATE, f"{label} is listed twice; the first is kept")
+        else:
+            del self.emps[key]
+            self.conflicted.add(key)
+            self.notice(NOTICE_CONFLICT, f"{label} is listed twice with different keys or endpoints; not offered")
 
     def collect(self, label: str, entries: Iterable[_Entry], read: Callable[[_Entry], Emp]) -> ParsedRegistry:
         """``read`` every entry (it raises :class:`SkipEntry` for an unusable one) up to :data:`MAX_EMPS`.
@@ -208,6 +220,11 @@ _TRIMMED_FIELDS: tuple[tuple[str, str, Callable[[Any], object]], ...] = (
     ("certificates", "certificates", lambda der: base64.b64encode(der).decode("ascii")),
 )
 """What an entry above :data:`MAX_ENTRY_BYTES` loses first: (``Emp`` field, its name in the notice, its JSON)."""
+
+
+def _trust_material(emp: Emp) -> tuple[frozenset[bytes], bytes, object]:
+    """What a verification would trust about an EMP: its certificates, its EMREX 2.0 key and endpoints."""
+    return frozenset(emp.certificates), emp.public_key, emp.emrex2
 
 
 def _fitting_count(sizes: Sequence[int], room: int) -> int:
