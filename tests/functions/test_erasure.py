@@ -412,6 +412,39 @@ def test_evidence_written_between_the_erasures_first_sweep_and_its_tombstone_is_
     assert_erased_and_nothing_published(aws_env, transfer, stream)
 
 
+def test_an_erasure_while_the_callback_verifies_leaves_no_evidence_behind(
+    aws_env: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verifying takes time; the callback reads the transfer again right before writing its evidence, so an
+    erasure in that time (both its sweeps find nothing yet) is not followed by an orphan upload."""
+    from emrex_emc.adapters.erasure import TransferEraser
+    from emrex_emc.core import pipeline
+
+    aws_env.s3.put_bucket_versioning(Bucket=aws_env.bucket, VersioningConfiguration={"Status": "Enabled"})
+    transfer = make_transfer(emp=trusted_emp(), applicant_id=APPLICANT)
+    stream = Stream(aws_env)
+    stream.read()
+    real_verify = pipeline.verify_elmo
+
+    def verify_while_erased(*args: Any, **kwargs: Any) -> Any:
+        now = int(time.time())
+        assert TransferEraser(aws_env.dynamodb, aws_env.s3, aws_env.table, aws_env.bucket).erase(
+            transfer.id, now=now, keep_until=now + 86400
+        )
+        return real_verify(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "verify_elmo", verify_while_erased)
+    callback_s3 = Recording(aws_env.s3)
+    callback_clients(monkeypatch, s3=callback_s3)
+    answer = post_callback(aws_env, transfer)
+    handlers_reset()
+
+    assert answer["statusCode"] in {404, 409}
+    assert "put_object" not in callback_s3.called  # it was about to upload the signed document
+    assert versions(aws_env, transfer.id) == []
+    assert_erased_and_nothing_published(aws_env, transfer, stream)
+
+
 def test_evidence_a_callback_writes_after_the_second_sweep_stays_for_the_lifecycle_and_the_callback_deletes_nothing(
     aws_env: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -60,7 +60,9 @@ class CallbackPorts:
     new_event_id: IdFactory
 
     def recorder(self) -> OutcomeRecorder:
-        return OutcomeRecorder(outcomes=self.outcomes, evidence=self.evidence, new_event_id=self.new_event_id)
+        return OutcomeRecorder(
+            outcomes=self.outcomes, evidence=self.evidence, transfers=self.transfers, new_event_id=self.new_event_id
+        )
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,17 @@ def expected_identity(transfer: Transfer) -> ExpectedIdentity | None:
     return ExpectedIdentity(given_names=transfer.given_names, family_name=transfer.family_name, birth_date=birth_date)
 
 
+class _DecidedMeanwhile(Exception):
+    """The transfer was erased or decided while its answer was verified: nothing of this answer is stored."""
+
+
 class OutcomeRecorder:
-    def __init__(self, *, outcomes: RecordOutcome, evidence: Evidence, new_event_id: IdFactory) -> None:
+    def __init__(
+        self, *, outcomes: RecordOutcome, evidence: Evidence, transfers: Transfers, new_event_id: IdFactory
+    ) -> None:
         self._outcomes = outcomes
         self._evidence = evidence
+        self._transfers = transfers
         self._new_event_id = new_event_id
 
     def settle(self, transfer: Transfer, answer: Answer, now: float) -> Outcome | None:
@@ -121,6 +130,8 @@ class OutcomeRecorder:
         """
         try:
             return self._record(transfer, self._decide(transfer, answer, now), int(now))
+        except _DecidedMeanwhile:
+            return None
         except EmrexError as error:
             if error.code is not ErrorCode.EVIDENCE_CONFLICT:
                 raise
@@ -147,6 +158,7 @@ class OutcomeRecorder:
         try:
             verified = verify()
         except EmrexError as refusal:
+            self._check_still_pending(transfer)
             stored = (
                 self._evidence.put_transfer_objects(transfer.id, payload, signature=answer.signature)
                 if payload.data
@@ -154,6 +166,7 @@ class OutcomeRecorder:
             )
             return replace(base, status=Status.REJECTED, error=ErrorInfo.of(refusal), s3=stored)
         results = verified.to_json()
+        self._check_still_pending(transfer)
         stored = self._evidence.put_transfer_objects(
             transfer.id,
             payload,
@@ -172,6 +185,14 @@ class OutcomeRecorder:
             warnings=capped_warnings(verified.notices),
             provenance=_provenance(transfer, verified),
         )
+
+    def _check_still_pending(self, transfer: Transfer) -> None:
+        """Read the transfer again right before its evidence is written: verifying can take seconds, and an
+        erasure in that time would otherwise find no evidence yet and leave this answer's behind (the erasure
+        sweeps before and after its tombstone; this closes the window but for milliseconds)."""
+        stored = self._transfers.get(transfer.id)
+        if stored is None or stored.status is not Status.PENDING:
+            raise _DecidedMeanwhile
 
     def _record(self, transfer: Transfer, outcome: Outcome, now: int) -> Outcome | None:
         for candidate in _smaller_and_smaller(outcome):
