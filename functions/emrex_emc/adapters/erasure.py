@@ -10,18 +10,17 @@ applicant index.
 
 Why twice: a callback that read the transfer while it was still pending writes its evidence after its
 verification (EMREX 1: seconds). The callback may not delete (least privilege: it parses the most hostile
-input); its outcome write fails on the tombstone and it answers its refusal. Evidence it wrote before the
-second sweep lists the prefix is removed by that sweep. What remains is evidence of a callback that read the
-transfer before the tombstone and whose S3 write lands after the second sweep's listing: the erasure's own
-part of that window is the milliseconds between its transaction and its second listing, but the callback's
-part is its read-to-write time (its verification, at most its 29 s timeout), so a callback still verifying
-when the erasure runs is the case left over. Such objects are linked to nothing (the tombstone holds no key)
-and the bucket's lifecycle rule expires them (``expire-transfers``: current versions after ``retentionDays``,
-the noncurrent version 30 days later). A stricter operator can add a delayed sweep of the erased ids (e.g.
-one callback timeout after each erasure). If the second sweep itself fails (after botocore's retries), the
-tombstone is in, the transfer counts as erased and the failure is logged at ERROR with the transfer id: a
-retry could not find the transfer again (the applicant index no longer lists a tombstone).
-
+input); its outcome write fails on the tombstone and it answers its refusal. Evidence it wrote before the second
+sweep lists the prefix is removed by that sweep. What remains is evidence of a callback that read the transfer
+before the tombstone and whose S3 write lands after the second sweep's listing: the erasure's own part of that
+window is the milliseconds between its transaction and its second listing, and the callback's part the
+milliseconds between its second, consistent read of the transfer right before writing evidence (it writes
+nothing once the transfer is erased) and its first S3 write. Such objects are linked to nothing (the tombstone
+holds no key) and the bucket's lifecycle rule expires them (``expire-transfers``: current versions after
+``retentionDays``, the noncurrent version 30 days later). A stricter operator can add a delayed sweep of the
+erased ids (e.g. one callback timeout after each erasure). If the second sweep itself fails (after botocore's
+retries), the tombstone is in, the transfer counts as erased and the failure is logged at ERROR with the
+transfer id: a retry could not find the transfer again (the applicant index no longer lists a tombstone).
 :class:`ErasureLog` keeps the audit record of the erasure itself (ids and counts, no applicant).
 """
 
