@@ -21,6 +21,7 @@ holds no key) and the bucket's lifecycle rule expires them (``expire-transfers``
 erased ids (e.g. one callback timeout after each erasure). If the second sweep itself fails (after botocore's
 retries), the tombstone is in, the transfer counts as erased and the failure is logged at ERROR with the
 transfer id: a retry could not find the transfer again (the applicant index no longer lists a tombstone).
+
 :class:`ErasureLog` keeps the audit record of the erasure itself (ids and counts, no applicant).
 """
 
