@@ -318,3 +318,46 @@ def test_codes_verifiers_assertions_and_tokens_are_never_logged(
     for secret in flow.emp.secrets:
         assert secret not in logged
     assert json.dumps(events(flow)).count(flow.emp.secrets[0]) == 0
+
+
+def test_storing_failing_after_the_code_was_used_ends_the_transfer_as_unavailable(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code cannot fetch the results again: rather than a 503 whose every retry is refused (409) until the
+    transfer expires, the student learns to start again and the SIS gets a Provider Error."""
+    from emrex_emc.adapters.blobs import BlobStore
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise EmrexError(ErrorCode.STORAGE_UNAVAILABLE, "S3 is slowing down")
+
+    monkeypatch.setattr(BlobStore, "put_transfer_objects", unavailable)
+    page = completed(flow, flow.authorize("ok"))
+    assert flow.emp.calls == ["token", "results"]
+    assert flow.stored().status is Status.PROVIDER_ERROR and "start again" in page["body"]
+    [(detail_type, detail)] = events(flow)
+    assert detail_type == "EMREX Provider Error" and detail["return_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert "could not be stored" in detail["return_message"]
+
+
+def test_when_nothing_can_be_stored_after_the_code_was_used_the_failure_stands(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from emrex_emc.adapters.blobs import BlobStore
+    from emrex_emc.adapters.outcomes import OutcomeStore
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise EmrexError(ErrorCode.STORAGE_UNAVAILABLE, "storage is down")
+
+    monkeypatch.setattr(BlobStore, "put_transfer_objects", unavailable)
+    monkeypatch.setattr(OutcomeStore, "record", unavailable)
+    response = flow.redirect(flow.authorize("ok"))
+    assert response["statusCode"] == 503 and "STORAGE_UNAVAILABLE" in response["body"]
+    assert flow.stored().status is Status.PENDING and events(flow) == []
+
+
+def test_an_error_redirect_after_the_code_was_used_does_not_override_the_results_on_their_way(flow: Flow) -> None:
+    query = flow.authorize("ok")
+    assert flow.aws.transfers.redeem_code(flow.transfer.id, code_sha256="0" * 64, now=flow.transfer.deadline - 10)
+    denied = flow.redirect({"state": query["state"], "error": "access_denied"})
+    assert denied["statusCode"] == 409 and "SESSION_ALREADY_COMPLETED" in denied["body"]
+    assert flow.stored().status is Status.PENDING and events(flow) == []

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from emrex_emc.core.emrex2 import (
     ACCESS_DENIED,
+    TEMPORARILY_UNAVAILABLE,
     EmpRedirect,
     EmpSaidNo,
     access_token,
@@ -106,6 +107,10 @@ class RedirectCallbackService:
         if transfer.effective_status(int(now)) is Status.EXPIRED:
             raise refused(ErrorCode.SESSION_EXPIRED, "this transfer has expired", transfer, Status.EXPIRED)
         if redirect.code is None:
+            if transfer.code_sha256 is not None:  # results are on their way: a late error must not override them
+                raise refused(
+                    ErrorCode.SESSION_ALREADY_COMPLETED, "this transfer is being completed by another request", transfer
+                )
             return self._settle(transfer, redirect, _said_no(redirect_error(redirect)), now)
         try:
             assertion = self._assertion(endpoints, now)
@@ -114,7 +119,10 @@ class RedirectCallbackService:
         if not self._transfers.redeem_code(transfer.id, code_sha256=code_hash(redirect.code), now=int(now)):
             return _replayed(reread(self._transfers, transfer), redirect)
         answer = self._fetch(transfer, endpoints, (redirect.code, assertion), now, deadline)
-        return self._settle(transfer, redirect, answer, now)
+        try:
+            return self._settle(transfer, redirect, answer, now)
+        except EmrexError as failure:
+            return self._unstorable(transfer, redirect, failure, now)
 
     def show(self, state: str, flow_cookie: str | None) -> CallbackResult:
         """The stored outcome, for the page the redirect's 303 leads to (``GET /callback?state=…``)."""
@@ -219,6 +227,16 @@ class RedirectCallbackService:
             now=datetime.fromtimestamp(now, UTC),
             xsd_dir=self._settings.xsd_dir or None,
         )
+
+    def _unstorable(self, transfer: Transfer, redirect: EmpRedirect, failure: EmrexError, now: float) -> CallbackResult:
+        """Storing the EMP's answer failed after its code was used: the code cannot fetch it again, so a retry
+        could only be refused. End the transfer as unavailable (the student starts again, the SIS is told) if that
+        much can be stored; if not either, the failure stands (503) and the transfer ends at its expiry."""
+        said = EmpSaidNo(TEMPORARILY_UNAVAILABLE, "the results could not be stored; please start again")
+        try:
+            return self._settle(transfer, redirect, _said_no(said), now)
+        except EmrexError:
+            raise failure from None
 
     def _settle(self, transfer: Transfer, redirect: EmpRedirect, answer: Answer, now: float) -> CallbackResult:
         stored = self._recorder.settle(transfer, answer, now)
