@@ -22,6 +22,7 @@ from constructs import Construct
 
 from emrex_emc.core.events import OPERATIONS_DETAIL_TYPES, SOURCE
 from infra.components.api import Api
+from infra.components.events import encrypted_queue, mark_as_dead_letter_queue
 from infra.config import EmrexConfig
 
 METRICS_NAMESPACE = "EMREX"
@@ -55,13 +56,15 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "AlarmTopic", display_name="EMREX EMC alarms", master_key=key, enforce_ssl=True)
+        self.operations_dlq = encrypted_queue(self, "OperationsDeliveryDeadLetterQueue", key)
+        mark_as_dead_letter_queue(self.operations_dlq, "registry events EventBridge could not deliver to the topic")
         self.operations_rule = self._operations_rule(bus, key)
         if config.alarm_email:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self._action = actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
 
-        for name, queue in dead_letter_queues.items():
+        for name, queue in {**dead_letter_queues, "OperationsDeliveryDlq": self.operations_dlq}.items():
             self._alarm(
                 f"{name}Depth",
                 f"Messages are waiting in the {name} dead-letter queue",
@@ -113,8 +116,9 @@ class Monitoring(Construct):
 
     def _operations_rule(self, bus: events.IEventBus, key: kms.IKey) -> events.Rule:
         """Registry changes to the alarm topic. The target is given the topic by ARN so CDK adds no grants of
-        its own (its key grant to EventBridge has no condition): the topic policy lets only this rule
-        publish, and the key policy lets EventBridge use the key for this account only."""
+        its own: the topic policy lets only this rule publish, and the key policy lets EventBridge use the key
+        for this account only (stated here, so it does not depend on the SIS queue's grant). What EventBridge
+        cannot deliver for 24 hours waits in a dead-letter queue, whose depth is alarmed."""
         rule = events.Rule(
             self,
             "OperationsRule",
@@ -123,7 +127,14 @@ class Monitoring(Construct):
             event_pattern=events.EventPattern(
                 source=[SOURCE], detail_type=[detail_type.value for detail_type in OPERATIONS_DETAIL_TYPES]
             ),
-            targets=[targets.SnsTopic(sns.Topic.from_topic_arn(self, "AlarmTopicByArn", self.topic.topic_arn))],
+            targets=[
+                targets.SnsTopic(
+                    sns.Topic.from_topic_arn(self, "AlarmTopicByArn", self.topic.topic_arn),
+                    dead_letter_queue=self.operations_dlq,  # a topic or key that refuses: the events are kept
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
         )
         events_principal = iam.ServicePrincipal("events.amazonaws.com")
         self.topic.add_to_resource_policy(

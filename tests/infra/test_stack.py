@@ -150,8 +150,14 @@ def ids(synth: Synth) -> dict[str, str]:
     for logical_id, fn in synth.of_type("AWS::Lambda::Function").items():
         found[fn["Properties"]["Handler"].split(".")[0]] = logical_id
     for logical_id in synth.of_type("AWS::SQS::Queue"):
-        for name in ("OutboxRelayDeadLetterQueue", "SisDeadLetterQueue", "SisDeliveryDeadLetterQueue", "SisQueue"):
-            if logical_id.startswith(f"Functions{name}") or logical_id.startswith(f"Events{name}"):
+        for name in (
+            "OutboxRelayDeadLetterQueue",
+            "SisDeadLetterQueue",
+            "SisDeliveryDeadLetterQueue",
+            "SisQueue",
+            "OperationsDeliveryDeadLetterQueue",
+        ):
+            if any(logical_id.startswith(f"{part}{name}") for part in ("Functions", "Events", "Monitoring")):
                 found[name] = logical_id
     return found
 
@@ -269,7 +275,7 @@ def test_secret_encrypted_and_generates_the_api_token(template: Template, ids: d
 
 def test_every_queue_uses_the_key_and_requires_tls(synth: Synth, ids: dict[str, str]) -> None:
     queues = synth.of_type("AWS::SQS::Queue")
-    assert len(queues) == 4
+    assert len(queues) == 5  # relay DLQ, SIS queue and its DLQ, SIS and operations delivery DLQs
     for logical_id, queue in queues.items():
         assert queue["Properties"]["KmsMasterKeyId"] == arn(ids["key"]), logical_id
         (policy,) = [
@@ -712,6 +718,10 @@ def test_registry_changes_go_to_the_alarm_topic_and_never_to_the_sis(synth: Synt
     rules = event_rules(synth)
     (operations,) = [r for r in rules.values() if r["Targets"][0]["Arn"] == ref(ids["topic"])]
     assert operations["EventBusName"] == ref(ids["bus"])
+    # what EventBridge cannot deliver (a topic or key that refuses) is kept, not dropped
+    target = operations["Targets"][0]
+    assert target["DeadLetterConfig"] == {"Arn": arn(ids["OperationsDeliveryDeadLetterQueue"])}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
     assert operations["EventPattern"] == {
         "source": ["emrex.emc"],
         "detail-type": [d.value for d in OPERATIONS_DETAIL_TYPES],
@@ -860,7 +870,12 @@ def test_alarms_cover_dlqs_errors_api_verification_and_registry(synth: Synth, id
             and all({"Name": k, "Value": v} in a["Properties"].get("Dimensions", []) for k, v in dimension.items())
         ]
 
-    for queue in ("OutboxRelayDeadLetterQueue", "SisDeadLetterQueue", "SisDeliveryDeadLetterQueue"):
+    for queue in (
+        "OutboxRelayDeadLetterQueue",
+        "SisDeadLetterQueue",
+        "SisDeliveryDeadLetterQueue",
+        "OperationsDeliveryDeadLetterQueue",
+    ):
         (dlq,) = alarms_on("ApproximateNumberOfMessagesVisible", QueueName=arn(ids[queue], "QueueName"))
         assert dlq["Threshold"] == 1
     for name in FUNCTIONS:

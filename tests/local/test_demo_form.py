@@ -213,3 +213,9 @@ def test_every_error_text_of_the_form_is_translated(lang: str) -> None:
     keys = [key for key in DEMO_TEXTS if key.startswith("error.")]
     assert len(keys) == 9
     assert [key for key in keys if CATALOG.text(lang, key, error="E") == CATALOG.text("en", key, error="E")] == []
+
+
+def test_a_return_the_form_does_not_know_is_announced_as_an_alert() -> None:
+    request = HttpRequest(method="GET", path="/return", query={"ref": "unknown"}, headers={"accept-language": "de"})
+    page = str(_form(FakeApi()).returned(request).body)
+    assert '<p class="notice error" role="alert">' in page and 'lang="de"' in page

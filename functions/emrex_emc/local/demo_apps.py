@@ -173,7 +173,7 @@ class EnrolmentForm:
         )
         body = Markup('<p>{}</p><table id="return-query">{}</table>').format(text(lang, "return.lead"), rows)
         if known is None:
-            body += Markup('<p class="notice error">{}</p>').format(text(lang, "return.unknown"))
+            body += Markup('<p class="notice error" role="alert">{}</p>').format(text(lang, "return.unknown"))
         else:
             body += self._status_html(known[0], lang)
             body += Markup('<p><a id="status-link" href="/status/{}">{}</a></p>').format(
@@ -199,7 +199,9 @@ class EnrolmentForm:
             )
             data: Any = response.json()
         except (httpx.HTTPError, ValueError) as exc:
-            return Markup('<p class="notice error">{}</p>').format(text(lang, "status.unavailable", error=clip(exc)))
+            return Markup('<p class="notice error" role="alert">{}</p>').format(
+                text(lang, "status.unavailable", error=clip(exc))
+            )
         status = data.get("status", "") if isinstance(data, dict) else ""
         outcome = data.get("outcome") if isinstance(data, dict) else None
         verdict = outcome.get("identity", "") if isinstance(outcome, dict) else ""
