@@ -4,7 +4,9 @@ the secret's rotation schedule."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import jsii
 from aws_cdk import Annotations, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
@@ -341,7 +343,7 @@ class Functions(Construct):
                 report_batch_item_failures=True,
                 retry_attempts=10,
                 max_record_age=Duration.hours(12),
-                on_failure=sources.SqsDlq(dlq),
+                on_failure=_DeadLetterQueue(dlq),
                 filters=[
                     lambda_.FilterCriteria.filter(
                         {
@@ -372,16 +374,28 @@ class Functions(Construct):
         self._allow(fn, ["events:PutEvents"], [events_.bus.event_bus_arn])
         # The outbox ledger: skip events already relayed (BatchGetItem), mark relayed ones (UpdateItem).
         self._table(fn, "BatchGetItem", "UpdateItem")
+        self._allow(fn, ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [dlq.queue_arn])
         self._kms(fn, ["Decrypt", "Encrypt", "GenerateDataKey"], ["dynamodb"])
+        self._kms(fn, ["Decrypt", "GenerateDataKey"], ["sqs"])  # the encrypted dead-letter queue
         policy = _policy(fn)
         acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",
             "CDK's stream grant: dynamodb:ListStreams cannot be scoped to a table (the other stream actions are).",
         )
-        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
-            acknowledge(policy, f"AwsSolutions-IAM5[Action::{action}]", "CDK's grant to send to the KMS-encrypted DLQ.")
         return dlq
+
+
+@jsii.implements(lambda_.IEventSourceDlq)
+class _DeadLetterQueue:
+    """The stream's on-failure destination without CDK's grant (which allows the whole stack key with no
+    ``kms:ViaService``); the relay gets ``sqs:SendMessage`` on this queue and the key through SQS only."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self._queue = queue
+
+    def bind(self, _target: Any, _target_handler: lambda_.IFunction) -> lambda_.DlqDestinationConfig:
+        return lambda_.DlqDestinationConfig(destination=self._queue.queue_arn)
 
 
 def _policy(fn: lambda_.Function) -> iam.Policy:

@@ -53,7 +53,7 @@ def test_acknowledgements_are_the_reviewed_set(synth: Synth) -> None:
     wildcard_findings = sorted(
         rule for r in acknowledgements(synth).values() for rule in r if rule.startswith("Annotation::AwsSolutions-IAM5")
     )
-    assert len(wildcard_findings) == 5, wildcard_findings  # relay: 2 KMS, 1 stream; callback, admin_api: transfers/*
+    assert len(wildcard_findings) == 3, wildcard_findings  # relay: the stream; callback, admin_api: transfers/*
 
 
 def test_acknowledge_refuses_an_empty_or_multi_line_reason() -> None:

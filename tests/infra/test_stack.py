@@ -64,8 +64,6 @@ EXPECTED_ACTIONS = {
         "kms:Decrypt",
         "kms:DescribeKey",
         "kms:Encrypt",
-        "kms:GenerateDataKey*",
-        "kms:ReEncrypt*",
     },
     "registry_refresh": {
         "dynamodb:GetItem",
@@ -97,8 +95,8 @@ EXPECTED_ACTIONS = {
         "kms:GenerateDataKey",
     },
 }
-# The only wildcards allowed, each with its reason (acknowledged for cdk-nag too).
-ALLOWED_WILDCARD_ACTIONS = {("outbox_relay", "kms:GenerateDataKey*"), ("outbox_relay", "kms:ReEncrypt*")}
+# The only wildcards allowed, each with its reason (acknowledged for cdk-nag too): none.
+ALLOWED_WILDCARD_ACTIONS: set[tuple[str, str]] = set()
 ALLOWED_STAR_RESOURCE_ACTIONS = {"dynamodb:ListStreams"}  # cannot be scoped to a table
 CLIENT_KEY_ACTIONS = {"kms:Sign", "kms:GetPublicKey"}
 """On the EMREX 2.0 client keys, called directly (not through a service): no kms:ViaService condition."""
@@ -982,3 +980,19 @@ def test_variant_rolls_client_keys_over_and_combines_registries(variant: Synth) 
     assert sign["Resource"] == signing_key_arn
     (table,) = variant.of_type("AWS::DynamoDB::Table").values()
     assert table["DeletionPolicy"] == "Delete" and table["Properties"]["DeletionProtectionEnabled"] is False
+
+
+def test_the_relay_uses_the_stack_key_only_through_its_services(synth: Synth, ids: dict[str, str]) -> None:
+    """Its dead-letter queue is KMS-encrypted; CDK's own grant for it allowed the whole key with no condition."""
+    kms_statements = [
+        statement
+        for statement in statements(function_policy(synth, ids, "outbox_relay"))
+        if any(action.startswith("kms:") for action in as_list(statement["Action"]))
+    ]
+    conditioned = [s for s in kms_statements if "kms:ViaService" in s.get("Condition", {}).get("StringEquals", {})]
+    via = [json.dumps(v) for s in conditioned for v in as_list(s["Condition"]["StringEquals"]["kms:ViaService"])]
+    assert {service for service in ("dynamodb", "sqs") if any(f"{service}." in v for v in via)} == {"dynamodb", "sqs"}
+    assert all("dynamodb." in v or "sqs." in v for v in via), via  # the region is a token in the template
+    # the one unconditioned statement is CDK's stream-read grant: it reads with the key, never encrypts with it
+    (stream_read,) = [s for s in kms_statements if s not in conditioned]
+    assert set(as_list(stream_read["Action"])) == {"kms:Decrypt", "kms:DescribeKey"}
