@@ -30,7 +30,15 @@ from benchmarks.callback_warm import COURSES, PDF_BYTES
 from callback.handler import ports
 from emrex_emc.adapters.emp_http import EmpHttp
 from emrex_emc.adapters.sessions import transfer_to_item
-from emrex_emc.core.emrex2 import EmpRedirect, code_challenge, flow_cookie_hash, new_code_verifier, new_flow_cookie
+from emrex_emc.core.emrex2 import (
+    EmpRedirect,
+    FlowCookies,
+    code_challenge,
+    flow_cookie_hash,
+    flow_cookie_suffix,
+    new_code_verifier,
+    new_flow_cookie,
+)
 from emrex_emc.core.protocol import ProtocolVersion, Status
 from emrex_emc.core.state import StateClaims, StateSigner
 from emrex_emc.core.transfer import EmpRef, Transfer
@@ -79,12 +87,12 @@ class LocalKey:
 class Emrex2Case:
     service: RedirectCallbackService
     state: str
-    cookie: str
+    cookies: FlowCookies
     next_code: Callable[[], str]
 
     def handle(self, code: str) -> str:
         """What the callback handler does with a redirect back: receive it, render the outcome page."""
-        result = self.service.receive(EmpRedirect(state=self.state, code=code, flow_cookie=self.cookie))
+        result = self.service.receive(EmpRedirect(state=self.state, code=code, flow_cookies=self.cookies))
         transfer_outcome_page(result.transfer, result.outcome, "en")  # the handler's rendering
         return result.outcome.status.value
 
@@ -188,7 +196,7 @@ def emrex2_case(signed_xml: bytes, cert_der: bytes) -> Emrex2Case:
         location = mock.decide(request).headers["location"]
         return dict(parse_qsl(urlsplit(location).query))["code"]
 
-    return Emrex2Case(service, state, cookie, next_code)
+    return Emrex2Case(service, state, FlowCookies.of([(flow_cookie_suffix(TRANSFER_ID), cookie)]), next_code)
 
 
 @benchmark

@@ -24,7 +24,7 @@ from emrex_emc.services.ports import Clock, IdFactory, StateTokens
 from emrex_emc.services.secret_keys import RotatingStateSigner
 from emrex_emc.services.settle import CallbackPorts
 from emrex_emc.settings import Settings
-from emrex_emc.web.callback import callback_post, emp_redirect, flow_cookie, is_provider_answer, see_outcome
+from emrex_emc.web.callback import callback_post, emp_redirect, flow_cookies_in, is_provider_answer, see_outcome
 from emrex_emc.web.http import HttpRequest, HttpResponse
 from emrex_emc.web.outcome import transfer_outcome_page
 from emrex_emc.web.routes import CALLBACK
@@ -87,7 +87,7 @@ def _receive(request: HttpRequest) -> HttpResponse:
         return transfer_outcome_page(result.transfer, result.outcome, request.headers.get("accept-language"))
     base_url = settings.public_base_url  # configuration only: the redirect URI EMREG holds, never the Host
     if not is_provider_answer(request):
-        shown = _emrex2().show(request.query.get("state", ""), flow_cookie(request, base_url=base_url))
+        shown = _emrex2().show(request.query.get("state", ""), flow_cookies_in(request, base_url=base_url))
         return transfer_outcome_page(shown.transfer, shown.outcome, request.headers.get("accept-language"))
     result = _emrex2().receive(emp_redirect(request, base_url=base_url))
     report_callback(result, milliseconds=(time.perf_counter() - started) * 1000)

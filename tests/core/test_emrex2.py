@@ -11,15 +11,19 @@ import pytest
 
 from emrex_emc.core.emrex2 import (
     CLIENT_ASSERTION_TYPE,
+    MAX_FLOW_COOKIE_CHARS,
+    MAX_FLOW_COOKIES,
     ClientIdentity,
     EmpRedirect,
     EmpSaidNo,
+    FlowCookies,
     HttpAnswer,
     access_token,
     authorization_url,
     client_assertion_input,
     code_challenge,
     flow_cookie_hash,
+    flow_cookie_suffix,
     issuer_matches,
     new_code_verifier,
     redirect_error,
@@ -31,6 +35,7 @@ from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emrex2Endpoints
 from emrex_emc.core.text import is_clean
 
+NO_COOKIES = FlowCookies.of([])
 ENDPOINTS = Emrex2Endpoints(
     "https://emp.example.nl/oauth2/authorize?tenant=nl&state=theirs",
     "https://emp.example.nl/oauth2/token",
@@ -105,27 +110,30 @@ def test_the_issuer_must_be_the_emps_origin(issuer: str, ok: bool) -> None:
 
 
 def test_the_redirect_back_is_code_or_error() -> None:
-    redirect = EmpRedirect.of({"state": "s", "code": "abc", "iss": "https://emp"}, "cookie")
-    assert (redirect.code, redirect.error, redirect.issuer, redirect.flow_cookie) == (
+    cookies = FlowCookies.of([("0123456789ab", "cookie")])
+    redirect = EmpRedirect.of({"state": "s", "code": "abc", "iss": "https://emp"}, cookies)
+    assert (redirect.code, redirect.error, redirect.issuer, redirect.flow_cookies) == (
         "abc",
         None,
         "https://emp",
-        "cookie",
+        cookies,
     )
     assert "abc" not in repr(redirect)
     for query in ({"state": "s"}, {"state": "s", "code": "a", "error": "access_denied"}, {"code": "a b"}):
         with pytest.raises(EmrexError) as caught:
-            EmpRedirect.of(query, None)
+            EmpRedirect.of(query, NO_COOKIES)
         assert caught.value.code is ErrorCode.OAUTH_RESPONSE_INVALID
     with pytest.raises(EmrexError):
-        EmpRedirect.of({"state": "s", "code": "x" * 3000}, None)
+        EmpRedirect.of({"state": "s", "code": "x" * 3000}, NO_COOKIES)
 
 
 def test_error_redirects_are_bounded() -> None:
-    said = redirect_error(EmpRedirect.of({"state": "s", "error": "access_denied", "error_description": "no"}, None))
+    said = redirect_error(
+        EmpRedirect.of({"state": "s", "error": "access_denied", "error_description": "no"}, NO_COOKIES)
+    )
     assert (said.error, said.description) == ("access_denied", "no")
     hostile = redirect_error(
-        EmpRedirect.of({"state": "s", "error": 'bad\x1b[2J"', "error_description": "\r\nx" * 900}, None)
+        EmpRedirect.of({"state": "s", "error": 'bad\x1b[2J"', "error_description": "\r\nx" * 900}, NO_COOKIES)
     )
     assert hostile.error == "server_error" and len(hostile.description) <= 500 and is_clean(hostile.description)
 
@@ -164,6 +172,24 @@ def test_results_answers() -> None:
 def test_an_unreachable_emp_is_named_with_an_oauth_error() -> None:
     assert EmpSaidNo.of(EmrexError(ErrorCode.EMP_UNAVAILABLE, "timed out")).error == "temporarily_unavailable"
     assert EmpSaidNo.of(EmrexError(ErrorCode.EMP_RESPONSE_INVALID, "too large")).error == "server_error"
+
+
+def test_the_flow_cookie_of_a_transfer_is_found_by_its_suffix() -> None:
+    transfer_a, transfer_b = "0123456789ab" + "0" * 20, "ba9876543210" + "0" * 20
+    cookies = FlowCookies.of([(flow_cookie_suffix(transfer_a), "A"), (flow_cookie_suffix(transfer_b), "B")])
+    assert (cookies.for_transfer(transfer_a), cookies.for_transfer(transfer_b)) == ("A", "B")
+    assert cookies.for_transfer("f" * 32) is None
+
+
+def test_flow_cookies_are_bounded_and_malformed_ones_ignored() -> None:
+    malformed = [("", "v"), ("0123456789AB", "v"), ("0123456789abc", "v"), ("x" * 5000, "v"), ("0123456789ab", "")]
+    too_long = ("0123456789ab", "v" * (MAX_FLOW_COOKIE_CHARS + 1))
+    cookies = FlowCookies.of([*malformed, too_long])
+    assert cookies.by_suffix == {}
+    many = FlowCookies.of((f"{n:012x}", "v") for n in range(10**9))  # read lazily: stops at the bound
+    assert len(many.by_suffix) == MAX_FLOW_COOKIES
+    first = FlowCookies.of([("0123456789ab", "first"), ("0123456789ab", "second")])
+    assert first.for_transfer("0123456789ab" + "0" * 20) == "first"  # as HttpRequest keeps a repeated cookie
 
 
 def test_the_flow_cookie_hash_is_url_safe() -> None:

@@ -212,19 +212,29 @@ def test_results_from_an_institution_the_emp_does_not_cover_are_received_for_adm
 
 def _transfer2(page: Any, stack: Stack, scenario: str, applicant: Applicant = APPLICANT) -> str:
     """One EMREX 2.0 transfer through the browser; returns the transfer id (the page ends on the outcome page)."""
+    transfer_id = _to_authorization(page, stack, applicant)
+    _answer_authorization(page, scenario)
+    return transfer_id
+
+
+def _to_authorization(page: Any, stack: Stack, applicant: Applicant = APPLICANT) -> str:
+    """A new EMREX 2.0 transfer, its EMP chosen: the page ends at the mock EMP's login."""
     transfer_id = _to_chooser(page, stack, applicant)
     page.get_by_label(MOCK_EMP2_LABEL).check()
     page.get_by_role("button", name="Continue").click()  # the interstitial navigates to the authorization request
     page.wait_for_url(re.compile(r"/emp2/authorize\?.*code_challenge_method=S256"))
     # what the EMP's login would show: the applicant of this transfer (its state verified with our keys)
     assert page.input_value("#given-names") == applicant.given_names
+    return transfer_id
+
+
+def _answer_authorization(page: Any, scenario: str) -> None:
     page.check(f"#scenario-{scenario}")
     with page.expect_navigation(url=re.compile(r"/callback\?state=[^&]+$")):
         page.click("#send-results")  # the EMP redirects back; our 303 drops the code from the address
     page.wait_for_load_state()
     assert "code=" not in page.url
     page.screenshot(path=str(ARTIFACTS / f"e2e-emrex2-outcome-{scenario}.png"), full_page=True)
-    return transfer_id
 
 
 def test_emrex2_results_are_received_and_published_with_the_protocol(page: Any, stack: Stack) -> None:
@@ -243,6 +253,20 @@ def test_emrex2_results_are_received_and_published_with_the_protocol(page: Any, 
     assert "provenance-check" not in page.content()
     page.get_by_role("link", name="Back to your application").click()
     assert page.locator("#transfer-status").inner_text() == "received"
+
+
+def test_emrex2_two_transfers_started_in_one_browser_both_complete(page: Any, stack: Stack) -> None:
+    first = _to_authorization(page, stack)  # left at the EMP's login while another transfer starts in a new tab
+    other_tab = page.context.new_page()
+    try:
+        second = _transfer2(other_tab, stack, "ok")
+        assert other_tab.locator("h1").inner_text() == "Your results have been received"
+    finally:
+        other_tab.close()
+    _answer_authorization(page, "ok")
+    assert page.locator("h1").inner_text() == "Your results have been received"
+    for transfer_id in (first, second):
+        assert _event_for(stack, transfer_id)["detail-type"] == "EMREX Results Received"
 
 
 def test_emrex2_access_denied_is_cancelled(page: Any, stack: Stack) -> None:

@@ -29,7 +29,7 @@ from tests.lambda_context import LAMBDA_CONTEXT
 EMP2_BASE = "https://emp2.example.nl"
 EMC_BASE = "https://emc.example"
 REDIRECT_URI = f"{EMC_BASE}/callback"
-FLOW_COOKIE = "__Host-emrex_flow"
+FLOW_COOKIE_PREFIX = "__Host-emrex_flow_"
 EMP_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 KARI = Learner("Kari", "Nordmann", "1998-04-03")
 
@@ -100,28 +100,16 @@ class Flow:
 
     def authorize(self, scenario: str = "ok", learner: Learner = KARI, challenge: str | None = None) -> dict[str, str]:
         """The query of the mock EMP's redirect back, after the student picked ``scenario``."""
-        form = {
-            "client_id": CLIENT_ID,
-            "redirect_uri": REDIRECT_URI,
-            "state": self.state,
-            "code_challenge": challenge or code_challenge(self.verifier),
-            "scenario": scenario,
-            "given_names": learner.given_names,
-            "family_name": learner.family_name,
-            "birth_date": learner.birth_date,
-        }
-        request = HttpRequest(
-            "POST", DECIDE_PATH, {"content-type": "application/x-www-form-urlencoded"}, body=urlencode(form).encode()
-        )
-        response = self.mock.decide(request)
-        assert response.status == 303, response.body
-        location = response.headers["location"]
-        assert location.startswith(f"{REDIRECT_URI}?")
-        return dict(parse_qsl(urlsplit(location).query))
+        return decided(self.mock, self.state, challenge or code_challenge(self.verifier), scenario, learner)
 
-    def redirect(self, query: Mapping[str, str], *, cookie: str | None = "") -> dict[str, Any]:
-        """GET /callback with ``query`` in this browser (``cookie=None``: without the flow cookie)."""
-        return callback_handler.handler(get_event(query, self.cookie if cookie == "" else cookie), LAMBDA_CONTEXT)  # type: ignore[no-any-return]
+    def redirect(
+        self, query: Mapping[str, str], *, cookie: str | None = "", jar: list[str] | None = None
+    ) -> dict[str, Any]:
+        """GET /callback with ``query`` in this browser (``cookie=None``: without the flow cookie; ``jar``: these
+        ``name=value`` cookies instead)."""
+        value = self.cookie if cookie == "" else cookie
+        cookies = jar if jar is not None else [] if value is None else [f"{flow_cookie_name(self.transfer.id)}={value}"]
+        return callback_handler.handler(get_event(query, cookies), LAMBDA_CONTEXT)  # type: ignore[no-any-return]
 
     def outcome_page(self, location: str) -> dict[str, Any]:
         return self.redirect(dict(parse_qsl(urlsplit(location).query)))
@@ -132,7 +120,35 @@ class Flow:
         return stored
 
 
-def get_event(query: Mapping[str, str], cookie: str | None) -> dict[str, Any]:
+def flow_cookie_name(transfer_id: str) -> str:
+    return FLOW_COOKIE_PREFIX + transfer_id[:12]
+
+
+def decided(
+    mock: MockEmp2, state: str, challenge: str, scenario: str = "ok", learner: Learner = KARI
+) -> dict[str, str]:
+    """The query of the mock EMP's redirect back for one authorization request, after the student's choice."""
+    form = {
+        "client_id": CLIENT_ID,
+        "redirect_uri": REDIRECT_URI,
+        "state": state,
+        "code_challenge": challenge,
+        "scenario": scenario,
+        "given_names": learner.given_names,
+        "family_name": learner.family_name,
+        "birth_date": learner.birth_date,
+    }
+    request = HttpRequest(
+        "POST", DECIDE_PATH, {"content-type": "application/x-www-form-urlencoded"}, body=urlencode(form).encode()
+    )
+    response = mock.decide(request)
+    assert response.status == 303, response.body
+    location = response.headers["location"]
+    assert location.startswith(f"{REDIRECT_URI}?")
+    return dict(parse_qsl(urlsplit(location).query))
+
+
+def get_event(query: Mapping[str, str], cookies: list[str]) -> dict[str, Any]:
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "GET /callback",
@@ -144,8 +160,8 @@ def get_event(query: Mapping[str, str], cookie: str | None) -> dict[str, Any]:
     }
     if query:
         event["queryStringParameters"] = dict(query)
-    if cookie is not None:
-        event["cookies"] = [f"{FLOW_COOKIE}={cookie}"]
+    if cookies:
+        event["cookies"] = list(cookies)
     return event
 
 

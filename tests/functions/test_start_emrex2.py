@@ -86,7 +86,7 @@ def test_choosing_a_2_0_emp_sends_the_browser_to_its_authorization_request(
     (cookie,) = response["cookies"]
     name_value, *attributes = [part.strip() for part in cookie.split(";")]
     name, value = name_value.split("=", 1)
-    assert name == "__Host-emrex_flow"
+    assert name == f"__Host-emrex_flow_{transfer.id[:12]}"  # one cookie per transfer
     assert {"Path=/", "HttpOnly", "SameSite=Lax", "Secure"} <= set(attributes)
     claims = registry.signer.verify(query["state"], now=transfer.deadline - 60)
     assert claims.protocol is ProtocolVersion.EMREX_2 and claims.browser == flow_cookie_hash(value)
@@ -106,9 +106,10 @@ def test_over_local_http_the_cookie_has_no_secure_and_no_host_prefix(
     registry: AwsEnv, make_transfer: Callable[..., Transfer], emrex2_emp: Emp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EMREX_PUBLIC_BASE_URL", "http://127.0.0.1:8080")
-    response = choose(make_transfer().id, emrex2_emp)
+    transfer = make_transfer()
+    response = choose(transfer.id, emrex2_emp)
     (cookie,) = response["cookies"]
-    assert cookie.startswith("emrex_flow=") and "Secure" not in cookie and "SameSite=Lax" in cookie
+    assert cookie.startswith(f"emrex_flow_{transfer.id[:12]}=") and "Secure" not in cookie and "SameSite=Lax" in cookie
     assert authorization(response)[1]["redirect_uri"] == "http://127.0.0.1:8080/callback"
 
 

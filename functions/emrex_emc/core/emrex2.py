@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
@@ -66,14 +66,14 @@ class EmpRedirect:
     error_description: str | None = None
     issuer: str | None = None
     """RFC 9207 ``iss``, when the EMP sends it."""
-    flow_cookie: str | None = None
-    """The browser's flow cookie, set when the EMP was chosen."""
+    flow_cookies: FlowCookies = field(default_factory=lambda: FlowCookies({}))
+    """The browser's flow cookies, one per EMREX 2.0 transfer it chose an EMP for."""
 
     def __repr__(self) -> str:  # the code is a credential: never in logs or tracebacks
         return f"EmpRedirect(code={'…' if self.code else None}, error={self.error!r})"
 
     @classmethod
-    def of(cls, query: Mapping[str, str], flow_cookie: str | None) -> EmpRedirect:
+    def of(cls, query: Mapping[str, str], flow_cookies: FlowCookies) -> EmpRedirect:
         """Checked and bounded; raises ``OAUTH_RESPONSE_INVALID`` for an answer that is neither code nor error."""
         code, error = query.get("code") or None, query.get("error") or None
         if (code is None) == (error is None):
@@ -91,7 +91,7 @@ class EmpRedirect:
             error=error,
             error_description=query.get("error_description"),
             issuer=issuer,
-            flow_cookie=flow_cookie,
+            flow_cookies=flow_cookies,
         )
 
 
@@ -109,6 +109,42 @@ def code_challenge(verifier: str) -> str:
 
 def new_flow_cookie() -> str:
     return b64url(secrets.token_bytes(32))
+
+
+FLOW_COOKIE_SUFFIX_CHARS = 12
+"""A flow cookie's name ends with the first 12 characters of its transfer's id (``core.protocol.new_transfer_id``):
+not secret (the id is in every link of the transfer), distinct enough that two transfers of one browser never
+share a cookie, short enough to keep the Cookie header small."""
+_FLOW_COOKIE_SUFFIX = re.compile(rf"[0-9a-f]{{{FLOW_COOKIE_SUFFIX_CHARS}}}")
+MAX_FLOW_COOKIES = 20
+"""Flow cookies considered per request: one per transfer still open in this browser, far more than a student has."""
+MAX_FLOW_COOKIE_CHARS = 64
+"""Longest flow cookie value read (``new_flow_cookie`` makes 43 characters)."""
+
+
+def flow_cookie_suffix(transfer_id: str) -> str:
+    return transfer_id[:FLOW_COOKIE_SUFFIX_CHARS]
+
+
+@dataclass(frozen=True)
+class FlowCookies:
+    """The flow cookies a request carries, by name suffix; which one counts is decided by the verified state."""
+
+    by_suffix: Mapping[str, str]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, str]]) -> FlowCookies:
+        """At most ``MAX_FLOW_COOKIES`` well-formed ones (suffix, bounded value); anything else is ignored."""
+        kept: dict[str, str] = {}
+        for suffix, value in pairs:
+            if len(kept) == MAX_FLOW_COOKIES:
+                break
+            if _FLOW_COOKIE_SUFFIX.fullmatch(suffix) and 0 < len(value) <= MAX_FLOW_COOKIE_CHARS:
+                kept.setdefault(suffix, value)  # the first, as ``HttpRequest`` keeps of a repeated cookie
+        return cls(kept)
+
+    def for_transfer(self, transfer_id: str) -> str | None:
+        return self.by_suffix.get(flow_cookie_suffix(transfer_id))
 
 
 def flow_cookie_hash(value: str) -> str:

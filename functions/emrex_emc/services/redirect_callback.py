@@ -2,8 +2,9 @@
 
 Order matters:
 
-1. the **signed state** (issued for EMREX 2.0) and the browser's **flow cookie** (its hash is in the state)
-   before any I/O: a forged, expired or foreign state, or another browser, is refused without reading;
+1. the **signed state** (issued for EMREX 2.0) and the browser's **flow cookie** of the transfer the verified
+   state names (its hash is in the state) before any I/O: a forged, expired or foreign state, or another
+   browser, is refused without reading;
 2. the transfer the state names, for the same flow (flow id, EMP, protocol); RFC 9207 ``iss``, when the EMP
    sends it, must name that EMP (mix-up defence);
 3. a transfer that already has an outcome: the same redirect again (the same code, or the same error)
@@ -35,6 +36,7 @@ from emrex_emc.core.emrex2 import (
     TEMPORARILY_UNAVAILABLE,
     EmpRedirect,
     EmpSaidNo,
+    FlowCookies,
     access_token,
     client_assertion_input,
     flow_cookie_hash,
@@ -99,7 +101,7 @@ class RedirectCallbackService:
     def receive(self, redirect: EmpRedirect) -> CallbackResult:
         deadline = self._monotonic() + self._budget_seconds
         now = self._clock()
-        transfer, endpoints = self._flow(redirect.state, redirect.flow_cookie, now)
+        transfer, endpoints = self._flow(redirect.state, redirect.flow_cookies, now)
         if redirect.issuer is not None and not issuer_matches(endpoints, redirect.issuer):
             raise refused(ErrorCode.ISSUER_MISMATCH, "the answer names another authorization server (iss)", transfer)
         if transfer.status is not Status.PENDING:
@@ -124,9 +126,9 @@ class RedirectCallbackService:
         except EmrexError as failure:
             return self._unstorable(transfer, redirect, failure, now)
 
-    def show(self, state: str, flow_cookie: str | None) -> CallbackResult:
+    def show(self, state: str, flow_cookies: FlowCookies) -> CallbackResult:
         """The stored outcome, for the page the redirect's 303 leads to (``GET /callback?state=…``)."""
-        transfer, _endpoints = self._flow(state, flow_cookie, self._clock())
+        transfer, _endpoints = self._flow(state, flow_cookies, self._clock())
         if transfer.status is Status.PENDING or transfer.outcome is None:
             raise refused(
                 ErrorCode.OAUTH_RESPONSE_INVALID, "the provider's answer (a code or an error) is missing", transfer
@@ -135,13 +137,14 @@ class RedirectCallbackService:
 
     # --- checks before any call to the EMP --------------------------------------------------------------
 
-    def _flow(self, state: str, flow_cookie: str | None, now: float) -> tuple[Transfer, Emrex2Endpoints]:
+    def _flow(self, state: str, flow_cookies: FlowCookies, now: float) -> tuple[Transfer, Emrex2Endpoints]:
         try:
             claims = self._states.verify(state, now=int(now))
         except EmrexError as error:
             raise TransferRefused(error) from error
         if claims.protocol is not ProtocolVersion.EMREX_2:
             raise refused(ErrorCode.STATE_INVALID, "this state was not issued for an EMREX 2.0 provider")
+        flow_cookie = flow_cookies.for_transfer(claims.transfer_id)  # chosen by the verified state only
         if not flow_cookie or not hmac.compare_digest(flow_cookie_hash(flow_cookie), claims.browser):
             raise refused(ErrorCode.BROWSER_MISMATCH, "the answer reached another browser than the one that started")
         transfer = self._transfers.get(claims.transfer_id)

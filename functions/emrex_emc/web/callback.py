@@ -1,7 +1,7 @@
 """The callback's HTTP side: what the EMP's answer must look like before anything else is read.
 
 EMREX 1: the auto-posted form. EMREX 2.0: the redirect back (``GET /callback?code|error=…&state=…`` with the
-flow cookie), answered with a 303 to ``/callback?state=…`` (the code never stays in the address bar, the
+flow cookie of its transfer), answered with a 303 to ``/callback?state=…`` (the code never stays in the address bar, the
 history or a Referer), where the outcome page is shown.
 """
 
@@ -12,11 +12,11 @@ from urllib.parse import quote
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import EmpAnswer
-from emrex_emc.web.flow_cookie import flow_cookie_name
+from emrex_emc.web.flow_cookie import flow_cookies
 from emrex_emc.web.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
-    from emrex_emc.core.emrex2 import EmpRedirect
+    from emrex_emc.core.emrex2 import EmpRedirect, FlowCookies
 
 MAX_FORM_FIELDS = 20
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -51,14 +51,14 @@ def is_provider_answer(request: HttpRequest) -> bool:
 
 
 def emp_redirect(request: HttpRequest, *, base_url: str) -> EmpRedirect:
-    """The EMP's redirect back with this browser's flow cookie; ``OAUTH_RESPONSE_INVALID`` when unreadable."""
+    """The EMP's redirect back with this browser's flow cookies; ``OAUTH_RESPONSE_INVALID`` when unreadable."""
     from emrex_emc.core.emrex2 import EmpRedirect  # EMREX 2.0 only: not at the callback's cold start
 
-    return EmpRedirect.of(request.query, request.cookies.get(flow_cookie_name(base_url)))
+    return EmpRedirect.of(request.query, flow_cookies_in(request, base_url=base_url))
 
 
-def flow_cookie(request: HttpRequest, *, base_url: str) -> str | None:
-    return request.cookies.get(flow_cookie_name(base_url))
+def flow_cookies_in(request: HttpRequest, *, base_url: str) -> FlowCookies:
+    return flow_cookies(request.cookies, base_url)
 
 
 def see_outcome(base_url: str, state: str) -> HttpResponse:

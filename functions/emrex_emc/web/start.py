@@ -7,8 +7,8 @@ with one fixed line of script (allowed by its hash), or with the button.
 An EMREX 2.0 choice answers with a page that navigates to the EMP's authorization request (a meta refresh,
 and a link): a navigation, not a form submission or a redirect of one, so the chooser's ``form-action 'self'``
 does not apply to it, nor to the EMP's own redirects to its login (wherever that is). The same answer sets
-the flow cookie (``__Host-``, Secure, HttpOnly, SameSite=Lax; over plain http in local mode without the
-prefix and ``Secure``) whose hash the state carries: the redirect back is accepted only in this browser.
+the transfer's own flow cookie (``web.flow_cookie``) whose hash the state carries: the redirect back is
+accepted only in this browser.
 """
 
 from __future__ import annotations
@@ -265,7 +265,8 @@ def _authorization_response(choice: Choice, *, base_url: str, lang: str, now: in
     )
     head = Markup('<meta http-equiv="refresh" content="0;url={}">').format(url)
     response = html_response(200, page(lang=lang, title=title, body=body, head=head))
-    response.cookies.append(flow_cookie_header(base_url, cookie, max(60, choice.transfer.deadline - now)))
+    max_age = max(60, choice.transfer.deadline - now)
+    response.cookies.append(flow_cookie_header(base_url, choice.transfer.id, cookie, max_age))
     return response
 
 
