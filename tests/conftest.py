@@ -1,5 +1,7 @@
 """Fixtures shared by the whole suite."""
 
+import io
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,3 +66,16 @@ def catalogue_schema() -> etree.XMLSchema:
                  schemaLocation="{SHARED_ELMO}/ewp/ewp-specs-api-emrex-data-access-point/manifest-entry.xsd"/>
     </xs:schema>"""
     return etree.XMLSchema(etree.fromstring(wrapper.encode(), parser))
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """What the functions' logger writes (Powertools JSON lines), for the length of a test."""
+    from emrex_emc.observability import logger
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield buffer
+    handler.setStream(previous)

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from emrex_emc.observability import correlate, logger
 from tests.lambda_context import LAMBDA_CONTEXT
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    buffer = io.StringIO()
-    previous = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(previous)
 
 
 def lines(buffer: io.StringIO) -> dict[str, dict[str, Any]]:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -214,19 +213,6 @@ def test_two_different_answers_racing_for_one_transfer_give_one_outcome_and_one_
     assert evidence.decode() in {form["elmo"] for form in forms.values()}
     assert decided.outcome.s3 is not None and decided.outcome.s3.payload_key == payload_key
     assert payload_key in s3_keys(aws_env.s3, aws_env.bucket)
-
-
-@pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
-    """What the functions' logger writes (Powertools JSON lines), for the length of a test."""
-    from emrex_emc.observability import logger
-
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    buffer = io.StringIO()
-    previous = handler.setStream(buffer)
-    yield buffer
-    handler.setStream(previous)
 
 
 def _read(buffer: io.StringIO) -> list[dict[str, Any]]:
