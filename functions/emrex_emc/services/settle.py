@@ -17,10 +17,10 @@ failure (``STORAGE_UNAVAILABLE``) stores nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from emrex_emc.core.audit import AuditRecord
 from emrex_emc.core.errors import EmrexError, ErrorCode
@@ -35,6 +35,7 @@ from emrex_emc.settings import Settings
 
 if TYPE_CHECKING:
     from emrex_emc.core.elmo.model import AttachmentContent
+    from emrex_emc.core.evidence import StoredObjects
     from emrex_emc.core.identity import ExpectedIdentity
     from emrex_emc.core.pipeline import VerifiedElmo
 
@@ -158,22 +159,11 @@ class OutcomeRecorder:
         try:
             verified = verify()
         except EmrexError as refusal:
-            self._check_still_pending(transfer)
-            stored = (
-                self._evidence.put_transfer_objects(transfer.id, payload, signature=answer.signature)
-                if payload.data
-                else None
-            )
+            stored = self._store(transfer, answer) if payload.data else None
             return replace(base, status=Status.REJECTED, error=ErrorInfo.of(refusal), s3=stored)
         results = verified.to_json()
-        self._check_still_pending(transfer)
-        stored = self._evidence.put_transfer_objects(
-            transfer.id,
-            payload,
-            results,
-            attachment_blobs([content for _, content in verified.document.contents()]),
-            signature=answer.signature,
-        )
+        contents = [content for _, content in verified.document.contents()]
+        stored = self._store(transfer, answer, results, attachment_blobs(contents))
         return replace(
             base,
             status=Status.RECEIVED,
@@ -186,13 +176,22 @@ class OutcomeRecorder:
             provenance=_provenance(transfer, verified),
         )
 
-    def _check_still_pending(self, transfer: Transfer) -> None:
-        """Read the transfer again right before its evidence is written: verifying can take seconds, and an
-        erasure in that time would otherwise find no evidence yet and leave this answer's behind (the erasure
+    def _store(
+        self,
+        transfer: Transfer,
+        answer: Answer,
+        results: Mapping[str, Any] | None = None,
+        attachments: Sequence[AttachmentBlob] = (),
+    ) -> StoredObjects:
+        """The answer's evidence (and results), after reading the transfer again: verifying can take seconds, and
+        an erasure in that time would otherwise find no evidence yet and leave this answer's behind (the erasure
         sweeps before and after its tombstone; this closes the window but for milliseconds)."""
-        stored = self._transfers.get(transfer.id)
-        if stored is None or stored.status is not Status.PENDING:
+        current = self._transfers.get(transfer.id)
+        if current is None or current.status is not Status.PENDING:
             raise _DecidedMeanwhile
+        return self._evidence.put_transfer_objects(
+            transfer.id, answer.payload, results, attachments, signature=answer.signature
+        )
 
     def _record(self, transfer: Transfer, outcome: Outcome, now: int) -> Outcome | None:
         for candidate in _smaller_and_smaller(outcome):
