@@ -5,7 +5,8 @@ more than the cap).
 The body is read raw and decoded here, not by httpx: httpx inflates each chunk without a limit (and stacks
 ``Content-Encoding: gzip, gzip``), so a few hundred bytes could become gigabytes before any cap is checked.
 Identity, ``gzip`` (one member) and ``deflate`` (zlib-wrapped, as RFC 9110 defines it; one layer) are decoded
-with a bounded inflater; any other encoding is refused, and :data:`ACCEPT_ENCODING` is what a caller asks for.
+with a bounded inflater; any other encoding is refused. :data:`ACCEPT_ENCODING` asks for gzip only: servers
+that answer ``deflate`` with a raw stream (no zlib wrapper, which some still do) are never invited to.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import httpx
 from emrex_emc.core.errors import EmrexError
 from emrex_emc.core.text import clip
 
-ACCEPT_ENCODING = "gzip, deflate"
+ACCEPT_ENCODING = "gzip"
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 32 + zlib.MAX_WBITS}
 """zlib window bits per encoding: gzip framing, or (deflate) zlib framing detected from the header."""
 
