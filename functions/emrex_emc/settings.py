@@ -89,7 +89,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("EMREX_MAX_COMPRESSION_RATIO", ("callback",)),
     Variable("EMREX_PUBLIC_BASE_URL", ("enrolment_api", "start_session", "callback")),
     Variable("EMREX_XSD_DIR", ("callback",)),
-    Variable("EMREX_LOCAL_MODE", ("enrolment_api", "start_session", "callback", "registry_refresh")),
+    Variable("EMREX_LOCAL_MODE", ("enrolment_api", "callback", "registry_refresh")),
     Variable("EMREX_CLIENT_ID", ("start_session", "callback")),
     Variable("EMREX_CLIENT_KEYS", ("start_session", "callback")),
     Variable("EMREX_CLIENT_NAME", ("start_session",)),

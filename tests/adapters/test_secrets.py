@@ -7,7 +7,7 @@ from moto import mock_aws
 
 from emrex_emc.adapters.secrets import SecretProvider, load_secret_bundle
 from emrex_emc.core.secret import SecretFormatError, parse_secret_bundle
-from emrex_emc.core.state import StateClaims
+from emrex_emc.core.state import StateClaims, StateSigner
 from tests.clock import ManualClock
 
 KEY1 = base64.b64encode(b"\x01" * 32).decode()
@@ -24,9 +24,10 @@ def test_load_from_secrets_manager_and_sign() -> None:
     assert bundle.state_key_id == "k2"
     assert bundle.api_token == "t" * 24
     claims = StateClaims("a" * 32, "B" * 32, "no-1", 100)
-    token = bundle.state_signer().sign(claims)
+    signer = StateSigner(bundle.state_keys, bundle.state_key_id)
+    token = signer.sign(claims)
     assert token.startswith("k2.")
-    assert bundle.state_signer().verify(token, now=99) == claims
+    assert signer.verify(token, now=99) == claims
 
 
 def test_repr_hides_secret_material() -> None:
@@ -211,4 +212,6 @@ def test_provider_reads_the_current_version_from_moto() -> None:
         secrets = SecretProvider(client, "emrex", max_age_seconds=300, clock=clock)
         client.put_secret_value(SecretId="emrex", SecretString=json.dumps(ROTATED))
         assert secrets.refresh_for_unknown_key("k3") is True
-        assert secrets.current().state_signer().sign(StateClaims("a" * 32, "B" * 32, "no-1", 100)).startswith("k3.")
+        current = secrets.current()
+        signer = StateSigner(current.state_keys, current.state_key_id)
+        assert signer.sign(StateClaims("a" * 32, "B" * 32, "no-1", 100)).startswith("k3.")

@@ -33,7 +33,6 @@ ALPHA2: frozenset[str] = frozenset(pair[:2] for pair in _ISO_PAIRS.split())
 ALPHA3_TO_ALPHA2: dict[str, str] = {pair[2:]: pair[:2] for pair in _ISO_PAIRS.split()}
 EU_ALPHA2 = {"EL": "GR", "UK": "GB"}
 """The EU's own codes (Interinstitutional Style Guide) that ISO assigns differently."""
-EU_AUTHORITY_URI = "publications.europa.eu/resource/authority/country/"
 _CODE = re.compile(r"[A-Za-z]{2,3}")
 
 

@@ -13,7 +13,6 @@ SESSION_ID_LENGTH = 32
 """EMREX allows "up to 32 characters"; we always send exactly 32 letters and digits."""
 
 _SESSION_ID_ALPHABET = string.ascii_letters + string.digits
-_SESSION_ID_RE = re.compile(r"[A-Za-z0-9]{32}")
 _TRANSFER_ID_RE = re.compile(r"[0-9a-f]{32}")
 
 
@@ -67,10 +66,6 @@ class Status(StrEnum):
 def new_session_id() -> str:
     """A fresh EMREX ``sessionId``: 32 characters from ``[A-Za-z0-9]`` (about 190 bits of randomness)."""
     return "".join(secrets.choice(_SESSION_ID_ALPHABET) for _ in range(SESSION_ID_LENGTH))
-
-
-def is_valid_session_id(value: object) -> bool:
-    return isinstance(value, str) and _SESSION_ID_RE.fullmatch(value) is not None
 
 
 def new_transfer_id() -> str:

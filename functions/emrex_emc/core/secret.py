@@ -24,7 +24,7 @@ from typing import Any
 from emrex_emc.core.errors import EmrexError
 from emrex_emc.core.json_input import parse_json
 from emrex_emc.core.schema import FieldProblem, Schema, Text, validate
-from emrex_emc.core.state import MIN_KEY_BYTES, StateSigner
+from emrex_emc.core.state import MIN_KEY_BYTES
 from emrex_emc.core.text import clip
 
 MIN_API_TOKEN_CHARS = 16
@@ -47,9 +47,6 @@ class SecretBundle:
     """Still accepted during a token rollover (``emrex-emc secret rotate-api-token``) until dropped."""
     admin_token: str | None = None
     """The operators' token for ``DELETE /applicants/{applicant_id}`` (``emrex-emc secret rotate-admin-token``)."""
-
-    def state_signer(self) -> StateSigner:
-        return StateSigner(self.state_keys, self.state_key_id)
 
     def api_tokens(self) -> tuple[str, ...]:
         """Every bearer token the enrolment API accepts now."""

@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import ProtocolVersion
@@ -77,14 +77,6 @@ class UnknownStateKey(EmrexError):
     def __init__(self, key_id: str) -> None:
         super().__init__(ErrorCode.STATE_INVALID, "the state parameter was signed with an unknown key")
         self.key_id = key_id
-
-
-class StateTokens(Protocol):
-    """What the services need of a signer: :class:`StateSigner`, or one that follows key rotation."""
-
-    def sign(self, claims: StateClaims) -> str: ...
-
-    def verify(self, token: str, *, now: int) -> StateClaims: ...
 
 
 class StateSigner:

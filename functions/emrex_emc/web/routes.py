@@ -61,7 +61,3 @@ ROUTES: tuple[Route, ...] = (
     HEALTH,
     NOT_FOUND,
 )
-
-
-def routes_of(function: str) -> tuple[Route, ...]:
-    return tuple(route for route in ROUTES if route.function == function)
