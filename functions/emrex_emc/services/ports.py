@@ -16,8 +16,9 @@ if TYPE_CHECKING:  # annotations only: importing the ports loads none of these (
     from emrex_emc.core.evidence import AttachmentBlob, DetachedSignature, HashedBytes, StoredObjects
     from emrex_emc.core.outcome import Outcome
     from emrex_emc.core.provenance import Coverage
-    from emrex_emc.core.registry import Emp, RegistrySnapshot
+    from emrex_emc.core.registry import Emp, FetchResult, RegistrySnapshot
     from emrex_emc.core.registry_events import RegistryBaseline
+    from emrex_emc.core.secret import SecretBundle
     from emrex_emc.core.state import StateClaims
     from emrex_emc.core.transfer import Transfer, TransferListing
 
@@ -148,3 +149,22 @@ class EmpEndpoints(Protocol):
     def token(self, url: str, form: Mapping[str, str], *, deadline: float) -> HttpAnswer: ...
 
     def results(self, url: str, access_token: str, *, deadline: float) -> HttpAnswer: ...
+
+
+class Fetcher(Protocol):
+    def fetch(self, source: str, *, etag: str | None = None, now: datetime) -> FetchResult: ...
+
+
+class SnapshotStore(Protocol):
+    def load(self, *, use_cache: bool = True) -> RegistrySnapshot | None: ...
+
+    def save(self, snapshot: RegistrySnapshot) -> RegistrySnapshot | None:
+        """What was stored (its warnings, then EMPs, may be left out to fit, with a warning saying so),
+        or None when a newer snapshot is stored."""
+        ...
+
+
+class SecretSource(Protocol):
+    def current(self) -> SecretBundle: ...
+
+    def refresh_for_unknown_key(self, key_id: str) -> bool: ...

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
-from emrex_emc.core.registry import SOURCE_SEPARATOR, Emp, FetchResult, RegistryPart, RegistrySnapshot
+from emrex_emc.core.registry import SOURCE_SEPARATOR, Emp, RegistryPart, RegistrySnapshot
 from emrex_emc.core.registry_parse import parse_registry
 from emrex_emc.core.text import MAX_MESSAGE_CHARS, clip
+from emrex_emc.services.ports import Fetcher, SnapshotStore
 
 ChangeKind = Literal["added", "removed", "url_changed", "certificates_changed"]
 RefreshStatus = Literal["updated", "not_modified", "skipped", "superseded", "failed"]
@@ -26,19 +27,6 @@ NOTICE_SOURCE_FAILED = "REGISTRY_SOURCE_FAILED"
 """One of several registries could not be used: what it listed before stays in the snapshot."""
 NOTICE_SNAPSHOT_TRIMMED = "REGISTRY_SNAPSHOT_TRIMMED"
 """What the store left out so the snapshot fits its table item (its warnings, then EMPs: new ones first)."""
-
-
-class Fetcher(Protocol):
-    def fetch(self, source: str, *, etag: str | None = None, now: datetime) -> FetchResult: ...
-
-
-class SnapshotStore(Protocol):
-    def load(self, *, use_cache: bool = True) -> RegistrySnapshot | None: ...
-
-    def save(self, snapshot: RegistrySnapshot) -> RegistrySnapshot | None:
-        """What was stored (its warnings, then EMPs, may be left out to fit, with a warning saying so),
-        or None when a newer snapshot is stored."""
-        ...
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,14 @@ secret is used without a cold start:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 from emrex_emc.core.csrf import CsrfGuard
 from emrex_emc.core.secret import SecretBundle
 from emrex_emc.core.state import StateClaims, StateSigner, UnknownStateKey, is_state_key_id
+from emrex_emc.services.ports import SecretSource
 
 T = TypeVar("T")
-
-
-class SecretSource(Protocol):
-    def current(self) -> SecretBundle: ...
-
-    def refresh_for_unknown_key(self, key_id: str) -> bool: ...
 
 
 class _PerBundle(Generic[T]):
