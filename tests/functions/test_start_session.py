@@ -435,6 +435,7 @@ def test_csrf_failures_do_not_consume_the_link(registry: AwsEnv, make_transfer: 
         response = post_choice(transfer.id, fields, cookies)
         assert response["statusCode"] == 403, fields
         assert "choose again" in response["body"].lower()
+        assert f'href="{transfer.id}">Back to the list' in response["body"]  # /start/{id}, relative
     stored = registry.transfers.get(transfer.id)
     assert stored is not None and not stored.start_used
     # and the genuine form still works afterwards

@@ -24,6 +24,8 @@ class ErrorPage:
     body: str
     advice: str | None = "advice.restart"
     retry_after_seconds: int | None = None
+    back_to_chooser: bool = False
+    """The refusal of a choice: when the transfer is known, the page links back to its EMP chooser."""
 
 
 _CANNOT_COMPLETE = "error.cannot_complete"
@@ -36,8 +38,10 @@ PAGES: dict[ErrorCode, ErrorPage] = {
     ErrorCode.SESSION_EXPIRED: _EXPIRED,
     ErrorCode.STATE_EXPIRED: _EXPIRED,
     ErrorCode.START_LINK_USED: ErrorPage(410, "error.used.title", "error.START_LINK_USED"),
-    ErrorCode.CSRF_INVALID: ErrorPage(403, "error.CSRF_INVALID.title", "error.CSRF_INVALID", None),
-    ErrorCode.EMP_UNKNOWN: ErrorPage(400, "error.EMP_UNKNOWN.title", "error.EMP_UNKNOWN", None),
+    ErrorCode.CSRF_INVALID: ErrorPage(
+        403, "error.CSRF_INVALID.title", "error.CSRF_INVALID", None, back_to_chooser=True
+    ),
+    ErrorCode.EMP_UNKNOWN: ErrorPage(400, "error.EMP_UNKNOWN.title", "error.EMP_UNKNOWN", None, back_to_chooser=True),
     ErrorCode.REGISTRY_UNAVAILABLE: _REGISTRY,
     ErrorCode.REGISTRY_STALE: _REGISTRY,
     ErrorCode.REGISTRY_INVALID: _REGISTRY,
@@ -57,6 +61,8 @@ PAGES: dict[ErrorCode, ErrorPage] = {
     ),
 }
 """Student-facing pages (start link, chooser, callback, unknown paths)."""
+_UNLISTED = ErrorPage(400, _CANNOT_COMPLETE, "error.FORM_INVALID")
+"""For a code no surface raises (the verdicts of :data:`RECORDED`): the generic "cannot be completed" page."""
 
 API_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UNAUTHORIZED: 401,
@@ -72,6 +78,15 @@ API_STATUS: dict[ErrorCode, int] = {
 }
 """The enrolment and admin API (server to server, JSON). Any other code is a 500."""
 
+RECORDED: frozenset[ErrorCode] = frozenset(ErrorCode) - PAGES.keys() - API_STATUS.keys()
+"""The verdicts on an EMP's answer (decoding, XML, signature, certificates, EMREX 2.0 calls, storage limits):
+recorded as the transfer's outcome and shown by its outcome page (``web.outcome``), never raised to a surface.
+A new code therefore needs a row above or a place among the verdicts (tests/web/test_errors.py)."""
+
+
+def page_of(code: ErrorCode) -> ErrorPage:
+    return PAGES.get(code, _UNLISTED)
+
 
 @dataclass(frozen=True)
 class Link:
@@ -86,7 +101,7 @@ def error_page(
 ) -> HttpResponse:
     """The page of ``error``: what went wrong, what to do next and whom to ask, quoting the support code of
     the transfer (``transfer_id``) when it is known, or else the error code."""
-    spec = PAGES.get(error.code) or ErrorPage(400, _CANNOT_COMPLETE, "error.FORM_INVALID")
+    spec = page_of(error.code)
     title = t(lang, spec.title)
     ask = ask_with_support_code(lang, transfer_id) if transfer_id else ask_with_error_code(lang)
     parts: list[Markup | str] = [

@@ -58,13 +58,14 @@ def _json_error(error: EmrexError) -> dict[str, Any]:
 
 def refusal_page(error: EmrexError, accept_language: str) -> HttpResponse:
     """The page for a refusal: in the transfer's language when it is known, with the way back when there is one."""
-    from emrex_emc.web.errors import Link, error_page  # refusals only: not loaded at a cold start that succeeds
+    # refusals only: not loaded at a cold start that succeeds
+    from emrex_emc.web.errors import Link, error_page, page_of
     from emrex_emc.web.outcome import return_link
 
     transfer = error.transfer if isinstance(error, TransferRefused) else None
     lang = pick_language(transfer.locale if transfer else None, accept_language)
     link = None
-    if transfer is not None and error.code in {ErrorCode.CSRF_INVALID, ErrorCode.EMP_UNKNOWN}:
+    if transfer is not None and page_of(error.code).back_to_chooser:
         link = Link(transfer.id, "link.back_to_chooser")  # relative: /start/{id}
     elif transfer is not None and isinstance(error, TransferRefused) and error.back_with is not None:
         link = Link(return_link(transfer.return_url, transfer.id, error.back_with.value), "back")
