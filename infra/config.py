@@ -12,8 +12,20 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+from emrex_emc.settings import (
+    CERT_EXPIRY_WARNING_DAYS,
+    CLIENT_ID,
+    COUNTRY,
+    DEFAULT_REGISTRY_URL,
+    KEY_ID,
+    MAX_CLIENT_KEYS,
+    REGISTRY_MAX_AGE,
+    RETENTION_DAYS,
+    SECRET_MAX_AGE,
+    SESSION_TTL,
+)
+
 PREFIX = "emrex:"
-DEFAULT_REGISTRY_URL = "https://dev-registry.erasmuswithoutpaper.eu/catalogue-v1.xml"
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922)
 """The values CloudWatch Logs accepts."""
 ARCHITECTURES = ("arm64", "x86_64")
@@ -22,9 +34,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-_CLIENT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
-_KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 ContextGetter = Callable[[str], Any]
 
@@ -42,13 +51,13 @@ class EmrexConfig:
     registry_urls: tuple[str, ...] = ()
     """Several registries combined in one chooser (EWP catalogue, EMREG v1/v2 lists); when set, it replaces
     ``registry_url``."""
-    registry_max_age_seconds: int = 24 * 3600
+    registry_max_age_seconds: int = REGISTRY_MAX_AGE[0]
     allowed_return_urls: tuple[str, ...] = ()
-    session_ttl_seconds: int = 1800
-    secret_max_age_seconds: int = 300
+    session_ttl_seconds: int = SESSION_TTL[0]
+    secret_max_age_seconds: int = SECRET_MAX_AGE[0]
     """How long warm functions use the secret they read before reading it again (rotation reaches them)."""
-    retention_days: int = 365
-    cert_expiry_warning_days: int = 30
+    retention_days: int = RETENTION_DAYS[0]
+    cert_expiry_warning_days: int = CERT_EXPIRY_WARNING_DAYS[0]
     """An EMP certificate expiring within this many days is announced (EMREX EMP Certificate Expiring)."""
     rejection_spike_threshold: int = 5
     """Rejected outcomes of one EMP within 15 minutes that raise the per-EMP rejection alarm."""
@@ -91,14 +100,15 @@ class EmrexConfig:
 
     def _emrex2_problems(self) -> list[tuple[str, str]]:
         problems: list[tuple[str, str]] = []
-        if self.client_id and not _CLIENT_ID.match(self.client_id):
+        if self.client_id and not CLIENT_ID.fullmatch(self.client_id):
             problems.append(("client_id", "must be 1 to 128 printable ASCII characters without spaces"))
         if self.client_id and not self.domain_name:
             problems.append(("client_id", "needs emrex:domainName: EMREG holds https://{domain}/callback"))
-        if self.client_country and not _COUNTRY.match(self.client_country):
+        if self.client_country and not COUNTRY.fullmatch(self.client_country):
             problems.append(("client_country", f"{self.client_country!r} is not an ISO 3166-1 alpha-2 code"))
         kids = self.client_keys
-        if not 1 <= len(kids) <= 2 or len(set(kids)) != len(kids) or not all(_KEY_ID.match(kid) for kid in kids):
+        distinct = len(set(kids)) == len(kids) and all(KEY_ID.fullmatch(kid) for kid in kids)
+        if not 1 <= len(kids) <= MAX_CLIENT_KEYS or not distinct:
             problems.append(("client_keys", "must list 1 or 2 distinct kids of [A-Za-z0-9._-] (2 during a rollover)"))
         return problems
 
@@ -146,11 +156,11 @@ class EmrexConfig:
             for url in self.allowed_return_urls
             if not _is_https_url(url)
         ]
-        problems += _range("registry_max_age_seconds", self.registry_max_age_seconds, 900, 30 * 86400)
-        problems += _range("session_ttl_seconds", self.session_ttl_seconds, 60, 86400)
-        problems += _range("secret_max_age_seconds", self.secret_max_age_seconds, 1, 3600)
-        problems += _range("retention_days", self.retention_days, 1, 3650)
-        problems += _range("cert_expiry_warning_days", self.cert_expiry_warning_days, 1, 365)
+        problems += _range("registry_max_age_seconds", self.registry_max_age_seconds, *REGISTRY_MAX_AGE[1:])
+        problems += _range("session_ttl_seconds", self.session_ttl_seconds, *SESSION_TTL[1:])
+        problems += _range("secret_max_age_seconds", self.secret_max_age_seconds, *SECRET_MAX_AGE[1:])
+        problems += _range("retention_days", self.retention_days, *RETENTION_DAYS[1:])
+        problems += _range("cert_expiry_warning_days", self.cert_expiry_warning_days, *CERT_EXPIRY_WARNING_DAYS[1:])
         problems += _range("rejection_spike_threshold", self.rejection_spike_threshold, 1, 10000)
         problems += _range("throttle_rate_limit", self.throttle_rate_limit, 1, 10000)
         problems += _range("throttle_burst_limit", self.throttle_burst_limit, 1, 5000)

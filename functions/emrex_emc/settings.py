@@ -44,9 +44,10 @@ CERT_EXPIRY_WARNING_DAYS = (30, 1, 365)
 """An EMP certificate expiring within this many days is announced (``EMREX EMP Certificate Expiring``)."""
 MAX_CLIENT_KEYS = 2
 """EMREX 2.0 signing keys published at once: the one that signs and, during a rollover, the next (or last) one."""
-_CLIENT_ID = re.compile(r"[\x21-\x7e]{1,128}")
-_KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_COUNTRY = re.compile(r"[A-Z]{2}")
+CLIENT_ID = re.compile(r"[\x21-\x7e]{1,128}")
+"""Our EMREX 2.0 client id in EMREG: printable ASCII without spaces (match with ``fullmatch``)."""
+KEY_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+COUNTRY = re.compile(r"[A-Z]{2}")
 MAX_BODY_BYTES = 4 * 1024 * 1024
 """Callback form bodies above this get a 413 page. API Gateway base64-encodes form bodies, and a synchronous
 Lambda event may be 6 MB, so about 4.4 MB of body is the most that can reach us."""
@@ -184,7 +185,7 @@ def _client_keys(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
         if not item:
             continue
         kid, _, key = item.partition("=")
-        if not _KEY_ID.fullmatch(kid.strip()) or not key.strip():
+        if not KEY_ID.fullmatch(kid.strip()) or not key.strip():
             raise SettingsError(f"EMREX_CLIENT_KEYS: {item[:100]!r} is not 'kid=KMS key id or ARN'")
         keys.append((kid.strip(), key.strip()))
     if len(keys) > MAX_CLIENT_KEYS or len({kid for kid, _ in keys}) != len(keys):
@@ -194,14 +195,14 @@ def _client_keys(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 def _client_id(env: Mapping[str, str]) -> str:
     value = env.get("EMREX_CLIENT_ID", "").strip()
-    if value and not _CLIENT_ID.fullmatch(value):
+    if value and not CLIENT_ID.fullmatch(value):
         raise SettingsError("EMREX_CLIENT_ID must be 1 to 128 printable ASCII characters without spaces")
     return value
 
 
 def _country(env: Mapping[str, str]) -> str:
     value = env.get("EMREX_CLIENT_COUNTRY", "").strip().upper()
-    if value and not _COUNTRY.fullmatch(value):
+    if value and not COUNTRY.fullmatch(value):
         raise SettingsError(f"EMREX_CLIENT_COUNTRY must be an ISO 3166-1 alpha-2 code, got {value[:20]!r}")
     return value
 

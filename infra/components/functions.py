@@ -36,8 +36,6 @@ TRANSFERS_PREFIX = "transfers/"
 REFRESH_RATE = Duration.minutes(15)
 STATE_KEY_ROTATION = "rate(30 days)"
 """How often the rotation function puts a new state key (and drops keys no live state can need)."""
-SECRET_READERS = frozenset({"enrolment_api", "start_session", "callback", "secret_rotation", "admin_api"})
-"""The functions that read the secret (and cache it for ``emrex:secretMaxAgeSeconds``)."""
 SNAP_START = frozenset({"start_session", "callback"})
 """The functions a student waits on: with ``emrex:snapStart`` they restore from a snapshot instead of cold
 starting. Their init is import-only (settings, clients and the secret are created on the first request,
@@ -112,6 +110,7 @@ class Functions(Construct):
             "EMREX_REGISTRY_MAX_AGE_SECONDS": str(config.registry_max_age_seconds),
             "EMREX_ALLOWED_RETURN_URLS": ",".join(config.allowed_return_urls),
             "EMREX_SESSION_TTL_SECONDS": str(config.session_ttl_seconds),
+            "EMREX_SECRET_MAX_AGE_SECONDS": str(config.secret_max_age_seconds),
             "EMREX_RETENTION_DAYS": str(config.retention_days),
             "EMREX_FORBID_SHA1": str(config.forbid_sha1).lower(),
             "EMREX_STRICT_CERT_VALIDITY": str(config.strict_cert_validity).lower(),
@@ -194,7 +193,7 @@ class Functions(Construct):
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.DISABLED,
-            environment={**environment, **self._secret_env(spec, config), "POWERTOOLS_SERVICE_NAME": spec.name},
+            environment={**environment, "POWERTOOLS_SERVICE_NAME": spec.name},
             snap_start=(
                 lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.snap_start and spec.name in SNAP_START else None
             ),
@@ -205,12 +204,6 @@ class Functions(Construct):
             f"Pinned to {RUNTIME.name}: the layer wheels are built and tested for it (layers/build.py PYTHON_VERSION).",
         )
         return function
-
-    @staticmethod
-    def _secret_env(spec: FunctionSpec, config: EmrexConfig) -> dict[str, str]:
-        if spec.name not in SECRET_READERS:
-            return {}
-        return {"EMREX_SECRET_MAX_AGE_SECONDS": str(config.secret_max_age_seconds)}
 
     # --- permissions, one method per function -------------------------------------------------------
 

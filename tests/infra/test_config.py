@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from emrex_emc import settings
 from infra.config import DEFAULT_REGISTRY_URL, ConfigError, EmrexConfig
+
+REPO = Path(__file__).resolve().parents[2]
 
 ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/abc-123"
 
@@ -21,6 +27,35 @@ def test_defaults_point_at_the_ewp_dev_registry() -> None:
     assert (config.session_ttl_seconds, config.retention_days, config.architecture) == (1800, 365, "arm64")
     assert config.nag and config.retain_data and not config.stub_layer
     assert config.public_base_url == ""
+
+
+def test_cdk_json_lists_every_setting_with_its_default() -> None:
+    context = json.loads((REPO / "cdk.json").read_text(encoding="utf-8"))["context"]
+    listed = {key: value for key, value in context.items() if key.startswith("emrex:")}
+    defaults = {EmrexConfig.context_key(item.name): item.default for item in dataclasses.fields(EmrexConfig)}
+    assert listed.keys() == defaults.keys()
+    assert EmrexConfig.from_context(listed.get) == EmrexConfig()  # cdk.json says what the code defaults to
+
+
+@pytest.mark.parametrize(
+    ("name", "runtime"),
+    [
+        ("session_ttl_seconds", settings.SESSION_TTL),
+        ("registry_max_age_seconds", settings.REGISTRY_MAX_AGE),
+        ("secret_max_age_seconds", settings.SECRET_MAX_AGE),
+        ("retention_days", settings.RETENTION_DAYS),
+        ("cert_expiry_warning_days", settings.CERT_EXPIRY_WARNING_DAYS),
+    ],
+)
+def test_infra_defaults_and_bounds_are_the_functions_own(name: str, runtime: tuple[int, int, int]) -> None:
+    default, low, high = runtime
+    key = EmrexConfig.context_key(name).removeprefix("emrex:")
+    assert getattr(config_from(), name) == default
+    for accepted in (low, high):
+        config_from(**{key: accepted})
+    for refused in (low - 1, high + 1):
+        with pytest.raises(ConfigError, match=f"emrex:{key}"):
+            config_from(**{key: refused})
 
 
 def test_cli_strings_are_coerced_to_the_field_types() -> None:
