@@ -57,7 +57,7 @@ def _answer(request: HttpRequest) -> HttpResponse:
     authorize_admin(request, admin_tokens=bundle.admin_tokens(), enrolment_tokens=bundle.api_tokens())
     result = service.erase(applicant_id_of(request), request_id=request.request_id)
     count("TransfersErased", result.erased)
-    logger.info("applicant erased", erased=result.erased, session_ids=list(result.session_ids))
+    logger.info("applicant erased", extra={"erased": result.erased, "session_ids": list(result.session_ids)})
     return erased(result.session_ids)
 
 

@@ -80,12 +80,14 @@ def report_callback(result: CallbackResult, *, milliseconds: float) -> None:
     correlate(result.transfer.id)
     logger.info(
         "callback handled",
-        status=outcome.status.value,
-        error_code=outcome.error_code,
-        recorded=result.recorded,
-        replay=result.replay,
-        emp_id=emp,
-        protocol=result.transfer.protocol.value,
+        extra={
+            "status": outcome.status.value,
+            "error_code": outcome.error_code,
+            "recorded": result.recorded,
+            "replay": result.replay,
+            "emp_id": emp,
+            "protocol": result.transfer.protocol.value,
+        },
     )
     count("CallbackOutcome", outcome="replay" if result.replay else outcome.status.value, emp_id=emp)
     if not result.recorded:
@@ -104,7 +106,7 @@ def report_callback(result: CallbackResult, *, milliseconds: float) -> None:
 def report_refusal(error: EmrexError) -> None:
     """Count and log a refusal (code only: the message never holds personal data, but stays out of metrics)."""
     count("Refused", error_code=error.code.value)
-    logger.info("request refused", error_code=error.code.value, detail=error.message)
+    logger.info("request refused", extra={"error_code": error.code.value, "detail": error.message})
 
 
 def report_registry_refresh(report: RefreshReport, *, now: datetime) -> None:
@@ -115,32 +117,37 @@ def report_registry_refresh(report: RefreshReport, *, now: datetime) -> None:
         count("RegistryRefreshFailed")
         logger.error(
             "registry refresh failed; the previous snapshot stays in use",
-            error_code=report.error.code.value,
-            detail=report.error.message,
+            extra={"error_code": report.error.code.value, "detail": report.error.message},
         )
     elif report.status == "superseded":
-        logger.info("registry refresh skipped: a newer snapshot is stored", emp_count=report.emp_count)
+        logger.info("registry refresh skipped: a newer snapshot is stored", extra={"emp_count": report.emp_count})
     elif report.first_load:
-        logger.info("registry loaded", emp_count=report.emp_count, registries=len(report.snapshot.source_parts()))
+        logger.info(
+            "registry loaded", extra={"emp_count": report.emp_count, "registries": len(report.snapshot.source_parts())}
+        )
     else:
-        logger.info("registry refresh done", status=report.status, emp_count=report.emp_count)
+        logger.info("registry refresh done", extra={"status": report.status, "emp_count": report.emp_count})
     # a first load changes nothing for anyone (no operations events either): no EMP is logged or counted as added
     changes = () if report.first_load else report.changes
     for change in changes:
         logger.info(
             "registry EMP changed",
-            change=change.kind,
-            emp_id=change.emp_id,
-            emp_name=change.name,
-            country=change.country,
-            detail=change.detail,
+            extra={
+                "change": change.kind,
+                "emp_id": change.emp_id,
+                "emp_name": change.name,
+                "country": change.country,
+                "detail": change.detail,
+            },
         )
     for notice in report.notices:
-        logger.warning("registry entry skipped", notice_code=notice.code, detail=notice.message)
+        logger.warning("registry entry skipped", extra={"notice_code": notice.code, "detail": notice.message})
     count("RegistryEmpChanged", len(changes))
     count("RegistryEmpCount", report.emp_count)
     metrics.add_metric(
-        name="RegistrySnapshotAgeSeconds", unit="Seconds", value=max(0.0, report.snapshot.age(now).total_seconds())
+        name="RegistrySnapshotAgeSeconds",
+        unit=MetricUnit.Seconds,
+        value=max(0.0, report.snapshot.age(now).total_seconds()),
     )
     for emp in report.snapshot.emps[:MAX_PER_EMP_METRICS]:
         days = days_until_expiry(emp, now)
@@ -150,5 +157,8 @@ def report_registry_refresh(report: RefreshReport, *, now: datetime) -> None:
 
 def report_announcement(announcement: Announcement) -> None:
     for event in (*announcement.changes, *announcement.expiring):
-        logger.info("registry event", detail_type=event.detail_type.value, emp_id=event.emp.id, event_id=event.event_id)
+        logger.info(
+            "registry event",
+            extra={"detail_type": event.detail_type.value, "emp_id": event.emp.id, "event_id": event.event_id},
+        )
     count("RegistryEventsQueued", announcement.queued)

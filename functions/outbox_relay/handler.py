@@ -39,9 +39,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     relayed = report.published or report.skipped or report.failed_sequence_numbers
     (logger.info if relayed else logger.debug)(
         "outbox batch relayed",
-        records=len(records),
-        published=list(report.published),
-        skipped=len(report.skipped),
-        failed=len(report.failed_sequence_numbers),
+        extra={
+            "records": len(records),
+            "published": list(report.published),
+            "skipped": len(report.skipped),
+            "failed": len(report.failed_sequence_numbers),
+        },
     )
     return {"batchItemFailures": [{"itemIdentifier": seq} for seq in report.failed_sequence_numbers]}

@@ -58,7 +58,8 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     except EmrexError as error:
         count("RegistryRefreshFailed")
         logger.error(
-            "registry refresh failed and no snapshot exists", error_code=error.code.value, detail=error.message
+            "registry refresh failed and no snapshot exists",
+            extra={"error_code": error.code.value, "detail": error.message},
         )
         raise
     report_registry_refresh(report, now=now)

@@ -33,6 +33,6 @@ def reset() -> None:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> None:
     step = clip(event.get("Step"), 40)
-    logger.info("rotation step", step=step, version=clip(event.get("ClientRequestToken"), 64))
+    logger.info("rotation step", extra={"step": step, "version": clip(event.get("ClientRequestToken"), 64)})
     _rotation().handle_event(event)
-    logger.info("rotation step done", step=step)
+    logger.info("rotation step done", extra={"step": step})

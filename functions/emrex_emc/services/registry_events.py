@@ -57,9 +57,9 @@ def announce(
     elif current.unread > baseline.unread:
         comparison = "partial"
         logger.warning(
-            "the registry snapshot lacks %d entries or certificates the last complete one could read: "
+            "the registry snapshot lacks entries or certificates the last complete one could read: "
             "EMP changes are not announced until the registry reads completely",
-            current.unread - baseline.unread,
+            extra={"unread_more": current.unread - baseline.unread},
         )
     else:
         comparison = "compared"

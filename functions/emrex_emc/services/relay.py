@@ -32,14 +32,14 @@ class RelayReport:
 def relay(batch: OutboxBatch, publisher: Publisher, ledger: Ledger, clock: Callable[[], float]) -> RelayReport:
     failed = list(batch.malformed)
     if batch.malformed:
-        logger.error("%d outbox row(s) without a usable entry", len(batch.malformed))
+        logger.error("outbox rows without a usable entry", extra={"rows": len(batch.malformed)})
     to_send, skipped = _unpublished(batch.records, ledger)
     failed_indexes: set[int] = set()
     try:
         publisher.publish([record.entry for record in to_send])
     except PublishFailed as exc:
         failed_indexes = set(exc.failed)
-        logger.warning("EventBridge rejected %d of %d event(s)", len(failed_indexes), len(to_send))
+        logger.warning("EventBridge rejected events", extra={"rejected": len(failed_indexes), "sent": len(to_send)})
     published: list[str] = []
     now = int(clock())
     for index, record in enumerate(to_send):
@@ -51,7 +51,7 @@ def relay(batch: OutboxBatch, publisher: Publisher, ledger: Ledger, clock: Calla
             if record.key is not None:
                 ledger.mark_published(record.key, now=now)
         except Exception:  # the event is out; a missing mark only risks a duplicate on a retry
-            logger.exception("could not mark event %s as published", record.event_id)
+            logger.exception("could not mark an event as published", extra={"event_id": record.event_id})
     return RelayReport(tuple(published), tuple(skipped), tuple(failed))
 
 

@@ -109,7 +109,7 @@ class StartService:
                 emps = tuple(emp for emp in emps if emp.protocol is ProtocolVersion.EMREX_1)
             return in_effect(emps, now)
         except EmrexError as error:
-            logger.error("EMP registry unusable", extra={"code": error.code.value, "detail": error.message})
+            logger.error("EMP registry unusable", extra={"error_code": error.code.value, "detail": error.message})
             raise TransferRefused(error, transfer) from error
 
 

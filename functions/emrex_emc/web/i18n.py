@@ -118,7 +118,7 @@ class Catalog:
             with self.mo_file(lang).open("rb") as file:
                 return gettext.GNUTranslations(file)
         except OSError:
-            logger.error("no compiled %s catalog for %r: English is shown", self.domain, lang)
+            logger.error("no compiled catalog: English is shown", extra={"domain": self.domain, "lang": lang})
             return gettext.NullTranslations()
 
     def text(self, lang: str, key: str, **values: object) -> str:

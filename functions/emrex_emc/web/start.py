@@ -214,7 +214,7 @@ def redirect_response(choice: Choice, *, base_url: str, lang: str, now: int) -> 
         return _authorization_response(choice, base_url=base_url, lang=lang, now=now)
     return_url = f"{base_url}/callback?state={choice.state}"
     if len(return_url) > MAX_RETURN_URL_CHARS:  # a misconfigured base URL; EMPs may truncate it
-        logger.error("returnUrl longer than %d characters", MAX_RETURN_URL_CHARS)
+        logger.error("returnUrl too long for EMPs", extra={"chars": len(return_url), "max_chars": MAX_RETURN_URL_CHARS})
     emp = choice.emp
     html = redirect_page(
         lang=lang,
