@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ReadTimeoutError
 
 from callback import handler as callback_handler
 from emrex_emc.adapters.events import MAX_DETAIL_BYTES
@@ -169,6 +169,37 @@ def test_a_throttled_table_is_a_503_the_transfer_stays_pending_and_the_retry_com
     monkeypatch.setattr(dynamodb, "transact_write_items", real)
     assert post(aws_env, transfer, form)["statusCode"] == 200
     assert stored(aws_env, transfer).status is Status.RECEIVED
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "GetItem"),
+        ReadTimeoutError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com"),
+    ],
+    ids=["throttled", "timeout"],
+)
+def test_a_transient_failure_reading_the_transfer_is_a_503_and_the_retry_completes_it(
+    aws_env: AwsEnv, transfer: Transfer, monkeypatch: pytest.MonkeyPatch, failure: Exception
+) -> None:
+    """Issue 11: a transient failure answers 503 STORAGE_UNAVAILABLE. The callback's first read of the transfer
+    (TransferTable.find, get_item) lets it escape as INTERNAL_ERROR (500) instead."""
+    from emrex_emc.adapters.aws import client
+
+    dynamodb = client("dynamodb")
+    real = dynamodb.get_item
+
+    def failing(**kwargs: Any) -> Any:
+        raise failure
+
+    monkeypatch.setattr(dynamodb, "get_item", failing)
+    form = form_for(transfer, "NCP_OK", ok_payload())
+    failed = post(aws_env, transfer, form)
+    monkeypatch.setattr(dynamodb, "get_item", real)
+
+    assert failed["statusCode"] == 503 and "STORAGE_UNAVAILABLE" in failed["body"]
+    assert stored(aws_env, transfer).status is Status.PENDING
+    assert post(aws_env, transfer, form)["statusCode"] == 200
 
 
 def test_two_different_answers_racing_for_one_transfer_give_one_outcome_and_one_event(
