@@ -182,8 +182,8 @@ def test_a_throttled_table_is_a_503_the_transfer_stays_pending_and_the_retry_com
 def test_a_transient_failure_reading_the_transfer_is_a_503_and_the_retry_completes_it(
     aws_env: AwsEnv, transfer: Transfer, monkeypatch: pytest.MonkeyPatch, failure: Exception
 ) -> None:
-    """Issue 11: a transient failure answers 503 STORAGE_UNAVAILABLE. The callback's first read of the transfer
-    (TransferTable.find, get_item) lets it escape as INTERNAL_ERROR (500) instead."""
+    """The callback's first read of the transfer (``TransferTable.find``) throttled or timed out: 503
+    STORAGE_UNAVAILABLE, never a 500, and the transfer stays pending for the EMP's retry."""
     from emrex_emc.adapters.aws import client
 
     dynamodb = client("dynamodb")

@@ -468,6 +468,32 @@ def test_unknown_emp_is_refused_without_consuming(registry: AwsEnv, make_transfe
     assert stored is not None and not stored.start_used
 
 
+def test_a_throttled_choice_is_a_503_and_the_link_still_works(
+    registry: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    transfer = make_transfer()
+    cookie, field = csrf_of(get_page(transfer.id))
+    dynamodb = aws_client("dynamodb")
+    real = dynamodb.update_item
+    for failure in (
+        ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateItem"),
+        ReadTimeoutError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com"),
+    ):
+
+        def failing(*args: Any, failure: Exception = failure, **kwargs: Any) -> Any:
+            raise failure
+
+        monkeypatch.setattr(dynamodb, "update_item", failing)
+        response = post_choice(transfer.id, {"csrf": field, "emp": NO.id}, [cookie])
+        assert response["statusCode"] == 503 and "STORAGE_UNAVAILABLE" in response["body"]
+    monkeypatch.setattr(dynamodb, "update_item", real)
+    stored = registry.transfers.get(transfer.id)
+    assert stored is not None and not stored.start_used
+    assert post_choice(transfer.id, {"csrf": field, "emp": NO.id}, [cookie])["statusCode"] == 200
+
+
 # --- registry problems -----------------------------------------------------------------------------------
 
 

@@ -7,6 +7,8 @@ DynamoDB's typed attribute values. Numbers come back as ``int`` (or ``float`` wh
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -88,3 +90,15 @@ def is_transient(exc: Exception) -> bool:
 
 def unavailable(what: str) -> EmrexError:
     return EmrexError(ErrorCode.STORAGE_UNAVAILABLE, f"the {what} could not be reached; nothing was stored")
+
+
+@contextmanager
+def unavailable_when_transient(what: str) -> Iterator[None]:
+    """Throttling, a server hiccup or a timeout become ``STORAGE_UNAVAILABLE`` (a 503: nothing changed, so the
+    EMP's retry or the student's reload can still complete the request); any other failure passes through."""
+    try:
+        yield
+    except (ClientError, *NETWORK_ERRORS) as exc:
+        if is_transient(exc):
+            raise unavailable(what) from exc
+        raise

@@ -13,9 +13,7 @@ import base64
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
-from emrex_emc.adapters.dynamodb import deserialize_item, is_transient, serialize_item, unavailable
+from emrex_emc.adapters.dynamodb import deserialize_item, serialize_item, unavailable_when_transient
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.protocol import ProtocolVersion, Status
 from emrex_emc.core.registry import Emp
@@ -55,16 +53,12 @@ class TransferTable:
 
     def create(self, transfer: Transfer) -> None:
         """Store a new transfer; an existing id is never overwritten."""
-        try:
+        with unavailable_when_transient("transfer table"):
             self._client.put_item(
                 TableName=self._table,
                 Item=transfer_to_item(transfer),
                 ConditionExpression="attribute_not_exists(pk)",
             )
-        except ClientError as exc:
-            if is_transient(exc):
-                raise unavailable("transfer table") from exc
-            raise
 
     def get(self, transfer_id: str) -> Transfer | None:
         """The transfer, or None when there is none (or it was erased)."""
@@ -72,11 +66,12 @@ class TransferTable:
         return found if isinstance(found, Transfer) else None
 
     def find(self, transfer_id: str) -> Transfer | Tombstone | None:
-        response = self._client.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": session_pk(transfer_id)}},
-            ConsistentRead=True,
-        )
+        with unavailable_when_transient("transfer table"):
+            response = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": session_pk(transfer_id)}},
+                ConsistentRead=True,
+            )
         item = response.get("Item")
         if not item:
             return None
@@ -96,12 +91,8 @@ class TransferTable:
             "ScanIndexForward": False,
         }
         while len(listings) < MAX_LISTED:
-            try:
+            with unavailable_when_transient("transfer table"):
                 response = self._client.query(**request)
-            except ClientError as exc:
-                if is_transient(exc):
-                    raise unavailable("transfer table") from exc
-                raise
             for item in response.get("Items", []):
                 if str(item.get("pk", {}).get("S", "")).startswith(SESSION_PREFIX):
                     listings.append(_listing(deserialize_item(item)))
@@ -158,18 +149,19 @@ class TransferTable:
             values[":coverage"] = coverage.to_json()
         condition_failed = self._client.exceptions.ConditionalCheckFailedException
         try:
-            response = self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": session_pk(transfer_id)}},
-                UpdateExpression="SET " + ", ".join(assignments),
-                ConditionExpression=(
-                    "attribute_exists(pk) AND #status = :pending AND start_used = :false AND deadline > :now"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=serialize_item(values),
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            with unavailable_when_transient("transfer table"):
+                response = self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": session_pk(transfer_id)}},
+                    UpdateExpression="SET " + ", ".join(assignments),
+                    ConditionExpression=(
+                        "attribute_exists(pk) AND #status = :pending AND start_used = :false AND deadline > :now"
+                    ),
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=serialize_item(values),
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
         except condition_failed as exc:
             old = exc.response.get("Item")
             current = item_to_transfer(old) if old and ERASED_AT not in old else self.get(transfer_id)
@@ -183,25 +175,22 @@ class TransferTable:
         replayed or concurrent redirect never reaches the EMP's token endpoint a second time.
         """
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": session_pk(transfer_id)}},
-                UpdateExpression="SET code_sha256 = :code",
-                ConditionExpression=(
-                    "attribute_exists(pk) AND #status = :pending AND deadline > :now"
-                    " AND attribute_not_exists(code_sha256)"
-                ),
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=serialize_item(
-                    {":code": code_sha256, ":pending": Status.PENDING.value, ":now": now}
-                ),
-            )
+            with unavailable_when_transient("transfer table"):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": session_pk(transfer_id)}},
+                    UpdateExpression="SET code_sha256 = :code",
+                    ConditionExpression=(
+                        "attribute_exists(pk) AND #status = :pending AND deadline > :now"
+                        " AND attribute_not_exists(code_sha256)"
+                    ),
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=serialize_item(
+                        {":code": code_sha256, ":pending": Status.PENDING.value, ":now": now}
+                    ),
+                )
         except self._client.exceptions.ConditionalCheckFailedException:
             return False
-        except ClientError as exc:
-            if is_transient(exc):
-                raise unavailable("transfer table") from exc
-            raise
         return True
 
 
