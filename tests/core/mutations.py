@@ -12,7 +12,7 @@ import base64
 import copy
 import gzip
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -294,6 +294,59 @@ TREE_MUTATIONS: tuple[TreeMutation, ...] = (
     _mutate_attribute,
     _mutate_attribute,
 )
+
+
+def _emptied(rng: random.Random, root: etree._Element, target: etree._Element) -> str:
+    """``<X/>``: no children, no text (``_empty`` may leave "" or " ")."""
+    for child in list(target):
+        target.remove(child)
+    target.text = None
+    return "emptied"
+
+
+SWEPT_MUTATIONS: tuple[TreeMutation, ...] = (_remove, _emptied, _empty, _duplicate, _garble_text)
+"""What :func:`sweep` applies to every element, one at a time."""
+ATTRIBUTE_ACTIONS = ("remove", "empty", "duplicate", "garble")
+
+
+def _attribute(action: str, name: str) -> TreeMutation:
+    def mutate(rng: random.Random, root: etree._Element, target: etree._Element) -> str:
+        if action == "remove":
+            del target.attrib[name]
+        elif action == "duplicate":  # the same local name again, in another namespace
+            namespace = "urn:x" if etree.QName(name).namespace != "urn:x" else DS_NS
+            target.set(_tag(namespace, etree.QName(name).localname), "")
+        else:
+            target.set(name, "" if action == "empty" else garble(rng))
+        return f"{action} attribute {etree.QName(name).localname}"
+
+    return mutate
+
+
+def sweep(document: bytes, *, in_signature: bool) -> Iterator[tuple[str, etree._Element]]:
+    """Every element of the Signature (or of the body) removed, emptied, duplicated and garbled, and every
+    attribute removed, emptied, duplicated and garbled, each alone: a fresh tree per case, described as
+    ``"<mutation> on <element #n>"``."""
+
+    def pool(root: etree._Element) -> list[etree._Element]:
+        signature = signature_of(root)
+        if in_signature:
+            return [] if signature is None else [e for e in signature.iter() if isinstance(e.tag, str)]
+        return [
+            e
+            for e in root.iter()
+            if isinstance(e.tag, str) and e.tag != SIGNATURE_TAG and SIGNATURE_TAG not in _ancestor_tags(e)
+        ]
+
+    for position, element in enumerate(pool(etree.fromstring(document))):
+        cases = [*SWEPT_MUTATIONS]
+        cases += [_attribute(action, name) for name in element.attrib for action in ATTRIBUTE_ACTIONS]
+        for number, mutation in enumerate(cases):
+            root = etree.fromstring(document)
+            target = pool(root)[position]
+            name = etree.QName(target).localname[:40]
+            rng = random.Random(f"sweep:{position}:{number}")
+            yield f"{mutation.__name__.lstrip('_')} on <{name} #{position}>: {mutation(rng, root, target)}", root
 
 
 def signature_of(root: etree._Element) -> etree._Element | None:
