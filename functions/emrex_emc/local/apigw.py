@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from emrex_emc.web.routes import DEFAULT_ROUTE_KEY
+from emrex_emc.web.routes import Route as ApiRoute
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +41,10 @@ _INTERNAL_ERROR = {"message": "Internal Server Error"}
 
 
 @dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    """API Gateway route path, e.g. ``/sessions/{id}``."""
-    function_name: str
-    handler: Handler
+class Route(ApiRoute):
+    """A route of the local gateway: one of the API's routes (``web.routes``) or a mock's, and its handler."""
 
-    @property
-    def route_key(self) -> str:
-        return DEFAULT_ROUTE_KEY if self.path == DEFAULT_ROUTE_KEY else f"{self.method} {self.path}"
+    handler: Handler
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """Path parameters when ``method`` and ``path`` match this route, else ``None``.
@@ -142,7 +137,7 @@ def build_event(
     request_id = secrets.token_urlsafe(12)
     event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": route.route_key,
+        "routeKey": route.key,
         "rawPath": raw_path,
         "rawQueryString": raw_query,
         "headers": merged,
@@ -159,7 +154,7 @@ def build_event(
                 "userAgent": merged.get("user-agent", ""),
             },
             "requestId": request_id,
-            "routeKey": route.route_key,
+            "routeKey": route.key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
@@ -228,7 +223,7 @@ class LocalApiGateway:
     def add_routes(self, routes: Sequence[Route]) -> None:
         """Add routes (the server can be bound, and its URL known, before the handlers are imported)."""
         for route in routes:
-            self._locks.setdefault(route.function_name, threading.Lock())
+            self._locks.setdefault(route.function, threading.Lock())
         self.routes = (*self.routes, *routes)
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
@@ -241,14 +236,14 @@ class LocalApiGateway:
 
     def invoke(self, route: Route, event: dict[str, Any]) -> HttpResult:
         if len(json.dumps(event).encode("utf-8")) > self.max_event_bytes:
-            logger.warning("event for %s exceeds the Lambda request limit", route.route_key)
+            logger.warning("event for %s exceeds the Lambda request limit", route.key)
             return _json_result(413, _TOO_LARGE)
-        context = new_context(route.function_name)
+        context = new_context(route.function)
         try:
-            with self._locks[route.function_name]:
+            with self._locks[route.function]:
                 return map_result(route.handler(event, context))
         except Exception:
-            logger.exception("unhandled exception in %s (request %s)", route.function_name, context.aws_request_id)
+            logger.exception("unhandled exception in %s (request %s)", route.function, context.aws_request_id)
             return _json_result(500, _INTERNAL_ERROR)
 
 
