@@ -285,3 +285,8 @@ def test_a_2_0_entry_listing_a_covered_institution_takes_it_over_only_with_proof
     stranger = emrex2("Totally Different", "NO", "University of Oslo")
     (offered_one,) = one_listing_per_institution(in_effect([per_institution, stranger], NOW))
     assert offered_one.id == stranger.id and offered_one.covered == ()  # replaces it in the list, covers nothing
+
+
+def test_fold_ignores_case_and_accents_in_every_script() -> None:
+    assert fold("België") == "belgie" and fold("ΕΛΛΆΔΑ") == fold("Ελλάδα") == "ελλαδα"
+    assert fold("Česko") == "cesko" and fold("  Université  de   Liège ") == "universite de liege"

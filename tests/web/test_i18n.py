@@ -19,7 +19,6 @@ from emrex_emc.web.i18n import (
     country_name,
     country_names,
     decimal,
-    fold,
     language_name,
     pick_language,
     primary_language,
@@ -118,11 +117,6 @@ def test_decimal_sign_of_the_language() -> None:
         "7.5",
         "30",
     )
-
-
-def test_fold_ignores_case_and_accents_in_every_script() -> None:
-    assert fold("België") == "belgie" and fold("ΕΛΛΆΔΑ") == fold("Ελλάδα") == "ελλαδα"
-    assert fold("Česko") == "cesko"
 
 
 def test_the_pages_need_no_babel_at_run_time() -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gettext
 import json
 import logging
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -182,9 +181,3 @@ def decimal(value: str, lang: str) -> str:
     """A decimal number as text (``7.5``) with the decimal sign of ``lang`` (``7,5`` in Dutch)."""
     sign: str = _cldr()["decimal_signs"][_column(lang)]
     return value.replace(".", sign) if sign != "." else value
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form for searching and sorting ("België" -> "belgie", "Ελλάδα" -> "ελλαδα")."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()

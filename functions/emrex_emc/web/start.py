@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from emrex_emc.core.csrf import CsrfTokens
+from emrex_emc.core.discovery import fold
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.registry import Emp
 from emrex_emc.core.transfer import Choice, Offer
 from emrex_emc.web.flow_cookie import flow_cookie_header
 from emrex_emc.web.html import Markup, isolated, isolated_list, join, page
 from emrex_emc.web.http import HTML_SECURITY_HEADERS, HttpRequest, HttpResponse, html_response
-from emrex_emc.web.i18n import country_name, country_names, fold
+from emrex_emc.web.i18n import country_name, country_names
 from emrex_emc.web.texts import t, t_markup
 
 logger = logging.getLogger(__name__)
