@@ -92,14 +92,12 @@ def _page(request: HttpRequest) -> HttpResponse:
         offer = service.offer(transfer_id)
         lang = pick_language(offer.transfer.locale, accept_language)
         return chooser_response(request, offer, csrf=csrf, base_url=base_url, lang=lang, now=int(time.time()))
-    transfer = service.find(transfer_id)
-    if transfer is None:
-        raise EmrexError(ErrorCode.SESSION_NOT_FOUND, "no transfer with this id")
+    transfer = service.usable(transfer_id)
     try:
         emp_id = choice_form(request, csrf=csrf, transfer_id=transfer.id, base_url=base_url)
     except EmrexError as error:
         raise TransferRefused(error, transfer) from error
-    choice = service.choose(transfer_id, emp_id)
+    choice = service.choose(transfer, emp_id)
     correlate(choice.transfer.id)
     count("EmpChosen")
     lang = pick_language(choice.transfer.locale, accept_language)

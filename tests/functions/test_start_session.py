@@ -468,6 +468,23 @@ def test_unknown_emp_is_refused_without_consuming(registry: AwsEnv, make_transfe
     assert stored is not None and not stored.start_used
 
 
+def test_a_choice_reads_the_transfer_once(
+    registry: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transfer = make_transfer()
+    cookie, field = csrf_of(get_page(transfer.id))
+    dynamodb = aws_client("dynamodb")
+    real, keys = dynamodb.get_item, []
+
+    def counting(**kwargs: Any) -> Any:
+        keys.append(kwargs["Key"]["pk"]["S"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(dynamodb, "get_item", counting)
+    assert post_choice(transfer.id, {"csrf": field, "emp": NO.id}, [cookie])["statusCode"] == 200
+    assert [key for key in keys if transfer.id in key] == [f"SESSION#{transfer.id}"]
+
+
 def test_a_throttled_choice_is_a_503_and_the_link_still_works(
     registry: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch
 ) -> None:

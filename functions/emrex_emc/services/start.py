@@ -46,16 +46,25 @@ class StartService:
         self._clock = clock
         self._client = client
 
-    def find(self, transfer_id: str) -> Transfer | None:
-        """The transfer of a start link (None for an unknown or malformed id)."""
-        return self._transfers.get(transfer_id) if is_valid_transfer_id(transfer_id) else None
+    def usable(self, transfer_id: str) -> Transfer:
+        """The transfer of a start link that can still be used; else the refusal (not found, used, expired)."""
+        transfer = self._transfers.get(transfer_id) if is_valid_transfer_id(transfer_id) else None
+        if transfer is None:
+            raise refused(ErrorCode.SESSION_NOT_FOUND, "no transfer with this id")
+        status = transfer.effective_status(int(self._clock()))
+        if transfer.start_used or transfer.status is not Status.PENDING:
+            raise refused(ErrorCode.START_LINK_USED, "this start link has already been used", transfer, status)
+        if status is Status.EXPIRED:
+            raise refused(ErrorCode.SESSION_EXPIRED, "this start link has expired", transfer, status)
+        return transfer
 
     def offer(self, transfer_id: str) -> Offer:
-        transfer = self._usable(transfer_id)
+        transfer = self.usable(transfer_id)
         return Offer(transfer, one_listing_per_institution(self._in_effect(transfer)))
 
-    def choose(self, transfer_id: str, emp_id: str) -> Choice:
-        transfer = self._usable(transfer_id)
+    def choose(self, transfer: Transfer, emp_id: str) -> Choice:
+        """Bind ``transfer`` (from :meth:`usable`) to the EMP ``emp_id``: once, while it is still pending and
+        unused (the write is conditional, so a transfer read a moment ago is safe to pass)."""
         registry = self._in_effect(transfer)
         emp = next((emp for emp in one_listing_per_institution(registry) if emp.id == emp_id), None)
         if emp is None:
@@ -87,17 +96,6 @@ class StartService:
         state = self._states.sign(bound)
         url = emrex2.authorization_url(emp.emrex2, self._client, state, verifier)
         return Choice(chosen, emp, session_id, state, authorization_url=url, flow_cookie=cookie)
-
-    def _usable(self, transfer_id: str) -> Transfer:
-        transfer = self.find(transfer_id)
-        if transfer is None:
-            raise refused(ErrorCode.SESSION_NOT_FOUND, "no transfer with this id")
-        status = transfer.effective_status(int(self._clock()))
-        if transfer.start_used or transfer.status is not Status.PENDING:
-            raise refused(ErrorCode.START_LINK_USED, "this start link has already been used", transfer, status)
-        if status is Status.EXPIRED:
-            raise refused(ErrorCode.SESSION_EXPIRED, "this start link has expired", transfer, status)
-        return transfer
 
     def _in_effect(self, transfer: Transfer) -> tuple[Emp, ...]:
         """The registry's EMPs in effect now (EMREX 2.0 ones only when we have an EMREX 2.0 identity); the
