@@ -173,7 +173,7 @@ def _check_verified(result: VerifiedElmo) -> None:
         assert is_clean(notice.message), f"{notice.code}: unclean notice {notice.message[:300]!r}"
         assert len(notice.message) <= MAX_MESSAGE_CHARS, f"{notice.code}: notice of {len(notice.message)} characters"
     json.dumps(result.to_json(), default=str)
-    json.dumps(result.document.summary())
+    json.dumps(result.document.summary.to_json())
     for _, content in result.document.contents():
         assert content.size == len(content.data) and content.sha256 == hashlib.sha256(content.data).hexdigest()
 

@@ -131,7 +131,7 @@ def test_ok_is_a_clean_import_whose_courses_add_up_to_the_degree(mock: MockEmp, 
     assert degree.instance is not None and degree.instance.ects == Decimal(18)
     course_credits = [part.instance.ects for part in degree.parts if part.instance is not None]
     assert course_credits == [Decimal(6)] * 3
-    assert verified.document.summary()["total_ects"] == "18"
+    assert verified.document.summary.total_ects == "18"
 
 
 @pytest.mark.skipif(not (SHARED_ELMO / "elmo-schemas").is_dir(), reason="shared ELMO schemas not found")
@@ -305,7 +305,7 @@ def test_the_greek_graduate_has_latin_names_and_the_greek_alternative_name(
     assert (verified.document.version, learner.citizenship) == ("v2", "GR")
     assert verified.identity.verdict == "MATCH"
     assert [field.method for field in verified.identity.fields] == ["alternative_name", "alternative_name", "exact"]
-    assert verified.document.summary()["document_types"] == ["Diploma"]
+    assert verified.document.summary.document_types == ("Diploma",)
     assert provenance.verdict == "covered"
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
+from emrex_emc.core.elmo import model
 from emrex_emc.core.elmo.model import AttachmentContent, ElmoDocument
+from emrex_emc.core.elmo.summary import summarize
 from emrex_emc.core.evidence import AttachmentBlob, HashedBytes
+from emrex_emc.core.outcome import ResultSummary
 from emrex_emc.services.settle import attachment_blobs
 from tests.services.test_callback_service_bytes import capture, scenario_forms
 
@@ -23,12 +24,11 @@ def test_the_readers_digest_is_reused() -> None:
 
 def test_the_document_is_summarised_once_per_accepted_callback(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    original = ElmoDocument.summary
 
-    def counted(self: ElmoDocument) -> dict[str, Any]:
+    def counted(document: ElmoDocument) -> ResultSummary:
         calls.append(1)
-        return original(self)
+        return summarize(document)
 
-    monkeypatch.setattr(ElmoDocument, "summary", counted)
+    monkeypatch.setattr(model, "summarize", counted)
     assert capture(scenario_forms()["received"])["result"]["status"] == "received"
-    assert len(calls) == 1  # inside to_json(); the outcome's summary reuses it
+    assert len(calls) == 1  # for the results JSON; the outcome reuses it

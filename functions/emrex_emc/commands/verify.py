@@ -327,7 +327,7 @@ def _human(result: VerifiedElmo, found: tuple[Emp, Provenance] | None = None) ->
     from emrex_emc.core.text import clip
 
     signature = result.signature
-    summary = result.document.summary()
+    summary = result.document.summary
     if isinstance(signature, SignatureFacts):
         lines = [f"VERIFIED: ELMO {result.document.version}, {_xml_signature_lines(signature)}"]
     else:
@@ -338,11 +338,11 @@ def _human(result: VerifiedElmo, found: tuple[Emp, Provenance] | None = None) ->
         if signature.enveloped is not None:
             lines.append(f"  inside: an XML signature, {_xml_signature_lines(signature.enveloped)}")
     lines.append(
-        f"  reports: {summary['report_count']}, courses: {summary['course_count']}, "
-        f"ECTS: {summary['total_ects']}, attachments: {summary['attachment_count']}"
+        f"  reports: {summary.report_count}, courses: {summary.course_count}, "
+        f"ECTS: {summary.total_ects}, attachments: {summary.attachment_count}"
     )
-    if summary["document_types"]:
-        lines.append(f"  document types: {', '.join(summary['document_types'])}")
+    if summary.document_types:
+        lines.append(f"  document types: {', '.join(summary.document_types)}")
     if found is not None:
         emp, provenance = found
         lines.append(f"  EMP: {clip(emp.name)} ({emp.country}, {clip(emp.url)})")

@@ -8,7 +8,7 @@ It holds summaries and pointers only: never the ELMO document, never names or bi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from emrex_emc.core.errors import EmrexError, ErrorCode, Notice
@@ -98,9 +98,13 @@ class ResultSummary:
             "document_types": list(self.document_types),
         }
 
+    def for_outcome(self) -> ResultSummary:
+        """What an outcome keeps: at most :data:`MAX_ISSUERS` issuers (the results JSON has them all)."""
+        return replace(self, issuers=self.issuers[:MAX_ISSUERS])
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ResultSummary:
-        """Also used on a fresh document summary: at most :data:`MAX_ISSUERS` issuers are kept."""
+        """A stored outcome's summary (at most :data:`MAX_ISSUERS` issuers)."""
         issuers: Sequence[Mapping[str, Any]] = data.get("issuers") or ()
         return cls(
             issuers=tuple(IssuerSummary.from_json(issuer) for issuer in issuers[:MAX_ISSUERS]),

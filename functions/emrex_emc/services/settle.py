@@ -26,7 +26,7 @@ from emrex_emc.core.audit import AuditRecord
 from emrex_emc.core.errors import EmrexError, ErrorCode
 from emrex_emc.core.events import OutcomeEvent
 from emrex_emc.core.evidence import AttachmentBlob, DetachedSignature, HashedBytes
-from emrex_emc.core.outcome import ErrorInfo, Outcome, ResultSummary, capped_warnings
+from emrex_emc.core.outcome import ErrorInfo, Outcome, capped_warnings
 from emrex_emc.core.protocol import ReturnCode, Status
 from emrex_emc.core.provenance import Coverage, Provenance, assess_provenance
 from emrex_emc.core.transfer import Transfer, utc_iso
@@ -167,7 +167,7 @@ class OutcomeRecorder:
         return replace(
             base,
             status=Status.RECEIVED,
-            summary=ResultSummary.from_json(results["elmo"]["summary"]),
+            summary=verified.document.summary.for_outcome(),
             signature=verified.signature,
             identity=verified.identity,
             elmo_version=verified.document.version,

@@ -156,7 +156,7 @@ def test_report_and_top_level_attachments_with_content(build: Build) -> None:
         "sha256": hashlib.sha256(PDF).hexdigest(),
     }
     assert (attachment.type, preferred_text(attachment.titles)) == ("EMREX transcript", "Transcript")
-    assert document.summary()["attachment_count"] == 2
+    assert document.summary.attachment_count == 2
     assert document.notices == ()
     assert b64(PDF) not in str(document.to_json())
 

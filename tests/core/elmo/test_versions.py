@@ -109,13 +109,13 @@ def test_ects_scheme_is_case_insensitive(build: Build, course_xml: Callable[...,
     document = read_elmo(build(body))
     credit = document.reports[0].learning_opportunities[0].instance.credits[0]  # type: ignore[union-attr]
     assert credit.is_ects
-    assert document.summary()["total_ects"] == "6"
+    assert document.summary.total_ects == "6"
 
 
 def test_other_credit_schemes_are_not_ects(build: Build, course_xml: Callable[..., str]) -> None:
     body = course_xml(ects=None, extra_loi="<credit><scheme>hp</scheme><value>6</value></credit>")
     document = read_elmo(build(body))
-    assert document.summary()["total_ects"] == "0"
+    assert document.summary.total_ects == "0"
 
 
 @pytest.mark.parametrize(("raw", "expected"), [("7,5", "7.5"), ("7.5", "7.5"), ("10.000", "10"), (" 2,25 ", "2.25")])

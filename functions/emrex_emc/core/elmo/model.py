@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from emrex_emc.core.elmo.primitives import (
@@ -23,6 +24,7 @@ from emrex_emc.core.elmo.primitives import (
 )
 from emrex_emc.core.elmo.summary import summarize
 from emrex_emc.core.errors import Notice
+from emrex_emc.core.outcome import ResultSummary
 
 PASSED = "passed"
 COURSE_TYPE = "course"
@@ -449,8 +451,10 @@ class ElmoDocument:
         }
         return sorted(found)
 
-    def summary(self) -> dict[str, Any]:
-        """Counts for people and dashboards (:func:`emrex_emc.core.elmo.summary.summarize`)."""
+    @cached_property
+    def summary(self) -> ResultSummary:
+        """Counts for people and dashboards (:func:`emrex_emc.core.elmo.summary.summarize`): worked out once,
+        for the results JSON and the outcome alike."""
         return summarize(self)
 
     def to_json(self) -> dict[str, Any]:
@@ -463,7 +467,7 @@ class ElmoDocument:
             "attachments": json_list(self.attachments),
             "groups": json_list(self.group_types),
             "has_diploma_supplement": self.has_diploma_supplement,
-            "summary": self.summary(),
+            "summary": self.summary.to_json(),
             "notices": json_list(self.notices),
         }
 

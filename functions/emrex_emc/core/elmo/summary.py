@@ -4,34 +4,36 @@ per branch, see :func:`counted_ects`), reports, attachments and document types."
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from emrex_emc.core.elmo.primitives import decimal_str, json_list, preferred_text
+from emrex_emc.core.elmo.primitives import decimal_str, preferred_text
+from emrex_emc.core.outcome import IssuerSummary, ResultSummary
 
 if TYPE_CHECKING:
     from emrex_emc.core.elmo.model import ElmoDocument, LearningOpportunity
 
 
-def summarize(document: ElmoDocument) -> dict[str, Any]:
-    """``summary`` of the results JSON (``emrex_emc/schemas/elmo-results.schema.json``)."""
-    issuers = [
-        {
-            "name": preferred_text(report.issuer.titles),
-            "country": report.issuer.country,
-            "identifiers": json_list(report.issuer.identifiers),
-        }
+def summarize(document: ElmoDocument) -> ResultSummary:
+    """The document's summary, every issuer included (its JSON is ``summary`` of the results JSON,
+    ``emrex_emc/schemas/elmo-results.schema.json``; an outcome keeps at most ``MAX_ISSUERS`` of them)."""
+    issuers = tuple(
+        IssuerSummary(
+            name=preferred_text(report.issuer.titles),
+            country=report.issuer.country,
+            identifiers=tuple((identifier.type, identifier.value) for identifier in report.issuer.identifiers),
+        )
         for report in document.reports
-    ]
+    )
     courses = sum(1 for r in document.reports for los in r.all_learning_opportunities() if los.is_course)
     ects = sum((counted_ects(r.learning_opportunities) for r in document.reports), Decimal(0))
-    return {
-        "issuers": issuers,
-        "course_count": courses,
-        "total_ects": decimal_str(ects),
-        "report_count": len(document.reports),
-        "attachment_count": sum(1 for _ in document.all_attachments()),
-        "document_types": document.document_types,
-    }
+    return ResultSummary(
+        issuers=issuers,
+        course_count=courses,
+        total_ects=decimal_str(ects),
+        report_count=len(document.reports),
+        attachment_count=sum(1 for _ in document.all_attachments()),
+        document_types=tuple(document.document_types),
+    )
 
 
 def counted_ects(nodes: tuple[LearningOpportunity, ...]) -> Decimal:
