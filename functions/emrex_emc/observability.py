@@ -109,6 +109,15 @@ def report_refusal(error: EmrexError) -> None:
     logger.info("request refused", extra={"error_code": error.code.value, "detail": error.message})
 
 
+def report_registry_failure(error: EmrexError) -> None:
+    """A refresh that failed with no snapshot to fall back on (the invocation fails too)."""
+    count("RegistryRefreshFailed")
+    logger.error(
+        "registry refresh failed and no snapshot exists",
+        extra={"error_code": error.code.value, "detail": error.message},
+    )
+
+
 def report_registry_refresh(report: RefreshReport, *, now: datetime) -> None:
     """Log a registry refresh (changes, skipped entries) and emit its metrics, per EMP where it matters."""
     from emrex_emc.core.registry_events import days_until_expiry

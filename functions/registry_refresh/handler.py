@@ -20,7 +20,14 @@ from emrex_emc.adapters.outbox import RegistryOutbox
 from emrex_emc.adapters.registry_fetch import RegistryFetcher
 from emrex_emc.adapters.registry_store import BaselineStore, RegistryStore
 from emrex_emc.core.errors import EmrexError
-from emrex_emc.observability import count, logger, metrics, report_announcement, report_registry_refresh
+from emrex_emc.observability import (
+    count,
+    logger,
+    metrics,
+    report_announcement,
+    report_registry_failure,
+    report_registry_refresh,
+)
 from emrex_emc.services.registry_events import announce
 from emrex_emc.services.registry_refresh import refresh_or_keep
 from emrex_emc.settings import Settings
@@ -56,11 +63,7 @@ def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
             allow_loopback_http=settings.local_mode,
         )
     except EmrexError as error:
-        count("RegistryRefreshFailed")
-        logger.error(
-            "registry refresh failed and no snapshot exists",
-            extra={"error_code": error.code.value, "detail": error.message},
-        )
+        report_registry_failure(error)
         raise
     report_registry_refresh(report, now=now)
     try:

@@ -205,7 +205,7 @@ def test_refusal_output_is_terminal_safe(
 def test_an_empty_signature_value_is_a_refusal_not_a_traceback(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The hardening issue's case: signxml raised TypeError, the command printed a traceback."""
+    """signxml raises TypeError on an empty SignatureValue: the command refuses it with its code, no traceback."""
     emptied = tmp_path / "empty-signature-value.xml"
     xml = files["xml"].read_bytes()
     start = xml.index(b"<SignatureValue>") + len(b"<SignatureValue>")
