@@ -38,7 +38,11 @@ from emrex_emc.commands import described
 from emrex_emc.core.text import clip, json_for_terminal
 
 if TYPE_CHECKING:
+    from emrex_emc.core.identity import ExpectedIdentity
+    from emrex_emc.core.outcome import Outcome
+    from emrex_emc.core.pipeline import VerifiedElmo
     from emrex_emc.core.policy import PipelinePolicy
+    from emrex_emc.core.transfer import Transfer
 
 _TRANSFER_ID = re.compile(r"[0-9a-f]{32}")
 _SUPPORT_CODE = re.compile(r"[0-9a-f]{12}")
@@ -268,7 +272,7 @@ def _show(target: Target, transfer_id: str, *, personal: bool) -> dict[str, Any]
     return report
 
 
-def _evidence(outcome: Any, bucket: str) -> dict[str, Any]:
+def _evidence(outcome: Outcome, bucket: str) -> dict[str, Any]:
     stored = outcome.s3
     return {
         "payload_sha256": outcome.payload_sha256,
@@ -278,7 +282,7 @@ def _evidence(outcome: Any, bucket: str) -> dict[str, Any]:
     }
 
 
-def _signature(outcome: Any) -> dict[str, Any] | None:
+def _signature(outcome: Outcome) -> dict[str, Any] | None:
     facts = outcome.signature
     return facts.to_json() if facts is not None else None
 
@@ -295,10 +299,17 @@ def _callback_policy(target: Target) -> tuple[dict[str, str] | None, str]:
 
 
 def _verify_again(
-    target: Target, transfer: Any, payload: bytes, expected: Any, policy: PipelinePolicy, *, now: datetime
-) -> Any:
+    target: Target,
+    transfer: Transfer,
+    payload: bytes,
+    expected: ExpectedIdentity | None,
+    policy: PipelinePolicy,
+    *,
+    now: datetime,
+) -> VerifiedElmo:
     """The trust pipeline of the transfer's protocol, with the keys pinned when the EMP was chosen, as of ``now``."""
     from emrex_emc.adapters.blobs import BlobStore, signature_key
+    from emrex_emc.core.evidence import read_x_signature_evidence
     from emrex_emc.core.pipeline import verify_elmo, verify_elmo_results
     from emrex_emc.core.protocol import ProtocolVersion
     from emrex_emc.local.moto_env import default_xsd_dir
@@ -306,11 +317,12 @@ def _verify_again(
     certificates, xsd_dir = list(transfer.pinned_certs), default_xsd_dir() or None
     if transfer.protocol is not ProtocolVersion.EMREX_2:
         return verify_elmo(payload, certificates, policy, expected=expected, now=now, xsd_dir=xsd_dir)
-    stored = json.loads(BlobStore(target.client("s3"), target.bucket).get_bytes(signature_key(transfer.id)))
-    x_signature = stored.get("x_signature") if isinstance(stored, dict) else None
+    x_signature, _ = read_x_signature_evidence(
+        BlobStore(target.client("s3"), target.bucket).get_bytes(signature_key(transfer.id))
+    )
     return verify_elmo_results(
         payload,
-        x_signature if isinstance(x_signature, str) else None,
+        x_signature,
         transfer.emp_public_key,
         certificates,
         policy,

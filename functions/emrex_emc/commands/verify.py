@@ -266,15 +266,15 @@ def _detached_jws(value: str) -> tuple[str, bytes | None]:
     text = data.decode("utf-8", "replace").strip()
     if not text.startswith("{"):
         return text, None
+    from emrex_emc.core.evidence import read_x_signature_evidence
+
     try:
-        evidence = json.loads(text)
-    except (ValueError, RecursionError):
+        jws, key = read_x_signature_evidence(text)
+    except ValueError:
         raise _UsageError(f"the --detached-jws file {clip(value)!r} is neither a JWS nor evidence JSON") from None
-    jws = evidence.get("x_signature") if isinstance(evidence, dict) else None
-    if not isinstance(jws, str):
+    if jws is None:
         raise _UsageError(f"the --detached-jws file {clip(value)!r} holds no x_signature (did the EMP send none?)")
-    key = evidence.get("public_key")
-    return jws, key.encode("utf-8") if isinstance(key, str) else None
+    return jws, key.encode("utf-8") if key is not None else None
 
 
 def _is_file(value: str) -> bool:

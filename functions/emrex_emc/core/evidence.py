@@ -57,6 +57,18 @@ class DetachedSignature:
         }
 
 
+def read_x_signature_evidence(data: str | bytes) -> tuple[str | None, str | None]:
+    """A stored ``x-signature.json`` (:meth:`DetachedSignature.to_json`): its ``x_signature`` and its
+    ``public_key`` PEM, each None when absent; ``ValueError`` when it is not such a JSON object."""
+    from emrex_emc.core.json_input import parse_json
+
+    evidence = parse_json(data)
+    if not isinstance(evidence, dict):
+        raise ValueError("x-signature evidence is not a JSON object")
+    jws, key = evidence.get("x_signature"), evidence.get("public_key")
+    return (jws if isinstance(jws, str) else None), (key if isinstance(key, str) else None)
+
+
 @dataclass(frozen=True)
 class StoredAttachment:
     """An attachment stored in S3 under a content-addressed key."""
