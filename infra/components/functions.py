@@ -36,13 +36,6 @@ TRANSFERS_PREFIX = "transfers/"
 REFRESH_RATE = Duration.minutes(15)
 STATE_KEY_ROTATION = "rate(30 days)"
 """How often the rotation function puts a new state key (and drops keys no live state can need)."""
-APPLICATION_LOG_LEVELS = {
-    "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
-    "INFO": lambda_.ApplicationLogLevel.INFO,
-    "WARNING": lambda_.ApplicationLogLevel.WARN,
-    "ERROR": lambda_.ApplicationLogLevel.ERROR,
-}
-"""``emrex:logLevel`` as Lambda's log level (it takes precedence over ``POWERTOOLS_LOG_LEVEL``; both are set)."""
 SNAP_START = frozenset({"start_session", "callback"})
 """The functions a student waits on: with ``emrex:snapStart`` they restore from a snapshot instead of cold
 starting. Their init is import-only (settings, clients and the secret are created on the first request,
@@ -199,11 +192,6 @@ class Functions(Construct):
             timeout=spec.timeout,
             role=role,
             log_group=log_group,
-            # JSON from the runtime too: its START/REPORT lines and the report of an unhandled error (Powertools
-            # writes JSON anyway), so every line of a function's log is JSON; one level for both
-            logging_format=lambda_.LoggingFormat.JSON,
-            application_log_level_v2=APPLICATION_LOG_LEVELS[config.log_level],
-            system_log_level_v2=lambda_.SystemLogLevel.INFO,
             tracing=lambda_.Tracing.DISABLED,
             environment={**environment, "POWERTOOLS_SERVICE_NAME": spec.name},
             snap_start=(

@@ -315,17 +315,6 @@ def test_function_runtime_architecture_layer_and_tracing(synth: Synth, ids: dict
     assert props["Layers"] == [ref(ids["layer"])]
     assert props.get("TracingConfig", {"Mode": "PassThrough"}) == {"Mode": "PassThrough"}
     assert props["LoggingConfig"]["LogGroup"] == ref(props["LoggingConfig"]["LogGroup"]["Ref"])
-    # every line JSON, the runtime's own (an unhandled error's report) included; the level is emrex:logLevel's
-    assert props["LoggingConfig"]["LogFormat"] == "JSON"
-    assert props["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
-    assert props["Environment"]["Variables"]["POWERTOOLS_LOG_LEVEL"] == "INFO"
-
-
-def test_every_configurable_log_level_has_a_lambda_level() -> None:
-    from infra.components.functions import APPLICATION_LOG_LEVELS
-    from infra.config import LOG_LEVELS
-
-    assert set(APPLICATION_LOG_LEVELS) == set(LOG_LEVELS)
 
 
 def test_memory_and_timeouts(synth: Synth, ids: dict[str, str]) -> None:
