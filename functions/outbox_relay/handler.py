@@ -31,7 +31,11 @@ def reset() -> None:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings, publisher, ledger = _wiring()
     records = event.get("Records") or []
-    report = relay(decode_batch(records, event_bus_name=settings.event_bus_name), publisher, ledger, time.time)
+    try:
+        report = relay(decode_batch(records, event_bus_name=settings.event_bus_name), publisher, ledger, time.time)
+    except Exception:  # logged as JSON with its traceback; Lambda retries the whole batch
+        logger.exception("outbox batch failed; the stream retries it", extra={"records": len(records)})
+        raise
     count("EventsRelayed", len(report.published))
     count("EventsSkipped", len(report.skipped))
     count("RelayFailures", len(report.failed_sequence_numbers))

@@ -34,5 +34,9 @@ def reset() -> None:
 def handler(event: dict[str, Any], context: Any) -> None:
     step = clip(event.get("Step"), 40)
     logger.info("rotation step", extra={"step": step, "version": clip(event.get("ClientRequestToken"), 64)})
-    _rotation().handle_event(event)
+    try:
+        _rotation().handle_event(event)
+    except Exception:  # logged as JSON with its traceback; Secrets Manager retries the step
+        logger.exception("rotation step failed", extra={"step": step})
+        raise
     logger.info("rotation step done", extra={"step": step})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -242,3 +243,22 @@ def test_registry_snapshot_writes_publish_no_event(env: AwsEnv, caplog: pytest.L
         relay_handler.logger.setLevel(level)
     assert sis.drain() == []
     assert relay_log_levels(caplog) == ["DEBUG"]  # nothing relayed: not worth a line at INFO on every batch
+
+
+def test_an_unforeseen_failure_is_logged_as_json_with_its_traceback_and_the_batch_retried(
+    env: AwsEnv, make_transfer: Callable[..., Transfer], monkeypatch: pytest.MonkeyPatch, log_lines: io.StringIO
+) -> None:
+    from botocore.exceptions import ClientError
+
+    stream = Stream(env)
+    assert _finish(env, make_transfer(emp=trusted_emp()))["statusCode"] == 200
+
+    class Down:
+        def put_events(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "PutEvents")
+
+    _use_events_client(monkeypatch, Down())
+    with pytest.raises(ClientError):
+        relay_handler.handler({"Records": stream.read()}, LAMBDA_CONTEXT)
+    [line] = [json.loads(text) for text in log_lines.getvalue().splitlines() if "outbox batch failed" in text]
+    assert line["level"] == "ERROR" and "AccessDeniedException" in line["exception"]

@@ -258,7 +258,7 @@ def test_rotate_secret_runs_the_rotation_function(aws_env: AwsEnv, rotation_func
 
 
 def test_the_rotation_function_rotates_only_its_own_secret(
-    aws_env: AwsEnv, rotation_function: str, monkeypatch: pytest.MonkeyPatch
+    aws_env: AwsEnv, rotation_function: str, monkeypatch: pytest.MonkeyPatch, log_lines: io.StringIO
 ) -> None:
     monkeypatch.setenv("EMREX_SECRET_NAME", "another-secret")
     rotation_handler.reset()
@@ -267,6 +267,9 @@ def test_the_rotation_function_rotates_only_its_own_secret(
             SecretId=aws_env.secret, RotationLambdaARN=rotation_function, RotationRules={"AutomaticallyAfterDays": 30}
         )
     assert load_secret_bundle(aws_env.secretsmanager, aws_env.secret).state_key_id == STATE_KEY_ID
+    # the failed step is in the log as JSON, with its traceback (not only the runtime's plain-text report)
+    [line] = [json.loads(text) for text in log_lines.getvalue().splitlines() if "rotation step failed" in text]
+    assert line["level"] == "ERROR" and line["step"] == "createSecret" and "RotationError" in line["exception"]
 
 
 def test_the_documented_cli_command_starts_the_rotation_function(
