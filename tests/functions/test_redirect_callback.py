@@ -90,6 +90,28 @@ def test_results_are_fetched_verified_stored_and_published_like_emrex_1(flow: Fl
     assert evidence["public_key_sha256"] == signature["public_key_sha256"]
 
 
+def test_support_reverifies_a_2_0_transfer_and_refuses_unreadable_evidence(
+    flow: Flow, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from emrex_emc.adapters.blobs import signature_key
+    from emrex_emc.cli import main
+    from tests.commands.test_transfers_stack_cli import STACK, deploy
+
+    completed(flow, flow.authorize("ok"))
+    deploy(flow.aws)
+    capsys.readouterr()
+    assert main(["transfers", "reverify", flow.transfer.id, "--json", "--stack", STACK]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["verdict"], report["agrees_with_stored_outcome"]) == ("received", True)
+    assert report["signature"]["format"] == "jws"
+
+    key = signature_key(flow.transfer.id)
+    flow.aws.s3.put_object(Bucket=flow.aws.bucket, Key=key, Body=b"[" * 50_000 + b"]" * 50_000)
+    assert main(["transfers", "reverify", flow.transfer.id, "--json", "--stack", STACK]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "x-signature.json evidence is unreadable" in err and "Traceback" not in err
+
+
 def test_access_denied_is_a_cancelled_transfer(flow: Flow) -> None:
     query = flow.authorize("access-denied")
     assert query["error"] == "access_denied" and "code" not in query

@@ -89,13 +89,16 @@ def is_transient(exc: Exception) -> bool:
 
 
 def unavailable(what: str) -> EmrexError:
-    return EmrexError(ErrorCode.STORAGE_UNAVAILABLE, f"the {what} could not be reached; nothing was stored")
+    return EmrexError(
+        ErrorCode.STORAGE_UNAVAILABLE, f"the {what} could not be reached (throttled or timed out); try again"
+    )
 
 
 @contextmanager
 def unavailable_when_transient(what: str) -> Iterator[None]:
-    """Throttling, a server hiccup or a timeout become ``STORAGE_UNAVAILABLE`` (a 503: nothing changed, so the
-    EMP's retry or the student's reload can still complete the request); any other failure passes through."""
+    """Throttling, a server hiccup or a timeout become ``STORAGE_UNAVAILABLE`` (a 503 the EMP's retry or the
+    student's reload can complete: the conditional writes make a retry safe even when a timed-out write did
+    land); any other failure passes through."""
     try:
         yield
     except (ClientError, *NETWORK_ERRORS) as exc:

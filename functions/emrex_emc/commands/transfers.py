@@ -317,9 +317,12 @@ def _verify_again(
     certificates, xsd_dir = list(transfer.pinned_certs), default_xsd_dir() or None
     if transfer.protocol is not ProtocolVersion.EMREX_2:
         return verify_elmo(payload, certificates, policy, expected=expected, now=now, xsd_dir=xsd_dir)
-    x_signature, _ = read_x_signature_evidence(
-        BlobStore(target.client("s3"), target.bucket).get_bytes(signature_key(transfer.id))
-    )
+    try:
+        x_signature, _ = read_x_signature_evidence(
+            BlobStore(target.client("s3"), target.bucket).get_bytes(signature_key(transfer.id))
+        )
+    except ValueError as exc:
+        raise Refusal(f"transfer {transfer.id}: its x-signature.json evidence is unreadable ({clip(exc)})") from None
     return verify_elmo_results(
         payload,
         x_signature,
