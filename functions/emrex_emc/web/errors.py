@@ -80,8 +80,8 @@ API_STATUS: dict[ErrorCode, int] = {
 
 RECORDED: frozenset[ErrorCode] = frozenset(ErrorCode) - PAGES.keys() - API_STATUS.keys()
 """The verdicts on an EMP's answer (decoding, XML, signature, certificates, EMREX 2.0 calls, storage limits):
-recorded as the transfer's outcome and shown by its outcome page (``web.outcome``), never raised to a surface.
-A new code therefore needs a row above or a place among the verdicts (tests/web/test_error_pages.py)."""
+recorded as the transfer's outcome and shown by its outcome page (``web.outcome``), never raised to a surface
+(tests/web/test_error_pages.py checks the web layer and the handlers; the handler tests, the services)."""
 
 
 def page_of(code: ErrorCode) -> ErrorPage:
