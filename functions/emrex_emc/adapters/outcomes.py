@@ -64,7 +64,8 @@ class OutcomeStore:
         True when this call moved the transfer out of ``pending``; False when it was already decided.
 
         Raises ``EmrexError`` ``OUTCOME_TOO_LARGE`` when DynamoDB refuses the items for their size and
-        ``STORAGE_UNAVAILABLE`` on throttling or timeouts (nothing was written in either case).
+        ``STORAGE_UNAVAILABLE`` on throttling or timeouts (nothing was written; after a timeout the transaction
+        may have committed, and the conditional retry then finds the transfer decided).
         """
         items = self._transact_items(transfer, outcome, event, audit, now)
         for attempt in range(_CONFLICT_RETRIES + 1):
