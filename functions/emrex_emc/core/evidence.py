@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from emrex_emc.core.json_input import parse_json
+
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -60,8 +62,6 @@ class DetachedSignature:
 def read_x_signature_evidence(data: str | bytes) -> tuple[str | None, str | None]:
     """A stored ``x-signature.json`` (:meth:`DetachedSignature.to_json`): its ``x_signature`` and its
     ``public_key`` PEM, each None when absent; ``ValueError`` when it is not such a JSON object."""
-    from emrex_emc.core.json_input import parse_json
-
     evidence = parse_json(data)
     if not isinstance(evidence, dict):
         raise ValueError("x-signature evidence is not a JSON object")
